@@ -1,0 +1,165 @@
+"""``build(config)``: the stages in order. Everything is gathered first, then written."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import LOCK_NAME, Config
+from .errors import ContentError, Diagnostic, EnvironmentProblem
+from .export.data import BuildData
+from .identity import Identity, assign, lock_text, read_lock
+from .parse import parse_file
+from .records import Card, Collection, ParsedFile
+from .report import REPORT_NAME, BuildReport, make_report
+from .validate import validate
+
+#: (stage, done, total) -> None; called as work progresses.
+Progress = Callable[[str, int, int], None]
+Exporter = Callable[[BuildData], dict[str, bytes]]
+
+
+#: Output format -> module with ``export(BuildData)``; imported only when the format is built.
+EXPORTERS = {
+    "json": "pipeline.export.jsonfile",
+    "apkg": "pipeline.export.anki",
+    "pdf": "pipeline.export.pdf",
+}
+
+
+def exporter(fmt: str) -> Exporter:
+    """The exporter of one format (a JSON build need not load genanki or Typst)."""
+    module = importlib.import_module(EXPORTERS[fmt])
+    return module.export  # type: ignore[no-any-return]
+
+
+_PARALLEL_BYTES = 400_000  # below this, starting workers costs more than it saves
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def discover(content: Path) -> list[str]:
+    """Note files below the content folder, relative POSIX paths, sorted."""
+    if not content.is_dir():
+        raise EnvironmentProblem(f"content folder '{content}' does not exist")
+    found = []
+    for path in content.rglob("*.md"):
+        rel = path.relative_to(content)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        found.append(rel.as_posix())
+    return sorted(found)
+
+
+def _parse_one(args: tuple[Path, str, Config]) -> ParsedFile:
+    return parse_file(*args)
+
+
+def parse_all(config: Config, progress: Progress = _quiet) -> Collection:
+    """Parse every note file, on every core when the notes are large enough to be worth it."""
+    paths = discover(config.content)
+    jobs = [(config.content, p, config) for p in paths]
+    size = sum((config.content / p).stat().st_size for p in paths)
+    workers = config.workers or min(os.cpu_count() or 1, len(paths))
+    parsed: list[ParsedFile] = []
+    progress("parse", 0, len(jobs))
+    if workers > 1 and size >= _PARALLEL_BYTES:
+        # fork: workers inherit the imported modules, so starting one costs milliseconds.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for result in pool.map(_parse_one, jobs, chunksize=1):
+                parsed.append(result)
+                progress("parse", len(parsed), len(jobs))
+    else:
+        for job in jobs:
+            parsed.append(_parse_one(job))
+            progress("parse", len(parsed), len(jobs))
+    cards = tuple(card for f in parsed for card in f.cards)
+    diagnostics = tuple(d for f in parsed for d in f.diagnostics)
+    return Collection(cards, diagnostics)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``check`` found."""
+
+    collection: Collection
+    """Every card, with every diagnostic sorted by file and line."""
+    identity: Identity
+    """Ids as a build would assign them (nothing written)."""
+
+
+def check(config: Config, progress: Progress = _quiet) -> CheckResult:
+    """Parse, validate and match identities; write nothing."""
+    collection = parse_all(config, progress)
+    progress("check", 0, 1)
+    problems = validate(collection.cards, config.content)
+    identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+    diagnostics = tuple(sorted({*collection.diagnostics, *problems, *identity.diagnostics}))
+    return CheckResult(Collection(identity.cards, diagnostics), identity)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that it is either the old or the new one, never half of either."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote and why."""
+
+    files: tuple[Path, ...]
+    """Output files written, in write order."""
+    report: BuildReport
+    """Added / changed / renamed / orphaned / skipped, as printed at the end."""
+    diagnostics: tuple[Diagnostic, ...]
+    """Warnings (a build with errors raises :class:`ContentError` instead)."""
+
+
+def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
+    """Build every requested output from the notes: the stages, in order."""
+    gc.freeze()  # the imported modules will not become garbage: keep the collector off them
+    result = check(config, progress)  # parse -> validate -> identity
+    diagnostics = result.collection.diagnostics
+    if any(d.severity == "error" for d in diagnostics) or (strict and diagnostics):
+        raise ContentError(diagnostics)
+    data = BuildData(result.identity.cards, result.identity.matches, config)
+    outputs: dict[str, bytes] = {}
+    for fmt in config.formats:  # gather every output before writing any
+        progress(fmt, 0, 1)
+        outputs.update(exporter(fmt)(data))
+        progress(fmt, 1, 1)
+    report = make_report(result.identity, _skipped(data.cards, config))
+    outputs[REPORT_NAME] = (json.dumps(report.as_json(), ensure_ascii=False, indent=1,
+                                       sort_keys=True) + "\n").encode("utf-8")
+    written = []
+    for name, blob in outputs.items():
+        _write_atomic(config.out / name, blob)
+        written.append(config.out / name)
+    lock = lock_text(result.identity.lock)
+    lock_path = config.content / LOCK_NAME
+    if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
+        _write_atomic(lock_path, lock.encode("utf-8"))
+    return BuildResult(tuple(written), report, diagnostics)
+
+
+def _skipped(cards: Sequence[Card], config: Config) -> tuple[Card, ...]:
+    return () if config.include_unanswered else tuple(c for c in cards if not c.answered)

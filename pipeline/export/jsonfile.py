@@ -1,0 +1,51 @@
+"""``cards.json``: every record, answered or not, in source order."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..records import Card
+from .data import BuildData
+
+SCHEMA_VERSION = 1
+FILE_NAME = "cards.json"
+
+
+def card_record(card: Card) -> dict[str, Any]:
+    """The JSON form of one card (see ``pipeline/schema/cards.schema.json``)."""
+    return {
+        "id": card.id,
+        "deck": "::".join(card.deck),
+        "section": card.section,
+        "question": card.question,
+        "answer": card.answer,
+        "question_html": card.question_html,
+        "answer_html": card.answer_html,
+        "tags": list(card.tags),
+        "source": {"path": card.source.path, "line": card.source.line},
+        "code_blocks": [
+            {
+                "language": block.language,
+                "detected": block.detected,
+                "code": block.code,
+                "line": block.line,
+                "valid": block.valid,
+                "error": None
+                if block.error is None
+                else {"line": block.error[0], "message": block.error[1]},
+            }
+            for block in card.code_blocks
+        ],
+        "images": [ref.target for ref in card.references if ref.image],
+        "answered": card.answered,
+    }
+
+
+def export(data: BuildData) -> dict[str, bytes]:
+    """``cards.json``: one card a line, keys sorted, so it is stable and diffs well."""
+    rows = ",\n".join(
+        json.dumps(card_record(card), ensure_ascii=False, sort_keys=True) for card in data.cards
+    )
+    text = f'{{"schema_version": {SCHEMA_VERSION}, "cards": [\n{rows}\n]}}\n'
+    return {FILE_NAME: text.encode("utf-8")}

@@ -1,0 +1,127 @@
+"""All Pygments knowledge: lexers, language detection, the formatter and the stylesheet."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from pygments import highlight as _pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+#: CSS class of every highlighted block: ``<pre class="highlight"><code>``.
+CSS_CLASS = "highlight"
+LIGHT_STYLE = "friendly"
+DARK_STYLE = "monokai"
+
+_FORMATTER = HtmlFormatter(nowrap=True, cssclass=CSS_CLASS)
+
+
+@lru_cache(maxsize=128)
+def lexer_for(language: str) -> Lexer | None:
+    """The cached Pygments lexer for a fence language, or None when Pygments has none."""
+    if not language:
+        return None
+    try:
+        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+
+
+def highlight_html(code: str, language: str) -> str:
+    """Highlighted HTML for one code block, ``<pre class="highlight"><code>…</code></pre>``."""
+    lexer = lexer_for(language)
+    if lexer is None:
+        from markdown_it.common.utils import escapeHtml
+
+        body = escapeHtml(code)
+    else:
+        body = _pygments_highlight(code, lexer, _FORMATTER)
+    lang_class = f' data-lang="{language}"' if lexer is not None else ""
+    return f'<pre class="{CSS_CLASS}"{lang_class}><code>{body}</code></pre>\n'
+
+
+# --- language detection for unlabelled fences -------------------------------------------
+
+_PYTHON_HINTS = re.compile(
+    r"^\s*(import \w|from [\w.]+ import |def \w+\(|class \w+[(:]|print\(|@\w+|"
+    r"for \w+.* in .+:|with .+:|if .+:|return\b|async def )",
+    re.MULTILINE,
+)
+
+
+def _parses_as_json(code: str) -> bool:
+    stripped = code.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(code)
+    except ValueError:
+        return False
+    return True
+
+
+def _parses_as_python(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _looks_like_python(code: str) -> bool:
+    # Broken Python still deserves Python colours and a syntax diagnostic.
+    return len(_PYTHON_HINTS.findall(code)) >= 1
+
+
+#: Detectors tried in order on a fence without a language: the first that says yes wins.
+DETECTORS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("json", _parses_as_json),
+    ("python", _parses_as_python),
+    ("python", _looks_like_python),
+)
+
+
+def detect_language(code: str) -> str:
+    """The language of an unlabelled code block, or "" when it cannot be told."""
+    for language, test in DETECTORS:
+        if test(code):
+            return language
+    return ""
+
+
+# --- the stylesheet ----------------------------------------------------------------------
+
+
+def _style_rules(style: str, scope: str) -> str:
+    formatter = HtmlFormatter(style=style, cssclass=CSS_CLASS)
+    # Token colours only; the block's own box is styled by the templates.
+    lines = formatter.get_style_defs(f"{scope}.{CSS_CLASS}").splitlines()
+    return "\n".join(line for line in lines if not line.startswith(("pre ", "td.", "span.linenos")))
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    """Class-based CSS for highlighted code: a light palette and a ``.nightMode`` palette.
+
+    ``.night_mode`` is the class older AnkiDroid versions set; it gets the dark palette too.
+    """
+    dark = _style_rules(DARK_STYLE, ".nightMode ")
+    dark_droid = _style_rules(DARK_STYLE, ".night_mode ")
+    return "\n".join(
+        [
+            "/* Pygments light palette (" + LIGHT_STYLE + ") */",
+            _style_rules(LIGHT_STYLE, ""),
+            "/* Pygments night palette (" + DARK_STYLE + ") */",
+            dark,
+            dark_droid,
+            ".nightMode pre.highlight, .night_mode pre.highlight "
+            "{ background: #272822; color: #f8f8f2; }",
+            "",
+        ]
+    )

@@ -1,0 +1,367 @@
+"""Markdown note files -> cards. markdown-it tokens never leave this module.
+
+Two conventions, detected from the document and freely mixed:
+
+1. heading questions: ``#### N. question`` under section headings; the answer is everything
+   up to the next heading of the same or a higher level (deeper headings belong to it);
+2. list questions: a top-level ordered list under a section heading; each item's first
+   paragraph is the question, everything nested under it is the answer.
+
+Rendering happens here too, from the tokens of the single parse: parsing is most of the
+cost of a build, and re-parsing every answer to render it would nearly double it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from markdown_it.token import Token
+
+from . import codecheck
+from .config import Config
+from .errors import Diagnostic
+from .highlight import detect_language
+from .records import Card, CodeBlock, ParsedFile, Reference, Source
+from .render import markdown, render_blocks, render_inline
+
+#: ``1. `` / ``1、`` / ``1) `` at the start of a heading: presentation, not identity.
+_NUMBER = re.compile(r"^\s*\d+\s*[.、．)）]\s*")
+_LIST_MARKER = re.compile(r"^(\s*)(\d+[.)]|[-+*])([ \t]+|$)")
+_TAG_UNSAFE = re.compile(r"\s+")
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
+    """UTF-8 text of a note file (BOM and CRLF removed), or an error naming the bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        return None, Diagnostic(
+            path,
+            line,
+            "error",
+            f"not valid UTF-8: byte 0x{byte:02x} at offset {exc.start}; save the file as UTF-8",
+            "encoding",
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+# --- helpers over the token stream -----------------------------------------------------------
+
+
+def _blocks(tokens: list[Token], start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) index ranges of the blocks directly inside ``tokens[start:end]``."""
+    i = start
+    while i < end:
+        if tokens[i].nesting == 1:
+            depth, j = 1, i + 1
+            while depth:
+                depth += tokens[j].nesting
+                j += 1
+            yield i, j
+            i = j
+        else:
+            yield i, i + 1
+            i += 1
+
+
+def _heading_level(tok: Token) -> int:
+    return int(tok.tag[1])
+
+
+def _dedent(line: str, width: int) -> str:
+    n = len(line) - len(line.lstrip(" "))
+    return line[min(n, width) :]
+
+
+def _trim_blank(lines: list[str]) -> list[str]:
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return [line.rstrip() for line in lines[start:end]]
+
+
+def deck_name(title: str) -> str:
+    """A title fit for a deck name: trailing ``：``/``:`` trimmed, no ``::`` separators inside."""
+    return title.strip().rstrip("：:").strip().replace("::", ":")
+
+
+def tag_name(text: str) -> str:
+    """An Anki-safe tag: no spaces (Chinese kept)."""
+    return _TAG_UNSAFE.sub("_", text.strip())
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+@dataclass
+class _FileParser:
+    """Walks one file's tokens; private to this module."""
+
+    path: str
+    text: str
+    config: Config
+    file_title: str
+    env: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.lines = self.text.split("\n")
+        self.tokens: list[Token] = markdown().parse(self.text, self.env)
+        self.cards: list[Card] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.sections: list[tuple[int, str]] = []
+
+    # -- diagnostics
+    def warn(self, line: int, message: str, code: str, severity: str = "warning") -> None:
+        self.diagnostics.append(Diagnostic(self.path, line, severity, message, code))  # type: ignore[arg-type]
+
+    # -- structure
+    def question_level(self) -> int | None:
+        """The shallowest level of numbered headings: the level of heading questions."""
+        levels = [
+            _heading_level(tok)
+            for i, tok in enumerate(self.tokens)
+            if tok.type == "heading_open"
+            and tok.level == 0
+            and _NUMBER.match(self.tokens[i + 1].content)
+        ]
+        return min(levels) if levels else None
+
+    def run(self) -> ParsedFile:
+        self.scan_file_wide()
+        tokens = self.tokens
+        q_level = self.question_level()
+        open_q: tuple[int, int] | None = None  # (heading index, body start index)
+        for start, end in _blocks(tokens, 0, len(tokens)):
+            tok = tokens[start]
+            if tok.type == "heading_open":
+                level = _heading_level(tok)
+                if open_q and q_level is not None and level > q_level:
+                    continue  # a sub-heading of the answer
+                if open_q:
+                    self.heading_card(open_q[0], open_q[1], start)
+                    open_q = None
+                if q_level is not None and level == q_level:
+                    open_q = (start, end)
+                else:
+                    self.push_section(level, tokens[start + 1].content)
+            elif open_q:
+                continue
+            elif tok.type == "ordered_list_open":
+                for item_start, item_end in _blocks(tokens, start + 1, end - 1):
+                    self.list_card(item_start, item_end)
+        if open_q:
+            self.heading_card(open_q[0], open_q[1], len(tokens))
+        return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics))
+
+    def push_section(self, level: int, title: str) -> None:
+        while self.sections and self.sections[-1][0] >= level:
+            self.sections.pop()
+        self.sections.append((level, deck_name(title)))
+
+    # -- file-wide checks (need the raw token stream)
+    def scan_file_wide(self) -> None:
+        for tok in self.tokens:
+            if tok.type == "fence" and tok.map and not self.fence_closed(tok):
+                self.warn(
+                    tok.map[0] + 1,
+                    f"code fence '{tok.markup}' is never closed; "
+                    "everything after it is swallowed into the code block",
+                    "unclosed-fence",
+                    "error",
+                )
+            elif tok.type == "html_block" and tok.map:
+                self.raw_html(tok.map[0] + 1, tok.content)
+            elif tok.type == "inline" and tok.map and tok.children:
+                for child in tok.children:
+                    if child.type == "html_inline":
+                        self.raw_html(tok.map[0] + 1, child.content)
+
+    def fence_closed(self, tok: Token) -> bool:
+        assert tok.map
+        last = self.lines[tok.map[1] - 1].strip() if tok.map[1] - 1 < len(self.lines) else ""
+        marker = tok.markup[0]
+        return (
+            tok.map[1] - tok.map[0] >= 2
+            and len(last) >= len(tok.markup)
+            and set(last) == {marker}
+        )
+
+    def raw_html(self, line: int, content: str) -> None:
+        snippet = content.strip().splitlines()[0][:60] if content.strip() else content
+        danger = "script" in content.lower()
+        what = "raw <script>" if danger else "raw HTML"
+        self.warn(line, f"{what} is shown as text, not run or rendered: {snippet}", "raw-html")
+
+    # -- cards
+    def deck(self) -> tuple[str, ...]:
+        return (self.config.root_deck, self.file_title, *(t for _, t in self.sections))
+
+    def heading_card(self, h_start: int, body_start: int, body_end: int) -> None:
+        heading, inline = self.tokens[h_start], self.tokens[h_start + 1]
+        assert heading.map
+        question = _NUMBER.sub("", inline.content, count=1).strip()
+        children = _strip_number(inline.children or [])
+        line_end = self.tokens[body_end].map[0] if body_end < len(self.tokens) else len(self.lines)  # type: ignore[index]
+        answer_md = "\n".join(_trim_blank(self.lines[heading.map[1] : line_end]))
+        answer_tokens = self.tokens[body_start:body_end]
+        self.add_card(question, children, heading.map[0] + 1, answer_md, answer_tokens, inline)
+
+    def list_card(self, start: int, end: int) -> None:
+        item = self.tokens[start]
+        assert item.map
+        blocks = list(_blocks(self.tokens, start + 1, end - 1))
+        if not blocks:
+            return  # an empty item (``32. ``) is no question
+        first_start, first_end = blocks[0]
+        if self.tokens[first_start].type != "paragraph_open":
+            self.warn(item.map[0] + 1, "list item has no question text before its answer", "no-question")
+            return
+        inline = self.tokens[first_start + 1]
+        rest = blocks[1:]
+        marker = _LIST_MARKER.match(self.lines[item.map[0]])
+        width = len(marker.group(0)) if marker else 0
+        answer_tokens, answer_lines = self.unwrap(rest, width)
+        answer_md = "\n".join(_trim_blank(answer_lines))
+        self.add_card(inline.content.strip(), inline.children or [], item.map[0] + 1, answer_md,
+                      answer_tokens, inline)
+
+    def unwrap(self, blocks: list[tuple[int, int]], width: int) -> tuple[list[Token], list[str]]:
+        """Answer tokens and Markdown lines; a leading one-item ordered list becomes plain blocks."""
+        if not blocks:
+            return [], []
+        tokens = self.tokens
+        first_map = tokens[blocks[0][0]].map
+        last_map = tokens[blocks[-1][0]].map
+        assert first_map and last_map
+        lines = [_dedent(line, width) for line in self.lines[first_map[0] : last_map[1]]]
+        out: list[Token] = []
+        s, e = blocks[0]
+        items = list(_blocks(tokens, s + 1, e - 1)) if tokens[s].type == "ordered_list_open" else []
+        if len(items) == 1:
+            item_s, item_e = items[0]
+            inner = tokens[item_s + 1 : item_e - 1]
+            for tok in inner:
+                if tok.type.startswith("paragraph_") and tok.level == tokens[item_s].level + 1:
+                    tok.hidden = False  # it was a tight list item; now it is a paragraph
+            out.extend(inner)
+            item_map = tokens[item_s].map
+            assert item_map
+            n = item_map[1] - item_map[0]
+            head = _LIST_MARKER.match(lines[0])
+            inner_width = len(head.group(0)) if head else 0
+            # The marker goes; the item's continuation lines lose its indentation.
+            lines[:n] = [lines[0][inner_width:]] + [_dedent(ln, inner_width) for ln in lines[1:n]]
+            s = e
+        else:
+            s = blocks[0][0]
+        out.extend(tokens[s : blocks[-1][1]])
+        return out, lines
+
+    def add_card(
+        self,
+        question: str,
+        children: list[Token],
+        line: int,
+        answer_md: str,
+        answer_tokens: list[Token],
+        inline: Token,
+    ) -> None:
+        code_blocks = tuple(self.code_block(tok) for tok in answer_tokens if tok.type == "fence")
+        refs = tuple(_references(inline)) + tuple(
+            ref for tok in answer_tokens if tok.type == "inline" for ref in _references(tok)
+        )
+        raw = tuple(
+            t.map[0] + 1
+            for t in [inline, *answer_tokens]
+            if t.map
+            and (t.type == "html_block" or any(c.type == "html_inline" for c in t.children or ()))
+        )
+        section = self.sections[-1][1] if self.sections else ""
+        languages = sorted({cb.language for cb in code_blocks if cb.language})
+        tags = tuple(
+            dict.fromkeys(
+                tag_name(t)
+                for t in (f"file::{self.file_title}", f"section::{section}" if section else "",
+                          *(f"code::{lang}" for lang in languages))
+                if t
+            )
+        )
+        self.cards.append(
+            Card(
+                question=question,
+                answer=answer_md if answer_tokens else "",
+                question_html=render_inline(children, self.env).strip(),
+                answer_html=render_blocks(answer_tokens, self.env) if answer_tokens else "",
+                deck=self.deck(),
+                section=section,
+                source=Source(self.path, line),
+                code_blocks=code_blocks,
+                references=refs,
+                raw_html_lines=raw,
+                tags=tags,
+            )
+        )
+
+    def code_block(self, tok: Token) -> CodeBlock:
+        assert tok.map
+        written = tok.info.split(maxsplit=1)[0] if tok.info.strip() else ""
+        language = written or self.config.default_language or detect_language(tok.content)
+        tok.meta["language"] = language
+        fence_line = tok.map[0] + 1
+        problem = codecheck.check(language, tok.content)
+        error = (fence_line + problem[0], problem[1]) if problem else None
+        return CodeBlock(language, not written, tok.content, fence_line, error)
+
+
+def _strip_number(children: list[Token]) -> list[Token]:
+    """Inline children without the leading ``N.`` of a heading question."""
+    if children and children[0].type == "text" and _NUMBER.match(children[0].content):
+        first = children[0].copy()
+        first.content = _NUMBER.sub("", first.content, count=1)
+        return [first, *children[1:]]
+    return children
+
+
+def _references(inline: Token) -> Iterator[Reference]:
+    assert inline.map is not None
+    line = inline.map[0] + 1
+    for child in inline.children or ():
+        if child.type in ("softbreak", "hardbreak"):
+            line += 1
+        elif child.type == "image":
+            yield Reference(str(child.attrGet("src") or ""), line, True)
+        elif child.type == "link_open":
+            yield Reference(str(child.attrGet("href") or ""), line, False)
+
+
+def file_title(path: str, config: Config) -> str:
+    """Title of a note file in deck names: configured, or the file name without ``.md``."""
+    return deck_name(config.titles.get(path) or Path(path).stem)
+
+
+def parse_file(root: Path, path: str, config: Config) -> ParsedFile:
+    """Read, decode and parse one note file (``path`` relative to ``root``)."""
+    full = root / path
+    try:
+        data = full.read_bytes()
+    except OSError as exc:
+        return ParsedFile(path, (), (Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io"),))
+    text, problem = decode(path, data)
+    if text is None:
+        assert problem
+        return ParsedFile(path, (), (problem,))
+    env = {"note_dir": full.parent.resolve(), "root": root.resolve()}
+    return _FileParser(path, text, config, file_title(path, config), env).run()

@@ -1,0 +1,164 @@
+"""Cards -> diagnostics. Every check runs; problems are collected, never raised one by one."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .errors import Diagnostic
+from .records import Card
+from .render import is_external, resolve_local
+
+Check = Callable[[Sequence[Card], Path], Iterable[Diagnostic]]
+
+
+def _unanswered(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
+    for card in cards:
+        if not card.answered:
+            yield Diagnostic(
+                card.source.path,
+                card.source.line,
+                "warning",
+                f"question has no answer (no card is made): {card.question[:40]}",
+                "unanswered",
+            )
+
+
+def _references(cards: Sequence[Card], root: Path) -> Iterator[Diagnostic]:
+    root = root.resolve()
+    for card in cards:
+        note_dir = (root / card.source.path).parent
+        for ref in card.references:
+            if not ref.target or is_external(ref.target):
+                continue
+            kind = "image" if ref.image else "link"
+            path, inside = resolve_local(ref.target, note_dir, root)
+            if not inside:
+                yield Diagnostic(
+                    card.source.path,
+                    ref.line,
+                    "error",
+                    f"{kind} path '{ref.target}' leaves the content folder; "
+                    "copy the file into the content folder and link it from there",
+                    "outside-content",
+                )
+            elif ref.image and not path.is_file():
+                yield Diagnostic(
+                    card.source.path, ref.line, "warning", f"image '{ref.target}' not found",
+                    "missing-image",
+                )
+
+
+def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
+    for card in cards:
+        for block in card.code_blocks:
+            if block.detected:
+                what = f"detected as {block.language}" if block.language else "shown as plain text"
+                yield Diagnostic(
+                    card.source.path, block.line, "warning",
+                    f"code fence has no language ({what}); write ```python or similar",
+                    "fence-language",
+                )
+            if block.error:
+                line, message = block.error
+                yield Diagnostic(
+                    card.source.path, line, "warning",
+                    f"{block.language} code does not parse: {message}", "code-syntax",
+                )
+
+
+# --- duplicates ---------------------------------------------------------------------------
+
+# Framing words of interview questions that do not change what is asked.
+_FILLER = re.compile(
+    r"(请|解释一下|解释|介绍一下|介绍|简述|简单说说|说说|谈谈|什么是|是什么|有什么区别|"
+    r"有哪些区别|的区别|区别|的概念|概念|在python中|python中的|python中|python里)"
+)
+_GLOSS = re.compile(r"[（(][A-Za-z0-9 ,.\-/&'+]*[)）]")  # （Generator）: an English gloss
+_NOISE = re.compile(r"[\W_]+")
+_SIMILAR = 0.85  # Jaccard of the character sets
+_ORDER = 0.4  # Jaccard of the bigrams: same characters in roughly the same words
+
+
+def normalise_question(text: str) -> str:
+    """The question reduced to what it asks: glosses, filler, punctuation and case removed."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _GLOSS.sub("", text)
+    text = _FILLER.sub("", text)
+    return _NOISE.sub("", text)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset({text})
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | None]]:
+    """Index pairs (i < j) of near-identical questions and their similarity (None: identical).
+
+    Exact matches after normalising first. Then questions whose character sets are nearly
+    the same (a reordering such as 浅拷贝和深拷贝 / 深拷贝和浅拷贝, or a small edit), with
+    enough bigrams in common that they are not mere anagrams. Candidates come from prefix
+    filtering, the set-similarity join: a pair can only reach the threshold if it shares
+    one of each set's few rarest characters, so only those are indexed, and no pair that
+    reaches the threshold is missed. There is no all-pairs comparison.
+    """
+    keys = [normalise_question(q) for q in questions]
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key and first.setdefault(key, i) != i:
+            yield first[key], i, None
+    chars = [frozenset(k) for k in keys]
+    frequency: Counter[str] = Counter(ch for s in chars for ch in s)
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(chars):
+        if not s or first.get(keys[i]) != i:
+            continue  # exact duplicates were reported above
+        ordered = sorted(s, key=lambda ch: (frequency[ch], ch))
+        prefix = ordered[: len(ordered) - math.ceil(_SIMILAR * len(ordered)) + 1]
+        candidates: set[int] = set()
+        for ch in prefix:
+            candidates.update(index[ch])
+            index[ch].append(i)
+        for j in sorted(candidates):
+            same_chars = _jaccard(s, chars[j])
+            if same_chars < _SIMILAR:
+                continue
+            same_order = _jaccard(bigrams(keys[i]), bigrams(keys[j]))
+            if same_order >= _ORDER:
+                yield j, i, (same_chars + same_order) / 2
+
+
+def _duplicates(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
+    for i, j, score in similar_pairs([c.question for c in cards]):
+        kind = "duplicate" if score is None else f"near-duplicate ({score:.0%} similar)"
+        for this, other in ((cards[i], cards[j]), (cards[j], cards[i])):
+            yield Diagnostic(
+                this.source.path,
+                this.source.line,
+                "warning",
+                f"{kind} question: {this.question[:40]}",
+                "duplicate",
+                (other.source.path, other.source.line),
+            )
+
+
+#: Every content check, run in this order over all cards.
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("unanswered", _unanswered),
+    ("references", _references),
+    ("code", _code),
+    ("duplicates", _duplicates),
+)
+
+
+def validate(cards: Sequence[Card], root: Path) -> tuple[Diagnostic, ...]:
+    """Every problem of every check, in no particular order (the caller sorts)."""
+    return tuple(d for _, check in CHECKS for d in check(cards, root))

@@ -1,0 +1,34 @@
+"""Shared helpers: the repository's paths and one way to parse a fixture."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config
+from pipeline.parse import parse_file
+from pipeline.records import ParsedFile
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+CONTENT = ROOT / "content"
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+#: ``CARDSMITH_UPDATE_GOLDENS=1 pytest`` rewrites the expected files; review them as a diff.
+UPDATE = os.environ.get("CARDSMITH_UPDATE_GOLDENS") == "1"
+
+
+def parse_fixture(path: Path, **config: object) -> ParsedFile:
+    """Parse one fixture file with its folder as the content folder."""
+    return parse_file(path.parent, path.name, Config(content=path.parent, **config))  # type: ignore[arg-type]
+
+
+def golden(path: Path, actual: str) -> str:
+    """The expected text stored at ``path`` (written first when updating goldens)."""
+    if UPDATE or not path.exists():
+        if not UPDATE:
+            pytest.fail(f"missing golden {path}; run with CARDSMITH_UPDATE_GOLDENS=1 and review it")
+        path.write_text(actual, encoding="utf-8")
+    return path.read_text(encoding="utf-8")

@@ -1,0 +1,57 @@
+"""Checks: every fixture folder in fixtures/check has the diagnostics it must produce beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import check, load_config
+from tests.conftest import FIXTURES, golden
+
+CASES = sorted(p for p in (FIXTURES / "check").iterdir() if p.is_dir())
+
+
+def _diagnostics(folder: Path) -> str:
+    result = check(load_config(folder))
+    return "".join(f"{d}\n" for d in result.collection.diagnostics)
+
+
+@pytest.mark.parametrize("folder", CASES, ids=[p.name for p in CASES])
+def test_fixture_reports_expected_diagnostics(folder: Path) -> None:
+    actual = _diagnostics(folder)
+    assert actual == golden(folder / "expected.txt", actual)
+
+
+def test_check_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("## s\n#### 1. q\n\na\n", encoding="utf-8")
+    check(load_config(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md"]
+
+
+@pytest.mark.parametrize(
+    ("case", "severity", "code"),
+    [
+        ("path_outside", "error", "outside-content"),
+        ("not_utf8", "error", "encoding"),
+        ("unclosed_fence", "error", "unclosed-fence"),
+        ("missing_image", "warning", "missing-image"),
+        ("python_syntax", "warning", "code-syntax"),
+        ("json_syntax", "warning", "code-syntax"),
+        ("fence_language", "warning", "fence-language"),
+        ("duplicates", "warning", "duplicate"),
+        ("raw_html", "warning", "raw-html"),
+        ("unanswered", "warning", "unanswered"),
+    ],
+)
+def test_severity_of_each_check(case: str, severity: str, code: str) -> None:
+    diagnostics = check(load_config(FIXTURES / "check" / case)).collection.diagnostics
+    assert {d.severity for d in diagnostics if d.code == code} == {severity}
+
+
+def test_not_utf8_names_the_byte_offset() -> None:
+    (d,) = check(load_config(FIXTURES / "check" / "not_utf8")).collection.diagnostics
+    data = (FIXTURES / "check" / "not_utf8" / "notes.md").read_bytes()
+    offset = data.index(bytes([0xFF]))
+    assert f"offset {offset}" in d.message
+    assert d.line == 4

@@ -1,0 +1,56 @@
+"""The note format: every fixture in fixtures/parse has its expected records beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, golden, parse_fixture
+
+CASES = sorted((FIXTURES / "parse").glob("*.md"))
+
+
+def _records(path: Path) -> str:
+    parsed = parse_fixture(path)
+    rows = [
+        {
+            "line": c.source.line,
+            "deck": "::".join(c.deck),
+            "question": c.question,
+            "answered": c.answered,
+            "answer": c.answer,
+            "question_html": c.question_html,
+            "answer_html": c.answer_html,
+            "code": [[b.language, b.detected, b.valid] for b in c.code_blocks],
+            "tags": list(c.tags),
+        }
+        for c in parsed.cards
+    ]
+    return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_fixture_parses_to_expected_records(path: Path) -> None:
+    actual = _records(path)
+    assert actual == golden(path.with_suffix(".expected.json"), actual)
+
+
+def test_numbering_is_presentation_not_identity() -> None:
+    cards = parse_fixture(FIXTURES / "parse" / "heading_questions.md").cards
+    assert [c.question for c in cards][:2] == ["什么是**迭代器（Iterator）**？", "第二个问题"]
+
+
+def test_single_nested_item_is_unwrapped() -> None:
+    cards = parse_fixture(FIXTURES / "parse" / "list_questions.md").cards
+    assert cards[0].answer == "列表、字典、集合"
+    assert "<ol" not in cards[1].answer_html
+    assert cards[1].answer_html.count("<p>") == 2  # two paragraphs, no stray "1."
+
+
+def test_empty_item_is_no_question_and_statement_is_unanswered() -> None:
+    cards = parse_fixture(FIXTURES / "parse" / "list_questions.md").cards
+    assert len(cards) == 5
+    assert cards[-1].question == "这是一句陈述，没有答案。"
+    assert not cards[-1].answered

@@ -148,8 +148,9 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
         outputs.update(exporter(fmt)(data))
         progress(fmt, 1, 1)
     report = make_report(result.identity, _skipped(data.cards, config))
-    outputs[REPORT_NAME] = (json.dumps(report.as_json(), ensure_ascii=False, indent=1,
-                                       sort_keys=True) + "\n").encode("utf-8")
+    outputs[REPORT_NAME] = (
+        json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    ).encode("utf-8")
     written = []
     for name, blob in outputs.items():
         _write_atomic(config.out / name, blob)

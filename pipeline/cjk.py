@@ -63,7 +63,7 @@ def _is_ivs(ch: str) -> bool:
 class CjkStateInline(StateInline):
     """Inline state whose delimiter scan follows the CJK-friendly flanking rules."""
 
-    def scanDelims(self, start: int, canSplitWord: bool) -> Scanned:  # noqa: N802 (upstream name)
+    def scanDelims(self, start: int, canSplitWord: bool) -> Scanned:
         src = self.src
         maximum = self.posMax
         marker = src[start]

@@ -33,6 +33,7 @@ def _utf8_streams() -> None:
 
 def _located(diagnostics: Iterable[Diagnostic], content: Path) -> list[Diagnostic]:
     """Diagnostics with paths as the person typed them (``content/nlp.md``), for editors."""
+
     def where(path: str) -> str:
         return (content / path).as_posix()
 
@@ -75,7 +76,9 @@ class _Progress:
 
 
 content_option = click.option(
-    "--content", type=click.Path(path_type=Path), default=None,
+    "--content",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Folder of the Markdown notes (default: content).",
 )
 
@@ -90,8 +93,13 @@ def cli() -> None:
 @cli.command()
 @content_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              help="How to print the diagnostics.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="How to print the diagnostics.",
+)
 def check(content: Path | None, strict: bool, fmt: str) -> None:
     """Check the notes and print every problem as path:line: severity: message."""
     try:
@@ -106,7 +114,9 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
         _print_diagnostics(diagnostics)
         cards = result.collection.cards
         answered = sum(1 for c in cards if c.answered)
-        click.echo(f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}", err=True)
+        click.echo(
+            f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}", err=True
+        )
     failed = any(d.severity == "error" for d in diagnostics) or (strict and diagnostics)
     raise click.exceptions.Exit(EXIT_CONTENT if failed else EXIT_OK)
 
@@ -118,19 +128,39 @@ def _usage_error(exc: CardsmithError) -> int:
 
 @cli.command()
 @content_option
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default: build).")
-@click.option("--format", "formats", type=click.Choice(list(FORMATS)), multiple=True,
-              help="Output to write; repeat for several (default: all).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(list(FORMATS)),
+    multiple=True,
+    help="Output to write; repeat for several (default: all).",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@click.option("--include-unanswered", is_flag=True, default=None,
-              help="Make cards for questions without an answer.")
+@click.option(
+    "--include-unanswered",
+    is_flag=True,
+    default=None,
+    help="Make cards for questions without an answer.",
+)
 @click.option("--columns", type=click.IntRange(1, 2), default=None, help="PDF columns (default 2).")
-@click.option("--paper", type=click.Choice(["a4", "us-letter"]), default=None,
-              help="PDF paper size (default a4).")
-@click.option("--deck", "pdf_decks", multiple=True,
-              help="PDF: only decks starting with this path (repeatable).")
-@click.option("--tag", "pdf_tags", multiple=True, help="PDF: only cards with this tag (repeatable).")
+@click.option(
+    "--paper",
+    type=click.Choice(["a4", "us-letter"]),
+    default=None,
+    help="PDF paper size (default a4).",
+)
+@click.option(
+    "--deck",
+    "pdf_decks",
+    multiple=True,
+    help="PDF: only decks starting with this path (repeatable).",
+)
+@click.option(
+    "--tag", "pdf_tags", multiple=True, help="PDF: only cards with this tag (repeatable)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
     """Build the outputs (cards.json, the .apkg, the PDF) into the output folder."""

@@ -36,7 +36,8 @@ class Diagnostic:
             "severity": self.severity,
             "code": self.code,
             "message": self.message,
-            "related": None if self.related is None
+            "related": None
+            if self.related is None
             else {"path": self.related[0], "line": self.related[1]},
         }
 

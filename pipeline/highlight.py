@@ -101,7 +101,7 @@ def detect_language(code: str) -> str:
 def _style_rules(style: str, scope: str) -> str:
     formatter = HtmlFormatter(style=style, cssclass=CSS_CLASS)
     # Token colours only; the block's own box is styled by the templates.
-    lines = formatter.get_style_defs(f"{scope}.{CSS_CLASS}").splitlines()
+    lines = formatter.get_style_defs(f"{scope}.{CSS_CLASS}").splitlines()  # type: ignore[no-untyped-call]
     return "\n".join(line for line in lines if not line.startswith(("pre ", "td.", "span.linenos")))
 
 

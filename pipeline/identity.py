@@ -87,8 +87,13 @@ def _sha(*parts: str) -> str:
 
 def note_digest(card: Card) -> str:
     """Hash of everything the note shows; it changes exactly when the note must update."""
-    return _sha(card.question_html, card.answer_html, "::".join(card.deck), card.source.path,
-                " ".join(card.tags))
+    return _sha(
+        card.question_html,
+        card.answer_html,
+        "::".join(card.deck),
+        card.source.path,
+        " ".join(card.tags),
+    )
 
 
 def new_id(card: Card, salt: int = 0) -> str:
@@ -111,7 +116,9 @@ def read_lock(path: Path) -> tuple[LockEntry, ...]:
     except FileNotFoundError:
         return ()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid lock file ({exc}); restore it from version control") from exc
+        raise ConfigError(
+            f"{path}: not a valid lock file ({exc}); restore it from version control"
+        ) from exc
     if data.get("version") != LOCK_VERSION:
         raise ConfigError(f"{path}: lock version {data.get('version')!r}, expected {LOCK_VERSION}")
     try:
@@ -121,7 +128,7 @@ def read_lock(path: Path) -> tuple[LockEntry, ...]:
 
 
 def lock_text(entries: Sequence[LockEntry]) -> str:
-    """The lock file: sorted by id, one entry a line, so a review diff shows one line per question."""
+    """The lock file: sorted by id, one entry a line, so a diff shows one line per question."""
     rows = [
         json.dumps(e.__dict__, ensure_ascii=False, sort_keys=True)
         for e in sorted(entries, key=lambda e: e.id)
@@ -179,6 +186,22 @@ def _rename_candidates(
     return pairs
 
 
+def _match(entry: LockEntry | None, card: Card, now: int, how: str, score: float) -> Match:
+    """Status and modification time of a card that found its old entry (or an alias)."""
+    if entry is None:  # an alias to an id the lock does not know (yet)
+        return Match(card.id, "added", now)
+    unchanged = entry.digest == note_digest(card)
+    # A changed note must be newer than in any earlier package, even within the same second.
+    mod = entry.mod if unchanged else max(now, entry.mod + 1)
+    if entry.question.strip() != card.question.strip():
+        return Match(card.id, "renamed", mod, entry.question, score, how)
+    if unchanged:
+        return Match(card.id, "unchanged", mod)
+    if (entry.path, entry.deck) != (card.source.path, "::".join(card.deck)):
+        return Match(card.id, "moved", mod, how="moved")
+    return Match(card.id, "changed", mod)
+
+
 def assign(
     cards: Sequence[Card],
     previous: Sequence[LockEntry],
@@ -191,8 +214,15 @@ def assign(
     diagnostics: list[Diagnostic] = []
     for entry in previous:
         if entry.id in old:
-            diagnostics.append(Diagnostic("cardsmith.lock.json", 0, "error",
-                                          f"id {entry.id} appears twice in the lock file", "id-clash"))
+            diagnostics.append(
+                Diagnostic(
+                    "cardsmith.lock.json",
+                    0,
+                    "error",
+                    f"id {entry.id} appears twice in the lock file",
+                    "id-clash",
+                )
+            )
         old[entry.id] = entry
     chosen: dict[int, tuple[str, str, float]] = {}  # card index -> (old id, how, score)
     taken: dict[str, int] = {}
@@ -209,15 +239,23 @@ def assign(
         if oid in taken:
             other = cards[taken[oid]]
             for a, b in ((card, other), (other, card)):
-                diagnostics.append(Diagnostic(
-                    a.source.path, a.source.line, "error",
-                    f"id {oid} is claimed by two questions", "id-clash",
-                    (b.source.path, b.source.line)))
+                diagnostics.append(
+                    Diagnostic(
+                        a.source.path,
+                        a.source.line,
+                        "error",
+                        f"id {oid} is claimed by two questions",
+                        "id-clash",
+                        (b.source.path, b.source.line),
+                    )
+                )
             continue
         take(i, oid, "alias")
     # Pass 1 and 2: the same question in the same file, then anywhere.
-    for keyed in (lambda c, e: (c.source.path, c.question.strip()) == (e.path, e.question.strip()),
-                  lambda c, e: c.question.strip() == e.question.strip()):
+    for keyed in (
+        lambda c, e: (c.source.path, c.question.strip()) == (e.path, e.question.strip()),
+        lambda c, e: c.question.strip() == e.question.strip(),
+    ):
         by_question: dict[str, list[str]] = defaultdict(list)
         for oid, entry in old.items():
             if oid not in taken:
@@ -244,19 +282,7 @@ def assign(
         if i in chosen:
             oid, how, score = chosen[i]
             card = replace(card, id=oid)
-            entry = old.get(oid)
-            digest = note_digest(card)
-            if entry is None:  # an alias to an id the lock does not know (yet)
-                matches.append(Match(oid, "added", now))
-            elif entry.question.strip() != card.question.strip():
-                mod = entry.mod if entry.digest == digest else max(now, entry.mod + 1)
-                matches.append(Match(oid, "renamed", mod, entry.question, score, how))
-            elif entry.digest == digest:
-                matches.append(Match(oid, "unchanged", entry.mod))
-            elif (entry.path, entry.deck) != (card.source.path, "::".join(card.deck)):
-                matches.append(Match(oid, "moved", max(now, entry.mod + 1), how="moved"))
-            else:
-                matches.append(Match(oid, "changed", max(now, entry.mod + 1)))
+            matches.append(_match(old.get(oid), card, now, how, score))
         else:
             salt = 0
             while (nid := new_id(card, salt)) in used:
@@ -267,5 +293,9 @@ def assign(
         out_cards.append(card)
 
     orphans = tuple(sorted((e for oid, e in old.items() if oid not in taken), key=lambda e: e.id))
-    lock = tuple(sorted((_entry(c, m.mod) for c, m in zip(out_cards, matches)), key=lambda e: e.id))
+    lock = tuple(
+        sorted(
+            (_entry(c, m.mod) for c, m in zip(out_cards, matches, strict=True)), key=lambda e: e.id
+        )
+    )
     return Identity(tuple(out_cards), tuple(matches), orphans, lock, tuple(diagnostics))

@@ -194,9 +194,7 @@ class _FileParser:
         last = self.lines[tok.map[1] - 1].strip() if tok.map[1] - 1 < len(self.lines) else ""
         marker = tok.markup[0]
         return (
-            tok.map[1] - tok.map[0] >= 2
-            and len(last) >= len(tok.markup)
-            and set(last) == {marker}
+            tok.map[1] - tok.map[0] >= 2 and len(last) >= len(tok.markup) and set(last) == {marker}
         )
 
     def raw_html(self, line: int, content: str) -> None:
@@ -225,9 +223,11 @@ class _FileParser:
         blocks = list(_blocks(self.tokens, start + 1, end - 1))
         if not blocks:
             return  # an empty item (``32. ``) is no question
-        first_start, first_end = blocks[0]
+        first_start = blocks[0][0]
         if self.tokens[first_start].type != "paragraph_open":
-            self.warn(item.map[0] + 1, "list item has no question text before its answer", "no-question")
+            self.warn(
+                item.map[0] + 1, "list item has no question text before its answer", "no-question"
+            )
             return
         inline = self.tokens[first_start + 1]
         rest = blocks[1:]
@@ -235,11 +235,17 @@ class _FileParser:
         width = len(marker.group(0)) if marker else 0
         answer_tokens, answer_lines = self.unwrap(rest, width)
         answer_md = "\n".join(_trim_blank(answer_lines))
-        self.add_card(inline.content.strip(), inline.children or [], item.map[0] + 1, answer_md,
-                      answer_tokens, inline)
+        self.add_card(
+            inline.content.strip(),
+            inline.children or [],
+            item.map[0] + 1,
+            answer_md,
+            answer_tokens,
+            inline,
+        )
 
     def unwrap(self, blocks: list[tuple[int, int]], width: int) -> tuple[list[Token], list[str]]:
-        """Answer tokens and Markdown lines; a leading one-item ordered list becomes plain blocks."""
+        """Answer tokens and Markdown lines; a leading one-item ordered list becomes its blocks."""
         if not blocks:
             return [], []
         tokens = self.tokens
@@ -294,8 +300,11 @@ class _FileParser:
         tags = tuple(
             dict.fromkeys(
                 tag_name(t)
-                for t in (f"file::{self.file_title}", f"section::{section}" if section else "",
-                          *(f"code::{lang}" for lang in languages))
+                for t in (
+                    f"file::{self.file_title}",
+                    f"section::{section}" if section else "",
+                    *(f"code::{lang}" for lang in languages),
+                )
                 if t
             )
         )
@@ -358,7 +367,9 @@ def parse_file(root: Path, path: str, config: Config) -> ParsedFile:
     try:
         data = full.read_bytes()
     except OSError as exc:
-        return ParsedFile(path, (), (Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io"),))
+        return ParsedFile(
+            path, (), (Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io"),)
+        )
     text, problem = decode(path, data)
     if text is None:
         assert problem

@@ -1,4 +1,4 @@
-"""The configured Markdown renderer: markdown-it-py, CJK-friendly, raw HTML escaped, code highlighted."""
+"""The Markdown renderer: markdown-it-py, CJK-friendly, raw HTML escaped, code highlighted."""
 
 from __future__ import annotations
 
@@ -83,10 +83,10 @@ def markdown() -> MarkdownIt:
 def render_blocks(tokens: Sequence[Token], env: dict[str, Any]) -> str:
     """HTML of a run of block tokens."""
     md = markdown()
-    return md.renderer.render(tokens, md.options, env)
+    return str(md.renderer.render(tokens, md.options, env))
 
 
 def render_inline(children: Sequence[Token], env: dict[str, Any]) -> str:
     """HTML of an inline token's children (a question)."""
     md = markdown()
-    return md.renderer.renderInline(children, md.options, env)
+    return str(md.renderer.renderInline(children, md.options, env))  # type: ignore[attr-defined]

@@ -29,16 +29,23 @@ class BuildReport:
         return {
             "counts": self.counts,
             "renamed": [
-                {"id": m.id, "from": m.old_question, "to": c.question, "how": m.how,
-                 "similarity": round(m.similarity, 3),
-                 "source": f"{c.source.path}:{c.source.line}"}
+                {
+                    "id": m.id,
+                    "from": m.old_question,
+                    "to": c.question,
+                    "how": m.how,
+                    "similarity": round(m.similarity, 3),
+                    "source": f"{c.source.path}:{c.source.line}",
+                }
                 for m, c in self.renamed
             ],
             "orphans": [{"id": e.id, "question": e.question, "path": e.path} for e in self.orphans],
-            "skipped": [{"id": c.id, "question": c.question,
-                         "source": f"{c.source.path}:{c.source.line}"} for c in self.skipped],
+            "skipped": [
+                {"id": c.id, "question": c.question, "source": f"{c.source.path}:{c.source.line}"}
+                for c in self.skipped
+            ],
             "orphan_hint": "Anki never deletes notes on import. To remove orphans, search "
-                           "for them in Anki's browser as  \"ID:<id>\"  and delete them.",
+            'for them in Anki\'s browser as  "ID:<id>"  and delete them.',
         }
 
     def summary_lines(self) -> list[str]:
@@ -49,20 +56,28 @@ class BuildReport:
             f"{c['skipped']} skipped (unanswered)"
         ]
         for match, card in self.renamed:
-            lines.append(f"  renamed ({match.how}, {match.similarity:.0%}): "
-                         f"{match.old_question[:30]} -> {card.question[:30]}")
+            lines.append(
+                f"  renamed ({match.how}, {match.similarity:.0%}): "
+                f"{match.old_question[:30]} -> {card.question[:30]}"
+            )
         for entry in self.orphans:
-            lines.append(f"  orphaned: {entry.question[:40]} ({entry.path}); "
-                         f"Anki keeps it: search \"ID:{entry.id}\" to delete it")
+            lines.append(
+                f"  orphaned: {entry.question[:40]} ({entry.path}); "
+                f'Anki keeps it: search "ID:{entry.id}" to delete it'
+            )
         return lines
 
 
 def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
     """The report of a build from its identity result."""
-    counts = Counter(m.status for m in identity.matches)
+    counts: Counter[str] = Counter(m.status for m in identity.matches)
     keys = ("added", "changed", "unchanged", "renamed", "moved")
-    totals = {k: counts.get(k, 0) for k in keys}
+    totals = {k: counts[k] for k in keys}
     totals["orphaned"] = len(identity.orphans)
     totals["skipped"] = len(skipped)
-    renamed = tuple((m, c) for m, c in zip(identity.matches, identity.cards) if m.status == "renamed")
+    renamed = tuple(
+        (m, c)
+        for m, c in zip(identity.matches, identity.cards, strict=True)
+        if m.status == "renamed"
+    )
     return BuildReport(totals, renamed, identity.orphans, skipped)

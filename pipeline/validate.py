@@ -48,7 +48,10 @@ def _references(cards: Sequence[Card], root: Path) -> Iterator[Diagnostic]:
                 )
             elif ref.image and not path.is_file():
                 yield Diagnostic(
-                    card.source.path, ref.line, "warning", f"image '{ref.target}' not found",
+                    card.source.path,
+                    ref.line,
+                    "warning",
+                    f"image '{ref.target}' not found",
                     "missing-image",
                 )
 
@@ -59,15 +62,20 @@ def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
             if block.detected:
                 what = f"detected as {block.language}" if block.language else "shown as plain text"
                 yield Diagnostic(
-                    card.source.path, block.line, "warning",
+                    card.source.path,
+                    block.line,
+                    "warning",
                     f"code fence has no language ({what}); write ```python or similar",
                     "fence-language",
                 )
             if block.error:
                 line, message = block.error
                 yield Diagnostic(
-                    card.source.path, line, "warning",
-                    f"{block.language} code does not parse: {message}", "code-syntax",
+                    card.source.path,
+                    line,
+                    "warning",
+                    f"{block.language} code does not parse: {message}",
+                    "code-syntax",
                 )
 
 

@@ -1,1 +1,1 @@
-"""One module per output format; each is a function from build data to files, reading records only."""
+"""One module per output format: a function from build data to files, reading records only."""

@@ -1,0 +1,84 @@
+"""``cardsmith build --format json``: schema-valid, deterministic, atomic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from pipeline import ContentError, build, load_config
+from tests.conftest import CONTENT, FIXTURES
+
+
+def _copy_content(tmp_path: Path) -> Path:
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    return target
+
+
+def _schema() -> dict[str, object]:
+    text = resources.files("pipeline").joinpath("schema/cards.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def test_seed_cards_json_validates_against_the_shipped_schema(tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    build(load_config(content, out=tmp_path / "out", formats=("json",)))
+    data = json.loads((tmp_path / "out" / "cards.json").read_text("utf-8"))
+    jsonschema.validate(data, _schema())
+    assert len(data["cards"]) == 184
+    assert [c["source"]["path"] for c in data["cards"]] == sorted(
+        c["source"]["path"] for c in data["cards"]
+    )
+    first = data["cards"][0]
+    assert first["question"] == "BERT基本结构" and first["source"] == {"path": "nlp.md", "line": 2}
+
+
+def test_schema_rejects_a_card_without_id() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"schema_version": 1, "cards": [{"question": "q"}]}, _schema())
+
+
+def test_same_input_gives_same_bytes(tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    build(load_config(content, out=tmp_path / "a", formats=("json",)))
+    build(load_config(content, out=tmp_path / "b", formats=("json",), workers=1))
+    assert (tmp_path / "a" / "cards.json").read_bytes() == (
+        tmp_path / "b" / "cards.json"
+    ).read_bytes()
+
+
+def test_parallel_and_serial_parsing_agree(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    text = (CONTENT / "python.md").read_text("utf-8")
+    for i in range(6):  # large enough to use the worker processes
+        (content / f"part{i}.md").write_text(text, encoding="utf-8")
+    build(load_config(content, out=tmp_path / "par", formats=("json",), workers=2))
+    build(load_config(content, out=tmp_path / "ser", formats=("json",), workers=1))
+    assert (tmp_path / "par" / "cards.json").read_bytes() == (
+        tmp_path / "ser" / "cards.json"
+    ).read_bytes()
+
+
+def test_a_failed_build_writes_nothing(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / "path_outside", content)
+    out = tmp_path / "out"
+    with pytest.raises(ContentError) as err:
+        build(load_config(content, out=out, formats=("json",)))
+    assert {d.code for d in err.value.diagnostics} >= {"outside-content"}
+    assert not out.exists()
+    assert not (content / "cardsmith.lock.json").exists()
+
+
+def test_a_rebuild_replaces_outputs_whole(tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    out = tmp_path / "out"
+    build(load_config(content, out=out, formats=("json",)))
+    build(load_config(content, out=out, formats=("json",)))
+    assert sorted(p.name for p in out.iterdir()) == ["cards.json", "cardsmith.report.json"]

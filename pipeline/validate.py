@@ -90,6 +90,7 @@ _GLOSS = re.compile(r"[（(][A-Za-z0-9 ,.\-/&'+]*[)）]")  # （Generator）: an
 _NOISE = re.compile(r"[\W_]+")
 _SIMILAR = 0.85  # Jaccard of the character sets
 _ORDER = 0.4  # Jaccard of the bigrams: same characters in roughly the same words
+_MAX_POSTINGS = 400
 
 
 def normalise_question(text: str) -> str:
@@ -133,10 +134,18 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
         prefix = ordered[: len(ordered) - math.ceil(_SIMILAR * len(ordered)) + 1]
         candidates: set[int] = set()
         for ch in prefix:
-            candidates.update(index[ch])
-            index[ch].append(i)
+            postings = index[ch]
+            # A character already in many questions would make this quadratic on templated
+            # notes; a pair is then found through its other, rarer prefix characters.
+            if len(postings) <= _MAX_POSTINGS:
+                candidates.update(postings)
+            postings.append(i)
+        low, high = _SIMILAR * len(s), len(s) / _SIMILAR
         for j in sorted(candidates):
-            same_chars = _jaccard(s, chars[j])
+            other = chars[j]
+            if not low <= len(other) <= high:  # the length filter: Jaccard <= min/max size
+                continue
+            same_chars = _jaccard(s, other)
             if same_chars < _SIMILAR:
                 continue
             same_order = _jaccard(bigrams(keys[i]), bigrams(keys[j]))

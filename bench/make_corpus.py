@@ -1,0 +1,106 @@
+"""Deterministic synthetic note sets in both conventions: ``python bench/make_corpus.py N OUT``.
+
+Half the files use heading questions (``## topic`` / ``#### N. question``), half use list
+questions (``### topic`` / ``N. question`` with nested answers and indented fences), 500
+questions a file, mixed Chinese and English, 30 % of answers with a Python block.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+WORDS = (
+    "模型 训练 数据 梯度 注意力 向量 参数 损失 优化器 批量 序列 编码器 解码器 线程 进程 协程 "
+    "生成器 迭代器 装饰器 字典 列表 集合 内存 缓存 索引 卷积 池化 归一化 正则化 采样"
+).split()
+LATIN = "BERT Transformer PyTorch NumPy Pandas GIL LoRA softmax batch token embedding".split()
+PER_FILE = 500
+
+
+def sentence(rng: random.Random) -> str:
+    parts = [rng.choice(WORDS if rng.random() < 0.75 else LATIN) for _ in range(rng.randint(8, 20))]
+    if rng.random() < 0.3:
+        parts[rng.randrange(len(parts))] = f"**{rng.choice(WORDS)}（{rng.choice(LATIN)}）**"
+    if rng.random() < 0.3:
+        parts[rng.randrange(len(parts))] = f"`{rng.choice(LATIN).lower()}()`"
+    return "".join(parts) + "。"
+
+
+def code(rng: random.Random, indent: str) -> list[str]:
+    lines = ["```python", "import numpy as np", "", "def f(x):"]
+    for i in range(rng.randint(3, 20)):
+        lines.append(f"    y{i} = np.dot(x, {i}) + {rng.randint(1, 99)}  # {rng.choice(WORDS)}")
+    lines += ["    return x", "```"]
+    return [indent + line if line else "" for line in lines]
+
+
+def subject(rng: random.Random) -> str:
+    """Two or three random common ideographs: real notes ask about many different things."""
+    return "".join(chr(0x4E00 + rng.randrange(3000)) for _ in range(rng.randint(2, 3)))
+
+
+def question(rng: random.Random, k: int) -> str:
+    templates = (
+        "{l}中的{s}和{w}有什么区别？",
+        "如何理解{s}{w}？",
+        "什么是{l}的{s}？",
+        "{s}与{w}的关系（{k}）",
+    )
+    return rng.choice(templates).format(
+        l=rng.choice(LATIN), s=subject(rng), w=rng.choice(WORDS), k=k
+    )
+
+
+def heading_file(rng: random.Random, start: int) -> str:
+    out: list[str] = []
+    n = 0
+    for q in range(PER_FILE):
+        if q % 20 == 0:
+            out += [f"## 主题 {start + q}", ""]
+            n = 0
+        n += 1
+        out += [f"#### {n}. {question(rng, start + q)}", ""]
+        for _ in range(rng.randint(2, 5)):
+            out += [sentence(rng), ""]
+        if rng.random() < 0.25:
+            out += [f"- {sentence(rng)}" for _ in range(3)] + [""]
+        if rng.random() < 0.3:
+            out += [*code(rng, ""), ""]
+    return "\n".join(out)
+
+
+def list_file(rng: random.Random, start: int) -> str:
+    out: list[str] = []
+    n = 0
+    for q in range(PER_FILE):
+        if q % 20 == 0:
+            out += [f"### 主题 {start + q}：", ""]
+            n = 0
+        n += 1
+        pad = " " * (len(str(n)) + 2)
+        out += [f"{n}. {question(rng, start + q)}", ""]
+        out += [f"{pad}1. {sentence(rng)}", ""]
+        for _ in range(rng.randint(1, 3)):
+            out += [f"{pad}   {sentence(rng)}", ""]
+        if rng.random() < 0.25:
+            out += [f"{pad}- {sentence(rng)}" for _ in range(3)] + [""]
+        if rng.random() < 0.3:
+            out += [f"{pad}2. " + code(rng, "")[0], *code(rng, pad + "   ")[1:], ""]
+    return "\n".join(out)
+
+
+def make(n: int, out: Path, seed: int = 20261122) -> None:
+    """Write ``n`` questions into ``out`` (replaced)."""
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.md"):
+        old.unlink()
+    for f in range(max(1, n // PER_FILE)):
+        make_file = heading_file if f % 2 == 0 else list_file
+        (out / f"part{f:04d}.md").write_text(make_file(rng, f * PER_FILE) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    make(int(sys.argv[1]), Path(sys.argv[2]))

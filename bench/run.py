@@ -1,0 +1,146 @@
+"""The benchmark: cardsmith beside its floor (and peers), same corpus, same run.
+
+``python bench/run.py [--sizes 1000,10000,100000] [--reps 3] [--formats json]``
+
+Each measurement is a fresh process (cold: no lock file, empty output folder). Wall time is
+the median of the repetitions; memory is the peak of the whole process tree (parent and
+worker processes added up), sampled from /proc every 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from make_corpus import make  # noqa: E402
+
+
+def _tree_rss_kb(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            children.setdefault(int(fields[1]), []).append(pid)
+            rss[pid] = int(fields[21]) * 4  # pages of 4 KiB
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak tree RSS in MB) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    code = proc.wait()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {code}")
+    return wall, peak / 1024
+
+
+def corpus(n: int) -> Path:
+    path = OUT / f"corpus-{n}"
+    if not (path / ".done").exists():
+        make(n, path)
+        (path / ".done").touch()
+    return path
+
+
+def cardsmith_cmd(content: Path, formats: list[str]) -> list[str]:
+    out = OUT / "build"
+    shutil.rmtree(out, ignore_errors=True)
+    (content / "cardsmith.lock.json").unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "build",
+        "-q",
+        "--content",
+        str(content),
+        "--out",
+        str(out),
+    ]
+    for fmt in formats:
+        cmd += ["--format", fmt]
+    return cmd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--formats", default="json")
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        help="NAME=COMMAND run on the same corpus ({corpus} and {out} filled in)",
+    )
+    args = parser.parse_args()
+    formats = args.formats.split(",")
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        content = corpus(n)
+        runs: dict[str, list[tuple[float, float]]] = {"floor": [], "cardsmith": []}
+        for peer in args.peer:
+            runs[peer.split("=", 1)[0]] = []
+        for _ in range(args.reps):  # interleaved, so machine noise hits all alike
+            runs["floor"].append(measure([sys.executable, str(HERE / "floor.py"), str(content)]))
+            cmd = cardsmith_cmd(content, formats)
+            runs["cardsmith"].append(measure(cmd))
+            for peer in args.peer:
+                name, template = peer.split("=", 1)
+                out = OUT / f"peer-{name}"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                runs[name].append(measure(template.format(corpus=content, out=out).split()))
+        floor = statistics.median(w for w, _ in runs["floor"])
+        for name, samples in runs.items():
+            wall = statistics.median(w for w, _ in samples)
+            row = {
+                "n": n,
+                "what": name,
+                "formats": ",".join(formats) if name == "cardsmith" else "",
+                "median_s": round(wall, 2),
+                "x_floor": round(wall / floor, 2),
+                "peak_mb": round(max(m for _, m in samples)),
+                "runs": [round(w, 2) for w, _ in samples],
+            }
+            rows.append(row)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,10 +12,50 @@ import sys
 from pathlib import Path
 
 WORDS = (
-    "模型 训练 数据 梯度 注意力 向量 参数 损失 优化器 批量 序列 编码器 解码器 线程 进程 协程 "
-    "生成器 迭代器 装饰器 字典 列表 集合 内存 缓存 索引 卷积 池化 归一化 正则化 采样"
-).split()
-LATIN = "BERT Transformer PyTorch NumPy Pandas GIL LoRA softmax batch token embedding".split()
+    "模型",
+    "训练",
+    "数据",
+    "梯度",
+    "注意力",
+    "向量",
+    "参数",
+    "损失",
+    "优化器",
+    "批量",
+    "序列",
+    "编码器",
+    "解码器",
+    "线程",
+    "进程",
+    "协程",
+    "生成器",
+    "迭代器",
+    "装饰器",
+    "字典",
+    "列表",
+    "集合",
+    "内存",
+    "缓存",
+    "索引",
+    "卷积",
+    "池化",
+    "归一化",
+    "正则化",
+    "采样",
+)
+LATIN = (
+    "BERT",
+    "Transformer",
+    "PyTorch",
+    "NumPy",
+    "Pandas",
+    "GIL",
+    "LoRA",
+    "softmax",
+    "batch",
+    "token",
+    "embedding",
+)
 PER_FILE = 500
 
 

@@ -34,6 +34,11 @@ def resolve_local(target: str, note_dir: Path, root: Path) -> tuple[Path, bool]:
     return resolved, inside
 
 
+def escape_attr(text: str) -> str:
+    """Text escaped the way the renderer writes attribute values."""
+    return escapeHtml(text)
+
+
 def missing_image_html(target: str, reason: str) -> str:
     """The visible placeholder shown instead of a broken image reference."""
     return f'<span class="missing-image">[{reason}: {escapeHtml(target)}]</span>'
@@ -64,7 +69,7 @@ def _image(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any
             return missing_image_html(target, "图片路径超出内容目录")
         if not path.is_file():
             return missing_image_html(target, "图片缺失")
-    return f'<img src="{escapeHtml(target)}" alt="{alt}">'
+    return f'<img src="{escape_attr(target)}" alt="{alt}">'
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
+# (No system packages are needed yet; the PDF output, when it lands, will add its fonts here.)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,15 +14,14 @@ $(BIN)/python:
 	@$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[pdf]'
+	$(BIN)/python -m pip install -q -e .
 	@touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.run
-	$(BIN)/python -m pip install -q -e '.[pdf,test]'
+	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
 build: $(VENV)/.run
-	@scripts/system-deps.sh build
 	$(BIN)/cardsmith build
 
 lint: $(VENV)/.test
@@ -30,7 +30,6 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 
 test: $(VENV)/.test
-	@scripts/system-deps.sh test
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy

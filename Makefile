@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
-# (No system packages are needed yet; the PDF output, when it lands, will add its fonts here.)
+# System packages (CJK fonts for the PDF, poppler for the tests): scripts/system-deps.sh.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,6 +22,7 @@ $(VENV)/.test: pyproject.toml $(VENV)/.run
 	@touch $@
 
 build: $(VENV)/.run
+	@scripts/system-deps.sh build
 	$(BIN)/cardsmith build
 
 lint: $(VENV)/.test
@@ -30,6 +31,7 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 
 test: $(VENV)/.test
+	@scripts/system-deps.sh test
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy

@@ -1,4 +1,4 @@
-"""cardsmith: Markdown interview notes -> Anki package and JSON records."""
+"""cardsmith: Markdown interview notes -> Anki package, PDF cheat sheet and JSON records."""
 
 from .build import BuildResult, CheckResult, build, check
 from .config import Config, load_config

@@ -31,11 +31,12 @@ Exporter = Callable[[BuildData], dict[str, bytes]]
 EXPORTERS = {
     "json": "pipeline.export.jsonfile",
     "apkg": "pipeline.export.anki",
+    "pdf": "pipeline.export.pdf",
 }
 
 
 def exporter(fmt: str) -> Exporter:
-    """The exporter of one format (a JSON build need not load genanki)."""
+    """The exporter of one format (a JSON build need not load genanki or Typst)."""
     module = importlib.import_module(EXPORTERS[fmt])
     return module.export  # type: ignore[no-any-return]
 

@@ -86,7 +86,7 @@ content_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
-    """Build Anki decks and JSON records from Markdown interview notes."""
+    """Build Anki decks, a PDF cheat sheet and JSON records from Markdown interview notes."""
     _utf8_streams()
 
 
@@ -145,9 +145,32 @@ def _usage_error(exc: CardsmithError) -> int:
     default=None,
     help="Make cards for questions without an answer.",
 )
+@click.option("--columns", type=click.IntRange(1, 2), default=None, help="PDF columns (default 2).")
+@click.option(
+    "--paper",
+    type=click.Choice(["a4", "us-letter"]),
+    default=None,
+    help="PDF paper size (default a4).",
+)
+@click.option(
+    "--deck",
+    "pdf_decks",
+    multiple=True,
+    help="PDF: only this deck and its subdecks (repeatable), e.g. 面试题::NLP.",
+)
+@click.option(
+    "--tag", "pdf_tags", multiple=True, help="PDF: only cards with this tag (repeatable)."
+)
+@click.option(
+    "--no-todo",
+    "pdf_todo",
+    flag_value=False,
+    default=None,
+    help="PDF: leave out the page of unanswered questions.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
-    """Build the outputs (cards.json and the .apkg) into the output folder."""
+    """Build the outputs (cards.json, the .apkg, the PDF) into the output folder."""
     try:
         config = load_config(content, **options)
         result = run_build(config, _Progress(quiet), strict=strict)

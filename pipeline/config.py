@@ -17,7 +17,7 @@ else:  # pragma: no cover
 
 CONFIG_NAME = "cardsmith.toml"
 LOCK_NAME = "cardsmith.lock.json"
-FORMATS = ("json", "apkg")
+FORMATS = ("json", "apkg", "pdf")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,22 @@ class Config:
     """Explicit identity overrides: question text -> id it must keep."""
     package_name: str = "cardsmith"
     """File name of the Anki package, without ``.apkg``."""
+    columns: int = 2
+    """PDF columns (1 or 2)."""
+    paper: str = "a4"
+    """PDF paper size: ``a4`` or ``us-letter``."""
+    pdf_title: str = "面试题速查"
+    """Title on the PDF's first page and in its running header."""
+    pdf_todo: bool = True
+    """List unanswered questions on a "to answer" page at the end of the PDF."""
+    pdf_decks: tuple[str, ...] = ()
+    """Print only cards whose deck path is one of these or below it (empty: all)."""
+    pdf_tags: tuple[str, ...] = ()
+    """Print only cards carrying one of these tags (empty: all)."""
+    fonts: tuple[str, ...] = ("Noto Sans CJK SC",)
+    """PDF text fonts in fallback order; every character must be covered by one of them."""
+    mono_fonts: tuple[str, ...] = ("DejaVu Sans Mono", "Noto Sans Mono CJK SC")
+    """PDF code fonts in fallback order (the second covers Chinese comments)."""
     workers: int = 0
     """Worker processes for parsing; 0 = one per core (in-process for small inputs)."""
 
@@ -58,8 +74,14 @@ _FILE_KEYS = {
     "include_unanswered": "include_unanswered",
     "aliases": "aliases",
     "package_name": "package_name",
+    "pdf.columns": "columns",
+    "pdf.paper": "paper",
+    "pdf.title": "pdf_title",
+    "pdf.todo": "pdf_todo",
+    "pdf.fonts": "fonts",
+    "pdf.mono_fonts": "mono_fonts",
 }
-_TUPLE_FIELDS = {"formats"}
+_TUPLE_FIELDS = {"formats", "fonts", "mono_fonts", "pdf_decks", "pdf_tags"}
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -94,6 +116,10 @@ def _validated(config: Config) -> Config:
     unknown = [f for f in config.formats if f not in FORMATS]
     if unknown:
         raise ConfigError(f"unknown format {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    if config.columns not in (1, 2):
+        raise ConfigError(f"pdf columns must be 1 or 2, not {config.columns}")
+    if config.paper not in ("a4", "us-letter"):
+        raise ConfigError(f"paper must be 'a4' or 'us-letter', not {config.paper!r}")
     if not config.root_deck.strip():
         raise ConfigError("root_deck must not be empty")
     return config

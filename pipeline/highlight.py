@@ -7,11 +7,14 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from pygments import highlight as _pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
+from pygments.styles import get_style_by_name
+from pygments.token import Token
 from pygments.util import ClassNotFound
 
 #: CSS class of every highlighted block: ``<pre class="highlight"><code>``.
@@ -125,3 +128,63 @@ def stylesheet() -> str:
             "",
         ]
     )
+
+
+# --- the print palette, for Typst -----------------------------------------------------------
+
+# Break opportunities inside long code tokens, so a long line wraps instead of overflowing.
+_BREAK_AFTER = re.compile(r"([.,(\[{/_=])(?=\S)")
+_WRAP_AT = 24
+
+
+def typst_string(text: str) -> str:
+    """A Typst string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "    ")
+    return f'"{escaped}"'
+
+
+@lru_cache(maxsize=256)
+def _typst_style(ttype: Any) -> str:
+    """Typst text arguments for a token type in the light (print) palette."""
+    style = get_style_by_name(LIGHT_STYLE).style_for_token(ttype)
+    args = []
+    if style["color"]:
+        args.append(f'fill: rgb("#{style["color"]}")')
+    if style["bold"]:
+        args.append('weight: "bold"')
+    if style["italic"]:
+        args.append('style: "italic"')
+    return ", ".join(args)
+
+
+def _code_text(value: str, line_start: bool) -> str:
+    # Indentation and runs of spaces must survive; single spaces between words stay breakable.
+    value = value.replace("\t", "    ")
+    if line_start:
+        stripped = value.lstrip(" ")
+        value = "\u00a0" * (len(value) - len(stripped)) + stripped
+    value = re.sub(r" (?= )", "\u00a0", value)
+    if len(value) > _WRAP_AT:
+        value = _BREAK_AFTER.sub("\\1\u200b", value)
+    return value
+
+
+def typst_code(code: str, language: str) -> str:
+    """Code-mode Typst content for a code block, coloured like the cards' light palette."""
+    lexer = lexer_for(language)
+    tokens = lexer.get_tokens(code) if lexer is not None else [(Token.Text, code)]
+    parts: list[str] = []
+    line_start = True
+    for ttype, value in tokens:
+        for i, line in enumerate(value.split("\n")):
+            if i:
+                parts.append("linebreak()")
+                line_start = True
+            if line:
+                args = _typst_style(ttype)
+                text = typst_string(_code_text(line, line_start))
+                parts.append(f"text({args}, {text})" if args else text)
+                line_start = line_start and not line.strip(" \t")
+    while parts and parts[-1] == "linebreak()":
+        parts.pop()
+    return "{" + "; ".join(parts) + "}"

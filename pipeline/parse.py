@@ -23,7 +23,7 @@ from markdown_it.token import Token
 
 from . import codecheck
 from .config import Config
-from .errors import Diagnostic
+from .errors import Diagnostic, Severity
 from .highlight import detect_language
 from .records import Card, CodeBlock, ParsedFile, Reference, Source
 from .render import markdown, render_blocks, render_inline
@@ -124,8 +124,8 @@ class _FileParser:
         self.sections: list[tuple[int, str]] = []
 
     # -- diagnostics
-    def warn(self, line: int, message: str, code: str, severity: str = "warning") -> None:
-        self.diagnostics.append(Diagnostic(self.path, line, severity, message, code))  # type: ignore[arg-type]
+    def warn(self, line: int, message: str, code: str, severity: Severity = "warning") -> None:
+        self.diagnostics.append(Diagnostic(self.path, line, severity, message, code))
 
     # -- structure
     def question_level(self) -> int | None:

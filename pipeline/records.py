@@ -103,7 +103,3 @@ class Collection:
     """All cards of all files, files in sorted path order."""
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     """Every problem found so far, sorted by file and line."""
-
-    @property
-    def errors(self) -> tuple[Diagnostic, ...]:
-        return tuple(d for d in self.diagnostics if d.severity == "error")

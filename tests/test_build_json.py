@@ -43,13 +43,14 @@ def test_schema_rejects_a_card_without_id() -> None:
         jsonschema.validate({"schema_version": 1, "cards": [{"question": "q"}]}, _schema())
 
 
+def _cards_json(content: Path, out: Path, **options: object) -> bytes:
+    build(load_config(content, out=out, formats=("json",), **options))
+    return (out / "cards.json").read_bytes()
+
+
 def test_same_input_gives_same_bytes(tmp_path: Path) -> None:
     content = _copy_content(tmp_path)
-    build(load_config(content, out=tmp_path / "a", formats=("json",)))
-    build(load_config(content, out=tmp_path / "b", formats=("json",), workers=1))
-    assert (tmp_path / "a" / "cards.json").read_bytes() == (
-        tmp_path / "b" / "cards.json"
-    ).read_bytes()
+    assert _cards_json(content, tmp_path / "a") == _cards_json(content, tmp_path / "b", workers=1)
 
 
 def test_parallel_and_serial_parsing_agree(tmp_path: Path) -> None:
@@ -58,11 +59,8 @@ def test_parallel_and_serial_parsing_agree(tmp_path: Path) -> None:
     text = (CONTENT / "python.md").read_text("utf-8")
     for i in range(6):  # large enough to use the worker processes
         (content / f"part{i}.md").write_text(text, encoding="utf-8")
-    build(load_config(content, out=tmp_path / "par", formats=("json",), workers=2))
-    build(load_config(content, out=tmp_path / "ser", formats=("json",), workers=1))
-    assert (tmp_path / "par" / "cards.json").read_bytes() == (
-        tmp_path / "ser" / "cards.json"
-    ).read_bytes()
+    parallel = _cards_json(content, tmp_path / "par", workers=2)
+    assert parallel == _cards_json(content, tmp_path / "ser", workers=1)
 
 
 def test_a_failed_build_writes_nothing(tmp_path: Path) -> None:

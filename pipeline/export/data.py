@@ -18,4 +18,4 @@ class BuildData:
     matches: tuple[Match, ...]
     """Identity result parallel to ``cards`` (status and note modification time)."""
     config: Config
-    """The build's configuration (content folder, deck and package names)."""
+    """The build's configuration (content folder, names, PDF options)."""

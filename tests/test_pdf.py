@@ -1,0 +1,168 @@
+"""The PDF cheat sheet, read back with poppler (pdftotext, pdffonts, pdfinfo)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from pipeline import EnvironmentProblem, build, check, load_config
+from pipeline.export import pdf
+from tests.conftest import CONTENT, FIXTURES
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils missing: run make test"
+)
+
+
+def _poppler(tool: str, path: Path, *args: str) -> str:
+    return subprocess.run(
+        [tool, *args, str(path), *(["-"] if tool == "pdftotext" else [])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _build_pdf(content: Path, out: Path, **options: object) -> Path:
+    build(load_config(content, out=out, formats=("pdf",), **options))
+    return out / pdf.FILE_NAME
+
+
+@pytest.fixture(scope="module")
+def seed_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("seeds")
+    shutil.copytree(CONTENT, tmp / "content")
+    return _build_pdf(tmp / "content", tmp / "out")
+
+
+def _png() -> bytes:
+    """A valid 2x2 grey PNG, made here so the test needs no image library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x80\x80" * 2)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_every_answered_question_is_printed_in_order(seed_pdf: Path) -> None:
+    text = _squash(_poppler("pdftotext", seed_pdf, "-raw"))  # content order, column by column
+    cards = check(load_config(CONTENT)).collection.cards
+    position = text.index("Transformer")  # after the table of contents
+    for card in (c for c in cards if c.answered):
+        question = _squash(re.sub(r"[*`]", "", card.question))
+        found = text.find(question, position)
+        assert found >= 0, card.question
+        position = found + len(question)
+
+
+def test_unanswered_questions_are_listed_at_the_end(seed_pdf: Path) -> None:
+    text = _squash(_poppler("pdftotext", seed_pdf))
+    todo = text.rindex(pdf.TODO_TITLE)
+    assert text.find("模型评估指标有哪些", todo) > todo
+    assert text.find("解释Python中的鸭子类型", todo) > todo
+
+
+def test_every_font_is_embedded_and_cjk_is_noto(seed_pdf: Path) -> None:
+    rows = _poppler("pdffonts", seed_pdf).splitlines()[2:]
+    assert rows
+    for row in rows:
+        columns = row.split()
+        assert columns[-5] == "yes", row  # emb
+    names = " ".join(rows)
+    assert "NotoSansCJKsc-Regular" in names and "DejaVuSansMono" in names
+
+
+def test_page_count_and_size_are_plausible(seed_pdf: Path) -> None:
+    info = _poppler("pdfinfo", seed_pdf)
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    assert 12 <= pages <= 40  # 166 answered questions, two columns of A4
+    assert "595.276 x 841.89" in info
+
+
+def test_letter_one_column_and_filters(tmp_path: Path) -> None:
+    shutil.copytree(CONTENT, tmp_path / "content")
+    out = _build_pdf(
+        tmp_path / "content",
+        tmp_path / "o",
+        paper="us-letter",
+        columns=1,
+        pdf_decks=("面试题::NLP::Python",),
+        pdf_todo=False,
+    )
+    assert "612 x 792" in _poppler("pdfinfo", out)
+    text = _squash(_poppler("pdftotext", out))
+    assert "修饰器的概念" in text and "什么是Pandas" not in text
+    assert pdf.TODO_TITLE not in text
+    tagged = _build_pdf(tmp_path / "content", tmp_path / "t", pdf_tags=("section::Pandas面试问题",))
+    tagged_text = _squash(_poppler("pdftotext", tagged))
+    assert "什么是Pandas" in tagged_text and "BERT基本结构" not in tagged_text
+
+
+def test_same_input_gives_the_same_pdf(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
+    first = _build_pdf(tmp_path / "content", tmp_path / "a").read_bytes()
+    second = _build_pdf(tmp_path / "content", tmp_path / "b").read_bytes()
+    assert first == second
+
+
+def test_long_code_lines_wrap_inside_the_column(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    long_line = (
+        "model = torchvision.models.detection.fasterrcnn_resnet50_fpn(pretrained=True, n=91)"
+    )
+    (content / "n.md").write_text(f"## s\n#### 1. q\n\n```python\n{long_line}\n```\n", "utf-8")
+    out = _build_pdf(content, tmp_path / "o")
+    layout = _poppler("pdftotext", out, "-layout")
+    assert "fasterrcnn" in layout
+    assert not any(long_line in line for line in layout.splitlines())  # it was broken up
+
+
+def test_missing_image_is_a_visible_placeholder(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "check" / "missing_image", tmp_path / "content")
+    result = build(load_config(tmp_path / "content", out=tmp_path / "o", formats=("pdf",)))
+    assert [d.code for d in result.diagnostics] == ["missing-image"]
+    assert "图片缺失: figure.png" in _poppler("pdftotext", tmp_path / "o" / pdf.FILE_NAME)
+
+
+def test_a_present_image_is_embedded(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "dot.png").write_bytes(_png())
+    (content / "n.md").write_text("## s\n#### 1. 图？\n\n![dot](dot.png)\n", "utf-8")
+    out = _build_pdf(content, tmp_path / "o")
+    assert "图片缺失" not in _poppler("pdftotext", out)
+    images = _poppler("pdfimages", out, "-list").splitlines()[2:]
+    assert [row.split()[3:5] for row in images] == [["2", "2"]]  # the 2x2 image, embedded
+
+
+def test_font_check_names_characters_no_font_covers(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "n.md").write_text("## s\n#### 1. 象形文字？\n\n𓀀 是埃及象形文字。\n", "utf-8")
+    with pytest.raises(EnvironmentProblem) as err:
+        _build_pdf(content, tmp_path / "o")
+    message = str(err.value)
+    assert "U+13000 𓀀" in message and "fonts-noto-cjk" in message
+    assert not (tmp_path / "o").exists()
+
+
+def test_font_check_names_a_font_that_is_not_installed(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
+    with pytest.raises(EnvironmentProblem, match="'No Such Font Sans' is not installed"):
+        _build_pdf(tmp_path / "content", tmp_path / "o", fonts=("No Such Font Sans",))

@@ -106,13 +106,25 @@ def main() -> None:
         "--peer",
         action="append",
         default=[],
-        help="NAME=COMMAND run on the same corpus ({corpus} and {out} filled in)",
+        help="NAME=COMMAND on the same corpus ({corpus}, {n} and {out} filled in)",
+    )
+    parser.add_argument(
+        "--content",
+        type=Path,
+        default=None,
+        help="benchmark a copy of this folder of notes instead of synthetic sizes",
     )
     args = parser.parse_args()
     formats = args.formats.split(",")
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        content = corpus(n)
+    sizes = [0] if args.content else [int(s) for s in args.sizes.split(",")]
+    for n in sizes:
+        if args.content:
+            content = OUT / "content-copy"
+            shutil.rmtree(content, ignore_errors=True)
+            shutil.copytree(args.content, content)
+        else:
+            content = corpus(n)
         runs: dict[str, list[tuple[float, float]]] = {"floor": [], "cardsmith": []}
         for peer in args.peer:
             runs[peer.split("=", 1)[0]] = []
@@ -125,12 +137,13 @@ def main() -> None:
                 out = OUT / f"peer-{name}"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir(parents=True)
-                runs[name].append(measure(template.format(corpus=content, out=out).split()))
+                command = template.format(corpus=content, n=n, out=out).split()
+                runs[name].append(measure(command))
         floor = statistics.median(w for w, _ in runs["floor"])
         for name, samples in runs.items():
             wall = statistics.median(w for w, _ in samples)
             row = {
-                "n": n,
+                "n": n or str(args.content),
                 "what": name,
                 "formats": ",".join(formats) if name == "cardsmith" else "",
                 "median_s": round(wall, 2),

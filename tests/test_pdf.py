@@ -166,3 +166,10 @@ def test_font_check_names_a_font_that_is_not_installed(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
     with pytest.raises(EnvironmentProblem, match="'No Such Font Sans' is not installed"):
         _build_pdf(tmp_path / "content", tmp_path / "o", fonts=("No Such Font Sans",))
+
+
+def test_pdf_has_bookmarks_for_files_and_sections(seed_pdf: Path) -> None:
+    data = seed_pdf.read_bytes()
+    items = re.findall(rb"<</Parent \d+ 0 R[^>]*?/Title", data)  # pages have no /Title
+    assert len(items) == 2 + 12 + 1  # two files, their twelve sections, the "to answer" page
+    assert b"/Type/Outlines/First" in data and b"/Title(Transformer)" in data

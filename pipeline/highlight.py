@@ -170,21 +170,34 @@ def _code_text(value: str, line_start: bool) -> str:
 
 
 def typst_code(code: str, language: str) -> str:
-    """Code-mode Typst content for a code block, coloured like the cards' light palette."""
+    """Code-mode Typst content for a code block, coloured like the cards' light palette.
+
+    Adjacent tokens of one style become one text run, and whitespace is never styled:
+    every run is an element Typst lays out, and the count decides the time of a big PDF.
+    """
     lexer = lexer_for(language)
     tokens = lexer.get_tokens(code) if lexer is not None else [(Token.Text, code)]
-    parts: list[str] = []
-    line_start = True
+    runs: list[tuple[str, str]] = []  # (style arguments, text); "\n" alone is a line break
     for ttype, value in tokens:
         for i, line in enumerate(value.split("\n")):
             if i:
-                parts.append("linebreak()")
-                line_start = True
+                runs.append(("", "\n"))
             if line:
-                args = _typst_style(ttype)
-                text = typst_string(_code_text(line, line_start))
-                parts.append(f"text({args}, {text})" if args else text)
-                line_start = line_start and not line.strip(" \t")
-    while parts and parts[-1] == "linebreak()":
-        parts.pop()
+                args = "" if not line.strip() else _typst_style(ttype)
+                if runs and runs[-1][0] == args and runs[-1][1] != "\n":
+                    runs[-1] = (args, runs[-1][1] + line)
+                else:
+                    runs.append((args, line))
+    while runs and runs[-1][1] == "\n":
+        runs.pop()
+    parts: list[str] = []
+    line_start = True
+    for args, text in runs:
+        if text == "\n":
+            parts.append("linebreak()")
+            line_start = True
+            continue
+        literal = typst_string(_code_text(text, line_start))
+        parts.append(f"text({args}, {literal})" if args else literal)
+        line_start = False
     return "{" + "; ".join(parts) + "}"

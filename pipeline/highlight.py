@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from markdown_it.common.utils import escapeHtml
 from pygments import highlight as _pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
@@ -40,8 +41,6 @@ def highlight_html(code: str, language: str) -> str:
     """Highlighted HTML for one code block, ``<pre class="highlight"><code>…</code></pre>``."""
     lexer = lexer_for(language)
     if lexer is None:
-        from markdown_it.common.utils import escapeHtml
-
         body = escapeHtml(code)
     else:
         body = _pygments_highlight(code, lexer, _FORMATTER)

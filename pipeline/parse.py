@@ -289,12 +289,6 @@ class _FileParser:
         refs = tuple(_references(inline)) + tuple(
             ref for tok in answer_tokens if tok.type == "inline" for ref in _references(tok)
         )
-        raw = tuple(
-            t.map[0] + 1
-            for t in [inline, *answer_tokens]
-            if t.map
-            and (t.type == "html_block" or any(c.type == "html_inline" for c in t.children or ()))
-        )
         section = self.sections[-1][1] if self.sections else ""
         languages = sorted({cb.language for cb in code_blocks if cb.language})
         tags = tuple(
@@ -319,7 +313,6 @@ class _FileParser:
                 source=Source(self.path, line),
                 code_blocks=code_blocks,
                 references=refs,
-                raw_html_lines=raw,
                 tags=tags,
             )
         )

@@ -71,8 +71,6 @@ class Card:
     """Fenced code blocks of the answer, in order."""
     references: tuple[Reference, ...] = ()
     """Images and links of the question and answer, in order."""
-    raw_html_lines: tuple[int, ...] = ()
-    """Lines holding raw HTML (shown escaped as text, never as markup)."""
     tags: tuple[str, ...] = ()
     """Anki-safe tags (no spaces): file, section and code languages."""
     id: str = ""

@@ -57,8 +57,6 @@ class TypstWriter:
     """The content folder, which is also Typst's root: nothing outside it is read."""
     languages: Sequence[str] = ()
     """Languages of the card's code blocks in order (as written or detected)."""
-    missing: list[str] = field(default_factory=list)
-    """Image targets that were shown as placeholders."""
 
     def __post_init__(self) -> None:
         self._fences = iter(self.languages)
@@ -161,8 +159,7 @@ class TypstWriter:
         if is_external(target):
             return f"#missing[{escape(target)}]"
         path, inside = resolve_local(target, self.note_dir, self.root)
-        if not inside or not path.is_file():
-            self.missing.append(target)
+        if not inside or not path.is_file():  # the validate stage has reported it
             return f"#missing[图片缺失: {escape(target)}]"
         rel = "/" + path.relative_to(self.root.resolve()).as_posix()
         return f"#image({typst_string(rel)}, width: 90%)"

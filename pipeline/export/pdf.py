@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
@@ -91,17 +92,20 @@ def document(cards: Sequence[Card], config: Config) -> str:
 # --- fonts -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _installed_fonts() -> tuple[Any, ...]:
+    """The font files Typst itself finds on this machine (scanned once)."""
+    import typst
+
+    return tuple(typst.Fonts(include_embedded_fonts=False).fonts())
+
+
 @lru_cache(maxsize=8)
 def _coverage(family: str) -> frozenset[int] | None:
     """Code points a font family covers, or None when Typst cannot find it."""
-    import typst
     from fontTools.ttLib import TTFont
 
-    infos = [
-        f
-        for f in typst.Fonts(include_embedded_fonts=False).fonts()
-        if f.family.lower() == family.lower()
-    ]
+    infos = [f for f in _installed_fonts() if f.family.lower() == family.lower()]
     if not infos:
         return None
     covered: set[int] = set()

@@ -41,11 +41,9 @@ def highlight_html(code: str, language: str) -> str:
     """Highlighted HTML for one code block, ``<pre class="highlight"><code>…</code></pre>``."""
     lexer = lexer_for(language)
     if lexer is None:
-        body = escapeHtml(code)
-    else:
-        body = _pygments_highlight(code, lexer, _FORMATTER)
-    lang_class = f' data-lang="{language}"' if lexer is not None else ""
-    return f'<pre class="{CSS_CLASS}"{lang_class}><code>{body}</code></pre>\n'
+        return f'<pre class="{CSS_CLASS}"><code>{escapeHtml(code)}</code></pre>\n'
+    body = _pygments_highlight(code, lexer, _FORMATTER)
+    return f'<pre class="{CSS_CLASS}" data-lang="{language}"><code>{body}</code></pre>\n'
 
 
 # --- language detection for unlabelled fences -------------------------------------------

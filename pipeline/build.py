@@ -8,7 +8,7 @@ import json
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
 from .identity import Identity, assign, lock_text, read_lock
 from .parse import parse_file
-from .records import Card, Collection, ParsedFile
+from .records import Collection, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .validate import validate
 
@@ -150,7 +150,7 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
         progress(fmt, 0, 1)
         outputs.update(exporter(fmt)(data))
         progress(fmt, 1, 1)
-    report = make_report(result.identity, _skipped(data.cards, config))
+    report = make_report(result.identity, data.skipped)
     outputs[REPORT_NAME] = (
         json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     ).encode("utf-8")
@@ -163,7 +163,3 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
         _write_atomic(lock_path, lock.encode("utf-8"))
     return BuildResult(tuple(written), report, diagnostics)
-
-
-def _skipped(cards: Sequence[Card], config: Config) -> tuple[Card, ...]:
-    return () if config.include_unanswered else tuple(c for c in cards if not c.answered)

@@ -34,6 +34,14 @@ def resolve_local(target: str, note_dir: Path, root: Path) -> tuple[Path, bool]:
     return resolved, inside
 
 
+def readable_image(target: str, note_dir: Path, root: Path) -> Path | None:
+    """The file of a local image that may be read: inside the content folder and present."""
+    if not target or is_external(target):
+        return None
+    path, inside = resolve_local(target, note_dir, root)
+    return path if inside and path.is_file() else None
+
+
 def escape_attr(text: str) -> str:
     """Text escaped the way the renderer writes attribute values."""
     return escapeHtml(text)

@@ -15,7 +15,7 @@ from pathlib import Path
 from markdown_it.token import Token
 
 from .highlight import detect_language, typst_code, typst_string
-from .render import is_external, markdown, resolve_local
+from .render import is_external, markdown, readable_image
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -158,8 +158,8 @@ class TypstWriter:
         target = str(tok.attrGet("src") or "")
         if is_external(target):
             return f"#missing[{escape(target)}]"
-        path, inside = resolve_local(target, self.note_dir, self.root)
-        if not inside or not path.is_file():  # the validate stage has reported it
+        path = readable_image(target, self.note_dir, self.root)
+        if path is None:  # the validate stage has reported it
             return f"#missing[图片缺失: {escape(target)}]"
         rel = "/" + path.relative_to(self.root.resolve()).as_posix()
         return f"#image({typst_string(rel)}, width: 90%)"

@@ -28,7 +28,7 @@ from genanki.apkg_schema import APKG_SCHEMA
 from ..errors import ConfigError, ExportCheckError
 from ..highlight import stylesheet
 from ..records import Card
-from ..render import escape_attr, is_external, resolve_local
+from ..render import escape_attr, is_external, readable_image
 from .data import BuildData
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "anki"
@@ -91,10 +91,8 @@ def _media_for(card: Card, root: Path, media: dict[str, Medium]) -> str:
     note_dir = (root / card.source.path).parent
     answer = card.answer_html
     for ref in card.references:
-        if not ref.image or not ref.target or is_external(ref.target):
-            continue
-        path, inside = resolve_local(ref.target, note_dir, root)
-        if not inside or not path.is_file():
+        path = readable_image(ref.target, note_dir, root) if ref.image else None
+        if path is None:
             continue  # the renderer already shows a placeholder; nothing outside is read
         data = path.read_bytes()
         name = hashlib.sha256(data).hexdigest()[:20] + path.suffix.lower()
@@ -126,9 +124,7 @@ def build_package(data: BuildData) -> tuple[bytes, int, dict[str, Medium]]:
     media: dict[str, Medium] = {}
     count = 0
     mods = [m.mod for m in data.matches] or [0]
-    for card, match in zip(data.cards, data.matches, strict=True):
-        if not card.answered and not data.config.include_unanswered:
-            continue
+    for card, match in data.notes:
         name = "::".join(card.deck)
         deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
         answer = _media_for(card, root, media) if card.answered else UNANSWERED
@@ -236,6 +232,5 @@ def export(data: BuildData) -> dict[str, bytes]:
     """``<package_name>.apkg``, checked after it is made."""
     name = package_name(data)
     blob, count, _media = build_package(data)
-    guids = [c.id for c in data.cards if c.answered or data.config.include_unanswered]
-    self_check(blob, count, guids)
+    self_check(blob, count, [card.id for card, _ in data.notes])
     return {name: blob}

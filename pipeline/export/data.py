@@ -19,3 +19,19 @@ class BuildData:
     """Identity result parallel to ``cards`` (status and note modification time)."""
     config: Config
     """The build's configuration (content folder, names, PDF options)."""
+
+    @property
+    def notes(self) -> tuple[tuple[Card, Match], ...]:
+        """The cards that become Anki notes (answered, or all with ``include_unanswered``)."""
+        return tuple(
+            (card, match)
+            for card, match in zip(self.cards, self.matches, strict=True)
+            if card.answered or self.config.include_unanswered
+        )
+
+    @property
+    def skipped(self) -> tuple[Card, ...]:
+        """The cards that make no Anki note."""
+        if self.config.include_unanswered:
+            return ()
+        return tuple(card for card in self.cards if not card.answered)

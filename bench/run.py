@@ -10,6 +10,7 @@ worker processes added up), sampled from /proc every 20 ms.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import statistics
@@ -70,10 +71,13 @@ def measure(cmd: list[str]) -> tuple[float, float]:
 
 
 def corpus(n: int) -> Path:
+    """The synthetic corpus of ``n`` questions, made again whenever the generator changed."""
     path = OUT / f"corpus-{n}"
-    if not (path / ".done").exists():
+    stamp = hashlib.sha256((HERE / "make_corpus.py").read_bytes()).hexdigest()
+    done = path / ".done"
+    if not done.exists() or done.read_text() != stamp:
         make(n, path)
-        (path / ".done").touch()
+        done.write_text(stamp)
     return path
 
 

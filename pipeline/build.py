@@ -16,6 +16,7 @@ from pathlib import Path
 from .config import LOCK_NAME, Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
+from .export.outputs import Outputs
 from .identity import Identity, assign, lock_text, read_lock
 from .parse import parse_file
 from .records import Collection, ParsedFile
@@ -24,10 +25,10 @@ from .validate import validate
 
 #: (stage, done, total) -> None; called as work progresses.
 Progress = Callable[[str, int, int], None]
-Exporter = Callable[[BuildData], dict[str, bytes]]
+Exporter = Callable[[BuildData, Outputs], None]
 
 
-#: Output format -> module with ``export(BuildData)``; imported only when the format is built.
+#: Output format -> module with ``export(BuildData, Outputs)``, imported only when needed.
 EXPORTERS = {
     "json": "pipeline.export.jsonfile",
     "apkg": "pipeline.export.anki",
@@ -86,6 +87,7 @@ def parse_all(config: Config, progress: Progress = _quiet) -> Collection:
             progress("parse", len(parsed), len(jobs))
     cards = tuple(card for f in parsed for card in f.cards)
     diagnostics = tuple(d for f in parsed for d in f.diagnostics)
+    gc.freeze()  # the records live until the end: later collections need not walk them again
     return Collection(cards, diagnostics)
 
 
@@ -145,21 +147,18 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     if any(d.severity == "error" for d in diagnostics) or (strict and diagnostics):
         raise ContentError(diagnostics)
     data = BuildData(result.identity.cards, result.identity.matches, config)
-    outputs: dict[str, bytes] = {}
-    for fmt in config.formats:  # gather every output before writing any
-        progress(fmt, 0, 1)
-        outputs.update(exporter(fmt)(data))
-        progress(fmt, 1, 1)
-    report = make_report(result.identity, data.skipped)
-    outputs[REPORT_NAME] = (
-        json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    ).encode("utf-8")
-    written = []
-    for name, blob in outputs.items():
-        _write_atomic(config.out / name, blob)
-        written.append(config.out / name)
+    with Outputs(config.out) as outputs:  # every output is written, then all appear at once
+        for fmt in config.formats:
+            progress(fmt, 0, 1)
+            exporter(fmt)(data, outputs)
+            progress(fmt, 1, 1)
+        report = make_report(result.identity, data.skipped)
+        with outputs.open(REPORT_NAME) as out:
+            text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
+            out.write((text + "\n").encode("utf-8"))
+        written = outputs.commit()
     lock = lock_text(result.identity.lock)
     lock_path = config.content / LOCK_NAME
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
         _write_atomic(lock_path, lock.encode("utf-8"))
-    return BuildResult(tuple(written), report, diagnostics)
+    return BuildResult(written, report, diagnostics)

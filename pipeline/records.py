@@ -78,7 +78,8 @@ class Card:
 
     @property
     def answered(self) -> bool:
-        return bool(self.answer.strip())
+        # isspace() stops at the first other character; strip() would copy the whole answer.
+        return bool(self.answer) and not self.answer.isspace()
 
 
 @dataclass(frozen=True)

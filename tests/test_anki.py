@@ -300,13 +300,13 @@ def test_images_are_named_by_content_hash(tmp_path: Path, col: Collection) -> No
 def test_self_check_catches_a_package_that_lost_a_note(tmp_path: Path) -> None:
     content = tmp_path / "content"
     shutil.copytree(FIXTURES / "check" / "clean", content)
-    blob = build_apkg(content, tmp_path / "o").read_bytes()
+    package = build_apkg(content, tmp_path / "o")
     with zipfile.ZipFile(tmp_path / "o" / "cardsmith.apkg") as zf:
         db = tmp_path / "c.anki2"
         db.write_bytes(zf.read("collection.anki2"))
     conn = sqlite3.connect(db)
     (guid,) = conn.execute("select guid from notes").fetchone()
     conn.close()
-    anki_export.self_check(blob, 1, [guid])  # the real package passes
+    anki_export.self_check(package, 1, [guid])  # the real package passes
     with pytest.raises(ExportCheckError, match="2 expected"):
-        anki_export.self_check(blob, 2, [guid])
+        anki_export.self_check(package, 2, [guid])

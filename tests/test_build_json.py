@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipeline import ContentError, build, load_config
+from pipeline import ContentError, EnvironmentProblem, build, load_config
 from tests.conftest import CONTENT, FIXTURES
 
 
@@ -79,4 +79,18 @@ def test_a_rebuild_replaces_outputs_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
     build(load_config(content, out=out, formats=("json",)))
     build(load_config(content, out=out, formats=("json",)))
+    assert sorted(p.name for p in out.iterdir()) == ["cards.json", "cardsmith.report.json"]
+
+
+def test_a_build_failing_in_a_later_exporter_keeps_the_old_outputs(tmp_path: Path) -> None:
+    # cards.json is streamed out before the PDF fails its font check: it must not show.
+    content = _copy_content(tmp_path)
+    out = tmp_path / "out"
+    build(load_config(content, out=out, formats=("json",)))
+    before = (out / "cards.json").read_bytes()
+    notes = content / "python.md"
+    notes.write_text(notes.read_text(encoding="utf-8") + "\n1. 新问题？\n   新答案。\n", "utf-8")
+    with pytest.raises(EnvironmentProblem, match="not installed"):
+        build(load_config(content, out=out, formats=("json", "pdf"), fonts=("No Such Font",)))
+    assert (out / "cards.json").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["cards.json", "cardsmith.report.json"]

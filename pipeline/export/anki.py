@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import itertools
 import json
 import re
+import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import genanki
 from genanki.apkg_col import APKG_COL
@@ -30,6 +31,7 @@ from ..highlight import stylesheet
 from ..records import Card
 from ..render import escape_attr, is_external, readable_image
 from .data import BuildData
+from .outputs import Outputs
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "anki"
 
@@ -40,6 +42,7 @@ MODEL_NAME = "cardsmith Q&A"
 FIELDS = ("Question", "Answer", "Source", "ID")
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_NEW_CARD = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
 def _template(name: str) -> str:
@@ -65,15 +68,18 @@ def deck_id(name: str) -> int:
     return (1 << 30) + int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:12], 16) % (1 << 30)
 
 
-class _Note(genanki.Note):  # type: ignore[misc]
-    """A genanki note that carries its own modification time instead of the build's."""
+@dataclass(frozen=True)
+class _NoteRow:
+    """One note as it goes into the package's ``notes`` table."""
 
-    def __init__(self, mod: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mod = mod
-
-    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
-        super().write_to_db(cursor, self.mod, deck_id, id_gen)
+    guid: str
+    """The card's stable id."""
+    mod: int
+    """The note's own modification time, from the lock file (never the build's clock)."""
+    tags: str
+    """Space-separated, with a space at each end, as Anki stores them."""
+    fields: tuple[str, ...]
+    """The field values, in the order of :data:`FIELDS`."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,10 @@ class Medium:
 
 def _media_for(card: Card, root: Path, media: dict[str, Medium]) -> str:
     """The card's answer HTML with every packed image pointing at its media name."""
-    note_dir = (root / card.source.path).parent
     answer = card.answer_html
+    if not card.references:
+        return answer
+    note_dir = (root / card.source.path).parent
     for ref in card.references:
         path = readable_image(ref.target, note_dir, root) if ref.image else None
         if path is None:
@@ -110,103 +118,154 @@ def package_name(data: BuildData) -> str:
 
 
 def _source(card: Card) -> str:
-    where = " · ".join(
-        part for part in (card.deck[1] if len(card.deck) > 1 else "", card.section) if part
-    )
-    return html.escape(f"{card.source.path} — {where}" if where else card.source.path)
+    return _source_html(card.source.path, card.deck[1] if len(card.deck) > 1 else "", card.section)
 
 
-def build_package(data: BuildData) -> tuple[bytes, int, dict[str, Medium]]:
-    """The .apkg bytes, the number of notes and the media packed."""
+@lru_cache(maxsize=1024)  # the same for every card of a section
+def _source_html(path: str, file_title: str, section: str) -> str:
+    where = " · ".join(part for part in (file_title, section) if part)
+    return html.escape(f"{path} — {where}" if where else path)
+
+
+def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
+    """Write the .apkg into ``out``; the number of notes and the media packed."""
     model = note_model()
     root = data.config.content.resolve()
-    decks: dict[str, genanki.Deck] = {}
+    decks: dict[str, list[_NoteRow]] = {}
     media: dict[str, Medium] = {}
     count = 0
     mods = [m.mod for m in data.matches] or [0]
     for card, match in data.notes:
-        name = "::".join(card.deck)
-        deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
         answer = _media_for(card, root, media) if card.answered else UNANSWERED
-        deck.add_note(
-            _Note(
-                match.mod,
-                model=model,
-                guid=card.id,
-                tags=list(card.tags),
-                fields=[card.question_html, answer, _source(card), card.id],
-            )
+        fields = (card.question_html, answer, _source(card), card.id)
+        tags = " " + " ".join(card.tags) + " "
+        decks.setdefault("::".join(card.deck), []).append(
+            _NoteRow(card.id, match.mod, tags, fields)
         )
         count += 1
-    blob = _write(decks.values(), model, media, model_mod=max(mods))
-    return blob, count, media
+    _write(out, decks, model, media, model_mod=max(mods))
+    return count, media
 
 
-def _write_db(cursor: Any, decks: list[genanki.Deck], model: genanki.Model, mod: int) -> None:
-    """The collection database, with each deck's and the model's JSON written once.
+def _write_db(
+    cursor: Any, decks: dict[str, list[_NoteRow]], model: genanki.Model, mod: int
+) -> None:
+    """The collection database: deck and model JSON written once, notes and cards in bulk.
 
-    genanki's own ``Deck.write_to_db`` rewrites the JSON of every deck once per deck:
-    quadratic with a deck per section (5,000 decks at 100k questions).
+    genanki's own ``Deck.write_to_db`` rewrites the JSON of every deck once per deck
+    (quadratic with a deck per section: 5,000 decks at 100k questions), and its notes
+    insert one row at a time after checks that cost more than the insert. Its schema, its
+    collection row and its deck and model JSON are used as they are.
     """
     cursor.executescript(APKG_SCHEMA)
     cursor.executescript(APKG_COL)
+    ids_of = {name: deck_id(name) for name in decks}
     (decks_json,) = cursor.execute("SELECT decks FROM col").fetchone()
     all_decks = json.loads(decks_json)
-    all_decks.update({str(d.deck_id): d.to_json() for d in decks})
+    all_decks.update({str(i): genanki.Deck(i, name).to_json() for name, i in ids_of.items()})
     (models_json,) = cursor.execute("SELECT models FROM col").fetchone()
     models = json.loads(models_json)
-    models[str(model.model_id)] = model.to_json(mod, decks[0].deck_id if decks else 1)
+    models[str(model.model_id)] = model.to_json(mod, next(iter(ids_of.values()), 1))
     cursor.execute(
         "UPDATE col SET decks = ?, models = ?", (json.dumps(all_decks), json.dumps(models))
     )
+    # The card templates' required fields: a note whose required fields are empty has no card.
+    required = [
+        (card_ord, {"any": any, "all": all}[how], ords) for card_ord, how, ords in model._req
+    ]
     # Note and card ids derive from the newest modification time: fixed for fixed input.
     ids = itertools.count(mod * 1000)
-    for deck in decks:
-        for note in deck.notes:
-            note.write_to_db(cursor, mod, deck.deck_id, ids)
+    cards: list[tuple[Any, ...]] = []
+
+    def note_rows() -> Iterator[tuple[Any, ...]]:
+        # A generator: at 100k questions the joined fields would be hundreds of MB at once.
+        for name, rows in decks.items():
+            for row in rows:
+                note_id = next(ids)
+                flds = "\x1f".join(row.fields)
+                sort_field = row.fields[model.sort_field_index]
+                # id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data
+                yield (
+                    note_id,
+                    row.guid,
+                    model.model_id,
+                    row.mod,
+                    -1,
+                    row.tags,
+                    flds,
+                    sort_field,
+                    0,
+                    0,
+                    "",
+                )
+                for card_ord, test, ords in required:
+                    if test(row.fields[o] for o in ords):
+                        # id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps,
+                        # lapses, left, odue, odid, flags, data: a new card
+                        cards.append(
+                            (next(ids), note_id, ids_of[name], card_ord, row.mod, -1, *_NEW_CARD)
+                        )
+
+    cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)", note_rows())
+    cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
+
+
+def _entry(name: str, size: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # ZipInfo has no public compression level before Python 3.13 (writestr sets the same).
+    info._compresslevel = 1  # type: ignore[attr-defined]
+    info.external_attr = 0o644 << 16
+    info.file_size = size
+    return info
 
 
 def _write(
-    decks: Iterable[genanki.Deck], model: genanki.Model, media: dict[str, Medium], model_mod: int
-) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
+    out: BinaryIO,
+    decks: dict[str, list[_NoteRow]],
+    model: genanki.Model,
+    media: dict[str, Medium],
+    model_mod: int,
+) -> None:
+    names = sorted(media)
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(out, "w") as zf:
         db_path = Path(tmp) / "collection.anki2"
         conn = sqlite3.connect(db_path)
         cursor = conn.cursor()
-        _write_db(cursor, list(decks), model, model_mod)
+        _write_db(cursor, decks, model, model_mod)
         conn.commit()
         conn.close()
-        db = db_path.read_bytes()
-    names = sorted(media)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        entries = [
-            ("collection.anki2", db),
-            ("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode()),
-        ]
+        # The database is streamed into the zip: at 100k questions it is hundreds of MB.
+        with (
+            db_path.open("rb") as src,
+            zf.open(_entry("collection.anki2", db_path.stat().st_size), "w") as dst,
+        ):
+            shutil.copyfileobj(src, dst, 1 << 20)
+        entries = [("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode())]
         entries += [(str(i), media[n].data) for i, n in enumerate(names)]
         for entry, payload in entries:
-            info = zipfile.ZipInfo(entry, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, payload, compresslevel=1)
-    return out.getvalue()
+            with zf.open(_entry(entry, len(payload)), "w") as dst:
+                dst.write(payload)
 
 
 _SRC = re.compile(r'<img src="([^"]+)"')
 
 
-def self_check(blob: bytes, expected_notes: int, expected_guids: Iterable[str]) -> None:
+def self_check(package: Path, expected_notes: int, expected_guids: Iterable[str]) -> None:
     """Read the package back: note count, unique guids, every image reference packed."""
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf, tempfile.TemporaryDirectory() as tmp:
+    guids: list[str] = []
+    referenced: set[str] = set()
+    with zipfile.ZipFile(package) as zf, tempfile.TemporaryDirectory() as tmp:
         media = json.loads(zf.read("media"))
         missing_files = [idx for idx in media if idx not in zf.namelist()]
         db_path = Path(tmp) / "c.anki2"
-        db_path.write_bytes(zf.read("collection.anki2"))
+        with zf.open("collection.anki2") as src, db_path.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
         conn = sqlite3.connect(db_path)
         try:
-            guids = [g for (g,) in conn.execute("SELECT guid FROM notes")]
-            fields = [f for (f,) in conn.execute("SELECT flds FROM notes")]
+            for guid, fields in conn.execute("SELECT guid, flds FROM notes"):  # row by row
+                guids.append(guid)
+                referenced.update(_SRC.findall(fields))
         finally:
             conn.close()
     problems = []
@@ -219,18 +278,16 @@ def self_check(blob: bytes, expected_notes: int, expected_guids: Iterable[str]) 
     if missing_files:
         problems.append(f"media entries without files: {missing_files}")
     packed = set(media.values())
-    unpacked = {
-        src for f in fields for src in _SRC.findall(f) if not is_external(html.unescape(src))
-    } - packed
+    unpacked = {src for src in referenced if not is_external(html.unescape(src))} - packed
     if unpacked:
         problems.append(f"images referenced but not packed: {sorted(unpacked)}")
     if problems:
         raise ExportCheckError("the Anki package failed its self-check: " + "; ".join(problems))
 
 
-def export(data: BuildData) -> dict[str, bytes]:
+def export(data: BuildData, outputs: Outputs) -> None:
     """``<package_name>.apkg``, checked after it is made."""
     name = package_name(data)
-    blob, count, _media = build_package(data)
-    self_check(blob, count, [card.id for card, _ in data.notes])
-    return {name: blob}
+    with outputs.open(name) as out:
+        count, _media = build_package(data, out)
+    self_check(outputs.written(name), count, [card.id for card, _ in data.notes])

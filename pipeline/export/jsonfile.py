@@ -7,6 +7,7 @@ from typing import Any
 
 from ..records import Card
 from .data import BuildData
+from .outputs import Outputs
 
 SCHEMA_VERSION = 1
 FILE_NAME = "cards.json"
@@ -42,10 +43,13 @@ def card_record(card: Card) -> dict[str, Any]:
     }
 
 
-def export(data: BuildData) -> dict[str, bytes]:
+def export(data: BuildData, outputs: Outputs) -> None:
     """``cards.json``: one card a line, keys sorted, so it is stable and diffs well."""
-    rows = ",\n".join(
-        json.dumps(card_record(card), ensure_ascii=False, sort_keys=True) for card in data.cards
-    )
-    text = f'{{"schema_version": {SCHEMA_VERSION}, "cards": [\n{rows}\n]}}\n'
-    return {FILE_NAME: text.encode("utf-8")}
+    with outputs.open(FILE_NAME) as out:
+        out.write(f'{{"schema_version": {SCHEMA_VERSION}, "cards": [\n'.encode())
+        separator = b""
+        for card in data.cards:  # a line at a time: the whole file is never in memory
+            row = json.dumps(card_record(card), ensure_ascii=False, sort_keys=True)
+            out.write(separator + row.encode("utf-8"))
+            separator = b",\n"
+        out.write(b"\n]}\n")

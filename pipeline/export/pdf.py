@@ -22,6 +22,7 @@ from ..highlight import typst_string
 from ..records import Card
 from ..typstmd import TypstWriter, escape
 from .data import BuildData
+from .outputs import Outputs
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "pdf" / "cheatsheet.typ"
 FILE_NAME = "cheatsheet.pdf"
@@ -149,7 +150,7 @@ def check_fonts(cards: Sequence[Card], config: Config) -> None:
         )
 
 
-def export(data: BuildData) -> dict[str, bytes]:
+def export(data: BuildData, outputs: Outputs) -> None:
     """``cheatsheet.pdf``: fonts checked first, then typeset by Typst."""
     import typst
 
@@ -169,4 +170,5 @@ def export(data: BuildData) -> dict[str, bytes]:
     font_warnings = [str(w) for w in warnings if "font" in str(w).lower()]
     if font_warnings:
         raise EnvironmentProblem("; ".join(font_warnings))
-    return {FILE_NAME: bytes(pdf)}
+    with outputs.open(FILE_NAME) as out:
+        out.write(pdf)

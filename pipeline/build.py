@@ -5,11 +5,9 @@ from __future__ import annotations
 import gc
 import importlib
 import json
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
 from .export.outputs import Outputs
 from .identity import Identity, assign, lock_text, read_lock
+from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Collection, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
@@ -71,20 +70,13 @@ def parse_all(config: Config, progress: Progress = _quiet) -> Collection:
     paths = discover(config.content)
     jobs = [(config.content, p, config) for p in paths]
     size = sum((config.content / p).stat().st_size for p in paths)
-    workers = config.workers or min(os.cpu_count() or 1, len(paths))
+    # Below a few hundred KB, starting workers costs more than it saves.
+    workers = worker_count(config.workers, len(jobs)) if size >= _PARALLEL_BYTES else 1
     parsed: list[ParsedFile] = []
     progress("parse", 0, len(jobs))
-    if workers > 1 and size >= _PARALLEL_BYTES:
-        # fork: workers inherit the imported modules, so starting one costs milliseconds.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(_parse_one, jobs, chunksize=1):
-                parsed.append(result)
-                progress("parse", len(parsed), len(jobs))
-    else:
-        for job in jobs:
-            parsed.append(_parse_one(job))
-            progress("parse", len(parsed), len(jobs))
+    for result in fork_map(_parse_one, jobs, workers):
+        parsed.append(result)
+        progress("parse", len(parsed), len(jobs))
     cards = tuple(card for f in parsed for card in f.cards)
     diagnostics = tuple(d for f in parsed for d in f.diagnostics)
     gc.freeze()  # the records live until the end: later collections need not walk them again

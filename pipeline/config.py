@@ -59,7 +59,7 @@ class Config:
     mono_fonts: tuple[str, ...] = ("DejaVu Sans Mono", "Noto Sans Mono CJK SC")
     """PDF code fonts in fallback order (the second covers Chinese comments)."""
     workers: int = 0
-    """Worker processes for parsing; 0 = one per core (in-process for small inputs)."""
+    """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
 
     @property
     def lock_path(self) -> Path:

@@ -173,3 +173,15 @@ def test_pdf_has_bookmarks_for_files_and_sections(seed_pdf: Path) -> None:
     items = re.findall(rb"<</Parent \d+ 0 R[^>]*?/Title", data)  # pages have no /Title
     assert len(items) == 2 + 12 + 1  # two files, their twelve sections, the "to answer" page
     assert b"/Type/Outlines/First" in data and b"/Title(Transformer)" in data
+
+
+def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    text = (CONTENT / "python.md").read_text("utf-8")
+    for i in range(5):  # 675 answered questions: two slices, converted in two processes
+        (content / f"part{i}.md").write_text(text, encoding="utf-8")
+    cards = check(load_config(content)).collection.cards
+    serial = pdf.document(cards, load_config(content, workers=1))
+    assert pdf.document(cards, load_config(content, workers=2)) == serial
+    assert serial.count("#qa(") == 5 * 135

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
+from ..parallel import fork_map, worker_count
 from ..records import Card
 from ..typstmd import TypstWriter, escape
 from .data import BuildData
@@ -29,6 +30,7 @@ FILE_NAME = "cheatsheet.pdf"
 TODO_TITLE = "待回答"
 _KEEP_LINES = 30  # questions shorter than about half a column are never split
 _CHARS_PER_LINE = 28
+_SLICE = 500
 
 
 def selected(cards: Sequence[Card], config: Config) -> list[Card]:
@@ -59,6 +61,18 @@ def _writer(card: Card, root: Path) -> TypstWriter:
     return TypstWriter(note_dir, root, [b.language for b in card.code_blocks])
 
 
+def _convert(cards: Sequence[Card], root: Path) -> list[str]:
+    """The ``#qa`` blocks of some answered cards."""
+    blocks = []
+    for card in cards:
+        writer = _writer(card, root)
+        question = writer.inline_markup(card.question)
+        answer = writer.convert(card.answer).strip()
+        keep = "true" if _estimated_lines(card) <= _KEEP_LINES else "false"
+        blocks.append(f"#qa(keep: {keep})[{question}][{answer}]\n")
+    return blocks
+
+
 def document(cards: Sequence[Card], config: Config) -> str:
     """The whole Typst source of the cheat sheet."""
     root = config.content.resolve()
@@ -71,16 +85,18 @@ def document(cards: Sequence[Card], config: Config) -> str:
         TEMPLATE.read_text(encoding="utf-8"),
     ]
     answered = [c for c in cards if c.answered]
+    # Converting re-parses every answer and re-lexes its code: a few seconds at 10k
+    # questions, spread over the cores in slices of a few hundred cards.
+    slices = [answered[i : i + _SLICE] for i in range(0, len(answered), _SLICE)]
+    workers = worker_count(config.workers, len(slices))
+    converted = iter(
+        [qa for part in fork_map(partial(_convert, root=root), slices, workers) for qa in part]
+    )
     for title, in_file in groupby(answered, key=lambda c: c.deck[1]):
         out.append(f"= {escape(title)}\n")
         for section, in_section in groupby(in_file, key=_section_title):
             out.append(f"== {escape(section)}\n")
-            for card in in_section:
-                writer = _writer(card, root)
-                question = writer.inline_markup(card.question)
-                answer = writer.convert(card.answer).strip()
-                keep = "true" if _estimated_lines(card) <= _KEEP_LINES else "false"
-                out.append(f"#qa(keep: {keep})[{question}][{answer}]\n")
+            out.extend(next(converted) for _ in in_section)
     todo = [c for c in cards if not c.answered]
     if todo and config.pdf_todo:
         out.append(f"#pagebreak(weak: true)\n= {TODO_TITLE}\n")

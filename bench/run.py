@@ -4,7 +4,8 @@
 
 Each measurement is a fresh process (cold: no lock file, empty output folder). Wall time is
 the median of the repetitions; memory is the peak of the whole process tree (parent and
-worker processes added up), sampled from /proc every 20 ms.
+worker processes added up, shared pages counted once: PSS), sampled from /proc every
+20 ms.
 """
 
 from __future__ import annotations
@@ -27,27 +28,36 @@ sys.path.insert(0, str(HERE))
 from make_corpus import make  # noqa: E402
 
 
-def _tree_rss_kb(root: int) -> int:
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size of a process and its descendants, in KiB.
+
+    PSS, not RSS: a forked child shares its parent's pages, and RSS would count those
+    pages once in every process that maps them.
+    """
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            pid = int(stat.parent.name)
-            children.setdefault(int(fields[1]), []).append(pid)
-            rss[pid] = int(fields[21]) * 4  # pages of 4 KiB
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
         todo.extend(children.get(pid, ()))
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+                break
     return total
 
 
 def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak tree RSS in MB) of one command."""
+    """(wall seconds, peak PSS of the process tree in MB) of one command."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
@@ -56,7 +66,7 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            peak = max(peak, _tree_pss_kb(proc.pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample)

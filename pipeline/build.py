@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Collection, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
-from .validate import validate
+from .validate import Validation
 
 #: (stage, done, total) -> None; called as work progresses.
 Progress = Callable[[str, int, int], None]
@@ -95,12 +95,24 @@ class CheckResult:
 
 def check(config: Config, progress: Progress = _quiet) -> CheckResult:
     """Parse, validate and match identities; write nothing."""
-    collection = parse_all(config, progress)
-    progress("check", 0, 1)
-    problems = validate(collection.cards, config.content)
-    identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+    with Validation(config.content) as checks:  # forked now, while this process is small
+        collection = parse_all(config, progress)
+        progress("check", 0, 1)
+        checks.start(collection.cards)  # beside identity
+        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        return _checked(collection, checks.result(), identity)
+
+
+def _checked(
+    collection: Collection, problems: Iterable[Diagnostic], identity: Identity
+) -> CheckResult:
     diagnostics = tuple(sorted({*collection.diagnostics, *problems, *identity.diagnostics}))
     return CheckResult(Collection(identity.cards, diagnostics), identity)
+
+
+def _must_stop(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
+    found = list(diagnostics)
+    return any(d.severity == "error" for d in found) or (strict and bool(found))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -134,22 +146,31 @@ class BuildResult:
 def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
     """Build every requested output from the notes: the stages, in order."""
     gc.freeze()  # the imported modules will not become garbage: keep the collector off them
-    result = check(config, progress)  # parse -> validate -> identity
-    diagnostics = result.collection.diagnostics
-    if any(d.severity == "error" for d in diagnostics) or (strict and diagnostics):
-        raise ContentError(diagnostics)
-    data = BuildData(result.identity.cards, result.identity.matches, config)
-    with Outputs(config.out) as outputs:  # every output is written, then all appear at once
-        for fmt in config.formats:
-            progress(fmt, 0, 1)
-            exporter(fmt)(data, outputs)
-            progress(fmt, 1, 1)
-        report = make_report(result.identity, data.skipped)
-        with outputs.open(REPORT_NAME) as out:
-            text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
-            out.write((text + "\n").encode("utf-8"))
-        written = outputs.commit()
-    lock = lock_text(result.identity.lock)
+    # The duplicate search runs in another process beside identity and the exporters; the
+    # outputs appear only once every check has passed.
+    with Validation(config.content) as checks:  # forked now, while this process is small
+        collection = parse_all(config, progress)
+        checks.start(collection.cards)
+        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        if _must_stop((*collection.diagnostics, *identity.diagnostics), strict):
+            raise ContentError(
+                _checked(collection, checks.result(), identity).collection.diagnostics
+            )
+        data = BuildData(identity.cards, identity.matches, config)
+        with Outputs(config.out) as outputs:  # every output is written, then all appear at once
+            for fmt in config.formats:
+                progress(fmt, 0, 1)
+                exporter(fmt)(data, outputs)
+                progress(fmt, 1, 1)
+            diagnostics = _checked(collection, checks.result(), identity).collection.diagnostics
+            if _must_stop(diagnostics, strict):
+                raise ContentError(diagnostics)
+            report = make_report(identity, data.skipped)
+            with outputs.open(REPORT_NAME) as out:
+                text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
+                out.write((text + "\n").encode("utf-8"))
+            written = outputs.commit()
+    lock = lock_text(identity.lock)
     lock_path = config.content / LOCK_NAME
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
         _write_atomic(lock_path, lock.encode("utf-8"))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import Diagnostic
+from .parallel import Background
 from .records import Card
 from .render import is_external, resolve_local
 
@@ -179,8 +180,17 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
                 yield min(x, y), max(x, y), (same_chars + same_order) / 2
 
 
-def _duplicates(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
-    for i, j, score in similar_pairs([c.question for c in cards]):
+_SEPARATOR = "\0"  # never inside a question: markdown-it turns NUL into U+FFFD
+
+
+def _pairs_in(joined: str) -> list[tuple[int, int, float | None]]:
+    return list(similar_pairs(joined.split(_SEPARATOR)))
+
+
+def _duplicates(
+    cards: Sequence[Card], pairs: Iterable[tuple[int, int, float | None]]
+) -> Iterator[Diagnostic]:
+    for i, j, score in pairs:
         kind = "duplicate" if score is None else f"near-duplicate ({score:.0%} similar)"
         for this, other in ((cards[i], cards[j]), (cards[j], cards[i])):
             yield Diagnostic(
@@ -193,15 +203,40 @@ def _duplicates(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
             )
 
 
-#: Every content check, run in this order over all cards.
+#: Every per-card check, run in this order over all cards.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("unanswered", _unanswered),
     ("references", _references),
     ("code", _code),
-    ("duplicates", _duplicates),
 )
 
 
-def validate(cards: Sequence[Card], root: Path) -> tuple[Diagnostic, ...]:
-    """Every problem of every check, in no particular order (the caller sorts)."""
-    return tuple(d for _, check in CHECKS for d in check(cards, root))
+class Validation:
+    """Every check over all cards; the duplicate search runs in another process meanwhile.
+
+    The search compares questions across all files (seconds at 100k questions), so it runs
+    beside the stages that follow. Its process is forked when this object is made, before
+    the cards exist, and gets the questions as one string: a process forked later, or one
+    touching the cards, would end up with its own copy of their memory.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cards: Sequence[Card] = ()
+        self._pairs = Background(_pairs_in)
+
+    def start(self, cards: Sequence[Card]) -> None:
+        """Begin checking ``cards``."""
+        self.cards = cards
+        self._pairs.send(_SEPARATOR.join(c.question for c in cards))
+
+    def result(self) -> tuple[Diagnostic, ...]:
+        """Every problem of every check, in no particular order (the caller sorts)."""
+        found = [d for _, check in CHECKS for d in check(self.cards, self.root)]
+        return (*found, *_duplicates(self.cards, self._pairs.result()))
+
+    def __enter__(self) -> Validation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pairs.__exit__(*exc)

@@ -21,12 +21,15 @@ class Outputs:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._pending: dict[str, Path] = {}
+        self._made_folder = False
 
     def open(self, name: str) -> BinaryIO:
         """A new binary file to write the output ``name`` into (closed by the caller)."""
         if name in self._pending:
             raise ValueError(f"output {name!r} written twice")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.folder.is_dir():
+            self.folder.mkdir(parents=True)
+            self._made_folder = True
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
         umask = os.umask(0)
         os.umask(umask)
@@ -45,6 +48,7 @@ class Outputs:
             os.replace(tmp, self.folder / name)
             done.append(self.folder / name)
         self._pending.clear()
+        self._made_folder = False
         return tuple(done)
 
     def discard(self) -> None:
@@ -52,6 +56,8 @@ class Outputs:
         for tmp in self._pending.values():
             tmp.unlink(missing_ok=True)
         self._pending.clear()
+        if self._made_folder and not any(self.folder.iterdir()):
+            self.folder.rmdir()  # a failed first build leaves no empty output folder either
 
     def __enter__(self) -> Outputs:
         return self

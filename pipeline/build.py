@@ -5,8 +5,6 @@ from __future__ import annotations
 import gc
 import importlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,22 +113,6 @@ def _must_stop(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
     return any(d.severity == "error" for d in found) or (strict and bool(found))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that it is either the old or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True)
 class BuildResult:
     """What a build wrote and why."""
@@ -173,5 +155,8 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     lock = lock_text(identity.lock)
     lock_path = config.content / LOCK_NAME
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
-        _write_atomic(lock_path, lock.encode("utf-8"))
+        with Outputs(config.content) as content:  # the old lock or the new one, never half
+            with content.open(LOCK_NAME) as out:
+                out.write(lock.encode("utf-8"))
+            content.commit()
     return BuildResult(written, report, diagnostics)

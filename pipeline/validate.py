@@ -172,7 +172,7 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
         for y, have in sorted(overlap.items()):
             if have <= 0:
                 continue
-            same_chars = len(s & chars[y]) / len(s | chars[y])
+            same_chars = _jaccard(s, chars[y])
             if same_chars < _SIMILAR:
                 continue
             same_order = _jaccard(bigrams(keys[x]), bigrams(keys[y]))

@@ -18,6 +18,8 @@ from pygments.styles import get_style_by_name
 from pygments.token import Token
 from pygments.util import ClassNotFound
 
+from .fastlex import accelerate
+
 #: CSS class of every highlighted block: ``<pre class="highlight"><code>``.
 CSS_CLASS = "highlight"
 LIGHT_STYLE = "friendly"
@@ -28,13 +30,17 @@ _FORMATTER = HtmlFormatter(nowrap=True, cssclass=CSS_CLASS)
 
 @lru_cache(maxsize=128)
 def lexer_for(language: str) -> Lexer | None:
-    """The cached Pygments lexer for a fence language, or None when Pygments has none."""
+    """The cached Pygments lexer for a fence language, or None when Pygments has none.
+
+    Regex lexers get :func:`~pipeline.fastlex.accelerate`'s loop: the same tokens, faster.
+    """
     if not language:
         return None
     try:
-        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
+    return accelerate(lexer)
 
 
 def highlight_html(code: str, language: str) -> str:

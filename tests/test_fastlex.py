@@ -1,0 +1,127 @@
+"""The accelerated lexers give exactly the tokens stock Pygments gives."""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import cache
+
+import pytest
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+
+from pipeline.config import load_config
+from pipeline.fastlex import _may_start, accelerate, first_characters
+from pipeline.parse import parse_file
+from tests.conftest import CONTENT
+
+# Corners of the Python lexer: string prefixes in every case, f-strings inside f-strings,
+# soft keywords, numbers, Chinese names and text, unclosed strings, stray characters.
+PYTHON_CORNERS = [
+    'Rb"x" bR\'y\' rB"""z""" Br\'\'\'w\'\'\' u"v" U\'t\' F"{a!r:>{w}}" fR"{b}\\d" rf\'{c}\'\n',
+    'f"{x + f\'{y:{z}}\'}" f"""\n{a}\n""" b"\\x00\\n" "\\N{BULLET} \\u4e2d \\q"\n',
+    "match command:\n    case [x, *rest] if x > 0:\n        pass\n    case _:\n        type = 1\n",
+    "async def f(*, a=0x_FF, b=1_000.5e-3j, c=0o17, d=0b1, e=.5, f=1e10):\n"
+    "    await g(a @ b, c := 3, d ** -e, ...)\n",
+    "@decorator(arg)\nclass 类(Base, metaclass=Meta):\n"
+    "    '''文档字符串'''\n    变量 = \"中文\"  # 注释：中文\n",
+    's = "never closed\nnext = \'also open\n"""\ntriple never closed\n',
+    "x = $ ? ` \\\n    + 1\tif\ttabs else None\n",
+    "from . import (a as b,\n    c)\nimport os.path as p, sys\n",
+    "lambda: (yield from g()); del x[1:2:3]; global g; nonlocal n; assert x, 'm'\n",
+    "__init__ __name__ self cls print(len(range(3))) ValueError NotImplemented\n",
+    "",
+    "\n\n\n",
+    "'",
+    'f"{',
+]
+
+# The languages people put in interview notes, each lexed on every snippet (foreign text too:
+# the error paths must agree as well).
+LANGUAGES = [
+    "python", "json", "bash", "javascript", "typescript", "java", "c", "cpp", "go", "rust",
+    "sql", "yaml", "html", "css", "markdown", "text", "scala", "ruby", "php", "pycon",
+]  # fmt: skip
+
+SNIPPETS = [
+    *PYTHON_CORNERS,
+    '{"a": [1, 2.5e3, true, null], "中文": "\\u4e2d"}\n',
+    "for f in *.md; do echo \"$f\" | grep -E '^#+' && x=$((1+2)); done # c\n",
+    "const f = async (a) => { return `t ${a}` / 2; }; // c\n/* block */ let re = /a+/g;\n",
+    '#include <stdio.h>\nint main(void) { printf("%d\\n", 0x1F); return 0; }\n',
+    "SELECT a, COUNT(*) FROM t WHERE b = 'x' GROUP BY a; -- c\n",
+    "key: value\nlist:\n  - a\n  - 'b'\n# c\n",
+    '<div class="x"><script>alert(1)</script></div>\n',
+]
+
+
+def _seed_code() -> list[str]:
+    blocks: list[str] = []
+    for path in sorted(p.name for p in CONTENT.glob("*.md")):
+        for card in parse_file(CONTENT, path, load_config(CONTENT)).cards:
+            blocks.extend(block.code for block in card.code_blocks)
+    return blocks
+
+
+@cache
+def _lexer(language: str, fast: bool) -> Lexer:
+    lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    return accelerate(lexer) if fast else lexer
+
+
+def _tokens(language: str, text: str, fast: bool) -> list[tuple[object, str]]:
+    return list(_lexer(language, fast).get_tokens(text))
+
+
+def test_python_is_accelerated() -> None:
+    lexer = accelerate(get_lexer_by_name("python"))
+    assert "get_tokens_unprocessed" in vars(lexer)  # the fast loop is in place
+
+
+def test_seed_code_lexes_the_same() -> None:
+    blocks = _seed_code()
+    assert len(blocks) == 41
+    for code in blocks:
+        assert _tokens("python", code, True) == _tokens("python", code, False)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_language_lexes_the_same(language: str) -> None:
+    for text in SNIPPETS:
+        assert _tokens(language, text, True) == _tokens(language, text, False), text
+
+
+def test_random_python_lexes_the_same() -> None:
+    # Fragments glued at random land the lexer in every state with every next character.
+    fragments = re.findall(r"\S+|\s+", "".join(PYTHON_CORNERS) + "".join(_seed_code()))
+    rng = random.Random(20261122)
+    for _ in range(300):
+        text = "".join(rng.choice(fragments) for _ in range(rng.randint(1, 40)))
+        assert _tokens("python", text, True) == _tokens("python", text, False), text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "starts", "cannot_start", "nullable"),
+    [
+        (r"def\b", "d", "eD中 ", False),
+        (r"(?<!\.)(self|cls)\b", "sc", "S.x", False),
+        (r"\s*#", " \t#", "a", False),
+        (r"[0-9_]+", "0_9", "a", False),
+        (r"[^a-z]", "A0中", "ab", False),
+        (r"(?i)(rb|br)", "rRbB", "x", False),
+        (r"\w+", "a_0中", " .", False),
+        (r"x*", "", "", True),
+        (r"", "", "", True),
+    ],
+)
+def test_first_characters(pattern: str, starts: str, cannot_start: str, nullable: bool) -> None:
+    def key(c: str) -> str:
+        return c if c < "\x80" else "\x80"
+
+    first, can_be_empty = first_characters(re.compile(pattern, re.MULTILINE))
+    assert can_be_empty == nullable
+    for c in starts:
+        assert _may_start(first, key(c)), c
+    for c in cannot_start:
+        if c < "\x80":  # beyond ASCII the analysis keeps every rule that might match
+            assert not _may_start(first, key(c)), c

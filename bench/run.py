@@ -5,7 +5,7 @@
 Each measurement is a fresh process (cold: no lock file, empty output folder). Wall time is
 the median of the repetitions; memory is the peak of the whole process tree (parent and
 worker processes added up, shared pages counted once: PSS), sampled from /proc every
-20 ms.
+20 ms in one more run of each command: the sampler's own work is kept out of the timings.
 """
 
 from __future__ import annotations
@@ -56,9 +56,21 @@ def _tree_pss_kb(root: int) -> int:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak PSS of the process tree in MB) of one command."""
+def wall_time(cmd: list[str]) -> float:
+    """Wall seconds of one command, unobserved."""
     start = time.perf_counter()
+    code = subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {code}")
+    return time.perf_counter() - start
+
+
+def peak_memory(cmd: list[str]) -> float:
+    """Peak PSS of one command's process tree in MB, sampled every 20 ms.
+
+    A run of its own: a sample reads /proc for every process and takes about 2 ms of a core,
+    a tenth of a core at this rate, which a command that uses both cores would feel.
+    """
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
     done = threading.Event()
@@ -72,12 +84,11 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     sampler = threading.Thread(target=sample)
     sampler.start()
     code = proc.wait()
-    wall = time.perf_counter() - start
     done.set()
     sampler.join()
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {code}")
-    return wall, peak / 1024
+    return peak / 1024
 
 
 def corpus(n: int) -> Path:
@@ -111,6 +122,20 @@ def cardsmith_cmd(content: Path, formats: list[str]) -> list[str]:
     return cmd
 
 
+def command(
+    name: str, content: Path, n: int, formats: list[str], peers: dict[str, str]
+) -> list[str]:
+    """The command line of ``name`` (floor, cardsmith or a peer), its outputs cleared."""
+    if name == "floor":
+        return [sys.executable, str(HERE / "floor.py"), str(content)]
+    if name == "cardsmith":
+        return cardsmith_cmd(content, formats)
+    out = OUT / f"peer-{name}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    return peers[name].format(corpus=content, n=n, out=out).split()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -139,31 +164,24 @@ def main() -> None:
             shutil.copytree(args.content, content)
         else:
             content = corpus(n)
-        runs: dict[str, list[tuple[float, float]]] = {"floor": [], "cardsmith": []}
-        for peer in args.peer:
-            runs[peer.split("=", 1)[0]] = []
+        peers = dict(peer.split("=", 1) for peer in args.peer)
+        names = ["floor", "cardsmith", *peers]
+        runs: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.reps):  # interleaved, so machine noise hits all alike
-            runs["floor"].append(measure([sys.executable, str(HERE / "floor.py"), str(content)]))
-            cmd = cardsmith_cmd(content, formats)
-            runs["cardsmith"].append(measure(cmd))
-            for peer in args.peer:
-                name, template = peer.split("=", 1)
-                out = OUT / f"peer-{name}"
-                shutil.rmtree(out, ignore_errors=True)
-                out.mkdir(parents=True)
-                command = template.format(corpus=content, n=n, out=out).split()
-                runs[name].append(measure(command))
-        floor = statistics.median(w for w, _ in runs["floor"])
+            for name in names:
+                runs[name].append(wall_time(command(name, content, n, formats, peers)))
+        memory = {name: peak_memory(command(name, content, n, formats, peers)) for name in names}
+        floor = statistics.median(runs["floor"])
         for name, samples in runs.items():
-            wall = statistics.median(w for w, _ in samples)
+            wall = statistics.median(samples)
             row = {
                 "n": n or str(args.content),
                 "what": name,
                 "formats": ",".join(formats) if name == "cardsmith" else "",
                 "median_s": round(wall, 2),
                 "x_floor": round(wall / floor, 2),
-                "peak_mb": round(max(m for _, m in samples)),
-                "runs": [round(w, 2) for w, _ in samples],
+                "peak_mb": round(memory[name]),
+                "runs": [round(w, 2) for w in samples],
             }
             rows.append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)

@@ -127,12 +127,12 @@ def read_lock(path: Path) -> tuple[LockEntry, ...]:
         raise ConfigError(f"{path}: malformed entry ({exc})") from exc
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def lock_text(entries: Sequence[LockEntry]) -> str:
     """The lock file: sorted by id, one entry a line, so a diff shows one line per question."""
-    rows = [
-        json.dumps(e.__dict__, ensure_ascii=False, sort_keys=True)
-        for e in sorted(entries, key=lambda e: e.id)
-    ]
+    rows = [_ENCODE(e.__dict__) for e in sorted(entries, key=lambda e: e.id)]
     body = ",\n".join(rows)
     return f'{{"version": {LOCK_VERSION}, "notes": [\n{body}\n]}}\n'
 
@@ -140,14 +140,14 @@ def lock_text(entries: Sequence[LockEntry]) -> str:
 # --- matching -----------------------------------------------------------------------------
 
 
-def _entry(card: Card, mod: int) -> LockEntry:
+def _entry(card: Card, digest: str, mod: int) -> LockEntry:
     return LockEntry(
         id=card.id,
         path=card.source.path,
         deck="::".join(card.deck),
         question=card.question,
         answer=_sha(card.answer),
-        digest=note_digest(card),
+        digest=digest,
         mod=mod,
     )
 
@@ -186,11 +186,13 @@ def _rename_candidates(
     return pairs
 
 
-def _match(entry: LockEntry | None, card: Card, now: int, how: str, score: float) -> Match:
+def _match(
+    entry: LockEntry | None, card: Card, digest: str, now: int, how: str, score: float
+) -> Match:
     """Status and modification time of a card that found its old entry (or an alias)."""
     if entry is None:  # an alias to an id the lock does not know (yet)
         return Match(card.id, "added", now)
-    unchanged = entry.digest == note_digest(card)
+    unchanged = entry.digest == digest
     # A changed note must be newer than in any earlier package, even within the same second.
     mod = entry.mod if unchanged else max(now, entry.mod + 1)
     if entry.question.strip() != card.question.strip():
@@ -277,12 +279,13 @@ def assign(
 
     out_cards: list[Card] = []
     matches: list[Match] = []
+    digests = [note_digest(card) for card in cards]
     used = set(old) | set(taken)
     for i, card in enumerate(cards):
         if i in chosen:
             oid, how, score = chosen[i]
             card = replace(card, id=oid)
-            matches.append(_match(old.get(oid), card, now, how, score))
+            matches.append(_match(old.get(oid), card, digests[i], now, how, score))
         else:
             salt = 0
             while (nid := new_id(card, salt)) in used:
@@ -295,7 +298,8 @@ def assign(
     orphans = tuple(sorted((e for oid, e in old.items() if oid not in taken), key=lambda e: e.id))
     lock = tuple(
         sorted(
-            (_entry(c, m.mod) for c, m in zip(out_cards, matches, strict=True)), key=lambda e: e.id
+            (_entry(c, d, m.mod) for c, d, m in zip(out_cards, digests, matches, strict=True)),
+            key=lambda e: e.id,
         )
     )
     return Identity(tuple(out_cards), tuple(matches), orphans, lock, tuple(diagnostics))

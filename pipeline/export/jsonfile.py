@@ -11,6 +11,7 @@ from .outputs import Outputs
 
 SCHEMA_VERSION = 1
 FILE_NAME = "cards.json"
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # made once, not per card
 
 
 def card_record(card: Card) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def export(data: BuildData, outputs: Outputs) -> None:
         out.write(f'{{"schema_version": {SCHEMA_VERSION}, "cards": [\n'.encode())
         separator = b""
         for card in data.cards:  # a line at a time: the whole file is never in memory
-            row = json.dumps(card_record(card), ensure_ascii=False, sort_keys=True)
+            row = _ENCODE(card_record(card))
             out.write(separator + row.encode("utf-8"))
             separator = b",\n"
         out.write(b"\n]}\n")

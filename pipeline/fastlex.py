@@ -41,7 +41,7 @@ First = frozenset[tuple[str, Any, bool]] | None
 Compiled = tuple[Callable[..., Any] | None, dict[int, tuple[Rule, bool]]]
 
 _GLOBAL_FLAGS = re.compile(r"\(\?([imsx]+)\)")
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")  # \1, (?P=name), (?(1)yes|no)
 _NON_ASCII = "\x80"  # the one cache key for every character beyond ASCII
 _REPEATS = tuple(
     op for op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) if op
@@ -230,11 +230,18 @@ class _State:
 def _can_accelerate(lexer: Lexer) -> bool:
     if type(lexer).get_tokens_unprocessed is not RegexLexer.get_tokens_unprocessed:
         return False  # a lexer with its own loop (or a non-regex lexer) keeps it
+    lexer_flags = re.compile("", lexer.flags).flags  # type: ignore[attr-defined]
     for rules in lexer._tokens.values():  # type: ignore[attr-defined]
         for rule in rules:
             pattern = _pattern(rule)
-            # Group names and back-references would clash or shift inside one alternation.
-            if pattern.groupindex or _BACKREF.search(pattern.pattern):
+            # Group names and references to groups would clash or shift in one alternation.
+            if pattern.groupindex or _GROUP_REFERENCE.search(pattern.pattern):
+                return False
+            # Every rule must have been compiled with the lexer's flags and its own (?i)
+            # (an empty pattern, default(), matches the same under any flags).
+            leading = _GLOBAL_FLAGS.match(pattern.pattern)
+            own = re.compile(leading.group(0)).flags if leading else lexer_flags
+            if pattern.pattern and pattern.flags != lexer_flags | own:
                 return False
     return True
 

@@ -7,8 +7,9 @@ import re
 from functools import cache
 
 import pytest
-from pygments.lexer import Lexer
+from pygments.lexer import Lexer, RegexLexer, bygroups, default, include
 from pygments.lexers import get_lexer_by_name
+from pygments.token import Keyword, Name, Number, Punctuation, String, Text, Whitespace
 
 from pipeline.config import load_config
 from pipeline.fastlex import _may_start, accelerate, first_characters
@@ -73,9 +74,10 @@ def _tokens(language: str, text: str, fast: bool) -> list[tuple[object, str]]:
     return list(_lexer(language, fast).get_tokens(text))
 
 
-def test_python_is_accelerated() -> None:
-    lexer = accelerate(get_lexer_by_name("python"))
-    assert "get_tokens_unprocessed" in vars(lexer)  # the fast loop is in place
+@pytest.mark.parametrize("language", ["python", "javascript", "java", "go", "sql", "html", "css"])
+def test_regex_lexers_are_accelerated(language: str) -> None:
+    # Without this, the equality tests below would pass on unaccelerated lexers too.
+    assert "get_tokens_unprocessed" in vars(_lexer(language, True))
 
 
 def test_seed_code_lexes_the_same() -> None:
@@ -125,3 +127,55 @@ def test_first_characters(pattern: str, starts: str, cannot_start: str, nullable
     for c in cannot_start:
         if c < "\x80":  # beyond ASCII the analysis keeps every rule that might match
             assert not _may_start(first, key(c)), c
+
+
+class _Constructs(RegexLexer):
+    """Every construct the fast loop handles: (?i), bygroups, default(), #push, #pop, #pop:2."""
+
+    name = "constructs"
+    tokens = {  # noqa: RUF012 - Pygments' own convention
+        "root": [
+            (r"(?i)(begin)(\s+)", bygroups(Keyword, Whitespace), "block"),  # type: ignore[no-untyped-call]
+            (r"\d+(?=\.)", Number),
+            (r"[a-z_]\w*", Name),
+            (r"\s+", Whitespace),
+            (r"\.", Punctuation),
+        ],
+        "block": [
+            (r"(?i)end\b", Keyword, "#pop"),
+            (r"\{", Punctuation, "#push"),
+            (r"\}", Punctuation, "#pop:2"),
+            (r"'", String, "string"),
+            include("root"),
+        ],
+        "string": [
+            (r"[^'\\]+", String),
+            (r"\\.", String.Escape),
+            (r"'", String, "#pop"),
+            default("#pop"),
+        ],
+    }
+
+
+class _Backreference(RegexLexer):
+    name = "backreference"
+    tokens = {"root": [(r"(['\"]).*?\1", String), (r".", Text), (r"\n", Text)]}  # noqa: RUF012
+
+
+def test_every_construct_lexes_the_same() -> None:
+    texts = [
+        "BEGIN x {1. y} 'a\\'b' End z",
+        "begin x begin y end end",
+        "begin {{ }} } } end 12.5 'open",
+        "Begin\n'x\n' é 中 END",
+        "",
+    ]
+    fast = accelerate(_Constructs(stripnl=False))
+    assert "get_tokens_unprocessed" in vars(fast)
+    for text in texts:
+        assert list(fast.get_tokens(text)) == list(_Constructs(stripnl=False).get_tokens(text))
+
+
+def test_group_references_keep_the_stock_loop() -> None:
+    # \1 would point at another rule's group inside one alternation.
+    assert "get_tokens_unprocessed" not in vars(accelerate(_Backreference()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from importlib import resources
@@ -94,3 +95,28 @@ def test_a_build_failing_in_a_later_exporter_keeps_the_old_outputs(tmp_path: Pat
         build(load_config(content, out=out, formats=("json", "pdf"), fonts=("No Such Font",)))
     assert (out / "cards.json").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["cards.json", "cardsmith.report.json"]
+
+
+def _cyclic_garbage_of_build(content: Path, out: Path) -> int:
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        # One worker: everything runs in this process, where the collector can count it.
+        build(load_config(content, out=out, formats=("json", "apkg", "pdf"), workers=1))
+        return gc.collect()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_a_build_leaves_no_cyclic_garbage_that_grows_with_the_notes(tmp_path: Path) -> None:
+    # build() runs with the cycle collector off; that is only safe if this stays small.
+    content = _copy_content(tmp_path)
+    once = _cyclic_garbage_of_build(content, tmp_path / "once")
+    for n in range(4):  # five times the notes
+        for note in CONTENT.glob("*.md"):
+            shutil.copy(note, content / f"copy{n}-{note.name}")
+    five_times = _cyclic_garbage_of_build(content, tmp_path / "five")
+    assert once < 1000
+    assert five_times < once + 100

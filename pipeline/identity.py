@@ -13,7 +13,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -284,14 +284,14 @@ def assign(
     for i, card in enumerate(cards):
         if i in chosen:
             oid, how, score = chosen[i]
-            card = replace(card, id=oid)
+            card = card.with_id(oid)
             matches.append(_match(old.get(oid), card, digests[i], now, how, score))
         else:
             salt = 0
             while (nid := new_id(card, salt)) in used:
                 salt += 1
             used.add(nid)
-            card = replace(card, id=nid)
+            card = card.with_id(nid)
             matches.append(Match(nid, "added", now))
         out_cards.append(card)
 

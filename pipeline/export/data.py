@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..config import Config
 from ..identity import Match
@@ -20,7 +21,7 @@ class BuildData:
     config: Config
     """The build's configuration (content folder, names, PDF options)."""
 
-    @property
+    @cached_property  # read by several exporters; worked out once
     def notes(self) -> tuple[tuple[Card, Match], ...]:
         """The cards that become Anki notes (answered, or all with ``include_unanswered``)."""
         return tuple(
@@ -29,7 +30,7 @@ class BuildData:
             if card.answered or self.config.include_unanswered
         )
 
-    @property
+    @cached_property
     def skipped(self) -> tuple[Card, ...]:
         """The cards that make no Anki note."""
         if self.config.include_unanswered:

@@ -1,18 +1,14 @@
-"""Pygments regex lexers, same tokens, a fraction of the regex calls.
+"""Pygments regex lexers: the same tokens, a fraction of the regex calls.
 
 A Pygments ``RegexLexer`` state is a list of rules tried in order at each position, one
 ``re`` call per rule, until one matches: six calls a token on Python code, and most of a
-build's time. :func:`accelerate` gives a lexer a ``get_tokens_unprocessed`` that, for each
-state and each next character, joins the rules that can start with that character into one
-alternation, ``(?:rule1)()|(?:rule2)()|…``. Python's ``re`` tries alternatives in order and
-takes the first that matches, exactly as the lexer does, and the empty group closing each
-alternative (``lastindex``) says which rule it was. Rules with callbacks are matched once
-more on their own, so a callback sees the match object it always saw.
-
-Which rules can start with a character comes from the rule's parsed pattern. Where the
-analysis is unsure it keeps the rule: a rule too many only costs time, and a rule wrongly
+build's time. :func:`accelerate` gives a lexer the same loop, except that at each position
+it tries only the rules that can start with the next character. Which rules those are
+comes from each rule's parsed pattern, worked out once per state and character. Where the
+analysis is unsure it keeps the rule: a rule too many only costs time, while a rule wrongly
 left out would change the tokens. ``tests/test_fastlex.py`` checks token-for-token equality
-with stock Pygments.
+with stock Pygments. (Joining a state's rules into one alternation was tried too: its
+compile time outweighed its gain at every size measured.)
 """
 
 from __future__ import annotations
@@ -38,11 +34,8 @@ else:
 Rule = tuple[Callable[..., Any], Any, Any]
 #: What can start a match: None means any character; otherwise a set of (kind, value, icase).
 First = frozenset[tuple[str, Any, bool]] | None
-Compiled = tuple[Callable[..., Any] | None, dict[int, tuple[Rule, bool]]]
 
-_GLOBAL_FLAGS = re.compile(r"\(\?([imsx]+)\)")
-_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")  # \1, (?P=name), (?(1)yes|no)
-_NON_ASCII = "\x80"  # the one cache key for every character beyond ASCII
+_NON_ASCII = "\x80"  # the one key for every character beyond ASCII
 _REPEATS = tuple(
     op for op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) if op
 )
@@ -177,127 +170,79 @@ def _pattern(rule: Rule) -> re.Pattern[str]:
     return rule[0].__self__  # type: ignore[attr-defined,no-any-return]
 
 
-def _joined(rules: list[Rule], flags: int) -> Compiled:
-    """One alternation of ``rules``, and which rule each closing empty group belongs to."""
-    if not rules:
-        return None, {}
-    parts: list[str] = []
-    owners: dict[int, tuple[Rule, bool]] = {}
-    group = 1
-    for rule in rules:
-        pattern = _pattern(rule)
-        source = pattern.pattern
-        flags_at_start = _GLOBAL_FLAGS.match(source)
-        if flags_at_start:  # (?i) must lead a pattern; inside an alternation it is (?i:…)
-            letters = flags_at_start.group(1)
-            rest = source[flags_at_start.end() :]
-            source = f"(?{letters}:{rest}{chr(10) if 'x' in letters else ''})"
-        parts.append(f"(?:{source})()")
-        group += pattern.groups
-        owners[group] = (rule, type(rule[1]) is _TokenType)
-        group += 1
-    return re.compile("|".join(parts), flags).match, owners
-
-
 class _State:
-    """One lexer state: its rules, and their alternations by next character, built lazily."""
+    """One lexer state: its rules, and those that can match by next character, made lazily."""
 
-    def __init__(self, rules: list[Rule], flags: int) -> None:
+    def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self.flags = flags
         self.firsts = [first_characters(_pattern(rule)) for rule in rules]
-        self.by_char: dict[str, Compiled] = {}
-        self.by_subset: dict[tuple[int, ...], Compiled] = {}
+        self.by_char: dict[str, list[Rule]] = {}
 
-    def at(self, c: str) -> Compiled:
-        """The alternation to try where the text continues with ``c`` ("" at the end)."""
-        key = c if c < "\x80" else _NON_ASCII
+    def at(self, c: str) -> list[Rule]:
+        """The rules, in order, that can match where the text goes on with ``c`` ("" at the end)."""
+        key = c if c < _NON_ASCII else _NON_ASCII
         found = self.by_char.get(key)
         if found is None:
-            subset = tuple(
-                i
-                for i, (first, nullable) in enumerate(self.firsts)
+            found = [
+                rule
+                for rule, (first, nullable) in zip(self.rules, self.firsts, strict=True)
                 if nullable or (key != "" and _may_start(first, key))
-            )
-            found = self.by_subset.get(subset)
-            if found is None:
-                found = _joined([self.rules[i] for i in subset], self.flags)
-                self.by_subset[subset] = found
+            ]
             self.by_char[key] = found
         return found
 
 
-def _can_accelerate(lexer: Lexer) -> bool:
-    if type(lexer).get_tokens_unprocessed is not RegexLexer.get_tokens_unprocessed:
-        return False  # a lexer with its own loop (or a non-regex lexer) keeps it
-    lexer_flags = re.compile("", lexer.flags).flags  # type: ignore[attr-defined]
-    for rules in lexer._tokens.values():  # type: ignore[attr-defined]
-        for rule in rules:
-            pattern = _pattern(rule)
-            # Group names and references to groups would clash or shift in one alternation.
-            if pattern.groupindex or _GROUP_REFERENCE.search(pattern.pattern):
-                return False
-            # Every rule must have been compiled with the lexer's flags and its own (?i)
-            # (an empty pattern, default(), matches the same under any flags).
-            leading = _GLOBAL_FLAGS.match(pattern.pattern)
-            own = re.compile(leading.group(0)).flags if leading else lexer_flags
-            if pattern.pattern and pattern.flags != lexer_flags | own:
-                return False
-    return True
-
-
 def accelerate(lexer: Lexer) -> Lexer:
     """``lexer`` itself, with the faster loop when it is a plain ``RegexLexer``."""
-    if not _can_accelerate(lexer):
-        return lexer
-    flags = lexer.flags  # type: ignore[attr-defined]
-    states = {name: _State(rules, flags) for name, rules in lexer._tokens.items()}  # type: ignore[attr-defined]
+    if type(lexer).get_tokens_unprocessed is not RegexLexer.get_tokens_unprocessed:
+        return lexer  # a lexer with its own loop (or a non-regex lexer) keeps it
+    states = {name: _State(rules) for name, rules in lexer._tokens.items()}  # type: ignore[attr-defined]
 
     def get_tokens_unprocessed(
         text: str, stack: tuple[str, ...] = ("root",)
     ) -> Iterator[tuple[int, Any, str]]:
-        # The loop of RegexLexer.get_tokens_unprocessed, one alternation per step.
+        # RegexLexer.get_tokens_unprocessed, line for line, but for ``state.at``.
         pos = 0
         statestack = list(stack)
         state = states[statestack[-1]]
         while True:
-            match, owners = state.at(text[pos : pos + 1])
-            m = match(text, pos) if match is not None else None
-            if m:
-                (rexmatch, action, new_state), simple = owners[m.lastindex]
-                if action is not None:
-                    if simple:
-                        yield pos, action, m.group()
-                    else:
-                        yield from action(lexer, rexmatch(text, pos))
-                pos = m.end()
-                if new_state is not None:
-                    if isinstance(new_state, tuple):
-                        for name in new_state:
-                            if name == "#pop":
-                                if len(statestack) > 1:
-                                    statestack.pop()
-                            elif name == "#push":
-                                statestack.append(statestack[-1])
-                            else:
-                                statestack.append(name)
-                    elif isinstance(new_state, int):
-                        if abs(new_state) >= len(statestack):
-                            del statestack[1:]
+            for rexmatch, action, new_state in state.at(text[pos : pos + 1]):
+                m = rexmatch(text, pos)
+                if m:
+                    if action is not None:
+                        if type(action) is _TokenType:
+                            yield pos, action, m.group()
                         else:
-                            del statestack[new_state:]
-                    elif new_state == "#push":
-                        statestack.append(statestack[-1])
-                    state = states[statestack[-1]]
-            elif pos >= len(text):
-                break
-            elif text[pos] == "\n":  # at the end of a line, back to "root"
-                statestack = ["root"]
-                state = states["root"]
-                yield pos, Whitespace, "\n"
-                pos += 1
+                            yield from action(lexer, m)
+                    pos = m.end()
+                    if new_state is not None:
+                        if isinstance(new_state, tuple):
+                            for name in new_state:
+                                if name == "#pop":
+                                    if len(statestack) > 1:
+                                        statestack.pop()
+                                elif name == "#push":
+                                    statestack.append(statestack[-1])
+                                else:
+                                    statestack.append(name)
+                        elif isinstance(new_state, int):
+                            if abs(new_state) >= len(statestack):
+                                del statestack[1:]
+                            else:
+                                del statestack[new_state:]
+                        elif new_state == "#push":
+                            statestack.append(statestack[-1])
+                        state = states[statestack[-1]]
+                    break
             else:
-                yield pos, Error, text[pos]
+                if pos >= len(text):
+                    break
+                if text[pos] == "\n":  # at the end of a line, back to "root"
+                    statestack = ["root"]
+                    state = states["root"]
+                    yield pos, Whitespace, "\n"
+                else:
+                    yield pos, Error, text[pos]
                 pos += 1
 
     lexer.get_tokens_unprocessed = get_tokens_unprocessed  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import struct
@@ -185,3 +186,18 @@ def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
     serial = pdf.document(cards, load_config(content, workers=1))
     assert pdf.document(cards, load_config(content, workers=2)) == serial
     assert serial.count("#qa(") == 5 * 135
+
+
+def test_reading_a_fonts_coverage_leaves_no_cycles() -> None:
+    # Builds run without the cycle collector; a CJK font's tables in a cycle would stay as
+    # 60 MB of garbage.
+    pdf._installed_fonts()
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert pdf._coverage.__wrapped__("Noto Sans CJK SC")
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()

@@ -130,6 +130,9 @@ def _coverage(family: str) -> frozenset[int] | None:
         font = TTFont(info.path, fontNumber=info.index, lazy=True)
         covered.update(font.getBestCmap() or {})
         font.close()
+        # A font and its tables point at each other; builds run without the cycle collector,
+        # so the cycle is broken here (a CJK font's tables are 60 MB).
+        font.tables.clear()
     return frozenset(covered)
 
 

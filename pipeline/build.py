@@ -147,14 +147,10 @@ class BuildResult:
 
 def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
     """Build every requested output from the notes: the stages, in order."""
-    with _collector_paused():
-        return _build(config, progress, strict)
-
-
-def _build(config: Config, progress: Progress, strict: bool) -> BuildResult:
-    # The duplicate search runs in another process beside identity and the exporters; the
-    # outputs appear only once every check has passed.
-    with Validation(config.content) as checks:  # forked now, while this process is small
+    # The duplicate search runs in another process beside identity and the exporters,
+    # forked now, while this process is small; the outputs appear only once every check
+    # has passed.
+    with _collector_paused(), Validation(config.content) as checks:
         collection = parse_all(config, progress)
         checks.start(collection.cards)
         identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)

@@ -17,7 +17,7 @@ from .export.outputs import Outputs
 from .identity import Identity, assign, lock_text, read_lock
 from .parallel import fork_map, worker_count
 from .parse import parse_file
-from .records import Collection, ParsedFile
+from .records import Card, Collection, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .validate import Validation
 
@@ -60,14 +60,17 @@ def discover(content: Path) -> list[str]:
     return sorted(found)
 
 
-def _parse_one(args: tuple[Path, str, Config]) -> ParsedFile:
+def _parse_one(args: tuple[Path, str, Config, bool]) -> ParsedFile:
     return parse_file(*args)
 
 
-def parse_all(config: Config, progress: Progress = _quiet) -> Collection:
-    """Parse every note file, on every core when the notes are large enough to be worth it."""
+def parse_all(config: Config, progress: Progress = _quiet, typst: bool = False) -> Collection:
+    """Compile every note file, on every core when the notes are large enough to be worth it.
+
+    ``typst`` compiles each card to Typst as well (for the PDF), in the same workers.
+    """
     paths = discover(config.content)
-    jobs = [(config.content, p, config) for p in paths]
+    jobs = [(config.content, p, config, typst) for p in paths]
     size = sum((config.content / p).stat().st_size for p in paths)
     # Below a few hundred KB, starting workers costs more than it saves.
     workers = worker_count(config.workers, len(jobs)) if size >= _PARALLEL_BYTES else 1
@@ -118,14 +121,15 @@ def check(config: Config, progress: Progress = _quiet) -> CheckResult:
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
         identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
-        return _checked(collection, checks.result(), identity)
+        found = (*checks.per_card(), *checks.duplicates(), *identity.diagnostics)
+        return CheckResult(_checked(identity.cards, collection, found), identity)
 
 
 def _checked(
-    collection: Collection, problems: Iterable[Diagnostic], identity: Identity
-) -> CheckResult:
-    diagnostics = tuple(sorted({*collection.diagnostics, *problems, *identity.diagnostics}))
-    return CheckResult(Collection(identity.cards, diagnostics), identity)
+    cards: tuple[Card, ...], collection: Collection, problems: Iterable[Diagnostic]
+) -> Collection:
+    """The cards with every diagnostic, parse-time ones included, sorted by file and line."""
+    return Collection(cards, tuple(sorted({*collection.diagnostics, *problems})))
 
 
 def _must_stop(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
@@ -146,25 +150,31 @@ class BuildResult:
 
 
 def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
-    """Build every requested output from the notes: the stages, in order."""
+    """Build every requested output from the notes: the stages, in order.
+
+    Raises :class:`ContentError` (nothing written) when the notes have errors, or warnings
+    under ``strict``; every check but the duplicate search runs before any exporter.
+    """
     # The duplicate search runs in another process beside identity and the exporters,
-    # forked now, while this process is small; the outputs appear only once every check
-    # has passed.
+    # forked now, while this process is small.
     with _collector_paused(), Validation(config.content) as checks:
-        collection = parse_all(config, progress)
+        collection = parse_all(config, progress, typst="pdf" in config.formats)
         checks.start(collection.cards)
         identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
-        if _must_stop((*collection.diagnostics, *identity.diagnostics), strict):
-            raise ContentError(
-                _checked(collection, checks.result(), identity).collection.diagnostics
-            )
+        found = (*checks.per_card(), *identity.diagnostics)
+        if _must_stop((*collection.diagnostics, *found), strict):
+            # Every problem in one run: the duplicates too, though they cannot stop a build.
+            problems = (*found, *checks.duplicates())
+            raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         data = BuildData(identity.cards, identity.matches, config)
         with Outputs(config.out) as outputs:  # every output is written, then all appear at once
             for fmt in config.formats:
                 progress(fmt, 0, 1)
                 exporter(fmt)(data, outputs)
                 progress(fmt, 1, 1)
-            diagnostics = _checked(collection, checks.result(), identity).collection.diagnostics
+            diagnostics = _checked(
+                identity.cards, collection, (*found, *checks.duplicates())
+            ).diagnostics
             if _must_stop(diagnostics, strict):
                 raise ContentError(diagnostics)
             report = make_report(identity, data.skipped)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
 from markdown_it.common.utils import escapeHtml
-from pygments import highlight as _pygments_highlight
+from pygments import format as _pygments_format
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
@@ -45,11 +45,7 @@ def lexer_for(language: str) -> Lexer | None:
 
 def highlight_html(code: str, language: str) -> str:
     """Highlighted HTML for one code block, ``<pre class="highlight"><code>…</code></pre>``."""
-    lexer = lexer_for(language)
-    if lexer is None:
-        return f'<pre class="{CSS_CLASS}"><code>{escapeHtml(code)}</code></pre>\n'
-    body = _pygments_highlight(code, lexer, _FORMATTER)
-    return f'<pre class="{CSS_CLASS}" data-lang="{language}"><code>{body}</code></pre>\n'
+    return highlight(code, language, typst=False)[0]
 
 
 # --- language detection for unlabelled fences -------------------------------------------
@@ -172,14 +168,33 @@ def _code_text(value: str, line_start: bool) -> str:
     return value
 
 
+def highlight(code: str, language: str, typst: bool) -> tuple[str, str]:
+    """A code block lexed once: its card HTML and, when ``typst`` is set, its Typst content.
+
+    The HTML is :func:`highlight_html`'s; the Typst is :func:`typst_code`'s ("" unless asked).
+    """
+    lexer = lexer_for(language)
+    if lexer is None:
+        html = f'<pre class="{CSS_CLASS}"><code>{escapeHtml(code)}</code></pre>\n'
+        return html, _typst_runs([(Token.Text, code)]) if typst else ""
+    tokens = list(lexer.get_tokens(code))
+    body = _pygments_format(tokens, _FORMATTER)
+    html = f'<pre class="{CSS_CLASS}" data-lang="{language}"><code>{body}</code></pre>\n'
+    return html, _typst_runs(tokens) if typst else ""
+
+
 def typst_code(code: str, language: str) -> str:
-    """Code-mode Typst content for a code block, coloured like the cards' light palette.
+    """Code-mode Typst content for a code block, coloured like the cards' light palette."""
+    lexer = lexer_for(language)
+    return _typst_runs(lexer.get_tokens(code) if lexer is not None else [(Token.Text, code)])
+
+
+def _typst_runs(tokens: Iterable[tuple[Any, str]]) -> str:
+    """Typst content for Pygments tokens; a trailing line break is dropped.
 
     Adjacent tokens of one style become one text run, and whitespace is never styled:
     every run is an element Typst lays out, and the count decides the time of a big PDF.
     """
-    lexer = lexer_for(language)
-    tokens = lexer.get_tokens(code) if lexer is not None else [(Token.Text, code)]
     runs: list[tuple[str, str]] = []  # (style arguments, text); "\n" alone is a line break
     for ttype, value in tokens:
         for i, line in enumerate(value.split("\n")):

@@ -90,7 +90,7 @@ def note_digest(card: Card) -> str:
     return _sha(
         card.question_html,
         card.answer_html,
-        "::".join(card.deck),
+        card.deck.path,
         card.source.path,
         " ".join(card.tags),
     )
@@ -144,7 +144,7 @@ def _entry(card: Card, digest: str, mod: int) -> LockEntry:
     return LockEntry(
         id=card.id,
         path=card.source.path,
-        deck="::".join(card.deck),
+        deck=card.deck.path,
         question=card.question,
         answer=_sha(card.answer),
         digest=digest,
@@ -199,7 +199,7 @@ def _match(
         return Match(card.id, "renamed", mod, entry.question, score, how)
     if unchanged:
         return Match(card.id, "unchanged", mod)
-    if (entry.path, entry.deck) != (card.source.path, "::".join(card.deck)):
+    if (entry.path, entry.deck) != (card.source.path, card.deck.path):
         return Match(card.id, "moved", mod, how="moved")
     return Match(card.id, "changed", mod)
 

@@ -7,8 +7,11 @@ Two conventions, detected from the document and freely mixed:
 2. list questions: a top-level ordered list under a section heading; each item's first
    paragraph is the question, everything nested under it is the answer.
 
-Rendering happens here too, from the tokens of the single parse: parsing is most of the
-cost of a build, and re-parsing every answer to render it would nearly double it.
+Everything about a card is decided here, once, from the tokens of the single parse: each
+code block's language, syntax check and highlighting (lexed once for the HTML and the
+Typst), each image and link resolved by the path rules, the card's HTML and, for a PDF
+build, its Typst. Parsing is most of the cost of a build, and exporters that parsed or
+decided again would both double it and drift from the card.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from markdown_it.token import Token
 from . import codecheck
 from .config import Config
 from .errors import Diagnostic, Severity
-from .highlight import detect_language
-from .records import Card, CodeBlock, ParsedFile, Reference, Source
+from .highlight import detect_language, highlight
+from .paths import Resolver
+from .records import Card, CodeBlock, Deck, ParsedFile, Source, Target
 from .render import markdown, render_blocks, render_inline
+from .typstmd import TypstRenderer
 
 #: ``1. `` / ``1、`` / ``1) `` at the start of a heading: presentation, not identity.
 _NUMBER = re.compile(r"^\s*\d+\s*[.、．)）]\s*")
@@ -79,9 +84,44 @@ def _heading_level(tok: Token) -> int:
     return int(tok.tag[1])
 
 
-def _dedent(line: str, width: int) -> str:
-    n = len(line) - len(line.lstrip(" "))
-    return line[min(n, width) :]
+_TAB = 4  # CommonMark 2.2: tabs advance to the next multiple of four columns
+
+
+def _dedent(line: str, width: int, marker: bool = False) -> str:
+    """``line`` without up to ``width`` columns of indentation (and, with ``marker``, of
+    whatever stands there: the list marker); a tab that straddles the boundary leaves its
+    remaining columns as spaces (CommonMark 2.2)."""
+    column = 0
+    for i, ch in enumerate(line):
+        if column >= width:
+            return line[i:]
+        if ch == "\t":
+            stop = column + _TAB - column % _TAB
+            if stop > width:
+                return " " * (stop - width) + line[i + 1 :]
+            column = stop
+        elif ch == " " or marker:
+            column += 1
+        else:
+            return line[i:]
+    return ""
+
+
+def _content_column(line: str) -> int:
+    """Column where a list item's content starts (CommonMark 5.2), tabs expanded."""
+    marker = _LIST_MARKER.match(line)
+    if not marker:
+        return 0
+    column = 0
+    for ch in marker.group(1) + marker.group(2):
+        column = column + _TAB - column % _TAB if ch == "\t" else column + 1
+    after = column
+    for ch in marker.group(3):
+        after = after + _TAB - after % _TAB if ch == "\t" else after + 1
+    # No text after the marker, or five or more columns (an indented code block): one counts.
+    if after == column or after - column > _TAB or marker.end() == len(line):
+        return column + 1
+    return after
 
 
 def _trim_blank(lines: list[str]) -> list[str]:
@@ -114,10 +154,18 @@ class _FileParser:
     text: str
     config: Config
     file_title: str
-    env: dict[str, Any]
+    root: Path
+    """The content folder, resolved."""
+    want_typst: bool
+    """Render each card to Typst too (a PDF build)."""
 
     def __post_init__(self) -> None:
         self.lines = self.text.split("\n")
+        self.resolver = Resolver(self.root, (self.root / self.path).parent.resolve())
+        self.images: dict[str, Target] = {}
+        # The renderers read the path rules' verdict on each image from the environment.
+        self.env: dict[str, Any] = {"images": self.images}
+        self.typst = TypstRenderer(self.images) if self.want_typst else None
         self.tokens: list[Token] = markdown().parse(self.text, self.env)
         self.cards: list[Card] = []
         self.diagnostics: list[Diagnostic] = []
@@ -204,8 +252,8 @@ class _FileParser:
         self.warn(line, f"{what} is shown as text, not run or rendered: {snippet}", "raw-html")
 
     # -- cards
-    def deck(self) -> tuple[str, ...]:
-        return (self.config.root_deck, self.file_title, *(t for _, t in self.sections))
+    def deck(self) -> Deck:
+        return Deck(self.config.root_deck, self.file_title, tuple(t for _, t in self.sections))
 
     def heading_card(self, h_start: int, body_start: int, body_end: int) -> None:
         heading, inline = self.tokens[h_start], self.tokens[h_start + 1]
@@ -231,8 +279,7 @@ class _FileParser:
             return
         inline = self.tokens[first_start + 1]
         rest = blocks[1:]
-        marker = _LIST_MARKER.match(self.lines[item.map[0]])
-        width = len(marker.group(0)) if marker else 0
+        width = _content_column(self.lines[item.map[0]])
         answer_tokens, answer_lines = self.unwrap(rest, width)
         answer_md = "\n".join(_trim_blank(answer_lines))
         self.add_card(
@@ -266,10 +313,11 @@ class _FileParser:
             item_map = tokens[item_s].map
             assert item_map
             n = item_map[1] - item_map[0]
-            head = _LIST_MARKER.match(lines[0])
-            inner_width = len(head.group(0)) if head else 0
+            inner_width = _content_column(lines[0])
             # The marker goes; the item's continuation lines lose its indentation.
-            lines[:n] = [lines[0][inner_width:]] + [_dedent(ln, inner_width) for ln in lines[1:n]]
+            lines[:n] = [_dedent(lines[0], inner_width, marker=True)] + [
+                _dedent(ln, inner_width) for ln in lines[1:n]
+            ]
             s = e
         else:
             s = blocks[0][0]
@@ -285,47 +333,83 @@ class _FileParser:
         answer_tokens: list[Token],
         inline: Token,
     ) -> None:
-        code_blocks = tuple(self.code_block(tok) for tok in answer_tokens if tok.type == "fence")
-        refs = tuple(_references(inline)) + tuple(
-            ref for tok in answer_tokens if tok.type == "inline" for ref in _references(tok)
+        """Compile one card: code, targets, then both renderings of the same tokens."""
+        compiled = [
+            self.code_block(tok) for tok in answer_tokens if tok.type in ("fence", "code_block")
+        ]
+        code_blocks = tuple(cb for cb in compiled if cb is not None)
+        targets = tuple(self.targets(inline)) + tuple(
+            t for tok in answer_tokens if tok.type == "inline" for t in self.targets(tok)
         )
-        section = self.sections[-1][1] if self.sections else ""
+        deck = self.deck()
         languages = sorted({cb.language for cb in code_blocks if cb.language})
         tags = tuple(
             dict.fromkeys(
                 tag_name(t)
                 for t in (
                     f"file::{self.file_title}",
-                    f"section::{section}" if section else "",
+                    f"section::{deck.section}" if deck.section else "",
                     *(f"code::{lang}" for lang in languages),
                 )
                 if t
             )
         )
+        typst = self.typst
         self.cards.append(
             Card(
                 question=question,
                 answer=answer_md if answer_tokens else "",
                 question_html=render_inline(children, self.env).strip(),
                 answer_html=render_blocks(answer_tokens, self.env) if answer_tokens else "",
-                deck=self.deck(),
-                section=section,
+                deck=deck,
                 source=Source(self.path, line),
                 code_blocks=code_blocks,
-                references=refs,
+                targets=targets,
                 tags=tags,
+                question_typst=typst.inline(children) if typst else "",
+                answer_typst=typst.blocks(answer_tokens) if typst and answer_tokens else "",
             )
         )
 
-    def code_block(self, tok: Token) -> CodeBlock:
+    def code_block(self, tok: Token) -> CodeBlock | None:
+        """Decide a code block's language, check its syntax and highlight it, once.
+
+        The decisions go into the token's ``meta`` for both renderers; an indented code
+        block has no language and gets no record.
+        """
         assert tok.map
-        written = tok.info.split(maxsplit=1)[0] if tok.info.strip() else ""
-        language = written or self.config.default_language or detect_language(tok.content)
+        fenced = tok.type == "fence"
+        written = tok.info.split(maxsplit=1)[0] if fenced and tok.info.strip() else ""
+        language = (
+            written or self.config.default_language or detect_language(tok.content)
+            if fenced
+            else ""
+        )
         tok.meta["language"] = language
+        tok.meta["html"], typst = highlight(tok.content, language, self.typst is not None)
+        if self.typst is not None:
+            tok.meta["typst"] = typst
+        if not fenced:
+            return None
         fence_line = tok.map[0] + 1
         problem = codecheck.check(language, tok.content)
         error = (fence_line + problem[0], problem[1]) if problem else None
         return CodeBlock(language, not written, tok.content, fence_line, error)
+
+    def targets(self, inline: Token) -> Iterator[Target]:
+        """The images and links of an inline token, resolved; images noted for the renderers."""
+        assert inline.map is not None
+        line = inline.map[0] + 1
+        for child in inline.children or ():
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type in ("image", "link_open"):
+                image = child.type == "image"
+                url = str(child.attrGet("src" if image else "href") or "")
+                target = self.resolver.target(url, line, image)
+                if image:
+                    self.images[url] = target
+                yield target
 
 
 def _strip_number(children: list[Token]) -> list[Token]:
@@ -337,25 +421,16 @@ def _strip_number(children: list[Token]) -> list[Token]:
     return children
 
 
-def _references(inline: Token) -> Iterator[Reference]:
-    assert inline.map is not None
-    line = inline.map[0] + 1
-    for child in inline.children or ():
-        if child.type in ("softbreak", "hardbreak"):
-            line += 1
-        elif child.type == "image":
-            yield Reference(str(child.attrGet("src") or ""), line, True)
-        elif child.type == "link_open":
-            yield Reference(str(child.attrGet("href") or ""), line, False)
-
-
 def file_title(path: str, config: Config) -> str:
     """Title of a note file in deck names: configured, or the file name without ``.md``."""
     return deck_name(config.titles.get(path) or Path(path).stem)
 
 
-def parse_file(root: Path, path: str, config: Config) -> ParsedFile:
-    """Read, decode and parse one note file (``path`` relative to ``root``)."""
+def parse_file(root: Path, path: str, config: Config, typst: bool = False) -> ParsedFile:
+    """Read, decode and compile one note file (``path`` relative to ``root``).
+
+    ``typst`` renders every card to Typst as well, for the PDF.
+    """
     full = root / path
     try:
         data = full.read_bytes()
@@ -367,5 +442,5 @@ def parse_file(root: Path, path: str, config: Config) -> ParsedFile:
     if text is None:
         assert problem
         return ParsedFile(path, (), (problem,))
-    env = {"note_dir": full.parent.resolve(), "root": root.resolve()}
-    return _FileParser(path, text, config, file_title(path, config), env).run()
+    title = file_title(path, config)
+    return _FileParser(path, text, config, title, root.resolve(), typst).run()

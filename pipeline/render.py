@@ -1,13 +1,15 @@
-"""The Markdown renderer: markdown-it-py, CJK-friendly, raw HTML escaped, code highlighted."""
+"""The Markdown parser and the HTML renderer: markdown-it-py, CJK-friendly, raw HTML escaped.
+
+The renderer decides nothing: a code block's HTML and an image's verdict were made when
+its note file was compiled (``pipeline/parse.py``) and are read from the tokens' ``meta``
+and from the ``targets`` the compile step puts in the environment.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -16,30 +18,13 @@ from markdown_it.utils import OptionsDict
 
 from .cjk import cjk_friendly
 from .highlight import highlight_html
+from .records import Target, TargetKind
 
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-def is_external(target: str) -> bool:
-    """True for URLs (``https:``, ``mailto:``, ``data:``) and in-page anchors."""
-    return bool(_SCHEME.match(target)) or target.startswith("#") or target.startswith("//")
-
-
-def resolve_local(target: str, note_dir: Path, root: Path) -> tuple[Path, bool]:
-    """The file a relative target names, and whether it stays inside the content folder."""
-    path_part = unquote(target.split("#", 1)[0].split("?", 1)[0])
-    candidate = Path(path_part)
-    resolved = (candidate if candidate.is_absolute() else note_dir / candidate).resolve()
-    inside = resolved == root or root in resolved.parents
-    return resolved, inside
-
-
-def readable_image(target: str, note_dir: Path, root: Path) -> Path | None:
-    """The file of a local image that may be read: inside the content folder and present."""
-    if not target or is_external(target):
-        return None
-    path, inside = resolve_local(target, note_dir, root)
-    return path if inside and path.is_file() else None
+#: Placeholder text of an image that cannot be shown, by what the path rules found.
+MISSING_IMAGE: Mapping[TargetKind, str] = {
+    "missing": "图片缺失",
+    "outside": "图片路径超出内容目录",
+}
 
 
 def escape_attr(text: str) -> str:
@@ -47,9 +32,9 @@ def escape_attr(text: str) -> str:
     return escapeHtml(text)
 
 
-def missing_image_html(target: str, reason: str) -> str:
+def missing_image_html(written: str, reason: str) -> str:
     """The visible placeholder shown instead of a broken image reference."""
-    return f'<span class="missing-image">[{reason}: {escapeHtml(target)}]</span>'
+    return f'<span class="missing-image">[{reason}: {escapeHtml(written)}]</span>'
 
 
 def _escape_raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
@@ -57,27 +42,20 @@ def _escape_raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict
     return escapeHtml(tokens[idx].content)
 
 
-def _fence(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
+def _code(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
     tok = tokens[idx]
-    language = tok.meta.get("language", tok.info.split(maxsplit=1)[0] if tok.info else "")
-    return highlight_html(tok.content, language)
-
-
-def _code_block(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
-    return highlight_html(tokens[idx].content, "")
+    html = tok.meta.get("html")
+    return html if html is not None else highlight_html(tok.content, "")
 
 
 def _image(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any) -> str:
     tok = tokens[idx]
-    target = str(tok.attrGet("src") or "")
+    url = str(tok.attrGet("src") or "")
     alt = escapeHtml("".join(c.content for c in tok.children or ()))
-    if not is_external(target) and "note_dir" in env:
-        path, inside = resolve_local(target, env["note_dir"], env["root"])
-        if not inside:
-            return missing_image_html(target, "图片路径超出内容目录")
-        if not path.is_file():
-            return missing_image_html(target, "图片缺失")
-    return f'<img src="{escape_attr(target)}" alt="{alt}">'
+    target: Target | None = env.get("images", {}).get(url)
+    if target is not None and target.kind in MISSING_IMAGE:
+        return missing_image_html(target.written, MISSING_IMAGE[target.kind])
+    return f'<img src="{escape_attr(url)}" alt="{alt}">'
 
 
 @lru_cache(maxsize=1)
@@ -87,8 +65,8 @@ def markdown() -> MarkdownIt:
     md.use(cjk_friendly)
     md.add_render_rule("html_block", _escape_raw_html)
     md.add_render_rule("html_inline", _escape_raw_html)
-    md.add_render_rule("fence", _fence)
-    md.add_render_rule("code_block", _code_block)
+    md.add_render_rule("fence", _code)
+    md.add_render_rule("code_block", _code)
     md.add_render_rule("image", _image)
     return md
 

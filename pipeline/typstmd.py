@@ -1,5 +1,12 @@
-"""A card's Markdown -> Typst markup, through the same markdown-it parser as the cards.
+"""The Typst renderer: markdown-it tokens -> Typst markup, the second renderer of one parse.
 
+It renders the very tokens the card's HTML was rendered from (``pipeline/parse.py`` calls
+both), so the sheet prints what the card shows: the same list structure, the same
+reference links, the same code languages and colours, the same image verdicts.
+
+Tokens become a tree of :class:`Node` and each node type has one function in :data:`BLOCKS`
+or :data:`INLINE`. (markdown-it's ``SyntaxTreeNode`` links each child to its parent, a
+reference cycle per node that builds, which run without the cycle collector, would keep.)
 Block structure is written in Typst's function form (``#list([..], [..])``,
 ``#enum(start: 3, ..)``), which does not depend on indentation; every ASCII punctuation
 character in text is escaped, so nothing in a note can become Typst syntax.
@@ -8,14 +15,13 @@ character in text is escaped, so nothing in a note can become Typst syntax.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 from markdown_it.token import Token
 
-from .highlight import detect_language, typst_code, typst_string
-from .render import is_external, markdown, readable_image
+from .highlight import typst_code, typst_string
+from .paths import is_external
+from .records import Target
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -25,146 +31,173 @@ def escape(text: str) -> str:
     return _PUNCT.sub(r"\\\1", text)
 
 
-@dataclass
-class _Node:
-    """A block or inline container rebuilt from markdown-it's flat token stream."""
+class Node:
+    """A token with the tokens nested inside it (an ``_open`` token and its contents)."""
 
-    token: Token
-    children: list[_Node] = field(default_factory=list)
+    __slots__ = ("children", "token", "type")
+
+    def __init__(self, token: Token) -> None:
+        self.token = token
+        """The token itself; for a container, its opening token."""
+        self.type = token.type.removesuffix("_open")
+        """The token type without ``_open``: ``paragraph``, ``strong``, ``fence``…"""
+        self.children: list[Node] = []
+        """The nodes directly inside it; an ``inline`` token's children are nodes too."""
 
 
-def _tree(tokens: Sequence[Token]) -> list[_Node]:
-    root: list[_Node] = []
-    stack: list[_Node] = []
+def tree(tokens: Sequence[Token]) -> list[Node]:
+    """The top-level nodes of a well-nested run of tokens."""
+    root: list[Node] = []
+    stack: list[Node] = []
     for tok in tokens:
         if tok.nesting == -1:
             stack.pop()
             continue
-        node = _Node(tok)
+        node = Node(tok)
         (stack[-1].children if stack else root).append(node)
         if tok.nesting == 1:
             stack.append(node)
+        elif tok.children:
+            node.children = tree(tok.children)
     return root
 
 
-@dataclass
-class TypstWriter:
-    """Converts one card's Markdown; knows where its images live."""
+class TypstRenderer:
+    """Renders one note file's tokens; knows the verdicts on its images."""
 
-    note_dir: Path
-    """Folder of the note file (images are relative to it)."""
-    root: Path
-    """The content folder, which is also Typst's root: nothing outside it is read."""
-    languages: Sequence[str] = ()
-    """Languages of the card's code blocks in order (as written or detected)."""
+    def __init__(self, images: Mapping[str, Target]) -> None:
+        self.images = images
+        """Image ``src`` as in the tokens -> its resolved target."""
 
-    def __post_init__(self) -> None:
-        self._fences = iter(self.languages)
+    def blocks(self, tokens: Sequence[Token]) -> str:
+        """Typst markup for a run of whole block tokens (an answer)."""
+        return "".join(self._block(node, False) for node in tree(tokens)).strip()
 
-    def convert(self, text: str) -> str:
-        """Typst markup for a Markdown text."""
-        tokens = markdown().parse(text, {})
-        return self.blocks(_tree(tokens))
-
-    def inline_markup(self, text: str) -> str:
-        """Typst markup for a one-line Markdown text (a question)."""
-        tokens = markdown().parseInline(text, {})
-        return "".join(self.inline(tok.children or []) for tok in tokens).strip()
+    def inline(self, children: Sequence[Token]) -> str:
+        """Typst markup for an inline token's children (a question)."""
+        return "".join(self._inline(node) for node in tree(children)).strip()
 
     # -- blocks
-    def blocks(self, nodes: Sequence[_Node], tight: bool = False) -> str:
-        return "".join(self.block(node, tight) for node in nodes)
+    def _children(self, node: Node, tight: bool) -> str:
+        return "".join(self._block(child, tight) for child in node.children)
 
-    def block(self, node: _Node, tight: bool) -> str:
-        tok = node.token
-        kind = tok.type
-        if kind == "paragraph_open":
-            body = "".join(self.inline(c.token.children or []) for c in node.children)
-            return body + ("\n" if tight else "\n\n")
-        if kind == "heading_open":
-            body = "".join(self.inline(c.token.children or []) for c in node.children)
-            return f"#subhead[{body}]\n\n"
-        if kind in ("bullet_list_open", "ordered_list_open"):
-            tight_items = self._tight(node)
-            items = ", ".join(
-                f"[{self.blocks(item.children, tight_items).strip()}]" for item in node.children
-            )
-            if kind == "bullet_list_open":
-                return f"#list({items})\n\n"
-            start = int(tok.attrGet("start") or 1)
-            return f"#enum(start: {start}, {items})\n\n"
-        if kind in ("fence", "code_block"):
-            written = tok.info.split(maxsplit=1)[0] if kind == "fence" and tok.info.strip() else ""
-            language = next(self._fences, "") or written or detect_language(tok.content)
-            return f"#codeblock({typst_code(tok.content.rstrip(chr(10)), language)})\n\n"
-        if kind == "blockquote_open":
-            return f"#quote(block: true)[{self.blocks(node.children).strip()}]\n\n"
-        if kind == "hr":
-            return "#line(length: 100%, stroke: 0.4pt + luma(180))\n\n"
-        if kind == "table_open":
-            return self.table(node) + "\n\n"
-        if kind == "html_block":
-            return escape(tok.content.strip()) + "\n\n"
-        return self.blocks(node.children, tight)
+    def _block(self, node: Node, tight: bool) -> str:
+        render = BLOCKS.get(node.type)
+        return render(self, node, tight) if render else self._children(node, tight)
 
-    @staticmethod
-    def _tight(list_node: _Node) -> bool:
-        return all(
-            c.token.hidden
-            for item in list_node.children
-            for c in item.children
-            if c.token.type == "paragraph_open"
+    def _paragraph(self, node: Node, tight: bool) -> str:
+        return self._inline_of(node) + ("\n" if tight else "\n\n")
+
+    def _heading(self, node: Node, _tight: bool) -> str:
+        return f"#subhead[{self._inline_of(node)}]\n\n"
+
+    def _items(self, node: Node) -> str:
+        # A list is tight when markdown-it hid its items' paragraphs (CommonMark 5.3).
+        tight = all(
+            p.token.hidden for item in node.children for p in item.children if p.type == "paragraph"
         )
+        return ", ".join(f"[{self._children(item, tight).strip()}]" for item in node.children)
 
-    def table(self, node: _Node) -> str:
+    def _bullet_list(self, node: Node, _tight: bool) -> str:
+        return f"#list({self._items(node)})\n\n"
+
+    def _ordered_list(self, node: Node, _tight: bool) -> str:
+        start = int(node.token.attrGet("start") or 1)
+        return f"#enum(start: {start}, {self._items(node)})\n\n"
+
+    def _code(self, node: Node, _tight: bool) -> str:
+        tok = node.token
+        body = tok.meta.get("typst")  # lexed once, with the HTML, when the file was compiled
+        if body is None:
+            body = typst_code(tok.content.rstrip("\n"), tok.meta.get("language", ""))
+        return f"#codeblock({body})\n\n"
+
+    def _blockquote(self, node: Node, _tight: bool) -> str:
+        return f"#quote(block: true)[{self._children(node, False).strip()}]\n\n"
+
+    def _hr(self, _node: Node, _tight: bool) -> str:
+        return "#line(length: 100%, stroke: 0.4pt + luma(180))\n\n"
+
+    def _table(self, node: Node, _tight: bool) -> str:
         cells: list[str] = []
         columns = 0
-        for row in _rows(node):
-            columns = max(columns, len(row.children))
-            for cell in row.children:
-                body = "".join(self.inline(c.token.children or []) for c in cell.children)
-                if cell.token.type == "th_open":
-                    body = f"*{body}*" if body else body
-                cells.append(f"[{body}]")
-        return f"#table(columns: {max(columns, 1)}, inset: 3pt, {', '.join(cells)})"
+        for part in node.children:  # thead / tbody
+            for row in part.children:
+                columns = max(columns, len(row.children))
+                for cell in row.children:
+                    body = self._inline_of(cell)
+                    if cell.type == "th":
+                        body = f"*{body}*" if body else body
+                    cells.append(f"[{body}]")
+        return f"#table(columns: {max(columns, 1)}, inset: 3pt, {', '.join(cells)})\n\n"
+
+    def _html_block(self, node: Node, _tight: bool) -> str:
+        return escape(node.token.content.strip()) + "\n\n"
 
     # -- inline
-    def inline(self, tokens: Sequence[Token]) -> str:
-        out: list[str] = []
-        for tok in tokens:
-            kind = tok.type
-            if kind in ("text", "text_special", "html_inline"):
-                out.append(escape(tok.content))
-            elif kind == "softbreak":
-                out.append(" ")
-            elif kind == "hardbreak":
-                out.append("#linebreak()")
-            elif kind in ("strong_open", "em_open", "s_open"):
-                out.append(
-                    {"strong_open": "#strong[", "em_open": "#emph[", "s_open": "#strike["}[kind]
-                )
-            elif kind in ("strong_close", "em_close", "s_close", "link_close"):
-                out.append("]")
-            elif kind == "code_inline":
-                out.append(f"#raw({typst_string(tok.content)})")
-            elif kind == "link_open":
-                href = str(tok.attrGet("href") or "")
-                out.append(f"#link({typst_string(href)})[" if is_external(href) else "#[")
-            elif kind == "image":
-                out.append(self.image(tok))
-        return "".join(out)
+    def _inline_of(self, node: Node) -> str:
+        """The inline content of a paragraph, heading or table cell."""
+        return "".join(self._inline(n) for child in node.children for n in child.children)
 
-    def image(self, tok: Token) -> str:
-        target = str(tok.attrGet("src") or "")
-        if is_external(target):
-            return f"#missing[{escape(target)}]"
-        path = readable_image(target, self.note_dir, self.root)
-        if path is None:  # the validate stage has reported it
-            return f"#missing[图片缺失: {escape(target)}]"
-        rel = "/" + path.relative_to(self.root.resolve()).as_posix()
-        return f"#image({typst_string(rel)}, width: 90%)"
+    def _inline(self, node: Node) -> str:
+        render = INLINE.get(node.type)
+        return render(self, node) if render else ""
+
+    def _wrapped(self, node: Node) -> str:
+        inner = "".join(self._inline(child) for child in node.children)
+        return f"{WRAPPERS[node.type]}[{inner}]"
+
+    def _text(self, node: Node) -> str:
+        return escape(node.token.content)
+
+    def _code_inline(self, node: Node) -> str:
+        return f"#raw({typst_string(node.token.content)})"
+
+    def _link(self, node: Node) -> str:
+        inner = "".join(self._inline(child) for child in node.children)
+        href = str(node.token.attrGet("href") or "")
+        if is_external(href):
+            return f"#link({typst_string(href)})[{inner}]"
+        return f"#[{inner}]"
+
+    def _image(self, node: Node) -> str:
+        url = str(node.token.attrGet("src") or "")
+        target = self.images.get(url)
+        if target is None or target.kind == "external":
+            return f"#missing[{escape(target.written if target else url)}]"
+        if target.kind != "local":  # validation has reported it
+            return f"#missing[图片缺失: {escape(target.written)}]"
+        return f"#image({typst_string('/' + target.file)}, width: 90%)"
 
 
-def _rows(table: _Node) -> Iterator[_Node]:
-    for part in table.children:  # thead / tbody
-        yield from part.children
+#: Block node type -> its Typst; a type not listed renders its children.
+BLOCKS: dict[str, Callable[[TypstRenderer, Node, bool], str]] = {
+    "paragraph": TypstRenderer._paragraph,
+    "heading": TypstRenderer._heading,
+    "bullet_list": TypstRenderer._bullet_list,
+    "ordered_list": TypstRenderer._ordered_list,
+    "fence": TypstRenderer._code,
+    "code_block": TypstRenderer._code,
+    "blockquote": TypstRenderer._blockquote,
+    "hr": TypstRenderer._hr,
+    "table": TypstRenderer._table,
+    "html_block": TypstRenderer._html_block,
+}
+
+#: Inline emphasis node type -> the Typst function that wraps its content.
+WRAPPERS = {"strong": "#strong", "em": "#emph", "s": "#strike"}
+
+#: Inline node type -> its Typst; a type not listed prints nothing.
+INLINE: dict[str, Callable[[TypstRenderer, Node], str]] = {
+    "text": TypstRenderer._text,
+    "text_special": TypstRenderer._text,
+    "html_inline": TypstRenderer._text,
+    "softbreak": lambda _r, _n: " ",
+    "hardbreak": lambda _r, _n: "#linebreak()",
+    "strong": TypstRenderer._wrapped,
+    "em": TypstRenderer._wrapped,
+    "s": TypstRenderer._wrapped,
+    "code_inline": TypstRenderer._code_inline,
+    "link": TypstRenderer._link,
+    "image": TypstRenderer._image,
+}

@@ -9,10 +9,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import Diagnostic
+from .errors import Diagnostic, Severity
 from .parallel import Background
-from .records import Card
-from .render import is_external, resolve_local
+from .records import Card, TargetKind
 
 Check = Callable[[Sequence[Card], Path], Iterable[Diagnostic]]
 
@@ -29,31 +28,30 @@ def _unanswered(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
             )
 
 
-def _references(cards: Sequence[Card], root: Path) -> Iterator[Diagnostic]:
-    root = root.resolve()
+_LEAVES = "path '{written}' leaves the content folder; copy the file into the content folder \
+and link it from there"
+
+#: What a target's verdict means for the person, by (kind, is an image): severity, check
+#: code and message. Kinds not listed are fine.
+_TARGET_PROBLEMS: dict[tuple[TargetKind, bool], tuple[Severity, str, str]] = {
+    ("outside", True): ("error", "outside-content", "image " + _LEAVES),
+    ("outside", False): ("error", "outside-content", "link " + _LEAVES),
+    ("missing", True): ("warning", "missing-image", "image '{written}' not found"),
+}
+
+
+def _targets(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
     for card in cards:
-        note_dir = (root / card.source.path).parent
-        for ref in card.references:
-            if not ref.target or is_external(ref.target):
-                continue
-            kind = "image" if ref.image else "link"
-            path, inside = resolve_local(ref.target, note_dir, root)
-            if not inside:
+        for target in card.targets:
+            problem = _TARGET_PROBLEMS.get((target.kind, target.image))
+            if problem:
+                severity, code, message = problem
                 yield Diagnostic(
                     card.source.path,
-                    ref.line,
-                    "error",
-                    f"{kind} path '{ref.target}' leaves the content folder; "
-                    "copy the file into the content folder and link it from there",
-                    "outside-content",
-                )
-            elif ref.image and not path.is_file():
-                yield Diagnostic(
-                    card.source.path,
-                    ref.line,
-                    "warning",
-                    f"image '{ref.target}' not found",
-                    "missing-image",
+                    target.line,
+                    severity,
+                    message.format(written=target.written),
+                    code,
                 )
 
 
@@ -206,7 +204,7 @@ def _duplicates(
 #: Every per-card check, run in this order over all cards.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("unanswered", _unanswered),
-    ("references", _references),
+    ("targets", _targets),
     ("code", _code),
 )
 
@@ -230,10 +228,13 @@ class Validation:
         self.cards = cards
         self._pairs.send(_SEPARATOR.join(c.question for c in cards))
 
-    def result(self) -> tuple[Diagnostic, ...]:
-        """Every problem of every check, in no particular order (the caller sorts)."""
-        found = [d for _, check in CHECKS for d in check(self.cards, self.root)]
-        return (*found, *_duplicates(self.cards, self._pairs.result()))
+    def per_card(self) -> tuple[Diagnostic, ...]:
+        """The problems of every per-card check: cheap, so they run before any export."""
+        return tuple(d for _, check in CHECKS for d in check(self.cards, self.root))
+
+    def duplicates(self) -> tuple[Diagnostic, ...]:
+        """The duplicate questions, waiting for the search if need be (warnings only)."""
+        return tuple(_duplicates(self.cards, self._pairs.result()))
 
     def __enter__(self) -> Validation:
         return self

@@ -13,8 +13,9 @@ from pipeline.records import ParsedFile
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-CONTENT = ROOT / "content"
-SEEDS = ROOT.parent / "shared" / "seeds"
+#: A frozen copy of the seed notes, with their settings and lock file: every count the tests
+#: assert is of these. ``content/`` is the user's notes and may change.
+SEEDS = FIXTURES / "seeds"
 
 #: ``CARDSMITH_UPDATE_GOLDENS=1 pytest`` rewrites the expected files; review them as a diff.
 UPDATE = os.environ.get("CARDSMITH_UPDATE_GOLDENS") == "1"

@@ -15,7 +15,7 @@ import pytest
 from pipeline import build, load_config
 from pipeline.errors import ConfigError, ExportCheckError
 from pipeline.export import anki as anki_export
-from tests.conftest import CONTENT, FIXTURES, golden
+from tests.conftest import FIXTURES, SEEDS, golden
 
 anki_collection = pytest.importorskip("anki.collection")
 from anki.collection import (  # noqa: E402
@@ -81,7 +81,7 @@ def build_apkg(content: Path, out: Path) -> Path:
 
 def test_seed_package_imports_cleanly(tmp_path: Path, col: Collection) -> None:
     content = tmp_path / "content"
-    shutil.copytree(CONTENT, content)
+    shutil.copytree(SEEDS, content)
     package = build_apkg(content, tmp_path / "out")
     import_package(col, package)
     notes = notes_by_id(col)
@@ -106,7 +106,7 @@ def test_seed_package_imports_cleanly(tmp_path: Path, col: Collection) -> None:
 
 def test_package_is_compressed_and_never_a_collection_restore(tmp_path: Path) -> None:
     content = tmp_path / "content"
-    shutil.copytree(CONTENT, content)
+    shutil.copytree(SEEDS, content)
     package = build_apkg(content, tmp_path / "out")
     with zipfile.ZipFile(package) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
@@ -244,7 +244,7 @@ def test_edits_keep_history_and_update_in_place(tmp_path: Path, col: Collection)
 
 def test_rebuild_without_changes_is_byte_identical_even_in_a_fresh_clone(tmp_path: Path) -> None:
     content = tmp_path / "content"
-    shutil.copytree(CONTENT, content)
+    shutil.copytree(SEEDS, content)
     first = build_apkg(content, tmp_path / "a").read_bytes()
     second = build_apkg(content, tmp_path / "b").read_bytes()
     clone = tmp_path / "clone"

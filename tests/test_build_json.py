@@ -12,12 +12,12 @@ import jsonschema
 import pytest
 
 from pipeline import ContentError, EnvironmentProblem, build, load_config
-from tests.conftest import CONTENT, FIXTURES
+from tests.conftest import FIXTURES, SEEDS
 
 
 def _copy_content(tmp_path: Path) -> Path:
     target = tmp_path / "content"
-    shutil.copytree(CONTENT, target)
+    shutil.copytree(SEEDS, target)
     return target
 
 
@@ -57,7 +57,7 @@ def test_same_input_gives_same_bytes(tmp_path: Path) -> None:
 def test_parallel_and_serial_parsing_agree(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()
-    text = (CONTENT / "python.md").read_text("utf-8")
+    text = (SEEDS / "python.md").read_text("utf-8")
     for i in range(6):  # large enough to use the worker processes
         (content / f"part{i}.md").write_text(text, encoding="utf-8")
     parallel = _cards_json(content, tmp_path / "par", workers=2)
@@ -115,7 +115,7 @@ def test_a_build_leaves_no_cyclic_garbage_that_grows_with_the_notes(tmp_path: Pa
     content = _copy_content(tmp_path)
     once = _cyclic_garbage_of_build(content, tmp_path / "once")
     for n in range(4):  # five times the notes
-        for note in CONTENT.glob("*.md"):
+        for note in SEEDS.glob("*.md"):
             shutil.copy(note, content / f"copy{n}-{note.name}")
     five_times = _cyclic_garbage_of_build(content, tmp_path / "five")
     assert once < 1000

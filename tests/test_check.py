@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import check, load_config
 from pipeline.validate import bigrams, normalise_question, similar_pairs
-from tests.conftest import CONTENT, FIXTURES, golden
+from tests.conftest import FIXTURES, SEEDS, golden
 
 CASES = sorted(p for p in (FIXTURES / "check").iterdir() if p.is_dir())
 
@@ -77,7 +77,7 @@ def _all_pairs(questions: list[str]) -> set[tuple[int, int]]:
 
 def test_near_duplicate_search_finds_every_pair_all_pairs_would() -> None:
     # The seed questions, each also reworded: two characters swapped, one dropped, one added.
-    seeds = [c.question for c in check(load_config(CONTENT)).collection.cards]
+    seeds = [c.question for c in check(load_config(SEEDS)).collection.cards]
     questions = list(seeds)
     for q in seeds:
         if len(q) > 6:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from tests.conftest import CONTENT, FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, SEEDS
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -22,16 +22,16 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_check_on_the_seed_notes_exits_0_with_warnings() -> None:
-    code, output = run("check", "--content", str(CONTENT))
+    code, output = run("check", "--content", str(SEEDS))
     assert code == 0
-    assert "content/nlp.md:214: warning: image '1.png' not found" in output.replace(
+    assert "tests/fixtures/seeds/nlp.md:214: warning: image '1.png' not found" in output.replace(
         str(ROOT) + "/", ""
     )
     assert "184 questions (166 answered): 0 error(s), 31 warning(s)" in output
 
 
 def test_strict_turns_warnings_into_failure() -> None:
-    assert run("check", "--content", str(CONTENT), "--strict")[0] == 1
+    assert run("check", "--content", str(SEEDS), "--strict")[0] == 1
 
 
 def test_errors_exit_1_and_every_problem_is_listed(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_unknown_config_key_names_the_file(tmp_path: Path) -> None:
 
 
 def test_check_json_format_for_editors() -> None:
-    result = CliRunner().invoke(cli, ["check", "--content", str(CONTENT), "--format", "json"])
+    result = CliRunner().invoke(cli, ["check", "--content", str(SEEDS), "--format", "json"])
     data = json.loads(result.stdout)
     assert len(data) == 31
     assert {"path", "line", "severity", "code", "message", "related"} == set(data[0])
@@ -85,7 +85,7 @@ def test_every_command_has_help() -> None:
 def test_python_dash_m_in_a_c_locale_prints_chinese(entry: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
     proc = subprocess.run(
-        [sys.executable, *entry, "check", "--content", str(CONTENT)],
+        [sys.executable, *entry, "check", "--content", str(SEEDS)],
         capture_output=True,
         env=env,
         cwd=tmp_path,

@@ -14,7 +14,7 @@ from pygments.token import Keyword, Name, Number, Punctuation, String, Text, Whi
 from pipeline.config import load_config
 from pipeline.fastlex import _may_start, accelerate, first_characters
 from pipeline.parse import parse_file
-from tests.conftest import CONTENT
+from tests.conftest import SEEDS
 
 # Corners of the Python lexer: string prefixes in every case, f-strings inside f-strings,
 # soft keywords, numbers, Chinese names and text, unclosed strings, stray characters.
@@ -58,8 +58,8 @@ SNIPPETS = [
 
 def _seed_code() -> list[str]:
     blocks: list[str] = []
-    for path in sorted(p.name for p in CONTENT.glob("*.md")):
-        for card in parse_file(CONTENT, path, load_config(CONTENT)).cards:
+    for path in sorted(p.name for p in SEEDS.glob("*.md")):
+        for card in parse_file(SEEDS, path, load_config(SEEDS)).cards:
             blocks.extend(block.code for block in card.code_blocks)
     return blocks
 

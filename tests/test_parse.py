@@ -17,7 +17,7 @@ def _records(path: Path) -> str:
     rows = [
         {
             "line": c.source.line,
-            "deck": "::".join(c.deck),
+            "deck": c.deck.path,
             "question": c.question,
             "answered": c.answered,
             "answer": c.answer,

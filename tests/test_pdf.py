@@ -14,7 +14,7 @@ import pytest
 
 from pipeline import EnvironmentProblem, build, check, load_config
 from pipeline.export import pdf
-from tests.conftest import CONTENT, FIXTURES
+from tests.conftest import FIXTURES, SEEDS
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None, reason="poppler-utils missing: run make test"
@@ -38,7 +38,7 @@ def _build_pdf(content: Path, out: Path, **options: object) -> Path:
 @pytest.fixture(scope="module")
 def seed_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("seeds")
-    shutil.copytree(CONTENT, tmp / "content")
+    shutil.copytree(SEEDS, tmp / "content")
     return _build_pdf(tmp / "content", tmp / "out")
 
 
@@ -62,7 +62,7 @@ def _squash(text: str) -> str:
 
 def test_every_answered_question_is_printed_in_order(seed_pdf: Path) -> None:
     text = _squash(_poppler("pdftotext", seed_pdf, "-raw"))  # content order, column by column
-    cards = check(load_config(CONTENT)).collection.cards
+    cards = check(load_config(SEEDS)).collection.cards
     position = text.index("Transformer")  # after the table of contents
     for card in (c for c in cards if c.answered):
         question = _squash(re.sub(r"[*`]", "", card.question))
@@ -96,7 +96,7 @@ def test_page_count_and_size_are_plausible(seed_pdf: Path) -> None:
 
 
 def test_letter_one_column_and_filters(tmp_path: Path) -> None:
-    shutil.copytree(CONTENT, tmp_path / "content")
+    shutil.copytree(SEEDS, tmp_path / "content")
     out = _build_pdf(
         tmp_path / "content",
         tmp_path / "o",
@@ -179,7 +179,7 @@ def test_pdf_has_bookmarks_for_files_and_sections(seed_pdf: Path) -> None:
 def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()
-    text = (CONTENT / "python.md").read_text("utf-8")
+    text = (SEEDS / "python.md").read_text("utf-8")
     for i in range(5):  # 675 answered questions: two slices, converted in two processes
         (content / f"part{i}.md").write_text(text, encoding="utf-8")
     cards = check(load_config(content)).collection.cards

@@ -28,8 +28,9 @@ from genanki.apkg_schema import APKG_SCHEMA
 
 from ..errors import ConfigError, ExportCheckError
 from ..highlight import stylesheet
+from ..paths import is_external
 from ..records import Card
-from ..render import escape_attr, is_external, readable_image
+from ..render import escape_attr
 from .data import BuildData
 from .outputs import Outputs
 
@@ -82,31 +83,20 @@ class _NoteRow:
     """The field values, in the order of :data:`FIELDS`."""
 
 
-@dataclass(frozen=True)
-class Medium:
-    """An image packed into the package."""
+def _with_media(card: Card, root: Path, media: dict[str, Path]) -> tuple[str, str]:
+    """The card's question and answer HTML with every packed image under its media name.
 
-    name: str
-    """Name in Anki's flat media folder: content hash plus the original extension."""
-    data: bytes
-    """The file's bytes."""
-
-
-def _media_for(card: Card, root: Path, media: dict[str, Medium]) -> str:
-    """The card's answer HTML with every packed image pointing at its media name."""
-    answer = card.answer_html
-    if not card.references:
-        return answer
-    note_dir = (root / card.source.path).parent
-    for ref in card.references:
-        path = readable_image(ref.target, note_dir, root) if ref.image else None
-        if path is None:
-            continue  # the renderer already shows a placeholder; nothing outside is read
-        data = path.read_bytes()
-        name = hashlib.sha256(data).hexdigest()[:20] + path.suffix.lower()
-        media.setdefault(name, Medium(name, data))
-        answer = answer.replace(f'src="{escape_attr(ref.target)}"', f'src="{name}"')
-    return answer
+    The path rules named each found image's media file when the note was compiled; here
+    its ``src`` is pointed at that name in every field, and the file is noted for packing.
+    """
+    question, answer = card.question_html, card.answer_html if card.answered else UNANSWERED
+    for target in card.targets:
+        if target.media:
+            media.setdefault(target.media, root / target.file)
+            src = f'src="{escape_attr(target.url)}"'
+            question = question.replace(src, f'src="{target.media}"')
+            answer = answer.replace(src, f'src="{target.media}"')
+    return question, answer
 
 
 def package_name(data: BuildData) -> str:
@@ -118,7 +108,7 @@ def package_name(data: BuildData) -> str:
 
 
 def _source(card: Card) -> str:
-    return _source_html(card.source.path, card.deck[1] if len(card.deck) > 1 else "", card.section)
+    return _source_html(card.source.path, card.deck.file_title, card.deck.section)
 
 
 @lru_cache(maxsize=1024)  # the same for every card of a section
@@ -127,21 +117,19 @@ def _source_html(path: str, file_title: str, section: str) -> str:
     return html.escape(f"{path} — {where}" if where else path)
 
 
-def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
-    """Write the .apkg into ``out``; the number of notes and the media packed."""
+def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Path]]:
+    """Write the .apkg into ``out``; the number of notes and the media packed (name -> file)."""
     model = note_model()
     root = data.config.content.resolve()
     decks: dict[str, list[_NoteRow]] = {}
-    media: dict[str, Medium] = {}
+    media: dict[str, Path] = {}
     count = 0
     mods = [m.mod for m in data.matches] or [0]
     for card, match in data.notes:
-        answer = _media_for(card, root, media) if card.answered else UNANSWERED
-        fields = (card.question_html, answer, _source(card), card.id)
+        question, answer = _with_media(card, root, media)
+        fields = (question, answer, _source(card), card.id)
         tags = " " + " ".join(card.tags) + " "
-        decks.setdefault("::".join(card.deck), []).append(
-            _NoteRow(card.id, match.mod, tags, fields)
-        )
+        decks.setdefault(card.deck.path, []).append(_NoteRow(card.id, match.mod, tags, fields))
         count += 1
     _write(out, decks, model, media, model_mod=max(mods))
     return count, media
@@ -224,7 +212,7 @@ def _write(
     out: BinaryIO,
     decks: dict[str, list[_NoteRow]],
     model: genanki.Model,
-    media: dict[str, Medium],
+    media: dict[str, Path],
     model_mod: int,
 ) -> None:
     names = sorted(media)
@@ -244,10 +232,12 @@ def _write(
             zf.open(_entry("collection.anki2", db_path.stat().st_size), "w") as dst,
         ):
             shutil.copyfileobj(src, dst, 1 << 20)
-        entries = [("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode())]
-        entries += [(str(i), media[n].data) for i, n in enumerate(names)]
-        for entry, payload in entries:
-            with zf.open(_entry(entry, len(payload)), "w") as dst:
+        index = json.dumps({str(i): n for i, n in enumerate(names)}).encode()
+        with zf.open(_entry("media", len(index)), "w") as dst:
+            dst.write(index)
+        for i, name in enumerate(names):  # read one at a time, never all held in memory
+            payload = media[name].read_bytes()
+            with zf.open(_entry(str(i), len(payload)), "w") as dst:
                 dst.write(payload)
 
 

@@ -18,7 +18,7 @@ def card_record(card: Card) -> dict[str, Any]:
     """The JSON form of one card (see ``pipeline/schema/cards.schema.json``)."""
     return {
         "id": card.id,
-        "deck": "::".join(card.deck),
+        "deck": card.deck.path,
         "section": card.section,
         "question": card.question,
         "answer": card.answer,
@@ -39,7 +39,7 @@ def card_record(card: Card) -> dict[str, Any]:
             }
             for block in card.code_blocks
         ],
-        "images": [ref.target for ref in card.references if ref.image],
+        "images": [t.written for t in card.targets if t.image],
         "answered": card.answered,
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,8 @@ from typing import Any
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
-from ..parallel import fork_map, worker_count
 from ..records import Card
-from ..typstmd import TypstWriter, escape
+from ..typstmd import escape
 from .data import BuildData
 from .outputs import Outputs
 
@@ -30,14 +29,13 @@ FILE_NAME = "cheatsheet.pdf"
 TODO_TITLE = "待回答"
 _KEEP_LINES = 30  # questions shorter than about half a column are never split
 _CHARS_PER_LINE = 28
-_SLICE = 500
 
 
 def selected(cards: Sequence[Card], config: Config) -> list[Card]:
     """The cards to print: every card, or those under ``--deck`` paths or with ``--tag`` tags."""
 
     def wanted(card: Card) -> bool:
-        deck = "::".join(card.deck)
+        deck = card.deck.path
         if config.pdf_decks and not any(
             deck == d or deck.startswith(d + "::") for d in config.pdf_decks
         ):
@@ -53,29 +51,17 @@ def _estimated_lines(card: Card) -> int:
 
 
 def _section_title(card: Card) -> str:
-    return " · ".join(card.deck[2:]) or card.deck[-1]
+    return " · ".join(card.deck.sections) or card.deck.file_title
 
 
-def _writer(card: Card, root: Path) -> TypstWriter:
-    note_dir = (root / card.source.path).parent
-    return TypstWriter(note_dir, root, [b.language for b in card.code_blocks])
-
-
-def _convert(cards: Sequence[Card], root: Path) -> list[str]:
-    """The ``#qa`` blocks of some answered cards."""
-    blocks = []
-    for card in cards:
-        writer = _writer(card, root)
-        question = writer.inline_markup(card.question)
-        answer = writer.convert(card.answer).strip()
-        keep = "true" if _estimated_lines(card) <= _KEEP_LINES else "false"
-        blocks.append(f"#qa(keep: {keep})[{question}][{answer}]\n")
-    return blocks
+def _qa(card: Card) -> str:
+    """One answered card's ``#qa`` block, from the Typst its note file was compiled to."""
+    keep = "true" if _estimated_lines(card) <= _KEEP_LINES else "false"
+    return f"#qa(keep: {keep})[{card.question_typst}][{card.answer_typst}]\n"
 
 
 def document(cards: Sequence[Card], config: Config) -> str:
-    """The whole Typst source of the cheat sheet."""
-    root = config.content.resolve()
+    """The whole Typst source of the cheat sheet (the cards compiled with Typst)."""
     out = [
         f"#let cs-paper = {typst_string(config.paper)}",
         f"#let cs-columns = {config.columns}",
@@ -85,23 +71,16 @@ def document(cards: Sequence[Card], config: Config) -> str:
         TEMPLATE.read_text(encoding="utf-8"),
     ]
     answered = [c for c in cards if c.answered]
-    # Converting re-parses every answer and re-lexes its code: a few seconds at 10k
-    # questions, spread over the cores in slices of a few hundred cards.
-    slices = [answered[i : i + _SLICE] for i in range(0, len(answered), _SLICE)]
-    workers = worker_count(config.workers, len(slices))
-    converted = iter(
-        [qa for part in fork_map(partial(_convert, root=root), slices, workers) for qa in part]
-    )
-    for title, in_file in groupby(answered, key=lambda c: c.deck[1]):
+    for title, in_file in groupby(answered, key=lambda c: c.deck.file_title):
         out.append(f"= {escape(title)}\n")
         for section, in_section in groupby(in_file, key=_section_title):
             out.append(f"== {escape(section)}\n")
-            out.extend(next(converted) for _ in in_section)
+            out.extend(_qa(card) for card in in_section)
     todo = [c for c in cards if not c.answered]
     if todo and config.pdf_todo:
         out.append(f"#pagebreak(weak: true)\n= {TODO_TITLE}\n")
-        for section, in_section in groupby(todo, key=lambda c: "::".join(c.deck[1:])):
-            items = ", ".join(f"[{_writer(c, root).inline_markup(c.question)}]" for c in in_section)
+        for section, in_section in groupby(todo, key=lambda c: "::".join(c.deck.parts[1:])):
+            items = ", ".join(f"[{c.question_typst}]" for c in in_section)
             out.append(f"#subhead[{escape(section.replace('::', ' · '))}]\n#list({items})\n")
     return "\n".join(out)
 
@@ -143,7 +122,7 @@ def _printable(chars: Iterable[str]) -> set[str]:
 def check_fonts(cards: Sequence[Card], config: Config) -> None:
     """Stop before rendering when a character of the notes has no configured font."""
     prose = _printable(
-        ch for c in cards for text in (c.question, c.answer, *c.deck) for ch in text
+        ch for c in cards for text in (c.question, c.answer, *c.deck.parts) for ch in text
     ) | _printable(config.pdf_title + TODO_TITLE + "目录")
     code = _printable(ch for c in cards for b in c.code_blocks for ch in b.code)
     problems = []

@@ -1,0 +1,79 @@
+"""Image and link destinations: as written -> a :class:`~pipeline.records.Target`, judged once.
+
+Every output reads the verdict made here: validation reports it, the HTML and Typst
+renderers show the image or a placeholder, the Anki exporter packs the file. The rules:
+
+- a destination with a URL scheme (``https:``, ``mailto:``, ``data:``) or starting with
+  ``//`` is external, and ``#fragment`` an in-page anchor: neither is ever read;
+- anything else is a path: percent-escapes decoded, ``?query`` and ``#fragment`` dropped,
+  relative to the note's folder, or to the content folder when it starts with ``/`` (as on
+  GitHub and documentation sites);
+- a path that resolves (links followed) outside the content folder is ``outside``, and its
+  file is never read, not even to see whether it exists;
+- a local image that is not a file is ``missing``; one that is gets a media name from a
+  hash of its bytes, so two different ``1.png`` never collide in Anki's flat media folder
+  and a changed image arrives under a new name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from .records import Target, TargetKind
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def is_external(url: str) -> bool:
+    """True for URLs (``https:``, ``mailto:``, ``data:``) and protocol-relative ``//`` links."""
+    return bool(_SCHEME.match(url)) or url.startswith("//")
+
+
+def media_name(data: bytes, suffix: str) -> str:
+    """Name of an image in Anki's media folder: 20 hex digits of its sha256, then its suffix."""
+    return hashlib.sha256(data).hexdigest()[:20] + suffix.lower()
+
+
+@dataclass
+class Resolver:
+    """Resolves the destinations of one note file; each distinct one is judged once."""
+
+    root: Path
+    """The content folder, resolved (absolute, links followed)."""
+    note_dir: Path
+    """Folder of the note file, resolved."""
+    _seen: dict[tuple[str, bool], tuple[TargetKind, str, str]] = field(default_factory=dict)
+
+    def target(self, url: str, line: int, image: bool) -> Target:
+        """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it)."""
+        key = (url, image)
+        if key not in self._seen:
+            self._seen[key] = self._judge(url, image)
+        kind, file, media = self._seen[key]
+        return Target(url, unquote(url), line, image, kind, file, media)
+
+    def _judge(self, url: str, image: bool) -> tuple[TargetKind, str, str]:
+        if is_external(url):
+            return "external", "", ""
+        if url.startswith("#") or not url:
+            return "anchor", "", ""
+        written = unquote(url.split("#", 1)[0].split("?", 1)[0])
+        base = self.root if written.startswith("/") else self.note_dir
+        try:
+            resolved = (base / written.lstrip("/")).resolve()
+        except (OSError, RuntimeError):  # a link loop, a name too long
+            return "missing", "", ""
+        if resolved != self.root and self.root not in resolved.parents:
+            return "outside", "", ""
+        file = resolved.relative_to(self.root).as_posix()
+        if not image:
+            return "local", file, ""
+        try:
+            data = resolved.read_bytes()
+        except OSError:  # absent, a folder, unreadable: the card shows a placeholder
+            return "missing", file, ""
+        return "local", file, media_name(data, resolved.suffix)

@@ -1,26 +1,40 @@
 """The ``cardsmith`` command: parses arguments, calls the library, turns its errors into exit codes.
 
 Exit codes: 0 success (warnings allowed), 1 content errors (or warnings with ``--strict``),
-2 usage or environment problems.
+2 usage or environment problems, 3 an internal error (a bug of cardsmith's: one line says
+where its traceback was saved). Diagnostics of ``check`` go to stdout, like a linter's;
+progress and the build's messages go to stderr.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterable
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
-from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, EnvironmentProblem
+from .errors import CardsmithError, ContentError, Diagnostic, ExportCheckError
 
-EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+#: Library error -> exit code; the first class that matches wins.
+EXIT_CODES: tuple[tuple[type[CardsmithError], int], ...] = (
+    (ContentError, EXIT_CONTENT),
+    (ExportCheckError, EXIT_INTERNAL),  # an output failed its self-check: our bug
+    (CardsmithError, EXIT_USAGE),
+)
+
+F = TypeVar("F", bound=Callable[..., None])
 
 
 def _utf8_streams() -> None:
@@ -43,9 +57,52 @@ def _located(diagnostics: Iterable[Diagnostic], content: Path) -> list[Diagnosti
     ]
 
 
-def _print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+def _print_diagnostics(diagnostics: Iterable[Diagnostic], err: bool = True) -> None:
     for d in diagnostics:
-        click.echo(str(d), err=True)
+        click.echo(str(d), err=err)
+
+
+def _crash_report(exc: BaseException) -> str:
+    """Save the traceback of an unexpected exception; the file's path."""
+    fd, path = tempfile.mkstemp(prefix="cardsmith-crash-", suffix=".txt")
+    with open(fd, "w", encoding="utf-8") as out:
+        out.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def translated(command: F) -> F:
+    """Run a command, turning every exception into one line on stderr and an exit code.
+
+    A :class:`ContentError` has printed its diagnostics already (the command catches it);
+    other library errors print their message; anything else is a bug of ours: exit 3,
+    with the traceback saved to a file rather than dumped on the person.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except CardsmithError as exc:
+            code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
+            if not isinstance(exc, ContentError):
+                what = "internal error" if code == EXIT_INTERNAL else "error"
+                click.echo(f"cardsmith: {what}: {exc}", err=True)
+            raise click.exceptions.Exit(code) from exc
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            try:
+                where = f"the traceback is in {_crash_report(exc)}"
+            except OSError:
+                where = "the traceback could not be saved"
+            click.echo(
+                f"cardsmith: internal error: {type(exc).__name__}: {exc} "
+                f"(a bug in cardsmith, not in your notes; {where})",
+                err=True,
+            )
+            raise click.exceptions.Exit(EXIT_INTERNAL) from exc
+
+    return run  # type: ignore[return-value]
 
 
 def _counts(diagnostics: tuple[Diagnostic, ...]) -> str:
@@ -100,30 +157,32 @@ def cli() -> None:
     default="text",
     help="How to print the diagnostics.",
 )
+@translated
 def check(content: Path | None, strict: bool, fmt: str) -> None:
-    """Check the notes and print every problem as path:line: severity: message."""
-    try:
-        config = load_config(content)
-        result = run_check(config)
-    except (ConfigError, EnvironmentProblem) as exc:
-        raise click.exceptions.Exit(_usage_error(exc)) from exc
+    """Check the notes and print every problem as path:line: severity: message.
+
+    The problems and a one-line summary go to standard output, so
+    `cardsmith check > problems.txt` keeps them. Exit code 1 when there are
+    errors (or warnings, with --strict).
+
+    \b
+    Examples:
+      cardsmith check
+      cardsmith check --content notes --strict
+      cardsmith check --format json > problems.json
+    """
+    config = load_config(content)
+    result = run_check(config)
     diagnostics = tuple(_located(result.collection.diagnostics, config.content))
     if fmt == "json":
         click.echo(json.dumps([d.as_json() for d in diagnostics], ensure_ascii=False, indent=1))
     else:
-        _print_diagnostics(diagnostics)
+        _print_diagnostics(diagnostics, err=False)
         cards = result.collection.cards
         answered = sum(1 for c in cards if c.answered)
-        click.echo(
-            f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}", err=True
-        )
+        click.echo(f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}")
     failed = any(d.severity == "error" for d in diagnostics) or (strict and diagnostics)
     raise click.exceptions.Exit(EXIT_CONTENT if failed else EXIT_OK)
-
-
-def _usage_error(exc: CardsmithError) -> int:
-    click.echo(f"cardsmith: error: {exc}", err=True)
-    return EXIT_USAGE
 
 
 @cli.command()
@@ -169,17 +228,26 @@ def _usage_error(exc: CardsmithError) -> int:
     help="PDF: leave out the page of unanswered questions.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
+@translated
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
-    """Build the outputs (cards.json, the .apkg, the PDF) into the output folder."""
+    """Build the outputs (cards.json, the .apkg, the PDF) into the output folder.
+
+    A build with errors writes nothing; the outputs appear together only when
+    every exporter and every check has succeeded.
+
+    \b
+    Examples:
+      cardsmith build
+      cardsmith build --content notes --out out --format apkg
+      cardsmith build --format pdf --deck 面试题::NLP --columns 1
+    """
+    config = load_config(content, **options)
     try:
-        config = load_config(content, **options)
         result = run_build(config, _Progress(quiet), strict=strict)
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
         click.echo(f"build failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
-        raise click.exceptions.Exit(EXIT_CONTENT) from exc
-    except CardsmithError as exc:
-        raise click.exceptions.Exit(_usage_error(exc)) from exc
+        raise
     _print_diagnostics(_located(result.diagnostics, config.content))
     if not quiet:
         for line in result.report.summary_lines():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from .errors import ConfigError
 
@@ -81,14 +82,52 @@ _FILE_KEYS = {
     "pdf.fonts": "fonts",
     "pdf.mono_fonts": "mono_fonts",
 }
+_TABLES = {key.rsplit(".", 1)[0] for key in _FILE_KEYS if "." in key}
 _TUPLE_FIELDS = {"formats", "fonts", "mono_fonts", "pdf_decks", "pdf_tags"}
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(x, str) for x in value)
+    )
+
+
+def _is_string_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(x, str) for x in value.values())
+
+
+#: Field type (as annotated on :class:`Config`) -> (accepts a value read from TOML, what
+#: the message says was expected). A new field type is one entry.
+_TYPES: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    str: (lambda v: isinstance(v, str), "a string"),
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    tuple[str, ...]: (_is_strings, "a string or a list of strings"),
+    Mapping[str, str]: (_is_string_table, "a table of strings"),
+}
+
+#: TOML value type -> its name in messages (bool first: it is also an int).
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+
+
+def _describe(value: Any) -> str:
+    kind = next((name for t, name in _TOML_TYPES if isinstance(value, t)), type(value).__name__)
+    return kind if isinstance(value, (list, dict)) else f"{value!r} ({kind})"
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in ("titles", "aliases"):
+        # Only a known table ([pdf]) is opened; any other table is a value to type-check.
+        if isinstance(value, dict) and name in _TABLES:
             flat.update(_flatten(value, name + "."))
         else:
             flat[name] = value
@@ -96,39 +135,73 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Config values from a ``cardsmith.toml``; unknown keys are rejected naming the file."""
+    """Config values from a ``cardsmith.toml``, each checked against its field's type.
+
+    Raises :class:`ConfigError` naming the file and the key: an unknown key, a value of the
+    wrong type (``root_deck = 5``, ``titles = "x"``), a file that is not TOML or not UTF-8,
+    or one that cannot be read.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings file: {exc.strerror}") from exc
+    hints = get_type_hints(Config)
     values: dict[str, Any] = {}
     for key, value in _flatten(data).items():
         if key not in _FILE_KEYS:
             known = ", ".join(sorted(_FILE_KEYS))
             raise ConfigError(f"{path}: unknown key '{key}' (known keys: {known})")
-        values[_FILE_KEYS[key]] = value
+        name = _FILE_KEYS[key]
+        accepts, expected = _TYPES[hints[name]]
+        if not accepts(value):
+            raise ConfigError(f"{path}: '{key}' must be {expected}, not {_describe(value)}")
+        values[name] = value
     return values
 
 
-def _validated(config: Config) -> Config:
+#: Names Anki treats as a whole collection to restore, not a deck to add (Anki's importer).
+_RESTORE_NAMES = re.compile(r"^(collection|backup-.*)$")
+
+
+def _validated(config: Config, source: str) -> Config:
+    """``config`` when every value is in range; else :class:`ConfigError` naming ``source``."""
     unknown = [f for f in config.formats if f not in FORMATS]
+    problems = []
     if unknown:
-        raise ConfigError(f"unknown format {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+        problems.append(f"unknown format {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
     if config.columns not in (1, 2):
-        raise ConfigError(f"pdf columns must be 1 or 2, not {config.columns}")
+        problems.append(f"pdf columns must be 1 or 2, not {config.columns}")
     if config.paper not in ("a4", "us-letter"):
-        raise ConfigError(f"paper must be 'a4' or 'us-letter', not {config.paper!r}")
+        problems.append(f"paper must be 'a4' or 'us-letter', not {config.paper!r}")
+    for name in ("fonts", "mono_fonts"):
+        if not getattr(config, name):
+            problems.append(f"pdf {name} must name at least one font")
     if not config.root_deck.strip():
-        raise ConfigError("root_deck must not be empty")
+        problems.append("root_deck must not be empty")
+    if _RESTORE_NAMES.match(config.package_name) or not config.package_name.strip():
+        problems.append(
+            f"package_name {config.package_name!r} would make Anki replace the whole collection"
+        )
+    if any(ch in config.package_name for ch in "/\\"):
+        problems.append(f"package_name {config.package_name!r} must be a file name, not a path")
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
     return config
 
 
 def load_config(content: Path | None = None, **flags: Any) -> Config:
-    """Defaults, then ``<content>/cardsmith.toml``, then the flags that are not None."""
+    """Defaults, then ``<content>/cardsmith.toml``, then the flags that are not None.
+
+    Raises :class:`ConfigError` naming the file (or the option) and the key on any wrong
+    type, range or unknown key.
+    """
     base = Config() if content is None else Config(content=Path(content))
-    from_file = read_config_file(base.content / CONFIG_NAME)
+    config_path = base.content / CONFIG_NAME
+    from_file = read_config_file(config_path)
     given = {k: v for k, v in flags.items() if v is not None and v != ()}
     names = {f.name for f in fields(Config)}
     for key in given:
@@ -141,7 +214,5 @@ def load_config(content: Path | None = None, **flags: Any) -> Config:
     for key in ("out", "content"):
         if key in merged:
             merged[key] = Path(merged[key])
-    try:
-        return _validated(replace(base, **merged))
-    except TypeError as exc:  # pragma: no cover - a wrong type in the file
-        raise ConfigError(str(exc)) from exc
+    source = f"{config_path}" if from_file else "options"
+    return _validated(replace(base, **merged), source)

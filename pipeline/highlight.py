@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -18,8 +19,6 @@ from pygments.styles import get_style_by_name
 from pygments.token import Token
 from pygments.util import ClassNotFound
 
-from .fastlex import accelerate
-
 #: CSS class of every highlighted block: ``<pre class="highlight"><code>``.
 CSS_CLASS = "highlight"
 LIGHT_STYLE = "friendly"
@@ -28,11 +27,28 @@ DARK_STYLE = "monokai"
 _FORMATTER = HtmlFormatter(nowrap=True, cssclass=CSS_CLASS)
 
 
+@lru_cache(maxsize=1)
+def accelerator() -> Callable[[Lexer], Lexer] | None:
+    """:func:`pipeline.fastlex.accelerate`, or None to keep stock Pygments.
+
+    None when ``CARDSMITH_FASTLEX=0`` is set, or when fastlex cannot be imported: it reads
+    CPython's private regex parser (``re._parser``), and a Python that changed or dropped
+    it must cost speed, never the whole tool.
+    """
+    if os.environ.get("CARDSMITH_FASTLEX", "1") == "0":
+        return None
+    try:
+        from .fastlex import accelerate
+    except Exception:  # any failure of the private API at import means stock Pygments
+        return None
+    return accelerate
+
+
 @lru_cache(maxsize=128)
 def lexer_for(language: str) -> Lexer | None:
     """The cached Pygments lexer for a fence language, or None when Pygments has none.
 
-    Regex lexers get :func:`~pipeline.fastlex.accelerate`'s loop: the same tokens, faster.
+    Regex lexers get :func:`accelerator`'s loop when it is there: the same tokens, faster.
     """
     if not language:
         return None
@@ -40,7 +56,8 @@ def lexer_for(language: str) -> Lexer | None:
         lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
-    return accelerate(lexer)
+    accelerate = accelerator()
+    return accelerate(lexer) if accelerate else lexer
 
 
 def highlight_html(code: str, language: str) -> str:

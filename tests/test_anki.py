@@ -310,3 +310,23 @@ def test_self_check_catches_a_package_that_lost_a_note(tmp_path: Path) -> None:
     anki_export.self_check(package, 1, [guid])  # the real package passes
     with pytest.raises(ExportCheckError, match="2 expected"):
         anki_export.self_check(package, 2, [guid])
+
+
+def test_an_image_in_a_question_is_packed_and_shown_on_the_front(
+    tmp_path: Path, col: Collection
+) -> None:
+    # The exporter once pointed only the answer's images at the packed media: a local image
+    # in a question stopped the whole build at the package's self-check.
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "render" / "image_in_question", content)
+    import_package(col, build_apkg(content, tmp_path / "out"))
+    name = hashlib.sha256((content / "flow.png").read_bytes()).hexdigest()[:20] + ".png"
+    notes = {n["Question"]: n for n in notes_by_id(col).values()}
+    front = next(q for q in notes if "流程" in q)
+    assert f'<img src="{name}" alt="流程">' in front
+    assert f'<img src="{name}" alt="同一张图">' in next(
+        n["Answer"] for q, n in notes.items() if q != front
+    )
+    assert [p.name for p in Path(col.media.dir()).iterdir()] == [name]
+    card = col.get_card(col.find_cards(f'"ID:{notes[front]["ID"]}"')[0])
+    assert name in card.question()  # what Anki renders on the front

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import shutil
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -120,3 +121,23 @@ def test_a_build_leaves_no_cyclic_garbage_that_grows_with_the_notes(tmp_path: Pa
     five_times = _cyclic_garbage_of_build(content, tmp_path / "five")
     assert once < 1000
     assert five_times < once + 100
+
+
+@pytest.mark.parametrize(
+    ("case", "strict"), [("path_outside", False), ("not_utf8", False), ("unanswered", True)]
+)
+def test_a_content_problem_stops_the_build_before_any_exporter_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, strict: bool
+) -> None:
+    # Cheap checks come first: a link leaving the content folder must not wait for (or be
+    # hidden behind) seconds of typesetting, nor leave anything written.
+    ran: list[str] = []
+    monkeypatch.setattr(sys.modules["pipeline.build"], "exporter", ran.append)
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / case, content)
+    with pytest.raises(ContentError) as caught:
+        build(load_config(content, out=tmp_path / "out"), strict=strict)
+    assert ran == []
+    assert caught.value.diagnostics
+    assert not (tmp_path / "out").exists()
+    assert not (content / "cardsmith.lock.json").exists()

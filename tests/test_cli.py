@@ -7,12 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
+from pipeline.export import anki as anki_export
+from pipeline.export.data import BuildData
 from tests.conftest import FIXTURES, ROOT, SEEDS
 
 
@@ -92,4 +96,65 @@ def test_python_dash_m_in_a_c_locale_prints_chinese(entry: list[str], tmp_path: 
         check=False,
     )
     assert proc.returncode == 0
-    assert "question has no answer (no card is made): 搜索推荐算法" in proc.stderr.decode("utf-8")
+    assert "question has no answer (no card is made): 搜索推荐算法" in proc.stdout.decode("utf-8")
+
+
+def test_check_writes_its_diagnostics_to_stdout(tmp_path: Path) -> None:
+    # `cardsmith check > problems.txt` keeps every problem and the summary, like a linter.
+    problems = tmp_path / "problems.txt"
+    with problems.open("wb") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "check", "--content", str(SEEDS)],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert proc.returncode == 0
+    text = problems.read_text("utf-8")
+    assert text.count(": warning: ") == 31
+    assert text.endswith("184 questions (166 answered): 0 error(s), 31 warning(s)\n")
+    assert b"warning" not in proc.stderr
+
+
+def _seed_copy(tmp_path: Path) -> Path:
+    content = tmp_path / "content"
+    shutil.copytree(SEEDS, content)
+    return content
+
+
+def test_a_failed_self_check_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package whose note count is not what was asked for: a bug of ours, exit 3, not 2.
+    real = anki_export.build_package
+
+    def one_note_short(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Path]]:
+        count, media = real(data, out)
+        return count + 1, media
+
+    monkeypatch.setattr(anki_export, "build_package", one_note_short)
+    content = _seed_copy(tmp_path)
+    code, output = run("build", "--content", str(content), "--out", str(tmp_path / "o"))
+    assert code == 3
+    assert "cardsmith: internal error: the Anki package failed its self-check" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unexpected_exception_exits_3_with_the_traceback_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(sys.modules["pipeline.build"], "assign", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    content = _seed_copy(tmp_path)
+    code, output = run("build", "-q", "--content", str(content), "--out", str(tmp_path / "o"))
+    assert code == 3
+    (line,) = output.splitlines()
+    assert line.startswith("cardsmith: internal error: ZeroDivisionError: division by zero")
+    (saved,) = tmp_path.glob("cardsmith-crash-*.txt")
+    assert str(saved) in line
+    assert "Traceback" in saved.read_text("utf-8") and "broken" in saved.read_text("utf-8")

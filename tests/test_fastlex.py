@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+import sys
+from collections.abc import Iterator
 from functools import cache
 
 import pytest
@@ -11,6 +13,7 @@ from pygments.lexer import Lexer, RegexLexer, bygroups, default, include
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 from pygments.token import Keyword, Name, Number, Punctuation, String, Text, Whitespace
 
+from pipeline import highlight
 from pipeline.config import load_config
 from pipeline.fastlex import _may_start, accelerate, first_characters
 from pipeline.parse import parse_file
@@ -197,3 +200,38 @@ def test_every_regex_lexer_pygments_ships_lexes_the_same() -> None:
         for text in SNIPPETS:
             assert list(fast.get_tokens(text)) == list(stock.get_tokens(text)), (aliases[0], text)
     assert accelerated > 400  # most of Pygments' lexers are plain regex lexers
+
+
+@pytest.fixture
+def fresh_highlight(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """highlight's caches emptied and fastlex unimported, before and after the test."""
+    monkeypatch.delitem(sys.modules, "pipeline.fastlex", raising=False)
+    highlight.accelerator.cache_clear()
+    highlight.lexer_for.cache_clear()
+    yield
+    highlight.accelerator.cache_clear()
+    highlight.lexer_for.cache_clear()
+
+
+def _stock_python_still_highlights() -> None:
+    lexer = highlight.lexer_for("python")
+    assert lexer is not None and "get_tokens_unprocessed" not in vars(lexer)
+    assert '<span class="k">def</span>' in highlight.highlight_html("def f(): pass\n", "python")
+
+
+@pytest.mark.usefixtures("fresh_highlight")
+def test_fastlex_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARDSMITH_FASTLEX", "0")
+    assert highlight.accelerator() is None
+    _stock_python_still_highlights()
+
+
+@pytest.mark.usefixtures("fresh_highlight")
+def test_without_the_private_regex_parser_pygments_runs_stock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A future Python without re._parser: importing fastlex fails, the tool does not.
+    monkeypatch.delattr(re, "_parser")
+    monkeypatch.setitem(sys.modules, "re._parser", None)
+    assert highlight.accelerator() is None
+    _stock_python_still_highlights()

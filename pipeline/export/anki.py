@@ -26,7 +26,7 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from ..errors import ConfigError, ExportCheckError
+from ..errors import ExportCheckError
 from ..highlight import stylesheet
 from ..paths import is_external
 from ..records import Card
@@ -100,11 +100,8 @@ def _with_media(card: Card, root: Path, media: dict[str, Path]) -> tuple[str, st
 
 
 def package_name(data: BuildData) -> str:
-    """File name of the package; never one Anki treats as a full collection restore."""
-    name = data.config.package_name
-    if name == "collection" or name.startswith("backup-") or "/" in name:
-        raise ConfigError(f"package_name {name!r} would make Anki replace the whole collection")
-    return f"{name}.apkg"
+    """File name of the package (the configuration rejects names Anki would restore from)."""
+    return f"{data.config.package_name}.apkg"
 
 
 def _source(card: Card) -> str:

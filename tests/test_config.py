@@ -1,0 +1,74 @@
+"""cardsmith.toml: every value checked against its type and range, named with file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import ConfigError, load_config
+from pipeline.cli import cli
+
+#: A settings file -> the message that must name what is wrong with it.
+WRONG = {
+    "root_deck = 5": "'root_deck' must be a string, not 5 (an integer)",
+    'root_deck = "  "': "root_deck must not be empty",
+    'titles = "x"': "'titles' must be a table of strings, not 'x' (a string)",
+    '[titles]\n"a.md" = 3': "'titles' must be a table of strings, not a table",
+    "default_language = []": "'default_language' must be a string, not an array",
+    'include_unanswered = "no"': "'include_unanswered' must be true or false, not 'no' (a string)",
+    "include_unanswered = 0": "'include_unanswered' must be true or false, not 0 (an integer)",
+    "aliases = 1.5": "'aliases' must be a table of strings, not 1.5 (a number)",
+    "package_name = false": "'package_name' must be a string, not False (a boolean)",
+    'package_name = "collection"': "would make Anki replace the whole collection",
+    'package_name = "a/b"': "must be a file name, not a path",
+    '[pdf]\ncolumns = "2"': "'pdf.columns' must be an integer, not '2' (a string)",
+    "[pdf]\ncolumns = true": "'pdf.columns' must be an integer, not True (a boolean)",
+    "[pdf]\ncolumns = 3": "pdf columns must be 1 or 2, not 3",
+    '[pdf]\npaper = "a5"': "paper must be 'a4' or 'us-letter', not 'a5'",
+    "[pdf]\ntitle = {}": "'pdf.title' must be a string, not a table",
+    '[pdf]\ntodo = "yes"': "'pdf.todo' must be true or false, not 'yes' (a string)",
+    "[pdf]\nfonts = 5": "'pdf.fonts' must be a string or a list of strings, not 5 (an integer)",
+    '[pdf]\nmono_fonts = ["a", 1]': "'pdf.mono_fonts' must be a string or a list of strings",
+    "[pdf]\nfonts = []": "pdf fonts must name at least one font",
+    "pdf = 1": "unknown key 'pdf'",
+    "colour = 'red'": "unknown key 'colour'",
+    "root_deck = ": "cardsmith.toml: Invalid value",
+}
+
+
+@pytest.mark.parametrize("text", WRONG, ids=list(WRONG))
+def test_a_wrong_value_is_a_usage_error_naming_file_and_key(tmp_path: Path, text: str) -> None:
+    (tmp_path / "cardsmith.toml").write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'cardsmith.toml'}: ")
+    assert WRONG[text] in str(caught.value)
+    result = CliRunner().invoke(cli, ["check", "--content", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("cardsmith: error: ")
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_settings_file_that_is_a_folder_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "cardsmith.toml").mkdir()
+    result = CliRunner().invoke(cli, ["check", "--content", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "cannot read the settings file" in result.output
+
+
+def test_every_right_type_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "cardsmith.toml").write_text(
+        'root_deck = "面试题"\ndefault_language = "python"\ninclude_unanswered = true\n'
+        'package_name = "deck"\n[titles]\n"a.md" = "A"\n[aliases]\n"问" = "csAAAAAAAAAA"\n'
+        '[pdf]\ncolumns = 1\npaper = "us-letter"\ntitle = "T"\ntodo = false\n'
+        'fonts = "Noto Sans CJK SC"\nmono_fonts = ["DejaVu Sans Mono"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(tmp_path)
+    assert (config.columns, config.fonts, config.include_unanswered) == (
+        1,
+        ("Noto Sans CJK SC",),
+        True,
+    )

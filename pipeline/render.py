@@ -17,7 +17,6 @@ from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
 from .cjk import cjk_friendly
-from .highlight import highlight_html
 from .records import Target, TargetKind
 
 #: Placeholder text of an image that cannot be shown, by what the path rules found.
@@ -43,9 +42,7 @@ def _escape_raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict
 
 
 def _code(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
-    tok = tokens[idx]
-    html = tok.meta.get("html")
-    return html if html is not None else highlight_html(tok.content, "")
+    return str(tokens[idx].meta["html"])  # highlighted when the note file was compiled
 
 
 def _image(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from markdown_it.token import Token
 
-from .highlight import typst_code, typst_string
+from .highlight import typst_string
 from .paths import is_external
 from .records import Target
 
@@ -106,11 +106,8 @@ class TypstRenderer:
         return f"#enum(start: {start}, {self._items(node)})\n\n"
 
     def _code(self, node: Node, _tight: bool) -> str:
-        tok = node.token
-        body = tok.meta.get("typst")  # lexed once, with the HTML, when the file was compiled
-        if body is None:
-            body = typst_code(tok.content.rstrip("\n"), tok.meta.get("language", ""))
-        return f"#codeblock({body})\n\n"
+        # Lexed once, with the HTML, when the note file was compiled.
+        return f"#codeblock({node.token.meta['typst']})\n\n"
 
     def _blockquote(self, node: Node, _tight: bool) -> str:
         return f"#quote(block: true)[{self._children(node, False).strip()}]\n\n"

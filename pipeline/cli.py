@@ -19,6 +19,8 @@ from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
 from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, EnvironmentProblem
+from .init import init as run_init
+from .init import next_steps
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -86,7 +88,14 @@ content_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
-    """Build Anki decks, a PDF cheat sheet and JSON records from Markdown interview notes."""
+    """Build Anki decks, a PDF cheat sheet and JSON records from Markdown interview notes.
+
+    \b
+    Examples:
+      cardsmith init my-notes && cd my-notes
+      cardsmith check
+      cardsmith build
+    """
     _utf8_streams()
 
 
@@ -101,7 +110,14 @@ def cli() -> None:
     help="How to print the diagnostics.",
 )
 def check(content: Path | None, strict: bool, fmt: str) -> None:
-    """Check the notes and print every problem as path:line: severity: message."""
+    """Check the notes and print every problem as path:line: severity: message.
+
+    \b
+    Examples:
+      cardsmith check
+      cardsmith check --content notes --strict
+      cardsmith check --format json     # for editors: one record per problem
+    """
     try:
         config = load_config(content)
         result = run_check(config)
@@ -170,7 +186,14 @@ def _usage_error(exc: CardsmithError) -> int:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
-    """Build the outputs (cards.json, the .apkg, the PDF) into the output folder."""
+    """Build the outputs (cards.json, the .apkg, the PDF) into the output folder.
+
+    \b
+    Examples:
+      cardsmith build
+      cardsmith build --content notes --out out --format json
+      cardsmith build --format pdf --columns 1 --deck 面试题::NLP
+    """
     try:
         config = load_config(content, **options)
         result = run_build(config, _Progress(quiet), strict=strict)
@@ -191,3 +214,30 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
 def main() -> None:
     """Console entry point."""
     cli(prog_name="cardsmith")
+
+
+# --- init ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("folder", required=False, default=".", type=click.Path(path_type=Path))
+def init(folder: Path) -> None:
+    """Start a notes folder: settings, two example notes, a .gitignore and a README.
+
+    FOLDER (default: the current folder) is created if missing. The notes go into its
+    content/ folder, so check and build need no flag there. Nothing is ever overwritten:
+    if one of the files exists, init names it, writes nothing and exits with 2.
+
+    \b
+    Examples:
+      cardsmith init my-notes
+      cd my-notes && cardsmith build
+    """
+    try:
+        written = run_init(folder)
+    except CardsmithError as exc:
+        raise click.exceptions.Exit(_usage_error(exc)) from exc
+    for path in written:
+        click.echo(f"created {path}")
+    for line in next_steps(folder):
+        click.echo(line)

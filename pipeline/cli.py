@@ -24,6 +24,8 @@ from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
 from .errors import CardsmithError, ContentError, Diagnostic, ExportCheckError
+from .init import init as run_init
+from .init import next_steps
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -143,7 +145,14 @@ content_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
-    """Build Anki decks, a PDF cheat sheet and JSON records from Markdown interview notes."""
+    """Build Anki decks, a PDF cheat sheet and JSON records from Markdown interview notes.
+
+    \b
+    Examples:
+      cardsmith init my-notes && cd my-notes
+      cardsmith check
+      cardsmith build
+    """
     _utf8_streams()
 
 
@@ -169,7 +178,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
     Examples:
       cardsmith check
       cardsmith check --content notes --strict
-      cardsmith check --format json > problems.json
+      cardsmith check --format json > problems.json   # for editors: one record a problem
     """
     config = load_config(content)
     result = run_check(config)
@@ -259,3 +268,28 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
 def main() -> None:
     """Console entry point."""
     cli(prog_name="cardsmith")
+
+
+# --- init ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("folder", required=False, default=".", type=click.Path(path_type=Path))
+@translated
+def init(folder: Path) -> None:
+    """Start a notes folder: settings, two example notes, a .gitignore and a README.
+
+    FOLDER (default: the current folder) is created if missing. The notes go into its
+    content/ folder, so check and build need no flag there. Nothing is ever overwritten:
+    if one of the files exists, init names it, writes nothing and exits with 2.
+
+    \b
+    Examples:
+      cardsmith init my-notes
+      cd my-notes && cardsmith build
+    """
+    written = run_init(folder)
+    for path in written:
+        click.echo(f"created {path}")
+    for line in next_steps(folder):
+        click.echo(line)

@@ -65,3 +65,7 @@ class EnvironmentProblem(CardsmithError):
 
 class ExportCheckError(CardsmithError):
     """An output failed its self-check after it was written."""
+
+
+class WouldOverwrite(CardsmithError):
+    """``init`` found files it would write already there; it wrote nothing."""

@@ -6,13 +6,12 @@ import gc
 import json
 import shutil
 import sys
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from pipeline import ContentError, EnvironmentProblem, build, load_config
+from pipeline import ContentError, EnvironmentProblem, build, load_config, resources
 from tests.conftest import FIXTURES, SEEDS
 
 
@@ -23,7 +22,7 @@ def _copy_content(tmp_path: Path) -> Path:
 
 
 def _schema() -> dict[str, object]:
-    text = resources.files("pipeline").joinpath("schema/cards.schema.json").read_text("utf-8")
+    text = resources.cards_schema().read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 

@@ -26,6 +26,7 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
+from .. import resources
 from ..errors import ExportCheckError
 from ..highlight import stylesheet
 from ..paths import is_external
@@ -34,7 +35,7 @@ from ..render import escape_attr
 from .data import BuildData
 from .outputs import Outputs
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "anki"
+TEMPLATES = resources.anki_templates()
 
 #: The note type is a public contract: its id and fields never change (Anki would create a
 #: second note type and refuse every update). CSS and template HTML may change freely.

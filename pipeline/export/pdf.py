@@ -13,9 +13,9 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
+from .. import resources
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
@@ -24,7 +24,7 @@ from ..typstmd import escape
 from .data import BuildData
 from .outputs import Outputs
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "pdf" / "cheatsheet.typ"
+TEMPLATE = resources.pdf_template()
 FILE_NAME = "cheatsheet.pdf"
 TODO_TITLE = "待回答"
 _KEEP_LINES = 30  # questions shorter than about half a column are never split

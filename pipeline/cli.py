@@ -19,6 +19,7 @@ from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
 from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, EnvironmentProblem
+from .interrupts import stopped_by_signals
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -75,9 +76,17 @@ class _Progress:
                 click.echo("", err=True)
 
 
+def _folder(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    # Path("") is Path("."): an empty --out would write into the current folder.
+    if value == "":
+        raise click.BadParameter("must not be empty", param=param)
+    return None if value is None else Path(value)
+
+
 content_option = click.option(
     "--content",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=_folder,
     default=None,
     help="Folder of the Markdown notes (default: content).",
 )
@@ -129,7 +138,11 @@ def _usage_error(exc: CardsmithError) -> int:
 @cli.command()
 @content_option
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
+    "--out",
+    type=click.Path(),
+    callback=_folder,
+    default=None,
+    help="Output folder (default: build).",
 )
 @click.option(
     "--format",
@@ -168,6 +181,12 @@ def _usage_error(exc: CardsmithError) -> int:
     default=None,
     help="PDF: leave out the page of unanswered questions.",
 )
+@click.option(
+    "--allow-mass-orphan",
+    is_flag=True,
+    default=None,
+    help="Build even if most questions of the lock file would be orphaned (all notes gone).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
     """Build the outputs (cards.json, the .apkg, the PDF) into the output folder."""
@@ -190,4 +209,5 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
 
 def main() -> None:
     """Console entry point."""
-    cli(prog_name="cardsmith")
+    with stopped_by_signals():  # Ctrl-C, SIGTERM: one line, exit 130 / 143
+        cli(prog_name="cardsmith")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, FileProblem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,6 +60,8 @@ class Config:
     """PDF code fonts in fallback order (the second covers Chinese comments)."""
     workers: int = 0
     """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
+    allow_mass_orphan: bool = False
+    """Build even when most questions of the lock file would be orphaned (see ``safeguards``)."""
 
     @property
     def lock_path(self) -> Path:
@@ -99,8 +101,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """Config values from a ``cardsmith.toml``; unknown keys are rejected naming the file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # no file; or no content folder, which discovery reports
+    except OSError as exc:
+        raise ConfigError(str(FileProblem("read", path, exc))) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     values: dict[str, Any] = {}

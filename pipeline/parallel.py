@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
@@ -29,8 +34,60 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=become_worker, initargs=(os.getpid(),)
+    )
+    try:
         yield from pool.map(fn, items, chunksize=1)
+    except BaseException:
+        # An error, an interrupt, or the caller stopped early: the rest is not wanted, and
+        # shutting down would wait for every task already started.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def become_worker(parent: int) -> None:
+    """Set up a forked worker process: it stops with its parent and leaves signals to it.
+
+    Ctrl-C reaches every process of the terminal's group; a worker ignores it and the parent
+    stops the workers it no longer needs. A worker dies with its parent, even when the
+    parent is killed outright (SIGKILL, the out-of-memory killer), and holds none of the
+    parent's standard streams, so a caller waiting for their end is not kept waiting.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where there is no prctl."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """The fallback without prctl: notice, within a second, that the parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 class Background(Generic[R]):
@@ -49,7 +106,9 @@ class Background(Generic[R]):
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
             self._pipe, child_end = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child_end, fn), daemon=True)
+            self._process = context.Process(
+                target=_serve, args=(child_end, fn, os.getpid()), daemon=True
+            )
             self._process.start()
             child_end.close()
 
@@ -80,12 +139,14 @@ class Background(Generic[R]):
 
     def __exit__(self, *_exc: object) -> None:
         if self._process is not None:
-            self._process.terminate()
+            # SIGKILL: a SIGTERM arriving before the child has set up its handlers is lost.
+            self._process.kill()
             self._process.join()
             self._process = None
 
 
-def _serve(pipe: Connection, fn: Callable[..., object]) -> None:
+def _serve(pipe: Connection, fn: Callable[..., object], parent: int) -> None:
+    become_worker(parent)
     try:
         args = pipe.recv()
     except EOFError:

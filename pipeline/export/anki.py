@@ -17,6 +17,7 @@ import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,7 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from ..errors import ConfigError, ExportCheckError
+from ..errors import ConfigError, EnvironmentProblem, ExportCheckError, quoted
 from ..highlight import stylesheet
 from ..records import Card
 from ..render import escape_attr, is_external, readable_image
@@ -228,7 +229,7 @@ def _write(
     model_mod: int,
 ) -> None:
     names = sorted(media)
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(out, "w") as zf:
+    with _scratch() as tmp, zipfile.ZipFile(out, "w") as zf:
         db_path = Path(tmp) / "collection.anki2"
         conn = sqlite3.connect(db_path)
         # A scratch file, copied into the zip and deleted: no journal, no waiting for the disk.
@@ -251,6 +252,20 @@ def _write(
                 dst.write(payload)
 
 
+@contextmanager
+def _scratch() -> Iterator[str]:
+    """A scratch folder under TMPDIR for the database; a full or read-only one is named."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield tmp
+    except (OSError, sqlite3.Error) as exc:
+        folder = tempfile.gettempdir()
+        raise EnvironmentProblem(
+            f"cannot write the Anki database in the temporary folder {quoted(folder)}"
+            f" (TMPDIR): {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+
+
 _SRC = re.compile(r'<img src="([^"]+)"')
 
 
@@ -258,7 +273,7 @@ def self_check(package: Path, expected_notes: int, expected_guids: Iterable[str]
     """Read the package back: note count, unique guids, every image reference packed."""
     guids: list[str] = []
     referenced: set[str] = set()
-    with zipfile.ZipFile(package) as zf, tempfile.TemporaryDirectory() as tmp:
+    with zipfile.ZipFile(package) as zf, _scratch() as tmp:
         media = json.loads(zf.read("media"))
         missing_files = [idx for idx in media if idx not in zf.namelist()]
         db_path = Path(tmp) / "c.anki2"

@@ -123,18 +123,20 @@ class Outputs:
         journal = self.folder / JOURNAL.format(pid=pid)
         _write_journal(journal, [(tmp.name, final.name) for tmp, final in renames])
         done: list[Path] = []
-        with _signals_held():
-            for tmp, final in renames:
-                try:
-                    os.replace(tmp, final)
-                except OSError as exc:
-                    _unlink(journal)
-                    _roll_back(done, backups)
-                    raise FileProblem(f"rename {quoted(tmp)} to", final, exc) from exc
-                done.append(final)
-            _unlink(journal)
-        for backup in backups.values():
-            _unlink(backup)
+        try:
+            with _signals_held():
+                for tmp, final in renames:
+                    try:
+                        os.replace(tmp, final)
+                    except OSError as exc:
+                        _unlink(journal)
+                        _roll_back(done, backups)
+                        raise FileProblem(f"rename {quoted(tmp)} to", final, exc) from exc
+                    done.append(final)
+                _unlink(journal)
+        finally:
+            for backup in backups.values():
+                _unlink(backup)
         self._pending.clear()
         self._made_folder = False
         return tuple(done)

@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 from pipeline.cli import cli
 from pipeline.config import LOCK_NAME
 from pipeline.errors import Diagnostic, EnvironmentProblem
-from pipeline.export import outputs as outputs_module
 from pipeline.export.outputs import Outputs, recover
 from pipeline.sources import discover
 from tests.faultkit import (
@@ -117,7 +116,11 @@ def test_a_folder_1300_levels_deep_is_read(tmp_path: Path) -> None:
         deep = deep / "d"
         os.mkdir(deep)
     (deep / "deep.md").write_text("## 节\n#### 1. 深处的问题\n\n回答\n", encoding="utf-8")
-    result = invoke("check", "--content", tmp_path / "content")
+    try:
+        result = invoke("check", "--content", tmp_path / "content")
+    finally:
+        # pytest's clean-up of old temporary folders recurses and would fail on this tree.
+        subprocess.run(["rm", "-rf", str(tmp_path / "content")], check=True)
     assert result.exit_code == 0, result.output[-500:]
     assert "1 questions (1 answered)" in result.stderr
 
@@ -236,7 +239,7 @@ def test_a_failing_rename_at_commit_leaves_the_outputs_all_old(
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
-    monkeypatch.setattr(outputs_module.os, "replace", fail_on_the_package)
+    monkeypatch.setattr(os, "replace", fail_on_the_package)
     result = invoke("build", "--content", content, "--out", out, "-q")
     assert result.exit_code == 2
     assert one_line(result.stderr).startswith("cardsmith: error: cannot rename '")
@@ -290,6 +293,22 @@ def test_outputs_appear_only_at_commit(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_an_unreadable_image_names_the_file(built: tuple[Path, Path]) -> None:
+    content, out = built
+    image = content / "1.png"  # nlp.md shows it
+    image.write_bytes(b"\x89PNG")
+    image.chmod(0)
+    lock, outputs = lock_of(content), snapshot(out)
+    proc = cardsmith(
+        "build", "--content", content, "--out", out, "-q", "--format", "apkg", unprivileged=True
+    )
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == (
+        f"cardsmith: error: cannot read the image '{image}': Permission denied"
+    )
+    assert lock_of(content) == lock and snapshot(out) == outputs
+
+
 # --- full disks, closed streams -------------------------------------------------------------
 
 
@@ -311,7 +330,9 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(disk)], check=True)
 
 
-def test_a_full_disk_under_the_output_is_one_line(built: tuple[Path, Path], tiny_disk: Path) -> None:
+def test_a_full_disk_under_the_output_is_one_line(
+    built: tuple[Path, Path], tiny_disk: Path
+) -> None:
     content, _ = built
     lock = lock_of(content)
     out = tiny_disk / "out"
@@ -338,7 +359,14 @@ def test_a_full_tmpdir_is_one_line(built: tuple[Path, Path], tiny_disk: Path) ->
 def test_a_build_with_stderr_closed_still_builds(built: tuple[Path, Path]) -> None:
     content, out = built
     proc = cardsmith(
-        "build", "--content", content, "--out", out, "--format", "json", preexec_fn=lambda: os.close(2)
+        "build",
+        "--content",
+        content,
+        "--out",
+        out,
+        "--format",
+        "json",
+        preexec_fn=lambda: os.close(2),
     )
     assert proc.returncode == 0
     cards = (out / "cards.json").read_text(encoding="utf-8")

@@ -27,7 +27,7 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from ..errors import ConfigError, EnvironmentProblem, ExportCheckError, quoted
+from ..errors import ConfigError, EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..highlight import stylesheet
 from ..records import Card
 from ..render import escape_attr, is_external, readable_image
@@ -103,7 +103,10 @@ def _media_for(card: Card, root: Path, media: dict[str, Medium]) -> str:
         path = readable_image(ref.target, note_dir, root) if ref.image else None
         if path is None:
             continue  # the renderer already shows a placeholder; nothing outside is read
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileProblem("read the image", path, exc) from exc
         name = hashlib.sha256(data).hexdigest()[:20] + path.suffix.lower()
         media.setdefault(name, Medium(name, data))
         answer = answer.replace(f'src="{escape_attr(ref.target)}"', f'src="{name}"')

@@ -27,15 +27,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 from ..errors import EnvironmentProblem, FileProblem, quoted
+from ..interrupts import signals_held
 
 JOURNAL = ".cardsmith-commit.{pid}.json"
 _JOURNAL = re.compile(r"\.cardsmith-commit\.(?P<pid>\d+)\.json")
@@ -124,7 +122,7 @@ class Outputs:
         _write_journal(journal, [(tmp.name, final.name) for tmp, final in renames])
         done: list[Path] = []
         try:
-            with _signals_held():
+            with signals_held():
                 for tmp, final in renames:
                     try:
                         os.replace(tmp, final)
@@ -260,18 +258,3 @@ def _unlink(path: Path) -> None:
         pass
     except OSError as exc:
         raise FileProblem("remove", path, exc) from exc
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the renames are done (they are quick)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    main = threading.current_thread() is threading.main_thread()
-    if not main or not hasattr(signal, "pthread_sigmask"):  # Windows has no signal masks
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -50,6 +50,8 @@ class _State:
     """The first stop signal, once one arrived."""
     reported = False
     """The one line is printed."""
+    finished = False
+    """The command is over; the process is ending."""
 
 
 @contextmanager
@@ -72,7 +74,8 @@ def signals_held() -> Iterator[None]:
 def stopped_by_signals() -> Iterator[None]:
     """Run the command; on SIGINT or SIGTERM, clean up, print one line and exit 128 + signal.
 
-    A second signal while cleaning up ends the process at once.
+    A second signal while cleaning up ends the process at once, and so does one arriving
+    after the command, while Python shuts down: the handlers stay until the process ends.
     """
     standard_streams_open()
     owner = os.getpid()
@@ -80,15 +83,16 @@ def stopped_by_signals() -> Iterator[None]:
     def stop(signum: int, _frame: FrameType | None) -> None:
         if os.getpid() != owner:  # a forked child that has not set itself up yet
             os._exit(128 + signum)
-        if _State.caught is not None:
-            _give_up(signum)  # a second Ctrl-C
+        if _State.caught is not None or _State.finished:
+            _give_up(signum)  # a second Ctrl-C, or one after the command
         _State.caught = signum
         if _State.held:
             _State.pending = signum
             return
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, stop)
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
@@ -103,11 +107,10 @@ def stopped_by_signals() -> Iterator[None]:
         if _State.caught is None:
             raise
     finally:
+        _State.finished = True
         signal.set_wakeup_fd(previous_fd)
         os.write(write_end, b"\0")  # the watcher stops
         os.close(write_end)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         sys.unraisablehook = previous_hook
     if _State.caught is not None:  # also when the exception was swallowed on the way
         _State.reported = True

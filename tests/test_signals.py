@@ -78,7 +78,7 @@ def test_a_stop_signal_ends_a_build_with_one_line(tmp_path: Path, signum: int, c
     os.killpg(proc.pid, signum)  # Ctrl-C reaches the whole group
     sent = time.monotonic()
     _, stderr = proc.communicate(timeout=10)
-    assert time.monotonic() - sent < 2
+    assert time.monotonic() - sent < 3  # "a second or two", and a margin for a busy machine
     assert proc.returncode == code
     assert stderr == f"cardsmith: stopped by {signal.Signals(signum).name}\n"
     assert wait_until_gone(proc.pid) == []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import LOCK_NAME, Config
-from .errors import ContentError, Diagnostic, EnvironmentProblem
+from .errors import ContentError, Diagnostic
 from .export.data import BuildData
 from .export.outputs import Outputs
 from .identity import Identity, assign, lock_text, read_lock
@@ -19,6 +19,8 @@ from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Card, Collection, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
+from .safeguards import refuse_mass_orphan
+from .sources import discover
 from .validate import Validation
 
 #: (stage, done, total) -> None; called as work progresses.
@@ -45,19 +47,6 @@ _PARALLEL_BYTES = 400_000  # below this, starting workers costs more than it sav
 
 def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
-
-
-def discover(content: Path) -> list[str]:
-    """Note files below the content folder, relative POSIX paths, sorted."""
-    if not content.is_dir():
-        raise EnvironmentProblem(f"content folder '{content}' does not exist")
-    found = []
-    for path in content.rglob("*.md"):
-        rel = path.relative_to(content)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        found.append(rel.as_posix())
-    return sorted(found)
 
 
 def _parse_one(args: tuple[Path, str, Config, bool]) -> ParsedFile:
@@ -166,6 +155,7 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
+        refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
         data = BuildData(identity.cards, identity.matches, config)
         with Outputs(config.out) as outputs:  # every output is written, then all appear at once
             for fmt in config.formats:
@@ -181,12 +171,13 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             with outputs.open(REPORT_NAME) as out:
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))
+            # The lock first: an id may be recorded and never shipped, never the reverse.
+            lock = lock_text(identity.lock)
+            lock_path = config.content / LOCK_NAME
+            if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
+                with Outputs(config.content) as content:  # the old lock or the new one
+                    with content.open(LOCK_NAME) as out:
+                        out.write(lock.encode("utf-8"))
+                    content.commit()
             written = outputs.commit()
-    lock = lock_text(identity.lock)
-    lock_path = config.content / LOCK_NAME
-    if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
-        with Outputs(config.content) as content:  # the old lock or the new one, never half
-            with content.open(LOCK_NAME) as out:
-                out.write(lock.encode("utf-8"))
-            content.commit()
     return BuildResult(written, report, diagnostics)

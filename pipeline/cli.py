@@ -26,6 +26,7 @@ from .config import FORMATS, load_config
 from .errors import CardsmithError, ContentError, Diagnostic, ExportCheckError
 from .init import init as run_init
 from .init import next_steps
+from .interrupts import raise_if_stopping, stopped_by_signals
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -85,6 +86,7 @@ def translated(command: F) -> F:
         try:
             command(*args, **kwargs)
         except CardsmithError as exc:
+            raise_if_stopping()
             code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
             if not isinstance(exc, ContentError):
                 what = "internal error" if code == EXIT_INTERNAL else "error"
@@ -93,6 +95,7 @@ def translated(command: F) -> F:
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
+            raise_if_stopping()  # a worker ended by Ctrl-C is no bug of ours
             try:
                 where = f"the traceback is in {_crash_report(exc)}"
             except OSError:
@@ -134,9 +137,17 @@ class _Progress:
                 click.echo("", err=True)
 
 
+def _folder(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    # Path("") is Path("."): an empty --out would write into the current folder.
+    if value == "":
+        raise click.BadParameter("must not be empty", param=param)
+    return None if value is None else Path(value)
+
+
 content_option = click.option(
     "--content",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=_folder,
     default=None,
     help="Folder of the Markdown notes (default: content).",
 )
@@ -197,7 +208,11 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
 @cli.command()
 @content_option
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
+    "--out",
+    type=click.Path(),
+    callback=_folder,
+    default=None,
+    help="Output folder (default: build).",
 )
 @click.option(
     "--format",
@@ -236,6 +251,12 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
     default=None,
     help="PDF: leave out the page of unanswered questions.",
 )
+@click.option(
+    "--allow-mass-orphan",
+    is_flag=True,
+    default=None,
+    help="Build even if most questions of the lock file would be orphaned (all notes gone).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
 @translated
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
@@ -267,7 +288,8 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
 
 def main() -> None:
     """Console entry point."""
-    cli(prog_name="cardsmith")
+    with stopped_by_signals():  # Ctrl-C, SIGTERM: one line, exit 130 / 143
+        cli(prog_name="cardsmith")
 
 
 # --- init ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import ConfigError
+from .errors import ConfigError, FileProblem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,6 +61,8 @@ class Config:
     """PDF code fonts in fallback order (the second covers Chinese comments)."""
     workers: int = 0
     """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
+    allow_mass_orphan: bool = False
+    """Build even when most questions of the lock file would be orphaned (see ``safeguards``)."""
 
     @property
     def lock_path(self) -> Path:
@@ -143,12 +145,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # no file; or no content folder, which discovery reports
+    except OSError as exc:
+        raise ConfigError(str(FileProblem("read", path, exc))) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the settings file: {exc.strerror}") from exc
     hints = get_type_hints(Config)
     values: dict[str, Any] = {}
     for key, value in _flatten(data).items():

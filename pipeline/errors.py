@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: each would break a
+# one-line message (or move the cursor) if printed as it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path as printed in a message: unchanged, or JSON-quoted when it holds a control
+    character, so that a newline in a file name never splits a diagnostic over two lines."""
+    text = os.fspath(path)
+    return json.dumps(text, ensure_ascii=False) if _UNPRINTABLE.search(text) else text
+
+
+def quoted(path: str | os.PathLike[str]) -> str:
+    """A path quoted inside a sentence: ``'notes/a.md'``, or ``"a\\nb.md"`` as :func:`shown`."""
+    text = shown(path)
+    return f"'{text}'" if text == os.fspath(path) else text
 
 
 @dataclass(frozen=True, order=True)
@@ -26,8 +46,8 @@ class Diagnostic:
     """Another location the problem involves (the other copy of a duplicate), if any."""
 
     def __str__(self) -> str:
-        also = f" (also at {self.related[0]}:{self.related[1]})" if self.related else ""
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}{also}"
+        also = f" (also at {shown(self.related[0])}:{self.related[1]})" if self.related else ""
+        return f"{shown(self.path)}:{self.line}: {self.severity}: {self.message}{also}"
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -61,6 +81,16 @@ class ContentError(CardsmithError):
 
 class EnvironmentProblem(CardsmithError):
     """Something outside the content is missing (a font, a writable folder)."""
+
+
+class FileProblem(EnvironmentProblem):
+    """A file-system operation failed; the message names the operation and the path."""
+
+    def __init__(self, operation: str, path: str | os.PathLike[str], exc: OSError) -> None:
+        self.operation = operation
+        self.path = os.fspath(path)
+        reason = exc.strerror or str(exc)
+        super().__init__(f"cannot {operation} {quoted(path)}: {reason}")
 
 
 class ExportCheckError(CardsmithError):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Generic, TypeVar
@@ -29,8 +35,108 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(fn, items, chunksize=1)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=become_worker, initargs=(os.getpid(),)
+    )
+    try:
+        with _signals_held():  # pool.map forks the workers (all of them, at its first task)
+            results = pool.map(fn, items, chunksize=1)
+        yield from results
+    except BaseException:
+        # An error, an interrupt, or the caller stopped early: the rest is not wanted, and
+        # shutting down would wait for every task already started.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while processes are forked, delivered right after.
+
+    A child inherits the held mask, and :func:`become_worker` releases it only once the
+    child ignores Ctrl-C: a Ctrl-C that came a moment after the fork would otherwise raise
+    KeyboardInterrupt in a half-made worker and print its traceback.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def become_worker(parent: int) -> None:
+    """Set up a forked worker process: it stops with its parent and leaves signals to it.
+
+    Ctrl-C reaches every process of the terminal's group; a worker ignores it and the parent
+    stops the workers it no longer needs. A worker dies with its parent, even when the
+    parent is killed outright (SIGKILL, the out-of-memory killer), and holds none of the
+    parent's standard streams, so a caller waiting for their end is not kept waiting.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)  # the parent's watcher (see interrupts.py) is not for us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # held while forking
+    if not _death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where there is no prctl."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """The fallback without prctl: notice, within a second, that the parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def interruptible(fn: Callable[..., R], *args: object, **kwargs: object) -> R:
+    """``fn(*args, **kwargs)`` in another thread while this one waits for it.
+
+    Python handles a signal only between two bytecodes of the main thread: during a long
+    call into native code (Typst typesetting a large PDF), Ctrl-C would wait for the end of
+    the call. Waiting here instead, it stops the build at once (the thread is a daemon).
+    """
+    outcome: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn(*args, **kwargs)))
+        except BaseException as exc:  # raised in the caller's thread below
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    ok, value = outcome[0]
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[return-value]
 
 
 class Background(Generic[R]):
@@ -49,8 +155,11 @@ class Background(Generic[R]):
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
             self._pipe, child_end = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child_end, fn), daemon=True)
-            self._process.start()
+            self._process = context.Process(
+                target=_serve, args=(child_end, fn, os.getpid()), daemon=True
+            )
+            with _signals_held():
+                self._process.start()
             child_end.close()
 
     def send(self, *args: object) -> None:
@@ -80,12 +189,14 @@ class Background(Generic[R]):
 
     def __exit__(self, *_exc: object) -> None:
         if self._process is not None:
-            self._process.terminate()
+            # SIGKILL: a SIGTERM arriving before the child has set up its handlers is lost.
+            self._process.kill()
             self._process.join()
             self._process = None
 
 
-def _serve(pipe: Connection, fn: Callable[..., object]) -> None:
+def _serve(pipe: Connection, fn: Callable[..., object], parent: int) -> None:
+    become_worker(parent)
     try:
         args = pipe.recv()
     except EOFError:

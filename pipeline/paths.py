@@ -46,34 +46,37 @@ class Resolver:
     """The content folder, resolved (absolute, links followed)."""
     note_dir: Path
     """Folder of the note file, resolved."""
-    _seen: dict[tuple[str, bool], tuple[TargetKind, str, str]] = field(default_factory=dict)
+    _seen: dict[tuple[str, bool], tuple[TargetKind, str, str, str]] = field(default_factory=dict)
 
     def target(self, url: str, line: int, image: bool) -> Target:
         """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it)."""
         key = (url, image)
         if key not in self._seen:
             self._seen[key] = self._judge(url, image)
-        kind, file, media = self._seen[key]
-        return Target(url, unquote(url), line, image, kind, file, media)
+        kind, file, media, reason = self._seen[key]
+        return Target(url, unquote(url), line, image, kind, file, media, reason)
 
-    def _judge(self, url: str, image: bool) -> tuple[TargetKind, str, str]:
+    def _judge(self, url: str, image: bool) -> tuple[TargetKind, str, str, str]:
+        """(kind, file, media name, reason) of a destination."""
         if is_external(url):
-            return "external", "", ""
+            return "external", "", "", ""
         if url.startswith("#") or not url:
-            return "anchor", "", ""
+            return "anchor", "", "", ""
         written = unquote(url.split("#", 1)[0].split("?", 1)[0])
         base = self.root if written.startswith("/") else self.note_dir
         try:
             resolved = (base / written.lstrip("/")).resolve()
-        except (OSError, RuntimeError):  # a link loop, a name too long
-            return "missing", "", ""
+        except (OSError, RuntimeError) as exc:  # a link loop, a name too long
+            return "unreadable", "", "", getattr(exc, "strerror", None) or str(exc)
         if resolved != self.root and self.root not in resolved.parents:
-            return "outside", "", ""
+            return "outside", "", "", ""
         file = resolved.relative_to(self.root).as_posix()
         if not image:
-            return "local", file, ""
+            return "local", file, "", ""
         try:
             data = resolved.read_bytes()
-        except OSError:  # absent, a folder, unreadable: the card shows a placeholder
-            return "missing", file, ""
-        return "local", file, media_name(data, resolved.suffix)
+        except FileNotFoundError:  # the card shows a placeholder
+            return "missing", file, "", ""
+        except OSError as exc:  # a folder, no permission: the build stops at its line
+            return "unreadable", file, "", exc.strerror or str(exc)
+        return "local", file, media_name(data, resolved.suffix), ""

@@ -74,9 +74,10 @@ class CodeBlock:
 #: What a target turned out to be (``pipeline/paths.py`` decides):
 #: ``external`` a URL with a scheme or ``//``; ``anchor`` an in-page ``#fragment``;
 #: ``local`` a path inside the content folder (for images: an existing file);
-#: ``missing`` a local image whose file does not exist; ``outside`` a path leaving the
-#: content folder (never read).
-TargetKind = Literal["external", "anchor", "local", "missing", "outside"]
+#: ``missing`` a local image whose file does not exist; ``unreadable`` one that exists but
+#: cannot be read (``reason`` says why); ``outside`` a path leaving the content folder
+#: (never read).
+TargetKind = Literal["external", "anchor", "local", "missing", "unreadable", "outside"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Target:
     """For a local target: the file relative to the content folder, POSIX separators."""
     media: str = ""
     """For a found local image: its name in Anki's flat media folder (content hash + suffix)."""
+    reason: str = ""
+    """For an unreadable image: the operating system's words (``Permission denied``)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .records import Target, TargetKind
 #: Placeholder text of an image that cannot be shown, by what the path rules found.
 MISSING_IMAGE: Mapping[TargetKind, str] = {
     "missing": "图片缺失",
+    "unreadable": "图片无法读取",
     "outside": "图片路径超出内容目录",
 }
 

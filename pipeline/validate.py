@@ -37,6 +37,7 @@ _TARGET_PROBLEMS: dict[tuple[TargetKind, bool], tuple[Severity, str, str]] = {
     ("outside", True): ("error", "outside-content", "image " + _LEAVES),
     ("outside", False): ("error", "outside-content", "link " + _LEAVES),
     ("missing", True): ("warning", "missing-image", "image '{written}' not found"),
+    ("unreadable", True): ("error", "unreadable-image", "cannot read image '{written}': {reason}"),
 }
 
 
@@ -50,7 +51,7 @@ def _targets(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
                     card.source.path,
                     target.line,
                     severity,
-                    message.format(written=target.written),
+                    message.format(written=target.written, reason=target.reason),
                     code,
                 )
 

@@ -17,6 +17,7 @@ import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
 from .. import resources
-from ..errors import ExportCheckError
+from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..highlight import stylesheet
 from ..paths import is_external
 from ..records import Card
@@ -214,16 +215,8 @@ def _write(
     model_mod: int,
 ) -> None:
     names = sorted(media)
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(out, "w") as zf:
-        db_path = Path(tmp) / "collection.anki2"
-        conn = sqlite3.connect(db_path)
-        # A scratch file, copied into the zip and deleted: no journal, no waiting for the disk.
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        cursor = conn.cursor()
-        _write_db(cursor, decks, model, model_mod)
-        conn.commit()
-        conn.close()
+    with _scratch() as tmp, zipfile.ZipFile(out, "w") as zf:
+        db_path = _database(tmp, decks, model, model_mod)
         # The database is streamed into the zip: at 100k questions it is hundreds of MB.
         with (
             db_path.open("rb") as src,
@@ -234,9 +227,50 @@ def _write(
         with zf.open(_entry("media", len(index)), "w") as dst:
             dst.write(index)
         for i, name in enumerate(names):  # read one at a time, never all held in memory
-            payload = media[name].read_bytes()
+            try:
+                payload = media[name].read_bytes()
+            except OSError as exc:
+                raise FileProblem("read the image", media[name], exc) from exc
             with zf.open(_entry(str(i), len(payload)), "w") as dst:
                 dst.write(payload)
+
+
+def _tmpdir_problem(exc: OSError | sqlite3.Error) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"cannot write the Anki database in the temporary folder {quoted(tempfile.gettempdir())}"
+        f" (TMPDIR): {getattr(exc, 'strerror', None) or exc}"
+    )
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A scratch folder under TMPDIR for the database; a full or read-only one is named."""
+    try:
+        tmp = tempfile.mkdtemp(prefix="cardsmith-")
+    except OSError as exc:
+        raise _tmpdir_problem(exc) from exc
+    try:
+        yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _database(
+    tmp: Path, decks: dict[str, list[_NoteRow]], model: genanki.Model, model_mod: int
+) -> Path:
+    """The package's collection database, written in the scratch folder ``tmp``."""
+    db_path = tmp / "collection.anki2"
+    try:
+        conn = sqlite3.connect(db_path)
+        # A scratch file, copied into the zip and deleted: no journal, no waiting for the disk.
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        _write_db(conn.cursor(), decks, model, model_mod)
+        conn.commit()
+        conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise _tmpdir_problem(exc) from exc
+    return db_path
 
 
 _SRC = re.compile(r'<img src="([^"]+)"')
@@ -246,7 +280,7 @@ def self_check(package: Path, expected_notes: int, expected_guids: Iterable[str]
     """Read the package back: note count, unique guids, every image reference packed."""
     guids: list[str] = []
     referenced: set[str] = set()
-    with zipfile.ZipFile(package) as zf, tempfile.TemporaryDirectory() as tmp:
+    with zipfile.ZipFile(package) as zf, _scratch() as tmp:
         media = json.loads(zf.read("media"))
         missing_files = [idx for idx in media if idx not in zf.namelist()]
         db_path = Path(tmp) / "c.anki2"

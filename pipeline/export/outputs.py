@@ -1,12 +1,60 @@
-"""Output files written as streams, all appearing at once or not at all."""
+"""Output files written as streams, all appearing at once or not at all.
+
+How the outputs "appear together". The output folder may hold the user's own files, so it
+cannot be swapped for a fresh folder with one rename (that would take their files away, or
+need them moved across one by one, which a kill could interrupt too). POSIX has no rename
+of several files at once, so a commit is a small journal, as in a database:
+
+1. every output is written to a temporary file beside its real name (``.<name>.<pid>.*.tmp``);
+2. the existing outputs get a hard link each (``.<name>.<pid>.old.tmp``), to roll back to;
+3. a journal ``.cardsmith-commit.<pid>.json`` listing the renames is written (atomically):
+   from here on the new outputs are the committed ones;
+4. the temporary files are renamed to their real names, SIGINT and SIGTERM held back
+   meanwhile; the journal and the links are removed.
+
+A rename that fails in step 4 puts the old files back (all old) and raises. A build killed
+in step 4 (SIGKILL, a power cut) leaves the journal: the next build in the folder first
+finishes its renames (all new), then removes every temporary file of a process that no
+longer runs, so a killed build leaves nothing behind for long. Temporary files of a build
+still running (two builds into one folder) are left alone.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+from ..errors import EnvironmentProblem, FileProblem, quoted
+from ..interrupts import signals_held
+
+JOURNAL = ".cardsmith-commit.{pid}.json"
+_JOURNAL = re.compile(r"\.cardsmith-commit\.(?P<pid>\d+)\.json")
+#: Temporary files of a build: ``.<name>.<pid>.<random>.tmp`` (and the links to roll back to).
+_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
+#: The same before the process id was part of the name: always a killed build's.
+_OLD_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+class _OutputFile(io.FileIO):
+    """A file whose write errors (a full disk) name the output they were writing."""
+
+    def __init__(self, fd: int, shown_as: Path) -> None:
+        super().__init__(fd, "wb")
+        self.shown_as = shown_as
+
+    def write(self, data: object) -> int:
+        try:
+            return super().write(data)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise FileProblem("write", self.shown_as, exc) from exc
 
 
 class Outputs:
@@ -15,38 +63,78 @@ class Outputs:
     Exporters stream into :meth:`open` instead of returning bytes, so a 100k-question build
     never holds a whole package in memory. Nothing shows under its real name before
     :meth:`commit`; leaving the ``with`` block on an error removes every temporary file, so a
-    failed build leaves the previous outputs untouched and no half-written file.
+    failed build leaves the previous outputs untouched and no half-written file. Every
+    file-system error is raised as :class:`~pipeline.errors.FileProblem`, naming the path.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._pending: dict[str, Path] = {}
         self._made_folder = False
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """Create the folder if need be; finish or clear what killed builds left in it."""
+        if self._ready:
+            return
+        if self.folder.exists() and not self.folder.is_dir():
+            raise EnvironmentProblem(f"output folder {quoted(self.folder)} is a file")
+        self._made_folder = not self.folder.exists()
+        try:
+            # exist_ok: two first builds may race to create it.
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileProblem("create the folder", self.folder, exc) from exc
+        recover(self.folder)
+        self._ready = True
 
     def open(self, name: str) -> BinaryIO:
         """A new binary file to write the output ``name`` into (closed by the caller)."""
         if name in self._pending:
             raise ValueError(f"output {name!r} written twice")
-        if not self.folder.is_dir():
-            self.folder.mkdir(parents=True)
-            self._made_folder = True
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-        self._pending[name] = Path(tmp)
-        return os.fdopen(fd, "wb")
+        self._prepare()
+        try:
+            fd, tmp = tempfile.mkstemp(
+                dir=self.folder, prefix=f".{name}.{os.getpid()}.", suffix=".tmp"
+            )
+            self._pending[name] = Path(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+        except OSError as exc:
+            raise FileProblem("create a file in", self.folder, exc) from exc
+        return io.BufferedWriter(_OutputFile(fd, self.folder / name))
 
     def written(self, name: str) -> Path:
         """Where the not yet committed output ``name`` is (for reading it back)."""
         return self._pending[name]
 
     def commit(self) -> tuple[Path, ...]:
-        """Give every written file its real name; the paths, in write order."""
-        done = []
-        for name, tmp in self._pending.items():
-            os.replace(tmp, self.folder / name)
-            done.append(self.folder / name)
+        """Give every written file its real name, all together; the paths, in write order."""
+        if not self._pending:
+            return ()
+        pid = os.getpid()
+        renames = [(tmp, self.folder / name) for name, tmp in self._pending.items()]
+        backups = {final: self.folder / f".{final.name}.{pid}.old.tmp" for _, final in renames}
+        for final, backup in backups.items():
+            _backup(final, backup)
+        journal = self.folder / JOURNAL.format(pid=pid)
+        _write_journal(journal, [(tmp.name, final.name) for tmp, final in renames])
+        done: list[Path] = []
+        try:
+            with signals_held():
+                for tmp, final in renames:
+                    try:
+                        os.replace(tmp, final)
+                    except OSError as exc:
+                        _unlink(journal)
+                        _roll_back(done, backups)
+                        raise FileProblem(f"rename {quoted(tmp)} to", final, exc) from exc
+                    done.append(final)
+                _unlink(journal)
+        finally:
+            for backup in backups.values():
+                _unlink(backup)
         self._pending.clear()
         self._made_folder = False
         return tuple(done)
@@ -54,10 +142,14 @@ class Outputs:
     def discard(self) -> None:
         """Remove every file not yet committed."""
         for tmp in self._pending.values():
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
         self._pending.clear()
-        if self._made_folder and not any(self.folder.iterdir()):
-            self.folder.rmdir()  # a failed first build leaves no empty output folder either
+        if self._made_folder:
+            # A failed first build leaves no empty output folder either; a folder that is
+            # not empty holds another build's files, or the user's.
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+            self._made_folder = False
 
     def __enter__(self) -> Outputs:
         return self
@@ -69,3 +161,100 @@ class Outputs:
         _tb: TracebackType | None,
     ) -> None:
         self.discard()  # after commit() there is nothing left to remove
+
+
+def recover(folder: Path) -> None:
+    """Finish every commit a killed build left half done, then remove its temporary files."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise FileProblem("list the folder", folder, exc) from exc
+    for name in names:
+        found = _JOURNAL.fullmatch(name)
+        if found and not _running(int(found["pid"])):
+            _roll_forward(folder / name)
+    for name in names:
+        temp = _TEMP.fullmatch(name)
+        if (temp and not _running(int(temp["pid"]))) or (not temp and _OLD_TEMP.fullmatch(name)):
+            _unlink(folder / name)
+
+
+def _roll_forward(journal: Path) -> None:
+    try:
+        renames = json.loads(journal.read_text(encoding="utf-8"))["renames"]
+    except (OSError, ValueError, KeyError) as exc:
+        _unlink(journal)  # written atomically, so it is whole; a broken one is not ours
+        if isinstance(exc, OSError):
+            raise FileProblem("read", journal, exc) from exc
+        return
+    for tmp_name, final_name in renames:
+        tmp, final = journal.parent / tmp_name, journal.parent / final_name
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            pass  # renamed before the kill
+        except OSError as exc:
+            raise FileProblem(f"rename {quoted(tmp)} to", final, exc) from exc
+    _unlink(journal)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _backup(final: Path, backup: Path) -> None:
+    """A second name for the output about to be replaced (a copy where links do not work)."""
+    _unlink(backup)
+    try:
+        os.link(final, backup)
+    except FileNotFoundError:
+        return  # a first build: nothing to roll back to
+    except OSError:
+        try:
+            shutil.copy2(final, backup)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise FileProblem("copy", final, exc) from exc
+
+
+def _roll_back(done: list[Path], backups: dict[Path, Path]) -> None:
+    for final in reversed(done):
+        backup = backups[final]
+        try:
+            if backup.exists():
+                os.replace(backup, final)
+            else:
+                final.unlink()
+        except OSError:
+            pass  # the error being raised already names the folder; leave what can't be undone
+
+
+def _write_journal(journal: Path, renames: list[tuple[str, str]]) -> None:
+    text = json.dumps({"renames": renames}, ensure_ascii=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=journal.parent, prefix=f"{journal.name}.{os.getpid()}.", suffix=".tmp"
+        )
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, journal)
+    except OSError as exc:
+        raise FileProblem("write", journal, exc) from exc
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise FileProblem("remove", path, exc) from exc

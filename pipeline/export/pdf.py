@@ -19,6 +19,7 @@ from .. import resources
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
+from ..parallel import interruptible
 from ..records import Card
 from ..typstmd import escape
 from .data import BuildData
@@ -157,11 +158,13 @@ def export(data: BuildData, outputs: Outputs) -> None:
     source = document(cards, data.config)
     try:
         # typst-py types input and root with one constrained TypeVar; bytes + Path is valid.
-        pdf, warnings = typst.compile_with_warnings(  # type: ignore[call-overload]
-            source.encode("utf-8"),
-            root=data.config.content.resolve(),
-            format="pdf",
-            pdf_tags=False,  # tags double the file and add 30 % time; nothing here needs them
+        pdf, warnings = interruptible(  # Ctrl-C need not wait for the end of typesetting
+            lambda: typst.compile_with_warnings(  # type: ignore[call-overload]
+                source.encode("utf-8"),
+                root=data.config.content.resolve(),
+                format="pdf",
+                pdf_tags=False,  # tags double the file and add 30 % time; nothing needs them
+            )
         )
     except typst.TypstError as exc:  # e.g. an image file that is not really an image
         raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc

@@ -1,0 +1,42 @@
+"""Refusing a build that looks like an accident rather than an edit.
+
+An empty or half-synced notes folder, a branch switch or a wrong ``--content`` would
+otherwise orphan every question, rewrite the lock without their ids and replace every
+output with an empty one; a later build would give the questions new ids, cut off from
+their Anki history. Deleting most questions at once is almost never an edit, so such a
+build needs an explicit ``--allow-mass-orphan``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CardsmithError, quoted
+from .identity import Identity
+
+#: A build orphaning more than this share of the lock's entries is refused ...
+MASS_SHARE = 0.5
+#: ... when that is at least this many questions (a build finding no notes at all always is).
+MASS_MINIMUM = 10
+FLAG = "--allow-mass-orphan"
+
+
+class MassOrphanError(CardsmithError):
+    """The build would drop most of the lock file's ids; nothing was written."""
+
+
+def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> None:
+    """Raise :class:`MassOrphanError` when the build would orphan most of the lock's ids."""
+    orphaned = len(identity.orphans)
+    # Every old entry is either an orphan or carried by a card that kept its id.
+    kept = sum(1 for m in identity.matches if m.status != "added")
+    before = orphaned + kept
+    no_notes = orphaned > 0 and not identity.cards
+    most = orphaned > MASS_SHARE * before and orphaned >= MASS_MINIMUM
+    if allowed or not (no_notes or most):
+        return
+    found = f"{len(identity.cards)} question(s) found"
+    raise MassOrphanError(
+        f"this build would orphan {orphaned} of the {before} question(s) in {quoted(lock_path)}"
+        f" ({found}): are the notes all there? If this is what you want, run again with {FLAG}"
+    )

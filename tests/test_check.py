@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import check, load_config
-from pipeline.validate import bigrams, normalise_question, similar_pairs
+from pipeline.duplicates import bigrams, normalise_question, similar_pairs
 from tests.conftest import CONTENT, FIXTURES, golden
 
 CASES = sorted(p for p in (FIXTURES / "check").iterdir() if p.is_dir())

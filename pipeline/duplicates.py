@@ -60,7 +60,12 @@ _CJK = (
     "\U00020000-\U0003134f"
 )
 _TOKEN = re.compile(rf"[{_CJK}]|\d+(?:\.\d+)*|[^\W\d_{_CJK}]+")
-_CJK_CHAR = re.compile(f"[{_CJK}]")
+_WORD = re.compile(rf"[^\W\d_{_CJK}]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
+# What ends a part of a question: punctuation (not a hyphen, slash, apostrophe or a dot
+# before a digit: gpt-4, c/c++, what's, 3.5), and a word joining two parts that may come
+# in either order (进程和线程 / 线程和进程), which is a part of its own.
+_BREAK = re.compile(r"(?:[^\w\s\-/+#'’.]|\.(?!\d))+|([和与及或跟]|\b(?:and|or|vs|versus)\b)")
 
 #: Near-duplicates are at least this alike (Jaccard), both in all features and in words.
 SIMILAR = Fraction(4, 5)
@@ -85,10 +90,22 @@ def question_tokens(text: str) -> tuple[str, ...]:
     dropped. A number keeps its dots (``3.5``, ``3.11``) and stands apart from the word it
     is written into (``chatglm2`` is ``chatglm``, ``2``).
     """
+    return tuple(chain.from_iterable(_parts(_normalised(text))))
+
+
+def _normalised(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _GLOSS.sub("", text)
-    text = _ENGLISH_FILLER.sub(" ", _FILLER.sub("", text))
-    return tuple(t for t in _TOKEN.findall(text) if t not in _STOP_WORDS)
+    return _ENGLISH_FILLER.sub(" ", _FILLER.sub("", text))
+
+
+def _parts(text: str) -> list[list[str]]:
+    """The tokens of normalised ``text`` in the parts that :data:`_BREAK` separates."""
+    return [
+        [t for t in _TOKEN.findall(part) if t not in _STOP_WORDS]
+        for part in _BREAK.split(text)
+        if part
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,8 @@ class Asked:
     tokens: tuple[str, ...]
     """CJK characters, words and numbers, in order (:func:`question_tokens`)."""
     features: frozenset[str]
-    """The tokens and each pair of adjacent tokens: what the similarity is measured on."""
+    """The tokens, and each pair of tokens next to each other within a part (no punctuation
+    or connective between them): what the similarity is measured on."""
     words: frozenset[str]
     """The tokens that are neither CJK characters nor numbers."""
     numbers: tuple[str, ...]
@@ -106,15 +124,15 @@ class Asked:
 
     @classmethod
     def of(cls, question: str) -> Asked:
-        tokens = question_tokens(question)
-        pairs = (f"{a} {b}" for a, b in pairwise(tokens))  # no token holds a space
-        # Every letter below U+2E80 belongs to a script that spaces its words.
-        words = (t for t in tokens if t[0] < "\u2e80" or not _CJK_CHAR.match(t))
+        text = _normalised(question)
+        parts = _parts(text)
+        tokens = tuple(chain.from_iterable(parts))
+        pairs = [map(" ".join, pairwise(p)) for p in parts]  # no token holds a space
         return cls(
             tokens,
-            frozenset((*tokens, *pairs)),
-            frozenset(t for t in words if not t[0].isdigit()),
-            tuple(sorted(t for t in tokens if t[0].isdigit())),
+            frozenset(tokens).union(*pairs),
+            frozenset(_WORD.findall(text)) - _STOP_WORDS,
+            tuple(sorted(_NUMBER.findall(text))),
         )
 
 

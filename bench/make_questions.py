@@ -175,20 +175,15 @@ FRAMES: tuple[tuple[str, bool], ...] = (
     ("What problems does {X} solve compared with {Y}?", False),
     ("How can you speed up {X} when using {Y}?", False),
 )
+CJK_FRAMES = tuple(f for f in FRAMES if not f[0].isascii())
 PREFIXES = ("请", "解释一下", "简单说说", "谈谈")
 REWORDED = 25  # one question in this many rewords an earlier one
-
-
-def _fill(frame: str, rng: random.Random) -> tuple[str, str, str]:
-    """Three different subjects; English frames take English names only."""
-    x, y, z = rng.sample(LATIN_TERMS if frame.isascii() else TERMS, 3)
-    return x, y, z
 
 
 def _reword(question: str, frame: str, slots: tuple[str, str, str], rng: random.Random) -> str:
     """An earlier question asked again in other words."""
     how = rng.randrange(4)
-    if how == 0 and dict(FRAMES)[frame]:
+    if how == 0 and dict(FRAMES)[frame]:  # a frame where X and Y may swap
         x, y, z = slots
         return frame.format(X=y, Y=x, Z=z)
     if how == 1:
@@ -201,9 +196,18 @@ def _reword(question: str, frame: str, slots: tuple[str, str, str], rng: random.
     return question.rstrip("？?。.")
 
 
-def questions(n: int, seed: int = 0) -> list[str]:
-    """``n`` templated questions, every 25th or so a rewording of an earlier one."""
+def questions(
+    n: int,
+    seed: int = 0,
+    frames: tuple[tuple[str, bool], ...] = FRAMES,
+    names: tuple[str, ...] = TERMS,
+) -> list[str]:
+    """``n`` templated questions, every 25th or so a rewording of an earlier one.
+
+    English frames take English names only.
+    """
     rng = random.Random(seed)
+    latin = tuple(name for name in names if name.isascii())
     made: list[tuple[str, str, tuple[str, str, str]]] = []
     out: list[str] = []
     for _ in range(n):
@@ -211,8 +215,9 @@ def questions(n: int, seed: int = 0) -> list[str]:
             question, frame, slots = rng.choice(made)
             out.append(_reword(question, frame, slots, rng))
             continue
-        frame = rng.choice(FRAMES)[0]
-        slots = _fill(frame, rng)
+        frame = rng.choice(frames)[0]
+        x, y, z = rng.sample(latin if frame.isascii() else names, 3)
+        slots = (x, y, z)
         question = frame.format(X=slots[0], Y=slots[1], Z=slots[2])
         made.append((question, frame, slots))
         out.append(question)

@@ -79,6 +79,11 @@ _FRAMES = (
     "为什么{}比{}更适合大规模训练",
     "What is the difference between {} and {}?",
     "How do you use {} together with {} in production?",
+    # Long enough for the group of long questions (13 and 17 words).
+    "Which metrics would you monitor when deploying {} behind load balancers, "
+    "autoscaling and tracing through {}?",
+    "Why might {} need different retry, timeout, batching, caching, logging, alerting, "
+    "sharding, replication and backup settings than {} on shared clusters?",
 )
 _NAMES = (
     *("数据库", "缓存", "索引", "线程池", "注意力机制", "位置编码", "学习率", "梯度裁剪"),

@@ -1,20 +1,23 @@
 """Near-duplicate questions: which pairs of questions ask the same thing.
 
-A question is compared by what it asks (:func:`question_tokens`): framing such as 请解释,
-什么是, "how do you" and "in Python" is dropped, and what is left is cut into tokens: each
-CJK character, each word of letters, each number. Two questions are
+A question is compared by what it asks (:class:`Asked`): glosses such as （Generator）,
+framing such as 请解释, 什么是, "how do you" and "in Python", punctuation and case are
+dropped, and what is left is cut into tokens: each CJK character, each word of letters,
+each number. Two questions are
 
 - **duplicates** when their tokens are the same, in the same order;
-- **near-duplicates** (:func:`similarity`) when they hold the same numbers, and their
-  tokens together with the pairs of adjacent tokens are at least 80 % alike (Jaccard), and
-  so are their words alone. Single CJK characters find a reordering (浅拷贝和深拷贝 /
-  深拷贝和浅拷贝); the adjacent pairs tell a reordering from a different word made of the
-  same characters. A word counts as a whole: ``create a dictionary`` and ``create a
-  module`` share no letters' worth of meaning. A number or version counts as a veto:
-  ``ChatGLM-2`` and ``ChatGLM-3`` are different questions, however alike the rest is.
+- **near-duplicates** (:func:`similarity`) when they hold the same numbers, their words
+  are at least 80 % alike (Jaccard), and so are their features: the tokens with each
+  pair of neighbouring tokens. A number or version is a veto: ``ChatGLM-2`` and
+  ``ChatGLM-3`` are different questions, however alike the rest is. A word counts as a
+  whole: ``create a dictionary`` and ``create a module`` are different questions. Single
+  CJK characters see a reordering (浅拷贝和深拷贝 / 深拷贝和浅拷贝); the pairs of
+  neighbours tell it from other words made of the same characters. Pairs stop at
+  punctuation and at 和, "and", "or", so the parts around them may come in either order.
 
-:func:`similar_pairs` finds every near-duplicate pair with PPJoin, the set-similarity join
-(Xiao et al., 2008), and no all-pairs comparison.
+:func:`similar_pairs` finds every near-duplicate pair exactly, without comparing every two
+questions: questions are grouped by the words they must share, and each group is joined
+with PPJoin, the set-similarity join (Xiao et al., 2008).
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ _BREAK = re.compile(r"(?:[^\w\s\-/+#'’.]|\.(?!\d))+|([和与及或跟]|\b(?:an
 
 #: Near-duplicates are at least this alike (Jaccard), both in all features and in words.
 SIMILAR = Fraction(4, 5)
+_HALF = SIMILAR / (1 + SIMILAR)  # Jaccard >= t  <=>  overlap >= t / (1 + t) * (|x| + |y|)
+_MID = 2 * _HALF  # ... >= t / (1 + t) * 2 |x| when |y| >= |x|
 
 
 def normalise_question(text: str) -> str:
@@ -221,9 +226,6 @@ def _groups(asked: Asked) -> Iterator[tuple[tuple[str, ...], frozenset[str]]]:
         yield asked.numbers, _LONG_GROUP
 
 
-_HALF = SIMILAR / (1 + SIMILAR)  # Jaccard >= t  <=>  overlap >= t / (1 + t) * (|x| + |y|)
-
-
 def _join(questions: Sequence[Asked], need: Sequence[int]) -> Iterator[tuple[int, int, float]]:
     """Near-duplicate pairs (i < j): PPJoin with its prefix, size and positional filters.
 
@@ -267,7 +269,7 @@ def _join(questions: Sequence[Asked], need: Sequence[int]) -> Iterator[tuple[int
                 else:
                     overlap[y] = -1
         # Sets joined later are at least this large, so a shorter prefix suffices here.
-        for place, f in enumerate(s[: n - _ceil(2 * _HALF, n) + 1]):
+        for place, f in enumerate(s[: n - _ceil(_MID, n) + 1]):
             index[f].append((x, n, place))
         for y, have in overlap.items():
             if have <= 0:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .duplicates import bigrams, normalise_question
 from .errors import ConfigError, Diagnostic
 from .records import Card
-from .validate import bigrams, normalise_question
 
 LOCK_VERSION = 1
 Status = Literal["added", "changed", "unchanged", "renamed", "moved"]

@@ -1,0 +1,120 @@
+"""The duplicate search on templated question sets, before and after issue 12, same run.
+
+``python bench/dupes.py [--sizes 10000,30000,100000] [--before 10000,20000,30000]
+[--chinese 10000,30000] [--reps 3] [--sample 5000]``
+
+Times ``similar_pairs`` (all pairs it yields, duplicates included) on questions from
+``make_questions.py``: the current search at ``--sizes``, the search before issue 12
+(``dupes_before.py``) at ``--before``, and the current search at ``--chinese`` on a set of
+Chinese frames and Chinese names only, the case with no words to group by. Each row is the
+median of ``--reps`` runs in this process, wall time and CPU time (the machine is shared:
+CPU time is what the search itself costs). Then it compares every pair of a
+``--sample``-question set one by one, from the definition (``similarity``), and checks
+that the search found the same pairs with the same scores. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import dupes_before  # noqa: E402
+from make_questions import CJK_FRAMES, CJK_TERMS, questions  # noqa: E402
+
+from pipeline.duplicates import SIMILAR, Asked, similar_pairs, similarity  # noqa: E402
+
+Search = Callable[[Sequence[str]], Iterator[tuple[int, int, float | None]]]
+
+
+def measure(search: Search, qs: Sequence[str], reps: int) -> tuple[float, float, int, int]:
+    """Median wall and CPU seconds, pairs found, and how many of them are duplicates."""
+    walls, cpus = [], []
+    pairs: list[tuple[int, int, float | None]] = []
+    for _ in range(reps):
+        gc.collect()
+        wall, cpu = time.perf_counter(), time.process_time()
+        pairs = list(search(qs))
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    duplicates = sum(1 for *_, score in pairs if score is None)
+    return statistics.median(walls), statistics.median(cpus), len(pairs), duplicates
+
+
+def all_pairs(qs: Sequence[str]) -> dict[tuple[int, int], float]:
+    """Near-duplicates by comparing every two questions (a duplicate takes part once)."""
+    asked = [Asked.of(q) for q in qs]
+    first: dict[tuple[str, ...], int] = {}
+    kept = [i for i, a in enumerate(asked) if a.tokens and first.setdefault(a.tokens, i) == i]
+    found = {}
+    for n, j in enumerate(kept):
+        for i in kept[:n]:
+            score = similarity(asked[i], asked[j])
+            if score >= SIMILAR:
+                found[i, j] = score
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,30000,100000")
+    parser.add_argument("--before", default="10000,20000,30000")
+    parser.add_argument("--chinese", default="10000,30000")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=5000)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",") if n]
+    before = [int(n) for n in args.before.split(",") if n]
+
+    print("| questions | search | median s (wall) | median s (CPU) | pairs | of which duplicates |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    rows: list[tuple[int, str, Search, list[str]]] = []
+    for n in sorted(set(sizes) | set(before)):
+        qs = questions(n)
+        if n in before:
+            rows.append(
+                (
+                    n,
+                    "before (characters, PPJoin with a postings cap)",
+                    dupes_before.similar_pairs,
+                    qs,
+                )
+            )
+        if n in sizes:
+            rows.append(
+                (n, "after (words, characters, numbers; grouped PPJoin)", similar_pairs, qs)
+            )
+    for n in [int(n) for n in args.chinese.split(",") if n]:
+        qs = questions(n, frames=CJK_FRAMES, names=CJK_TERMS)
+        rows.append((n, "after, Chinese frames and names only", similar_pairs, qs))
+    for n, label, search, qs in rows:
+        wall, cpu, count, duplicates = measure(search, qs, args.reps)
+        print(f"| {n:,} | {label} | {wall:.2f} | {cpu:.2f} | {count:,} | {duplicates:,} |")
+        sys.stdout.flush()
+
+    for label, sample in (
+        ("templated", questions(args.sample, seed=1)),
+        ("Chinese only", questions(args.sample, seed=1, frames=CJK_FRAMES, names=CJK_TERMS)),
+    ):
+        start = time.perf_counter()
+        expected = all_pairs(sample)
+        brute = time.perf_counter() - start
+        found = {(i, j): s for i, j, s in similar_pairs(sample) if s is not None}
+        verdict = "same pairs, same scores" if found == expected else "DIFFERENT"
+        print(
+            f"\n{args.sample:,} {label} questions: every pair compared ({brute:.0f} s): "
+            f"{len(expected)} near-duplicate pairs; the search: {len(found)}, {verdict}."
+        )
+        if found != expected:
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

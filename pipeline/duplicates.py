@@ -1,0 +1,303 @@
+"""Near-duplicate questions: which pairs of questions ask the same thing.
+
+A question is compared by what it asks (:class:`Asked`): glosses such as （Generator）,
+framing such as 请解释, 什么是, "how do you" and "in Python", punctuation and case are
+dropped, and what is left is cut into tokens: each CJK character, each word of letters,
+each number. Two questions are
+
+- **duplicates** when their tokens are the same, in the same order;
+- **near-duplicates** (:func:`similarity`) when they hold the same numbers, their words
+  are at least 80 % alike (Jaccard), and so are their features: the tokens with each
+  pair of neighbouring tokens. A number or version is a veto: ``ChatGLM-2`` and
+  ``ChatGLM-3`` are different questions, however alike the rest is. A word counts as a
+  whole: ``create a dictionary`` and ``create a module`` are different questions. Single
+  CJK characters see a reordering (浅拷贝和深拷贝 / 深拷贝和浅拷贝); the pairs of
+  neighbours tell it from other words made of the same characters. Pairs stop at
+  punctuation and at 和, "and", "or", so the parts around them may come in either order.
+
+:func:`similar_pairs` finds every near-duplicate pair exactly, without comparing every two
+questions: questions are grouped by the words they must share, and each group is joined
+with PPJoin, the set-similarity join (Xiao et al., 2008).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import chain, combinations, pairwise
+
+from .errors import Diagnostic
+from .records import Card
+
+# Framing words of interview questions that do not change what is asked.
+_FILLER = re.compile(
+    r"(请|解释一下|解释|介绍一下|介绍|简述|简单说说|说说|谈谈|什么是|是什么|有什么区别|"
+    r"有哪些区别|的区别|区别|的概念|概念|在python中|python中的|python中|python里)"
+)
+_GLOSS = re.compile(r"[（(][A-Za-z0-9 ,.\-/&'+]*[)）]")  # （Generator）: an English gloss
+_NOISE = re.compile(r"[\W_]+")
+# English framing, dropped word by word. "how", "why", "when" and "not" stay: they change
+# what is asked.
+_STOP_WORDS = frozenset(
+    word
+    for group in (
+        "a an the",
+        "is are was were be been being am do does did done have has had",
+        "can could would should will shall may might must",
+        "i me my we our us you your it its this that these those there what",
+        "s t d ll re ve m",  # the tails of contractions: what's, don't, you'll
+        "and or of in on at to for from with by as about into than then",
+        "please explain describe define briefly tell give discuss talk",  # asking to explain
+    )
+    for word in group.split()
+)
+_ENGLISH_FILLER = re.compile(r"\b(?:in|with|using) python\b")
+# CJK radicals, kana, bopomofo, Hangul, and the ideographs with their extensions; not
+# the CJK punctuation in U+3000-U+303F.
+_CJK = (
+    "\u2e80-\u2fdf\u3040-\u318f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003134f"
+)
+_TOKEN = re.compile(rf"[{_CJK}]|\d+(?:\.\d+)*|[^\W\d_{_CJK}]+")
+_WORD = re.compile(rf"[^\W\d_{_CJK}]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
+# What ends a part of a question: punctuation (not a hyphen, slash, apostrophe or a dot
+# before a digit: gpt-4, c/c++, what's, 3.5), and a word joining two parts that may come
+# in either order (进程和线程 / 线程和进程), which is a part of its own.
+_BREAK = re.compile(r"(?:[^\w\s\-/+#'’.]|\.(?!\d))+|([和与及或跟]|\b(?:and|or|vs|versus)\b)")
+
+#: Near-duplicates are at least this alike (Jaccard), both in all features and in words.
+SIMILAR = Fraction(4, 5)
+_HALF = SIMILAR / (1 + SIMILAR)  # Jaccard >= t  <=>  overlap >= t / (1 + t) * (|x| + |y|)
+_MID = 2 * _HALF  # ... >= t / (1 + t) * 2 |x| when |y| >= |x|
+
+
+def normalise_question(text: str) -> str:
+    """The question reduced to what it asks: glosses, filler, punctuation and case removed."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _GLOSS.sub("", text)
+    text = _FILLER.sub("", text)
+    return _NOISE.sub("", text)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset({text})
+
+
+def question_tokens(text: str) -> tuple[str, ...]:
+    """What ``text`` asks, in order: CJK characters, lower-case words and numbers.
+
+    Glosses such as （Generator）, Chinese and English framing, punctuation and case are
+    dropped. A number keeps its dots (``3.5``, ``3.11``) and stands apart from the word it
+    is written into (``chatglm2`` is ``chatglm``, ``2``).
+    """
+    return tuple(chain.from_iterable(_parts(_normalised(text))))
+
+
+def _normalised(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _GLOSS.sub("", text)
+    return _ENGLISH_FILLER.sub(" ", _FILLER.sub("", text))
+
+
+def _parts(text: str) -> list[list[str]]:
+    """The tokens of normalised ``text`` in the parts that :data:`_BREAK` separates."""
+    return [
+        [t for t in _TOKEN.findall(part) if t not in _STOP_WORDS]
+        for part in _BREAK.split(text)
+        if part
+    ]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What one question asks, ready to be compared (:func:`similarity`)."""
+
+    tokens: tuple[str, ...]
+    """CJK characters, words and numbers, in order (:func:`question_tokens`)."""
+    features: frozenset[str]
+    """The tokens, and each pair of tokens next to each other within a part (no punctuation
+    or connective between them): what the similarity is measured on."""
+    words: frozenset[str]
+    """The tokens that are neither CJK characters nor numbers."""
+    numbers: tuple[str, ...]
+    """The numbers and versions, sorted."""
+
+    @classmethod
+    def of(cls, question: str) -> Asked:
+        text = _normalised(question)
+        parts = _parts(text)
+        tokens = tuple(chain.from_iterable(parts))
+        pairs = [map(" ".join, pairwise(p)) for p in parts]  # no token holds a space
+        return cls(
+            tokens,
+            frozenset(tokens).union(*pairs),
+            frozenset(_WORD.findall(text)) - _STOP_WORDS,
+            tuple(sorted(_NUMBER.findall(text))),
+        )
+
+
+def _alike(same: int, union: int) -> bool:
+    """Whether ``same`` of ``union`` reaches :data:`SIMILAR`, in exact arithmetic."""
+    return same * SIMILAR.denominator >= union * SIMILAR.numerator
+
+
+def _words_alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    same = len(a & b)
+    return _alike(same, len(a) + len(b) - same)
+
+
+def similarity(a: Asked, b: Asked) -> float:
+    """How alike two questions are: the Jaccard of their features, or 0 on a veto.
+
+    The vetoes: different numbers, or words less than :data:`SIMILAR` alike. Near-duplicates
+    are the pairs at :data:`SIMILAR` or above. This is the definition; :func:`similar_pairs`
+    finds the same pairs without comparing every two questions.
+    """
+    if a.numbers != b.numbers or not _words_alike(a.words, b.words):
+        return 0.0
+    same = len(a.features & b.features)
+    union = len(a.features) + len(b.features) - same
+    return same / union if union else 1.0
+
+
+def _ceil(fraction: Fraction, n: int) -> int:
+    return -(-fraction.numerator * n // fraction.denominator)
+
+
+def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | None]]:
+    """Index pairs (i < j) of duplicate questions and their similarity (None: duplicates).
+
+    A question that duplicates an earlier one is paired with its first occurrence only, and
+    takes no further part. The rest are put in groups that every near-duplicate pair shares
+    at least one of (:func:`_groups`), and each group is joined on its own. Duplicates come
+    in the order found, then near-duplicates sorted.
+    """
+    first: dict[tuple[str, ...], int] = {}
+    asked: dict[int, Asked] = {}
+    groups: dict[tuple[tuple[str, ...], frozenset[str]], list[int]] = defaultdict(list)
+    for i, question in enumerate(questions):
+        a = Asked.of(question)
+        if not a.tokens:
+            continue
+        j = first.setdefault(a.tokens, i)
+        if j != i:
+            yield j, i, None
+            continue
+        asked[i] = a
+        for group in _groups(a):
+            groups[group].append(i)
+    # need[total]: the overlap two sets whose sizes add up to ``total`` must reach.
+    longest = max((len(a.features) for a in asked.values()), default=0)
+    need = [_ceil(_HALF, total) for total in range(2 * longest + 1)]
+    near: dict[tuple[int, int], float] = {}
+    for ids in groups.values():
+        if len(ids) > 1:
+            for i, j, score in _join([asked[i] for i in ids], need):
+                near[ids[i], ids[j]] = score  # a pair may share several groups
+    for (i, j), score in sorted(near.items()):
+        yield i, j, score
+
+
+_LONG = 15  # words from which a question is joined with the long ones instead
+_LONG_GROUP = frozenset({" "})  # no word holds a space
+
+
+def _groups(asked: Asked) -> Iterator[tuple[tuple[str, ...], frozenset[str]]]:
+    """Keys of the groups a question joins: two near-duplicates always share one.
+
+    Near-duplicates hold the same numbers. Their words are :data:`SIMILAR` alike, so the
+    words they share are at least that share of either's words (Jaccard <= overlap / size):
+    a question joins one group for each such subset of its words. For up to four words that
+    is the whole word set, so a question set that repeats a few frames with different names
+    falls apart into small groups. Long questions would have too many subsets; they join
+    the group of every question that could be :data:`SIMILAR` to one of them instead.
+    """
+    n = len(asked.words)
+    if n < _LONG:
+        for size in range(n, _ceil(SIMILAR, n) - 1, -1):
+            for subset in combinations(sorted(asked.words), size):
+                yield asked.numbers, frozenset(subset)
+    if n >= _ceil(SIMILAR, _LONG):
+        yield asked.numbers, _LONG_GROUP
+
+
+def _join(questions: Sequence[Asked], need: Sequence[int]) -> Iterator[tuple[int, int, float]]:
+    """Near-duplicate pairs (i < j): PPJoin with its prefix, size and positional filters.
+
+    Every set of features is sorted by one global order, rarest feature first. Two sets
+    that are :data:`SIMILAR` must share one of the first few features of each (the prefix),
+    and only while the features after that shared one can still make up the overlap (the
+    positional filter); their sizes must be within :data:`SIMILAR` of each other (the size
+    filter). Sets are joined smallest first, each probing the index of the smaller ones
+    before it is added. No pair is skipped, so the result is exactly the all-pairs answer.
+    """
+    # The global order: by number of sets holding the feature, then by first appearance.
+    # Each feature becomes its place in that order, so a set sorts as plain integers.
+    code: dict[str, int] = {}
+    coded = [[code.setdefault(f, len(code)) for f in q.features] for q in questions]
+    frequency = Counter(chain.from_iterable(coded))
+    stride = len(code)
+    sets = [sorted([frequency[f] * stride + f for f in s]) for s in coded]
+    as_sets = [frozenset(s) for s in sets]
+    sizes = [len(s) for s in sets]
+    index: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # feature -> postings
+    skip: dict[int, int] = defaultdict(int)  # feature -> postings too small for later sets
+    for x in sorted(range(len(sets)), key=lambda k: (sizes[k], k)):
+        s = sets[x]
+        n = sizes[x]
+        smallest = _ceil(SIMILAR, n)  # the size filter: Jaccard <= small / large
+        overlap: dict[int, int] = {}  # candidate -> shared prefix features; -1: ruled out
+        for place, f in enumerate(s[: n - smallest + 1]):
+            postings = index.get(f)
+            if postings is None:
+                continue
+            start = skip[f]
+            while start < len(postings) and postings[start][1] < smallest:
+                start += 1  # sets come smallest first: too small now, too small for good
+            skip[f] = start
+            left = n - place - 1
+            for y, size, y_place in postings[start:]:
+                have = overlap.get(y, 0)
+                # The positional filter: what is left after this shared feature must do.
+                if have >= 0 and have + 1 + min(left, size - y_place - 1) >= need[n + size]:
+                    overlap[y] = have + 1
+                else:
+                    overlap[y] = -1
+        # Sets joined later are at least this large, so a shorter prefix suffices here.
+        for place, f in enumerate(s[: n - _ceil(_MID, n) + 1]):
+            index[f].append((x, n, place))
+        for y, have in overlap.items():
+            if have <= 0:
+                continue
+            same = len(as_sets[x] & as_sets[y])
+            union = n + sizes[y] - same
+            if _alike(same, union) and _words_alike(questions[x].words, questions[y].words):
+                yield min(x, y), max(x, y), same / union
+
+
+SEPARATOR = "\0"  # never inside a question: markdown-it turns NUL into U+FFFD
+
+
+def pairs_in(joined: str) -> list[tuple[int, int, float | None]]:
+    return list(similar_pairs(joined.split(SEPARATOR)))
+
+
+def duplicate_diagnostics(
+    cards: Sequence[Card], pairs: Iterable[tuple[int, int, float | None]]
+) -> Iterator[Diagnostic]:
+    for i, j, score in pairs:
+        kind = "duplicate" if score is None else f"near-duplicate ({score:.0%} similar)"
+        for this, other in ((cards[i], cards[j]), (cards[j], cards[i])):
+            yield Diagnostic(
+                this.source.path,
+                this.source.line,
+                "warning",
+                f"{kind} question: {this.question[:40]}",
+                "duplicate",
+                (other.source.path, other.source.line),
+            )

@@ -1,0 +1,143 @@
+"""Near-duplicate questions: each fixture note file has the pairs it must report beside it."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from pipeline import check, load_config
+from pipeline.duplicates import SIMILAR, Asked, question_tokens, similar_pairs, similarity
+from tests.conftest import FIXTURES, SEEDS, golden, parse_fixture
+
+CASES = sorted((FIXTURES / "duplicates").glob("*.md"))
+
+
+def _report(path: Path) -> str:
+    cards = parse_fixture(path).cards
+    lines = []
+    for i, j, score in similar_pairs([c.question for c in cards]):
+        kind = "duplicate" if score is None else f"near-duplicate ({score:.0%})"
+        a, b = cards[i], cards[j]
+        lines.append(f"{a.source.line} {b.source.line} {kind}: {a.question} / {b.question}\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_fixture_reports_expected_pairs(path: Path) -> None:
+    actual = _report(path)
+    assert actual == golden(path.with_suffix(".txt"), actual)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do you create a dictionary in Python?", "How can you create a module in Python?"),
+        ("ChatGLM-2 有什么改进？", "ChatGLM-3 有什么改进？"),
+    ],
+)
+def test_the_false_positives_of_issue_12_are_not_reported(a: str, b: str) -> None:
+    assert list(similar_pairs([a, b])) == []
+
+
+def test_every_pair_the_seeds_had_before_is_still_reported() -> None:
+    recorded = (FIXTURES / "duplicates" / "seeds.txt").read_text(encoding="utf-8")
+    before = {
+        frozenset(line.split()[:2]) for line in recorded.splitlines() if not line.startswith("#")
+    }
+    diagnostics = check(load_config(SEEDS)).collection.diagnostics
+    now = {
+        frozenset({f"{d.path}:{d.line}", f"{d.related[0]}:{d.related[1]}"})
+        for d in diagnostics
+        if d.code == "duplicate" and d.related
+    }
+    assert len(before) == 2
+    assert now == before
+
+
+@pytest.mark.parametrize(
+    ("question", "tokens"),
+    [
+        ("ChatGLM-2 有什么改进？", ("chatglm", "2", "有", "什", "么", "改", "进")),
+        ("GPT-3.5和Python 3.11", ("gpt", "3.5", "和", "python", "3.11")),
+        ("What's the GIL in Python?", ("gil",)),
+        ("How do you create a dictionary?", ("how", "create", "dictionary")),
+        ("什么是生成器（Generator）？", ("生", "成", "器")),
+    ],
+)
+def test_tokens_are_cjk_characters_words_and_numbers(question: str, tokens: tuple[str]) -> None:
+    assert question_tokens(question) == tokens
+
+
+# --- the search against comparing every pair ---------------------------------------------
+
+_FRAMES = (
+    "{}和{}有什么区别？",
+    "如何在{}中实现{}？",
+    "{}有哪些优缺点？在{}场景下如何选择？",
+    "为什么{}比{}更适合大规模训练",
+    "What is the difference between {} and {}?",
+    "How do you use {} together with {} in production?",
+    # Long enough for the group of long questions (13 and 17 words).
+    "Which metrics would you monitor when deploying {} behind load balancers, "
+    "autoscaling and tracing through {}?",
+    "Why might {} need different retry, timeout, batching, caching, logging, alerting, "
+    "sharding, replication and backup settings than {} on shared clusters?",
+)
+_NAMES = (
+    *("数据库", "缓存", "索引", "线程池", "注意力机制", "位置编码", "学习率", "梯度裁剪"),
+    *("Redis", "Kafka", "BERT", "GPT-4", "GPT-3.5", "LoRA", "Adam"),
+)
+_CHARACTERS = "的和在中是模型训练数据缓存"
+
+
+def _edited(question: str, rng: random.Random) -> str:
+    """``question`` with one or two small random edits, as people reword."""
+    for _ in range(rng.randint(1, 2)):
+        at = rng.randrange(len(question))
+        question = rng.choice(
+            (
+                question[:at] + question[at + 1 :],  # a character dropped
+                question[:at] + rng.choice(_CHARACTERS) + question[at:],  # one added
+                question[:at] + rng.choice(_CHARACTERS) + question[at + 1 :],  # one replaced
+                question[at:] + question[:at],  # the two parts swapped
+                rng.choice(("请", "解释一下", "Explain: ")) + question,  # framing added
+            )
+        )
+    return question
+
+
+def _templated(n: int, seed: int) -> list[str]:
+    """A few frames with a few names; a third of the questions edit an earlier one."""
+    rng = random.Random(seed)
+    questions: list[str] = []
+    for _ in range(n):
+        if questions and rng.random() < 0.35:
+            questions.append(_edited(rng.choice(questions), rng))
+        else:
+            questions.append(rng.choice(_FRAMES).format(*rng.sample(_NAMES, 2)))
+    return questions
+
+
+def _all_pairs(questions: list[str]) -> dict[tuple[int, int], float]:
+    """Near-duplicates by comparing every two questions; a duplicate takes part only once."""
+    asked = [Asked.of(q) for q in questions]
+    first: dict[tuple[str, ...], int] = {}
+    kept = [i for i, a in enumerate(asked) if a.tokens and first.setdefault(a.tokens, i) == i]
+    found = {}
+    for n, j in enumerate(kept):
+        for i in kept[:n]:
+            score = similarity(asked[i], asked[j])
+            if score >= SIMILAR:
+                found[i, j] = score
+    return found
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_search_finds_exactly_the_pairs_all_pairs_would(seed: int) -> None:
+    questions = _templated(2000, seed)
+    near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
+    expected = _all_pairs(questions)
+    assert len(expected) > 300  # the edited questions really are near-duplicates
+    assert near == expected

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LOCK_NAME, Config
+from .config import Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
 from .export.outputs import Outputs
-from .identity import Identity, assign, lock_text, read_lock
+from .identity import Identity, assign, read_lock, write_lock
 from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Collection, ParsedFile
@@ -172,11 +172,5 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))
             written = outputs.commit()
-    lock = lock_text(identity.lock)
-    lock_path = config.content / LOCK_NAME
-    if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
-        with Outputs(config.content) as content:  # the old lock or the new one, never half
-            with content.open(LOCK_NAME) as out:
-                out.write(lock.encode("utf-8"))
-            content.commit()
+    write_lock(config.lock_path, identity.lock)
     return BuildResult(written, report, diagnostics)

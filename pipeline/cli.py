@@ -191,3 +191,46 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
 def main() -> None:
     """Console entry point."""
     cli(prog_name="cardsmith")
+
+
+# --- sync (issue 13): self-contained, so it merges beside the other commands ------------------
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--collection",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The Anki collection file (collection.anki2 of a profile); Anki must be closed.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option(
+    "--delete-orphans",
+    is_flag=True,
+    help="Delete the notes of deleted questions, with their reviews.",
+)
+@click.option("--force", is_flag=True, help="Overwrite notes edited in Anki since the last sync.")
+def sync(
+    content: Path | None, collection: Path, dry_run: bool, delete_orphans: bool, force: bool
+) -> None:
+    """Apply the notes to an Anki collection: add, update, move, orphan; history kept."""
+    from .sync import sync as run_sync
+
+    try:
+        config = load_config(content)
+        result = run_sync(
+            config, collection, dry_run=dry_run, delete_orphans=delete_orphans, force=force
+        )
+    except ContentError as exc:
+        _print_diagnostics(_located(exc.diagnostics, config.content))
+        click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
+        raise click.exceptions.Exit(EXIT_CONTENT) from exc
+    except CardsmithError as exc:
+        raise click.exceptions.Exit(_usage_error(exc)) from exc
+    for line in result.plan.lines():
+        click.echo(line, err=True)
+    if dry_run:
+        click.echo("dry run: nothing was written", err=True)
+    elif result.plan.empty:
+        click.echo("the collection is up to date: nothing was written", err=True)

@@ -137,6 +137,36 @@ def lock_text(entries: Sequence[LockEntry]) -> str:
     return f'{{"version": {LOCK_VERSION}, "notes": [\n{body}\n]}}\n'
 
 
+def lock_target(path: Path) -> Path:
+    """Where the lock is really written: a symlinked lock is written through its link.
+
+    Outputs replace a file by renaming a new one over it, which would turn the link into a
+    plain file (and leave the shared lock it pointed at stale); the target is replaced
+    instead.
+    """
+    return path.resolve() if path.is_symlink() else path
+
+
+def write_lock(path: Path, entries: Sequence[LockEntry]) -> bool:
+    """Write the lock (the old one or the new one, never half); False when it is unchanged."""
+    from .export.outputs import Outputs  # the lock is written as the outputs are
+
+    text = lock_text(entries)
+    target = lock_target(path)
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # read_lock has already refused a lock that cannot be read
+    with Outputs(target.parent) as content:
+        with content.open(target.name) as out:
+            out.write(text.encode("utf-8"))
+        content.commit()
+    return True
+
+
 # --- matching -----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from .config import Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
 from .export.outputs import Outputs
-from .identity import Identity, assign, read_lock, write_lock
+from .identity import Identity, identify, write_lock
 from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Collection, ParsedFile
@@ -117,7 +117,7 @@ def check(config: Config, progress: Progress = _quiet) -> CheckResult:
         collection = parse_all(config, progress)
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
-        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        identity = identify(config, collection.cards)
         return _checked(collection, checks.result(), identity)
 
 
@@ -153,12 +153,12 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     with _collector_paused(), Validation(config.content) as checks:
         collection = parse_all(config, progress)
         checks.start(collection.cards)
-        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        identity = identify(config, collection.cards)
         if _must_stop((*collection.diagnostics, *identity.diagnostics), strict):
             raise ContentError(
                 _checked(collection, checks.result(), identity).collection.diagnostics
             )
-        data = BuildData(identity.cards, identity.matches, config)
+        data = BuildData(identity.cards, identity.matches, config, identity.note_type.mod)
         with Outputs(config.out) as outputs:  # every output is written, then all appear at once
             for fmt in config.formats:
                 progress(fmt, 0, 1)
@@ -172,5 +172,5 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))
             written = outputs.commit()
-    write_lock(config.lock_path, identity.lock)
+    write_lock(config.lock_path, identity)
     return BuildResult(written, report, diagnostics)

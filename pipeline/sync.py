@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from .build import check
 from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
-from .export.anki import FIELDS, MODEL_ID, MODEL_NAME, UNANSWERED, Medium, _media_for, _source
-from .export.anki import note_model as _genanki_model
+from .export.anki import UNANSWERED, Medium, _media_for, _source
 from .export.data import BuildData
 from .identity import Identity, write_lock
+from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
 
 if TYPE_CHECKING:
     from anki.collection import Collection
@@ -64,18 +64,6 @@ class Wanted:
 
 
 @dataclass(frozen=True)
-class NoteModel:
-    """The note type's parts that may change: CSS and card templates."""
-
-    css: str
-    """The stylesheet, Pygments palettes included."""
-    qfmt: str
-    """Front template."""
-    afmt: str
-    """Back template."""
-
-
-@dataclass(frozen=True)
 class Desired:
     """Everything a sync makes true."""
 
@@ -83,7 +71,7 @@ class Desired:
     """Every note, in source order."""
     media: Mapping[str, Medium]
     """Images by their media name (content hash)."""
-    model: NoteModel
+    model: NoteTypeLook
     """The current CSS and templates."""
     root_deck: str
     """Top of every deck path."""
@@ -92,13 +80,6 @@ class Desired:
 def fields_hash(fields: Iterable[str]) -> str:
     """A short hash of a note's fields: what the last sync wrote, to spot edits made in Anki."""
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
-
-
-def current_model() -> NoteModel:
-    """The note type as this version of cardsmith ships it."""
-    model = _genanki_model()
-    (template,) = model.templates
-    return NoteModel(model.css, template["qfmt"], template["afmt"])
 
 
 def desired(data: BuildData) -> Desired:
@@ -117,7 +98,7 @@ def desired(data: BuildData) -> Desired:
                 question=card.question,
             )
         )
-    return Desired(tuple(notes), media, current_model(), data.config.root_deck)
+    return Desired(tuple(notes), media, current_look(), data.config.root_deck)
 
 
 # --- what the collection holds ---------------------------------------------------------------
@@ -155,7 +136,7 @@ class State:
 
     notes: Mapping[str, Existing]
     """cardsmith notes by guid."""
-    model: NoteModel | None
+    model: NoteTypeLook | None
     """The note type's CSS and templates, or None when the collection has no such type."""
     model_fields: tuple[str, ...]
     """The note type's field names (a public contract: they must be :data:`FIELDS`)."""
@@ -472,7 +453,7 @@ def read_state(col: Collection) -> State:
         notes=notes,
         model=None
         if model is None
-        else NoteModel(model["css"], model["tmpls"][0]["qfmt"], model["tmpls"][0]["afmt"]),
+        else NoteTypeLook(model["css"], model["tmpls"][0]["qfmt"], model["tmpls"][0]["afmt"]),
         model_fields=() if model is None else tuple(f["name"] for f in model["flds"]),
         decks=deck_names,
         deck_cards=deck_cards,
@@ -482,7 +463,7 @@ def read_state(col: Collection) -> State:
     )
 
 
-def _ensure_model(col: Collection, want: NoteModel, how: str) -> None:
+def _ensure_model(col: Collection, want: NoteTypeLook, how: str) -> None:
     if how == "create":
         model = col.models.new(MODEL_NAME)
         for name in FIELDS:
@@ -609,5 +590,5 @@ def sync(
     finally:
         col.close()
     if not dry_run:  # the ids now in the collection are recorded, as after a build
-        write_lock(config.lock_path, identity.lock)
+        write_lock(config.lock_path, identity)
     return SyncResult(plan, not dry_run)

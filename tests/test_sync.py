@@ -178,12 +178,21 @@ def assert_in_step(path: Path, content: Path) -> None:
 # --- what each case does between the two rounds ---------------------------------------------
 
 
-def _old_note_type(collection: Path, _content: Path) -> None:
+def _old_note_type(collection: Path, content: Path) -> None:
+    """As an older cardsmith left it: other CSS and templates, in Anki and in the lock."""
+    lock_path = content / "cardsmith.lock.json"
+    lock = json.loads(lock_path.read_text("utf-8"))
+    lock["note_type"]["digest"] = "0" * 64
+    lock_path.write_text(json.dumps(lock, ensure_ascii=False), "utf-8")
     col = open_col(collection)
     model = col.models.get(MID)
     model["css"] = ".card { color: red }"
     model["tmpls"][0]["afmt"] = "{{Answer}}"
     col.models.update_dict(model)
+    # The time the older package gave it, not the time of this edit.
+    col.db.execute(
+        "update notetypes set mtime_secs = ? where id = ?", lock["note_type"]["mod"], MID
+    )
     col.close()
 
 

@@ -27,38 +27,29 @@ from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
 from ..errors import ConfigError, ExportCheckError
-from ..highlight import stylesheet
+from ..notetype import FIELDS as FIELDS
+from ..notetype import MODEL_ID as MODEL_ID
+from ..notetype import MODEL_NAME as MODEL_NAME
+from ..notetype import current_look
 from ..records import Card
 from ..render import escape_attr, is_external, readable_image
 from .data import BuildData
 from .outputs import Outputs
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "anki"
-
-#: The note type is a public contract: its id and fields never change (Anki would create a
-#: second note type and refuse every update). CSS and template HTML may change freely.
-MODEL_ID = 1607392319
-MODEL_NAME = "cardsmith Q&A"
-FIELDS = ("Question", "Answer", "Source", "ID")
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _NEW_CARD = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
-
-
 def note_model() -> genanki.Model:
-    """The one note type, with the Pygments palettes inside its CSS."""
+    """The one note type (:mod:`pipeline.notetype`), with the Pygments palettes in its CSS."""
+    look = current_look()
     return genanki.Model(
         MODEL_ID,
         MODEL_NAME,
         fields=[{"name": name} for name in FIELDS],
-        templates=[
-            {"name": "Card 1", "qfmt": _template("front.html"), "afmt": _template("back.html")}
-        ],
-        css=_template("style.css") + "\n" + stylesheet(),
+        templates=[{"name": "Card 1", "qfmt": look.qfmt, "afmt": look.afmt}],
+        css=look.css,
         sort_field_index=0,
     )
 
@@ -143,7 +134,7 @@ def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium
             _NoteRow(card.id, match.mod, tags, fields)
         )
         count += 1
-    _write(out, decks, model, media, model_mod=max(mods))
+    _write(out, decks, model, media, model_mod=max(*mods, data.note_type_mod))
     return count, media
 
 

@@ -234,3 +234,31 @@ def sync(
         click.echo("dry run: nothing was written", err=True)
     elif result.plan.empty:
         click.echo("the collection is up to date: nothing was written", err=True)
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--forget",
+    "forget",
+    multiple=True,
+    metavar="ID",
+    help="Drop this orphan from the lock file (repeatable); its Anki note is not touched.",
+)
+def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
+    """List the orphans: deleted questions and removed answers, kept until resolved."""
+    from .identity import forget_orphans, load_lock, write_lock
+    from .report import orphan_listing
+
+    try:
+        config = load_config(content)
+        if forget:
+            lock, unknown = forget_orphans(load_lock(config.lock_path), forget)
+            if unknown:
+                raise ConfigError(f"not orphans in the lock file: {', '.join(unknown)}")
+            write_lock(config.lock_path, lock)
+        result = run_check(config)
+    except CardsmithError as exc:
+        raise click.exceptions.Exit(_usage_error(exc)) from exc
+    for line in orphan_listing(result.identity):
+        click.echo(line)

@@ -17,7 +17,7 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +65,8 @@ class LockEntry:
     """Id of the question before it in the same file and section ("" when it is the first)."""
     slot: int = -1
     """Its place (0-based) among the questions of its section; -1 when unknown (version 1)."""
+    successor: str = ""
+    """For an orphan: the id of the new question that probably replaced it ("" for none)."""
 
     @property
     def answered(self) -> bool:
@@ -227,9 +229,20 @@ _ENTRY_TYPES: dict[str, type] = {
     "mod": int,
     "after": str,
     "slot": int,
+    "successor": str,
 }
 _REQUIRED = ("id", "path", "deck", "question", "answer", "digest", "mod")
 _TOP_KEYS = {1: {"version", "notes"}, 2: {"version", "notes", "orphans", "note_type"}}
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, in the lock file's words."""
+    kinds = {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _bad(path: Path, what: str) -> ConfigError:
@@ -238,7 +251,7 @@ def _bad(path: Path, what: str) -> ConfigError:
 
 def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
     if not isinstance(raw, dict):
-        raise _bad(path, f"{where} is {type(raw).__name__}, not an object")
+        raise _bad(path, f"{where} is {_kind(raw)}, not an object")
     unknown = sorted(set(raw) - set(_ENTRY_TYPES))
     missing = [k for k in _REQUIRED if k not in raw]
     if unknown or missing:
@@ -247,7 +260,8 @@ def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
         kind = _ENTRY_TYPES[key]
         # bool is an int to Python, never to the lock file.
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise _bad(path, f"{where}: {key} is {json.dumps(value)[:40]}, not a {kind.__name__}")
+            want = "text" if kind is str else "a whole number"
+            raise _bad(path, f"{where}: {key} is {json.dumps(value)[:40]}, not {want}")
     if not ID_FORMAT.fullmatch(raw["id"]):
         raise _bad(path, f"{where}: id {raw['id']!r} is not an id (letters and digits)")
     return LockEntry(**raw)
@@ -272,7 +286,7 @@ def load_lock(path: Path) -> Lock:
     except RecursionError as exc:
         raise _bad(path, "not a valid lock file (nested too deep)") from exc
     if not isinstance(data, dict):
-        raise _bad(path, f"not a valid lock file (a {type(data).__name__}, not an object)")
+        raise _bad(path, f"not a valid lock file ({_kind(data)}, not an object)")
     version = data.get("version")
     if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ConfigError(f"{path}: lock version {version!r}, expected one of {READABLE_VERSIONS}")
@@ -283,7 +297,7 @@ def load_lock(path: Path) -> Lock:
     for key in ("notes", "orphans"):
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise _bad(path, f"{key} is a {type(value).__name__}, not a list")
+            raise _bad(path, f"{key} is {_kind(value)}, not a list")
         lists[key] = tuple(_entry_of(path, f"{key}[{i}]", raw) for i, raw in enumerate(value))
     return Lock(lists["notes"], lists["orphans"], _stamp_of(path, data.get("note_type")))
 
@@ -311,7 +325,11 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def _rows(entries: Sequence[LockEntry]) -> str:
-    rows = [_ENCODE(e.__dict__) for e in sorted(entries, key=lambda e: e.id)]
+    rows = [
+        # successor only on the orphans that have one: the questions' lines stay short
+        _ENCODE({k: v for k, v in e.__dict__.items() if k != "successor" or v})
+        for e in sorted(entries, key=lambda e: e.id)
+    ]
     return "\n" + ",\n".join(rows) + "\n" if rows else ""
 
 
@@ -665,6 +683,24 @@ def assign(
             continue
         successors.append(Successor(old[oid], out_cards[i], score, same))
         paired.add(i)
+    # A successor found when the orphan was made is remembered: by the next build it has
+    # its own entry and is no longer a candidate.
+    by_id = {c.id: c for c in out_cards}
+    found = {s.orphan.id for s in successors}
+    for entry in orphans:
+        later = by_id.get(entry.successor)
+        if entry.id not in found and later is not None:
+            score = _similarity(
+                bigrams(normalise(entry.question)), bigrams(normalise(later.question))
+            )
+            successors.append(Successor(entry, later, score, False))
+    successor_of = {s.orphan.id: s.card.id for s in successors}
+    orphans = tuple(
+        replace(e, successor=successor_of.get(e.id, ""))
+        if e.successor != successor_of.get(e.id, "")
+        else e
+        for e in orphans
+    )
     stamp = lock.note_type
     if look and stamp.digest != look:
         # A version 1 lock knew no stamp: its note type was as old as its newest note.

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .identity import Identity, Lock, LockEntry, Match, Successor
+from .identity import Identity, LockEntry, Match, Successor
 from .records import Card
 
 REPORT_NAME = "cardsmith.report.json"
@@ -168,13 +168,15 @@ def orphan_lines(
     ]
 
 
-def lock_orphan_lines(lock: Lock) -> list[str]:
-    """Every orphan of a lock file, as ``cardsmith orphans`` lists them."""
-    answered = {e.id for e in lock.notes}
-    unanswered = frozenset(e.id for e in lock.orphans if e.id in answered)
-    lines = [f"{len(lock.orphans)} orphan(s) in the lock file"]
-    for entry in lock.orphans:
-        lines += [f"{entry.id}  {line.strip()}" for line in orphan_lines(entry, unanswered, None)]
+def orphan_listing(identity: Identity) -> list[str]:
+    """Every orphan, as ``cardsmith orphans`` lists them: id first, then as the summary does."""
+    current = {c.id for c in identity.cards}
+    unanswered = frozenset(e.id for e in identity.orphans if e.id in current)
+    lines = [f"{len(identity.orphans)} orphan(s)"]
+    for entry in identity.orphans:
+        successor = next((s for s in identity.successors if s.orphan.id == entry.id), None)
+        first, *rest = orphan_lines(entry, unanswered, successor)
+        lines += [f"{entry.id}  {first.strip()}", *rest]
     return lines
 
 

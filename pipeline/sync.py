@@ -25,7 +25,7 @@ from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
 from .export.anki import UNANSWERED, Medium, _media_for, _source
 from .export.data import BuildData
-from .identity import Identity, write_lock
+from .identity import Identity, forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
 
 if TYPE_CHECKING:
@@ -590,5 +590,6 @@ def sync(
     finally:
         col.close()
     if not dry_run:  # the ids now in the collection are recorded, as after a build
-        write_lock(config.lock_path, identity)
+        lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+        write_lock(config.lock_path, lock)  # deleted orphans are resolved
     return SyncResult(plan, not dry_run)

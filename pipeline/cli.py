@@ -201,8 +201,17 @@ def main() -> None:
 @click.option(
     "--collection",
     type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
+    default=None,
     help="The Anki collection file (collection.anki2 of a profile); Anki must be closed.",
+)
+@click.option(
+    "--ankiconnect",
+    "url",
+    is_flag=False,
+    flag_value="http://127.0.0.1:8765",
+    default=None,
+    metavar="[URL]",
+    help="Sync the running Anki through AnkiConnect (default http://127.0.0.1:8765).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option(
@@ -212,16 +221,29 @@ def main() -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite notes edited in Anki since the last sync.")
 def sync(
-    content: Path | None, collection: Path, dry_run: bool, delete_orphans: bool, force: bool
+    content: Path | None,
+    collection: Path | None,
+    url: str | None,
+    dry_run: bool,
+    delete_orphans: bool,
+    force: bool,
 ) -> None:
-    """Apply the notes to an Anki collection: add, update, move, orphan; history kept."""
-    from .sync import sync as run_sync
-
+    """Apply the notes to Anki: add, update, move, orphan; review history kept."""
+    if (collection is None) == (url is None):
+        click.echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
+        raise click.exceptions.Exit(EXIT_USAGE)
+    options = {"dry_run": dry_run, "delete_orphans": delete_orphans, "force": force}
     try:
         config = load_config(content)
-        result = run_sync(
-            config, collection, dry_run=dry_run, delete_orphans=delete_orphans, force=force
-        )
+        if url is not None:
+            from .ankiconnect import sync as sync_running
+
+            result = sync_running(config, url, **options)
+        else:
+            from .sync import sync as sync_file
+
+            assert collection is not None
+            result = sync_file(config, collection, **options)
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
         click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
@@ -233,7 +255,7 @@ def sync(
     if dry_run:
         click.echo("dry run: nothing was written", err=True)
     elif result.plan.empty:
-        click.echo("the collection is up to date: nothing was written", err=True)
+        click.echo("Anki is up to date: nothing was written", err=True)
 
 
 @cli.command()

@@ -37,6 +37,7 @@ from .sync import (
     SyncError,
     SyncResult,
     _ancestors,
+    _same_deck,
     _tags_for,
     desired,
     make_plan,
@@ -217,7 +218,9 @@ def apply(ac: AnkiConnect, plan: Plan, want: Desired) -> None:
     ac.many("updateNoteTags", [{"note": nid, "tags": list(tags)} for nid, tags in retag.items()])
     by_deck: dict[str, list[int]] = defaultdict(list)
     for w, e in plan.move:
-        by_deck[w.deck] += [c for c, d in zip(e.cards, e.decks, strict=True) if d != w.deck]
+        by_deck[w.deck] += [
+            c for c, d in zip(e.cards, e.decks, strict=True) if not _same_deck(d, w.deck)
+        ]
     ac.many("changeDeck", [{"cards": c, "deck": d} for d, c in sorted(by_deck.items())])
     fresh = [e.nid for e in plan.orphan if not e.orphaned]
     if fresh:

@@ -243,7 +243,7 @@ def sync(
             from .sync import sync as sync_file
 
             assert collection is not None
-            result = sync_file(config, collection, **options)
+            result = sync_file(config, collection, progress=_Progress(False), **options)
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
         click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)

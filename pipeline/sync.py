@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .build import check
+from .build import Progress, _quiet, check
 from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
 from .export.anki import UNANSWERED, Medium, _media_for, _source
@@ -259,6 +259,11 @@ def _same_tags(a: Iterable[str], b: Iterable[str]) -> bool:
     return {t.lower() for t in a} == {t.lower() for t in b}
 
 
+def _same_deck(a: str, b: str) -> bool:
+    """Anki's deck names are unique without regard to case."""
+    return a.casefold() == b.casefold()
+
+
 def _ancestors(name: str) -> list[str]:
     parts = name.split("::")
     return ["::".join(parts[:i]) for i in range(1, len(parts) + 1)]
@@ -283,7 +288,7 @@ def make_plan(
             add.append(w)
             written[w.guid] = fields_hash(w.fields)
             continue
-        if any(d != w.deck for d in e.decks):
+        if any(not _same_deck(d, w.deck) for d in e.decks):
             move.append((w, e))
         tags = _tags_for(e.tags, w.tags)
         if e.orphaned:
@@ -312,7 +317,8 @@ def make_plan(
     # Decks: every wanted deck exists; cardsmith's decks left empty go, deepest first.
     wanted_decks = {w.deck for w in want.notes}
     needed = {a for d in wanted_decks for a in _ancestors(d)}
-    create = tuple(sorted(d for d in needed if d not in state.decks))
+    known = {d.casefold() for d in state.decks}
+    create = tuple(sorted(d for d in needed if d.casefold() not in known))
     counts: dict[str, int] = defaultdict(int, state.deck_cards)
     for w, e in move:
         for d in e.decks:
@@ -326,7 +332,10 @@ def make_plan(
         for d in (*state.synced_decks, *(d for e in state.notes.values() for d in e.decks))
         for a in _ancestors(d)
     }
-    remove = _empty_decks(ours - needed, state.decks, counts)
+    needed_folded = {d.casefold() for d in needed}
+    remove = _empty_decks(
+        {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
+    )
 
     record = {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)}
     old_record = {"notes": dict(sorted(state.written.items())), "decks": sorted(state.synced_decks)}
@@ -390,10 +399,12 @@ def open_collection(path: Path) -> Collection:
     try:
         return Collection(str(path))
     except DBError as exc:
-        raise SyncError(
-            f"{path} is open in Anki (or being synced): close Anki first, "
-            "or use cardsmith sync --ankiconnect while Anki runs"
-        ) from exc
+        if "already open" in str(exc):
+            raise SyncError(
+                f"{path} is open in Anki (or being synced): close Anki first, "
+                "or use cardsmith sync --ankiconnect while Anki runs"
+            ) from exc
+        raise SyncError(f"{path} is not an Anki collection ({str(exc)[:120]})") from exc
 
 
 def _db(col: Collection) -> Any:
@@ -496,7 +507,7 @@ def apply(col: Collection, plan: Plan, want: Desired) -> None:
     model = _our_model(col)
     for name in plan.create_decks:
         col.decks.id(name, create=True)
-    deck_id = {d.name: int(d.id) for d in col.decks.all_names_and_ids()}
+    deck_id = {d.name.casefold(): int(d.id) for d in col.decks.all_names_and_ids()}
     for medium in plan.media:
         col.media.write_data(medium.name, medium.data)
     if plan.add:
@@ -507,7 +518,7 @@ def apply(col: Collection, plan: Plan, want: Desired) -> None:
             for name, value in zip(FIELDS, w.fields, strict=True):
                 note[name] = value
             note.tags = list(w.tags)
-            requests.append(AddNoteRequest(note=note, deck_id=deck_id[w.deck]))  # type: ignore[arg-type]
+            requests.append(AddNoteRequest(note=note, deck_id=deck_id[w.deck.casefold()]))  # type: ignore[arg-type]
         col.add_notes(requests)
     changed = []
     for w, e in plan.update:
@@ -531,9 +542,11 @@ def apply(col: Collection, plan: Plan, want: Desired) -> None:
         col.update_notes(changed)
     by_deck: dict[str, list[int]] = defaultdict(list)
     for w, e in plan.move:
-        by_deck[w.deck] += [c for c, d in zip(e.cards, e.decks, strict=True) if d != w.deck]
+        by_deck[w.deck] += [
+            c for c, d in zip(e.cards, e.decks, strict=True) if not _same_deck(d, w.deck)
+        ]
     for name, cids in sorted(by_deck.items()):
-        col.set_deck(cids, deck_id[name])  # type: ignore[arg-type]
+        col.set_deck(cids, deck_id[name.casefold()])  # type: ignore[arg-type]
     suspend = [c for e in plan.orphan for c, s in zip(e.cards, e.suspended, strict=True) if not s]
     if suspend:
         col.sched.suspend_cards(suspend)  # type: ignore[arg-type]
@@ -542,7 +555,7 @@ def apply(col: Collection, plan: Plan, want: Desired) -> None:
         col.sched.unsuspend_cards(unsuspend)  # type: ignore[arg-type]
     if plan.delete:
         col.remove_notes([e.nid for e in plan.delete])  # type: ignore[misc]
-    gone = [deck_id[d] for d in plan.remove_decks if d in deck_id]
+    gone = [deck_id[d.casefold()] for d in plan.remove_decks if d.casefold() in deck_id]
     if gone:
         col.decks.remove(gone)  # type: ignore[arg-type]
     if plan.state is not None:
@@ -562,9 +575,9 @@ class SyncResult:
     """False for a dry run."""
 
 
-def notes_for(config: Config) -> tuple[BuildData, Identity]:
+def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, Identity]:
     """Parse, check and identify the notes; content errors stop here, before Anki is opened."""
-    result = check(config)
+    result = check(config, progress)
     if any(d.severity == "error" for d in result.collection.diagnostics):
         raise ContentError(result.collection.diagnostics)
     identity = result.identity
@@ -578,10 +591,12 @@ def sync(
     dry_run: bool = False,
     delete_orphans: bool = False,
     force: bool = False,
+    progress: Progress = _quiet,
 ) -> SyncResult:
     """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
-    data, identity = notes_for(config)
+    data, identity = notes_for(config, progress)
     want = desired(data)
+    progress("anki", 0, 1)
     col = open_collection(collection)
     try:
         plan = make_plan(want, read_state(col), force=force, delete_orphans=delete_orphans)
@@ -589,6 +604,7 @@ def sync(
             apply(col, plan, want)
     finally:
         col.close()
+    progress("anki", 1, 1)
     if not dry_run:  # the ids now in the collection are recorded, as after a build
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
         write_lock(config.lock_path, lock)  # deleted orphans are resolved

@@ -232,18 +232,21 @@ def sync(
     if (collection is None) == (url is None):
         click.echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
-    options = {"dry_run": dry_run, "delete_orphans": delete_orphans, "force": force}
     try:
         config = load_config(content)
         if url is not None:
             from .ankiconnect import sync as sync_running
 
-            result = sync_running(config, url, **options)
+            result = sync_running(
+                config, url, dry_run=dry_run, delete_orphans=delete_orphans, force=force
+            )
         else:
             from .sync import sync as sync_file
 
-            assert collection is not None
-            result = sync_file(config, collection, progress=_Progress(False), **options)
+            assert collection is not None  # one of the two, checked above
+            result = sync_file(
+                config, collection, dry_run=dry_run, delete_orphans=delete_orphans, force=force
+            )
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
         click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)

@@ -741,13 +741,4 @@ def identify(config: Config, cards: Sequence[Card], now: int | None = None) -> I
     warning = lost_lock(config.lock_path, config.out)
     if warning is None:
         return identity
-    return Identity(
-        identity.cards,
-        identity.matches,
-        identity.orphans,
-        identity.lock,
-        (*identity.diagnostics, warning),
-        identity.new_orphans,
-        identity.note_type,
-        identity.successors,
-    )
+    return replace(identity, diagnostics=(*identity.diagnostics, warning))

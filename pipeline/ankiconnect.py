@@ -259,4 +259,4 @@ def sync(
             _write_record(config, url, plan.state)
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
         write_lock(config.lock_path, lock)
-    return SyncResult(plan, not dry_run)
+    return SyncResult(plan, not dry_run, identity.successors)

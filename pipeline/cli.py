@@ -253,7 +253,7 @@ def sync(
         raise click.exceptions.Exit(EXIT_CONTENT) from exc
     except CardsmithError as exc:
         raise click.exceptions.Exit(_usage_error(exc)) from exc
-    for line in result.plan.lines():
+    for line in result.lines():
         click.echo(line, err=True)
     if dry_run:
         click.echo("dry run: nothing was written", err=True)

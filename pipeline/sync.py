@@ -25,8 +25,9 @@ from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
 from .export.anki import UNANSWERED, Medium, _media_for, _source
 from .export.data import BuildData
-from .identity import Identity, forget_orphans, write_lock
+from .identity import Identity, Successor, forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
+from .report import orphan_lines
 
 if TYPE_CHECKING:
     from anki.collection import Collection
@@ -573,6 +574,15 @@ class SyncResult:
     """The actions, for the summary."""
     applied: bool
     """False for a dry run."""
+    successors: tuple[Successor, ...] = ()
+    """Orphans with a likely successor: an ``[aliases]`` line would keep their history."""
+
+    def lines(self) -> list[str]:
+        """The plan, then how to keep the history of an orphan with a likely successor."""
+        out = self.plan.lines()
+        for successor in self.successors:
+            out += orphan_lines(successor.orphan, frozenset(), successor)
+        return out
 
 
 def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, Identity]:
@@ -608,4 +618,4 @@ def sync(
     if not dry_run:  # the ids now in the collection are recorded, as after a build
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
         write_lock(config.lock_path, lock)  # deleted orphans are resolved
-    return SyncResult(plan, not dry_run)
+    return SyncResult(plan, not dry_run, identity.successors)

@@ -461,3 +461,26 @@ def test_a_dozen_rounds_of_edits_keep_anki_in_step(tmp_path: Path) -> None:
         if _round == 6:  # a file renamed
             files["g.md"] = files.pop("f1.md")
             (content / "f1.md").unlink()
+
+
+def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    notes = content / "n.md"
+    notes.write_text("## s\n#### 1. 梯度消失的原因是什么？\n\n链式法则。\n", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    notes.write_text("## t\n#### 1. 梯度消失和梯度爆炸怎么处理？\n\n残差。\n", "utf-8")
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    (old,) = [n for n in snapshot(collection)["notes"] if n["orphan"]]
+    assert f'    "梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"' in result.output.splitlines()
+    # With the line added, the old note (and its reviews) carries the new question.
+    (content / "cardsmith.toml").write_text(
+        f'[aliases]\n"梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"\n', "utf-8"
+    )
+    sync(load_config(content), collection)
+    by_id = {n["id"]: n for n in snapshot(collection)["notes"]}
+    assert by_id[old["id"]]["question"] == "梯度消失和梯度爆炸怎么处理？"
+    assert not by_id[old["id"]]["orphan"] and not by_id[old["id"]]["suspended"]

@@ -14,6 +14,8 @@ without changes leaves every modification time as it was.
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -246,8 +248,12 @@ class Plan:
         return out
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def _question_of(note: Existing) -> str:
-    return note.fields[0] if note.fields else note.guid
+    """The note's question as text (its field holds HTML)."""
+    return html.unescape(_TAG.sub("", note.fields[0])) if note.fields else note.guid
 
 
 def _tags_for(existing: Iterable[str], ours: Iterable[str]) -> tuple[str, ...]:

@@ -484,3 +484,23 @@ def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path)
     by_id = {n["id"]: n for n in snapshot(collection)["notes"]}
     assert by_id[old["id"]]["question"] == "梯度消失和梯度爆炸怎么处理？"
     assert not by_id[old["id"]]["orphan"] and not by_id[old["id"]]["suspended"]
+
+
+def test_notes_with_errors_are_not_synced(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / "unclosed_fence", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    before = mods(collection)
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert result.exit_code == 1
+    assert "sync failed" in result.output and "nothing was written" in result.output
+    assert mods(collection) == before
+    assert not (content / "cardsmith.lock.json").exists()
+
+
+def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sync", "--content", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "give --collection PATH or --ankiconnect [URL]" in result.output

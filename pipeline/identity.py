@@ -249,19 +249,24 @@ def _bad(path: Path, what: str) -> ConfigError:
     return ConfigError(f"{path}: {what}; restore it from version control")
 
 
+_KEYS = frozenset(_ENTRY_TYPES)
+
+
 def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
     if not isinstance(raw, dict):
         raise _bad(path, f"{where} is {_kind(raw)}, not an object")
-    unknown = sorted(set(raw) - set(_ENTRY_TYPES))
+    # The common case in one pass: known keys, exact types (json gives no subclasses, and
+    # type() keeps a bool from passing as a number).
+    if not raw.keys() <= _KEYS or any(type(v) is not _ENTRY_TYPES[k] for k, v in raw.items()):
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise _bad(path, f"{where}: unknown keys {unknown}")
+        key, value = next((k, v) for k, v in raw.items() if type(v) is not _ENTRY_TYPES[k])
+        want = "text" if _ENTRY_TYPES[key] is str else "a whole number"
+        raise _bad(path, f"{where}: {key} is {json.dumps(value)[:40]}, not {want}")
     missing = [k for k in _REQUIRED if k not in raw]
-    if unknown or missing:
-        raise _bad(path, f"{where}: unknown keys {unknown}, missing keys {missing}")
-    for key, value in raw.items():
-        kind = _ENTRY_TYPES[key]
-        # bool is an int to Python, never to the lock file.
-        if not isinstance(value, kind) or isinstance(value, bool):
-            want = "text" if kind is str else "a whole number"
-            raise _bad(path, f"{where}: {key} is {json.dumps(value)[:40]}, not {want}")
+    if missing:
+        raise _bad(path, f"{where}: missing keys {missing}")
     if not ID_FORMAT.fullmatch(raw["id"]):
         raise _bad(path, f"{where}: id {raw['id']!r} is not an id (letters and digits)")
     return LockEntry(**raw)

@@ -132,22 +132,31 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         nids = ac("findNotes", query=f'"note:{MODEL_NAME}"')
         infos = ac("notesInfo", notes=nids) if nids else []
         cids = [c for info in infos for c in info["cards"]]
-        cards = {c["cardId"]: c for c in (ac("cardsInfo", cards=cids) if cids else [])}
+        # getDecks and a search, not cardsInfo: that one renders every card's both sides.
+        deck_of = {
+            c: d for d, cs in (ac("getDecks", cards=cids) if cids else {}).items() for c in cs
+        }
+        suspended = set(ac("findCards", query=f'"note:{MODEL_NAME}" is:suspended'))
+        wanted = {w.guid for w in want.notes}
+        gone = [info for info in infos if info["fields"]["ID"]["value"] not in wanted]
+        reviews = (
+            ac("getReviewsOfCards", cards=[c for i in gone for c in i["cards"]]) if gone else {}
+        )
         for info in infos:
-            mine = [cards[c] for c in info["cards"] if c in cards]
+            mine = [c for c in info["cards"] if c in deck_of]
             guid = info["fields"]["ID"]["value"]
             notes[guid] = Existing(
                 nid=info["noteId"],
                 guid=guid,
                 fields=tuple(info["fields"][name]["value"] for name in FIELDS),
                 tags=tuple(info["tags"]),
-                cards=tuple(c["cardId"] for c in mine),
-                decks=tuple(c["deckName"] for c in mine),
-                suspended=tuple(c["queue"] == _SUSPENDED for c in mine),
-                reviews=sum(c["reps"] for c in mine),
+                cards=tuple(mine),
+                decks=tuple(deck_of[c] for c in mine),
+                suspended=tuple(c in suspended for c in mine),
+                reviews=sum(len(reviews.get(str(c), reviews.get(c, ()))) for c in mine),
             )
             for c in mine:
-                deck_cards[c["deckName"]] += 1
+                deck_cards[deck_of[c]] += 1
     # Cards of other note types in the decks cardsmith might remove keep those decks.
     ours = {a for e in notes.values() for d in e.decks for a in _ancestors(d)}
     ours |= {a for d in record.get("decks", ()) for a in _ancestors(d)}
@@ -155,8 +164,8 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
     if ours:
         query = " OR ".join(f'"deck:{d}"' for d in sorted(ours))
         others = ac("findCards", query=f'-"note:{MODEL_NAME}" ({query})')
-        for c in ac("cardsInfo", cards=others) if others else []:
-            deck_cards[c["deckName"]] += 1
+        for deck, cards in (ac("getDecks", cards=others) if others else {}).items():
+            deck_cards[deck] += len(cards)
     names = sorted(want.media)
     present = ac.many("getMediaFilesNames", [{"pattern": n} for n in names])
     return State(

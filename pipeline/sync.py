@@ -287,7 +287,8 @@ def make_plan(
             f"{list(state.model_fields)}, not {list(FIELDS)}; cardsmith cannot update it"
         )
     add, update, move, revive, conflict, forced = [], [], [], [], [], []
-    written = dict(state.written)
+    # What the last sync wrote, for the notes still there (a note deleted in Anki is forgotten).
+    written = {g: h for g, h in state.written.items() if g in state.notes}
     wanted_guids = set()
     for w in want.notes:
         wanted_guids.add(w.guid)

@@ -106,7 +106,10 @@ def test_an_unreadable_lock_is_exit_2(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_a_version_1_lock_still_matches_every_seed_question(tmp_path: Path) -> None:
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
-    old = json.loads((content / "cardsmith.lock.json").read_text("utf-8"))
+    # The seeds' lock as version 1 wrote it (a copy: the repository's may be rewritten).
+    v1 = FIXTURES / "lock" / "seeds.v1.lock.json"
+    shutil.copy(v1, content / "cardsmith.lock.json")
+    old = json.loads(v1.read_text("utf-8"))
     assert old["version"] == 1
     result = build(load_config(content, out=tmp_path / "out", formats=("json",)))
     assert result.report.counts["new"] == 0 and result.report.counts["updated"] == 0

@@ -112,10 +112,11 @@ class BuildReport:
 
     def summary_lines(self) -> list[str]:
         c = self.counts
+        notes = c["new"] + c["updated"] + c["unchanged"]
         lines = [
-            f"Anki: {c['new']} new, {c['updated']} updated, {c['unchanged']} unchanged notes; "
-            f"{c['renamed']} renamed, {c['moved']} moved, {c['orphaned']} orphaned, "
-            f"{c['skipped']} skipped (unanswered)"
+            f"Anki: {notes} notes in the package; since the last build {c['new']} new, "
+            f"{c['updated']} updated, {c['unchanged']} unchanged; {c['renamed']} renamed, "
+            f"{c['moved']} moved, {c['orphaned']} orphaned, {c['skipped']} skipped (unanswered)"
         ]
         for match, card in self.renamed:
             lines.append(

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LOCK_NAME, Config
+from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.data import BuildData
 from .export.outputs import Outputs
-from .identity import Identity, assign, lock_text, read_lock
+from .identity import Identity, identify, write_lock
 from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import Card, Collection, ParsedFile
@@ -109,7 +109,7 @@ def check(config: Config, progress: Progress = _quiet) -> CheckResult:
         collection = parse_all(config, progress)
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
-        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        identity = identify(config, collection.cards)
         found = (*checks.per_card(), *checks.duplicates(), *identity.diagnostics)
         return CheckResult(_checked(identity.cards, collection, found), identity)
 
@@ -149,14 +149,14 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     with _collector_paused(), Validation(config.content) as checks:
         collection = parse_all(config, progress, typst="pdf" in config.formats)
         checks.start(collection.cards)
-        identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
+        identity = identify(config, collection.cards)
         found = (*checks.per_card(), *identity.diagnostics)
         if _must_stop((*collection.diagnostics, *found), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
-        data = BuildData(identity.cards, identity.matches, config)
+        data = BuildData(identity.cards, identity.matches, config, identity.note_type.mod)
         with Outputs(config.out) as outputs:  # every output is written, then all appear at once
             for fmt in config.formats:
                 progress(fmt, 0, 1)
@@ -172,12 +172,6 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))
             # The lock first: an id may be recorded and never shipped, never the reverse.
-            lock = lock_text(identity.lock)
-            lock_path = config.content / LOCK_NAME
-            if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != lock:
-                with Outputs(config.content) as content:  # the old lock or the new one
-                    with content.open(LOCK_NAME) as out:
-                        out.write(lock.encode("utf-8"))
-                    content.commit()
+            write_lock(config.lock_path, identity)
             written = outputs.commit()
     return BuildResult(written, report, diagnostics)

@@ -23,7 +23,7 @@ import click
 from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
-from .errors import CardsmithError, ContentError, Diagnostic, ExportCheckError
+from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, ExportCheckError
 from .init import init as run_init
 from .init import next_steps
 from .interrupts import raise_if_stopping, stopped_by_signals
@@ -314,4 +314,114 @@ def init(folder: Path) -> None:
     for path in written:
         click.echo(f"created {path}")
     for line in next_steps(folder):
+        click.echo(line)
+
+
+# --- sync (issue 13): self-contained, so it merges beside the other commands ------------------
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--collection",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The Anki collection file (collection.anki2 of a profile); Anki must be closed.",
+)
+@click.option(
+    "--ankiconnect",
+    "url",
+    is_flag=False,
+    flag_value="http://127.0.0.1:8765",
+    default=None,
+    metavar="[URL]",
+    help="Sync the running Anki through AnkiConnect (default http://127.0.0.1:8765).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option(
+    "--delete-orphans",
+    is_flag=True,
+    help="Delete the notes of deleted questions, with their reviews.",
+)
+@click.option("--force", is_flag=True, help="Overwrite notes edited in Anki since the last sync.")
+@translated
+def sync(
+    content: Path | None,
+    collection: Path | None,
+    url: str | None,
+    dry_run: bool,
+    delete_orphans: bool,
+    force: bool,
+) -> None:
+    """Apply the notes to Anki: add, update, move, orphan; review history kept.
+
+    Give the collection file (Anki closed) or, with Anki running, its AnkiConnect
+    address. Notes edited in Anki since the last sync are listed as conflicts and
+    left alone unless --force.
+
+    \b
+    Examples:
+      cardsmith sync --collection ~/.local/share/Anki2/User\\ 1/collection.anki2 --dry-run
+      cardsmith sync --collection collection.anki2
+      cardsmith sync --ankiconnect
+    """
+    if (collection is None) == (url is None):
+        click.echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
+        raise click.exceptions.Exit(EXIT_USAGE)
+    config = load_config(content)
+    try:
+        if url is not None:
+            from .ankiconnect import sync as sync_running
+
+            result = sync_running(
+                config, url, dry_run=dry_run, delete_orphans=delete_orphans, force=force
+            )
+        else:
+            from .sync import sync as sync_file
+
+            assert collection is not None  # one of the two, checked above
+            result = sync_file(
+                config, collection, dry_run=dry_run, delete_orphans=delete_orphans, force=force
+            )
+    except ContentError as exc:
+        _print_diagnostics(_located(exc.diagnostics, config.content))
+        click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
+        raise
+    for line in result.lines():
+        click.echo(line, err=True)
+    if dry_run:
+        click.echo("dry run: nothing was written", err=True)
+    elif result.plan.empty:
+        click.echo("Anki is up to date: nothing was written", err=True)
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--forget",
+    "forget",
+    multiple=True,
+    metavar="ID",
+    help="Drop this orphan from the lock file (repeatable); its Anki note is not touched.",
+)
+@translated
+def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
+    """List the orphans: deleted questions and removed answers, kept until resolved.
+
+    \b
+    Examples:
+      cardsmith orphans
+      cardsmith orphans --forget csu7ws4UBf3T
+    """
+    from .identity import forget_orphans, load_lock, write_lock
+    from .report import orphan_listing
+
+    config = load_config(content)
+    if forget:
+        lock, unknown = forget_orphans(load_lock(config.lock_path), forget)
+        if unknown:
+            raise ConfigError(f"not orphans in the lock file: {', '.join(unknown)}")
+        write_lock(config.lock_path, lock)
+    result = run_check(config)
+    for line in orphan_listing(result.identity):
         click.echo(line)

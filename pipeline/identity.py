@@ -2,29 +2,43 @@
 
 Each question gets an id once; later builds match every question to its old entry in
 passes, like version control's rename detection: explicit aliases, then the same question
-in the same file, then the same question anywhere (a move), then similarity (a rewording).
-What is left is new (a fresh id) or gone (an orphan, reported once and dropped).
+in the same file, then the same question anywhere (a move), then a rewording (a similar
+question, the same answer, or the same place in the same section). What is left is new (a
+fresh id) or gone (an orphan). Orphans stay in the lock until they are resolved: their
+question comes back, an alias claims them, or they are deleted in Anki by ``sync``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from .config import Config
 from .duplicates import bigrams, normalise_question
-from .errors import ConfigError, Diagnostic
+from .errors import ConfigError, Diagnostic, EnvironmentProblem
 from .records import Card
 
-LOCK_VERSION = 1
+#: Version 2 added the note type's stamp, the orphans and each question's place.
+LOCK_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 Status = Literal["added", "changed", "unchanged", "renamed", "moved"]
 _RENAME_SIMILARITY = 0.5
+#: A question in the same place of the same section needs only this much likeness.
+_PLACE_SIMILARITY = 0.25
+#: Below the thresholds but at least this alike (or in the same place): a likely successor.
+_LIKELY_SIMILARITY = 0.2
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: What an id may look like (it becomes an Anki guid): letters and digits.
+ID_FORMAT = re.compile(r"[0-9A-Za-z]{4,40}")
+_EMPTY = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,42 @@ class LockEntry:
     answer: str
     """sha256 of the answer Markdown, to recognise a reworded question by its answer."""
     digest: str
-    """sha256 of everything the Anki note shows; a change bumps ``mod``."""
+    """sha256 of everything the Anki note shows (images' bytes included); a change bumps
+    ``mod``."""
     mod: int
     """Note modification time (seconds) to stamp into the package."""
+    after: str = ""
+    """Id of the question before it in the same file and section ("" when it is the first)."""
+    slot: int = -1
+    """Its place (0-based) among the questions of its section; -1 when unknown (version 1)."""
+    successor: str = ""
+    """For an orphan: the id of the new question that probably replaced it ("" for none)."""
+
+    @property
+    def answered(self) -> bool:
+        return self.answer != _EMPTY
+
+
+@dataclass(frozen=True)
+class NoteTypeStamp:
+    """The note type's CSS and templates as the last build saw them."""
+
+    digest: str = ""
+    """sha256 of CSS and templates ("" when unknown: a version 1 lock)."""
+    mod: int = 0
+    """When they last changed (seconds): the note type's modification time in the package."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The whole lock file."""
+
+    notes: tuple[LockEntry, ...] = ()
+    """Every question of the last build, sorted by id."""
+    orphans: tuple[LockEntry, ...] = ()
+    """Questions gone (or no longer answered) and not yet resolved, sorted by id."""
+    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
+    """The note type's stamp."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +109,25 @@ class Match:
     similarity: float = 1.0
     """For renamed cards: how similar the match was (1.0 = explicit or exact)."""
     how: str = ""
-    """For renamed and moved cards: which rule matched (alias, answer, similarity, moved)."""
+    """For renamed and moved cards: which rule matched (alias, answer, similarity, place)."""
+    old_deck: str = ""
+    """The deck the note was in at the last build ("" for a new question)."""
+    was_note: bool = False
+    """Whether the last build made an Anki note of it (it was answered)."""
+
+
+@dataclass(frozen=True)
+class Successor:
+    """An orphan and the new question that probably replaced it (too unsure to match)."""
+
+    orphan: LockEntry
+    """The question that is gone."""
+    card: Card
+    """The new question most like it."""
+    similarity: float
+    """How alike the two questions are (0-1)."""
+    same_place: bool
+    """Whether the new question sits where the old one was."""
 
 
 @dataclass(frozen=True)
@@ -74,11 +139,22 @@ class Identity:
     matches: tuple[Match, ...]
     """Parallel to ``cards``."""
     orphans: tuple[LockEntry, ...]
-    """Entries of the old lock whose question is gone."""
+    """Every unresolved orphan: questions gone in this build or an earlier one."""
     lock: tuple[LockEntry, ...]
-    """The new lock, sorted by id."""
+    """The new lock's questions, sorted by id."""
     diagnostics: tuple[Diagnostic, ...]
-    """Errors: two records claiming one id."""
+    """Errors (two records claiming one id) and warnings (an alias to an unknown id)."""
+    new_orphans: frozenset[str] = frozenset()
+    """Ids of the orphans this build made."""
+    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
+    """The note type's stamp for this build."""
+    successors: tuple[Successor, ...] = ()
+    """Orphans paired with their likely successor, for an ``[aliases]`` line."""
+
+    @property
+    def lock_file(self) -> Lock:
+        """Everything the new lock file holds."""
+        return Lock(self.lock, self.orphans, self.note_type)
 
 
 def _sha(*parts: str) -> str:
@@ -86,13 +162,18 @@ def _sha(*parts: str) -> str:
 
 
 def note_digest(card: Card) -> str:
-    """Hash of everything the note shows; it changes exactly when the note must update."""
+    """Hash of everything the note shows; it changes exactly when the note must update.
+
+    The images' media names are hashes of their bytes, so a replaced image changes it.
+    """
     return _sha(
         card.question_html,
         card.answer_html,
         card.deck.path,
         card.source.path,
         " ".join(card.tags),
+        # None for a card without images: its digest is what version 1 computed.
+        *(target.media for target in card.targets if target.media),
     )
 
 
@@ -108,39 +189,197 @@ def new_id(card: Card, salt: int = 0) -> str:
 
 # --- the lock file ------------------------------------------------------------------------
 
+#: Field -> type of a lock entry; anything else is refused with the file's name.
+_ENTRY_TYPES: dict[str, type] = {
+    "id": str,
+    "path": str,
+    "deck": str,
+    "question": str,
+    "answer": str,
+    "digest": str,
+    "mod": int,
+    "after": str,
+    "slot": int,
+    "successor": str,
+}
+_REQUIRED = ("id", "path", "deck", "question", "answer", "digest", "mod")
+_TOP_KEYS = {1: {"version", "notes"}, 2: {"version", "notes", "orphans", "note_type"}}
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, in the lock file's words."""
+    kinds = {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _bad(path: Path, what: str) -> ConfigError:
+    return ConfigError(f"{path}: {what}; restore it from version control")
+
+
+_KEYS = frozenset(_ENTRY_TYPES)
+
+
+def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
+    if not isinstance(raw, dict):
+        raise _bad(path, f"{where} is {_kind(raw)}, not an object")
+    # The common case in one pass: known keys, exact types (json gives no subclasses, and
+    # type() keeps a bool from passing as a number).
+    if not raw.keys() <= _KEYS or any(type(v) is not _ENTRY_TYPES[k] for k, v in raw.items()):
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise _bad(path, f"{where}: unknown keys {unknown}")
+        key, value = next((k, v) for k, v in raw.items() if type(v) is not _ENTRY_TYPES[k])
+        want = "text" if _ENTRY_TYPES[key] is str else "a whole number"
+        raise _bad(path, f"{where}: {key} is {json.dumps(value)[:40]}, not {want}")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise _bad(path, f"{where}: missing keys {missing}")
+    if not ID_FORMAT.fullmatch(raw["id"]):
+        raise _bad(path, f"{where}: id {raw['id']!r} is not an id (letters and digits)")
+    return LockEntry(**raw)
+
+
+def load_lock(path: Path) -> Lock:
+    """The lock file; an empty one when it does not exist yet. Every field's type is checked."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except IsADirectoryError as exc:
+        raise EnvironmentProblem(f"{path}: the lock file is a folder") from exc
+    except UnicodeDecodeError as exc:
+        raise _bad(path, f"not a valid lock file (not UTF-8: {exc.reason})") from exc
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read the lock file ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _bad(path, f"not a valid lock file ({exc})") from exc
+    except RecursionError as exc:
+        raise _bad(path, "not a valid lock file (nested too deep)") from exc
+    if not isinstance(data, dict):
+        raise _bad(path, f"not a valid lock file ({_kind(data)}, not an object)")
+    version = data.get("version")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise ConfigError(f"{path}: lock version {version!r}, expected one of {READABLE_VERSIONS}")
+    unknown = sorted(set(data) - _TOP_KEYS[version])
+    if unknown or "notes" not in data:
+        raise _bad(path, f"not a valid lock file (keys {sorted(data)})")
+    lists = {}
+    for key in ("notes", "orphans"):
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise _bad(path, f"{key} is {_kind(value)}, not a list")
+        lists[key] = tuple(_entry_of(path, f"{key}[{i}]", raw) for i, raw in enumerate(value))
+    return Lock(lists["notes"], lists["orphans"], _stamp_of(path, data.get("note_type")))
+
+
+def _stamp_of(path: Path, raw: object) -> NoteTypeStamp:
+    if raw is None:
+        return NoteTypeStamp()
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != {"digest", "mod"}
+        or not isinstance(raw["digest"], str)
+        or not isinstance(raw["mod"], int)
+        or isinstance(raw["mod"], bool)
+    ):
+        raise _bad(path, "note_type must be {'digest': text, 'mod': a whole number}")
+    return NoteTypeStamp(raw["digest"], raw["mod"])
+
 
 def read_lock(path: Path) -> tuple[LockEntry, ...]:
-    """Entries of a lock file; none when it does not exist yet."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return ()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: not a valid lock file ({exc}); restore it from version control"
-        ) from exc
-    if data.get("version") != LOCK_VERSION:
-        raise ConfigError(f"{path}: lock version {data.get('version')!r}, expected {LOCK_VERSION}")
-    try:
-        return tuple(LockEntry(**entry) for entry in data["notes"])
-    except (TypeError, KeyError) as exc:
-        raise ConfigError(f"{path}: malformed entry ({exc})") from exc
+    """The questions of a lock file; none when it does not exist yet."""
+    return load_lock(path).notes
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
-def lock_text(entries: Sequence[LockEntry]) -> str:
+def _rows(entries: Sequence[LockEntry]) -> str:
+    rows = [
+        # successor only on the orphans that have one: the questions' lines stay short
+        _ENCODE({k: v for k, v in e.__dict__.items() if k != "successor" or v})
+        for e in sorted(entries, key=lambda e: e.id)
+    ]
+    return "\n" + ",\n".join(rows) + "\n" if rows else ""
+
+
+def lock_text(entries: Sequence[LockEntry] | Lock) -> str:
     """The lock file: sorted by id, one entry a line, so a diff shows one line per question."""
-    rows = [_ENCODE(e.__dict__) for e in sorted(entries, key=lambda e: e.id)]
-    body = ",\n".join(rows)
-    return f'{{"version": {LOCK_VERSION}, "notes": [\n{body}\n]}}\n'
+    lock = entries if isinstance(entries, Lock) else Lock(tuple(entries))
+    stamp = _ENCODE(lock.note_type.__dict__)
+    return (
+        f'{{"version": {LOCK_VERSION}, "note_type": {stamp}, "notes": [{_rows(lock.notes)}], '
+        f'"orphans": [{_rows(lock.orphans)}]}}\n'
+    )
+
+
+def lock_target(path: Path) -> Path:
+    """Where the lock is really written: a symlinked lock is written through its link.
+
+    Outputs replace a file by renaming a new one over it, which would turn the link into a
+    plain file (and leave the shared lock it pointed at stale); the target is replaced
+    instead.
+    """
+    return path.resolve() if path.is_symlink() else path
+
+
+def write_lock(path: Path, lock: Lock | Identity | Sequence[LockEntry]) -> bool:
+    """Write the lock (the old one or the new one, never half); False when it is unchanged."""
+    from .export.outputs import Outputs  # the lock is written as the outputs are
+
+    if isinstance(lock, Identity):
+        lock = lock.lock_file
+    text = lock_text(lock)
+    target = lock_target(path)
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # missing, or already refused by load_lock when it was read
+    with Outputs(target.parent) as content:
+        with content.open(target.name) as out:
+            out.write(text.encode("utf-8"))
+        content.commit()
+    return True
+
+
+def lost_lock(lock_path: Path, out: Path) -> Diagnostic | None:
+    """A warning when there is no lock but an earlier build's outputs are there."""
+    if lock_path.exists() or lock_path.is_symlink():
+        return None
+    earlier = [p for p in ("cards.json", "cardsmith.report.json") if (out / p).is_file()]
+    earlier += [p.name for p in out.glob("*.apkg")] if out.is_dir() else []
+    if not earlier:
+        return None
+    return Diagnostic(
+        lock_path.name,
+        0,
+        "warning",
+        f"no lock file, but {out} holds earlier outputs: every question got a new id "
+        "(restore the lock from version control to keep the Anki history)",
+        "lock-missing",
+    )
 
 
 # --- matching -----------------------------------------------------------------------------
 
+# "Python中的X", "Python的X", "在Python里X": the same question; dropped before comparing.
+_PYTHON_OF = re.compile(r"在?python(?:中|里)?的?")
 
-def _entry(card: Card, digest: str, mod: int) -> LockEntry:
+
+def normalise(text: str) -> str:
+    """The question as identity compares it: the same on both sides of every comparison."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return normalise_question(_PYTHON_OF.sub("", text))
+
+
+def _entry(card: Card, digest: str, mod: int, after: str, slot: int) -> LockEntry:
     return LockEntry(
         id=card.id,
         path=card.source.path,
@@ -149,27 +388,52 @@ def _entry(card: Card, digest: str, mod: int) -> LockEntry:
         answer=_sha(card.answer),
         digest=digest,
         mod=mod,
+        after=after,
+        slot=slot,
     )
 
 
+def _places(cards: Sequence[Card]) -> list[int]:
+    """Each card's place among the cards of its file and section."""
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    out = []
+    for card in cards:
+        key = (card.source.path, card.deck.path)
+        out.append(seen[key])
+        seen[key] += 1
+    return out
+
+
+def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared) if a or b else 0.0
+
+
 def _rename_candidates(
-    cards: Sequence[Card], todo: list[int], old: Mapping[str, LockEntry]
-) -> list[tuple[float, str, int, str]]:
-    """(score, how, card index, old id) for every plausible rewording, best first."""
+    cards: Sequence[Card],
+    todo: list[int],
+    old: Mapping[str, LockEntry],
+    before: Mapping[int, str | None],
+    slots: Sequence[int],
+) -> tuple[list[tuple[float, str, int, str]], list[tuple[float, bool, int, str]]]:
+    """Plausible rewordings, best first, and the likely ones too unsure to take."""
     by_answer: dict[str, list[str]] = defaultdict(list)
     index: dict[str, list[str]] = defaultdict(list)
+    by_place: dict[tuple[str, str], list[str]] = defaultdict(list)
     grams: dict[str, frozenset[str]] = {}
     for oid, entry in old.items():
-        g = bigrams(normalise_question(entry.question))
+        g = bigrams(normalise(entry.question))
         grams[oid] = g
         for gram in g:
             index[gram].append(oid)
-        if entry.answer != _sha(""):
+        if entry.answered:
             by_answer[entry.answer].append(oid)
+        by_place[(entry.path, entry.deck)].append(oid)
     pairs: list[tuple[float, str, int, str]] = []
+    likely: list[tuple[float, bool, int, str]] = []
     for i in todo:
         card = cards[i]
-        g = bigrams(normalise_question(card.question))
+        g = bigrams(normalise(card.question))
         shared: dict[str, int] = defaultdict(int)
         for gram in g:
             for oid in index.get(gram, ()):
@@ -178,12 +442,26 @@ def _rename_candidates(
             score = n / (len(g) + len(grams[oid]) - n)
             if score >= _RENAME_SIMILARITY:
                 pairs.append((score, "similar question", i, oid))
+            elif score >= _LIKELY_SIMILARITY and old[oid].path == card.source.path:
+                likely.append((score, False, i, oid))
         if card.answered:
             for oid in by_answer.get(_sha(card.answer), ()):
                 pairs.append((0.99, "same answer", i, oid))
+        # The same place: same file and section, after the same question or in the same slot.
+        for oid in by_place.get((card.source.path, card.deck.path), ()):
+            entry = old[oid]
+            same_after = before.get(i) is not None and entry.after == before[i]
+            if not (same_after or entry.slot == slots[i]):
+                continue
+            score = _similarity(g, grams[oid])
+            if score >= _PLACE_SIMILARITY:
+                pairs.append((0.5 + score / 2, "same place", i, oid))
+            else:
+                likely.append((score, True, i, oid))
     # Best score first; ties broken by source order so the result is deterministic.
     pairs.sort(key=lambda p: (-p[0], p[2], p[3]))
-    return pairs
+    likely.sort(key=lambda p: (-p[1], -p[0], p[2], p[3]))
+    return pairs, likely
 
 
 def _match(
@@ -195,26 +473,49 @@ def _match(
     unchanged = entry.digest == digest
     # A changed note must be newer than in any earlier package, even within the same second.
     mod = entry.mod if unchanged else max(now, entry.mod + 1)
+    was = entry.answered
     if entry.question.strip() != card.question.strip():
-        return Match(card.id, "renamed", mod, entry.question, score, how)
+        return Match(card.id, "renamed", mod, entry.question, score, how, entry.deck, was)
     if unchanged:
-        return Match(card.id, "unchanged", mod)
+        return Match(card.id, "unchanged", mod, old_deck=entry.deck, was_note=was)
     if (entry.path, entry.deck) != (card.source.path, card.deck.path):
-        return Match(card.id, "moved", mod, how="moved")
-    return Match(card.id, "changed", mod)
+        return Match(card.id, "moved", mod, how="moved", old_deck=entry.deck, was_note=was)
+    return Match(card.id, "changed", mod, old_deck=entry.deck, was_note=was)
+
+
+def _check_aliases(aliases: Mapping[str, str]) -> None:
+    for question, oid in aliases.items():
+        if not isinstance(oid, str) or not ID_FORMAT.fullmatch(oid):
+            raise ConfigError(
+                f"cardsmith.toml: [aliases] {question!r} = {oid!r} is not an id "
+                "(4 to 40 letters and digits, as in the lock file)"
+            )
 
 
 def assign(
     cards: Sequence[Card],
-    previous: Sequence[LockEntry],
+    previous: Sequence[LockEntry] | Lock,
     aliases: Mapping[str, str] | None = None,
     now: int | None = None,
+    look: str = "",
+    include_unanswered: bool = False,
 ) -> Identity:
-    """Give every card an id, matching it against the previous lock."""
+    """Give every card an id, matching it against the previous lock.
+
+    ``look`` is the hash of the note type's CSS and templates ("" leaves the stamp alone).
+    An orphan is the Anki note of a question that is gone, or no longer answered (then the
+    lock keeps its last answered entry among the orphans, under the same id).
+    """
     now = int(time.time()) if now is None else now
+    lock = previous if isinstance(previous, Lock) else Lock(tuple(previous))
+    aliases = aliases or {}
+    _check_aliases(aliases)
     old: dict[str, LockEntry] = {}
     diagnostics: list[Diagnostic] = []
-    for entry in previous:
+    in_notes = {e.id for e in lock.notes}
+    # Orphans whose question is still there lost their answer: kept apart, not matched.
+    unanswered_of = {e.id: e for e in lock.orphans if e.id in in_notes}
+    for entry in (*lock.notes, *(e for e in lock.orphans if e.id not in in_notes)):
         if entry.id in old:
             diagnostics.append(
                 Diagnostic(
@@ -226,6 +527,7 @@ def assign(
                 )
             )
         old[entry.id] = entry
+    was_orphan = {e.id for e in lock.orphans}
     chosen: dict[int, tuple[str, str, float]] = {}  # card index -> (old id, how, score)
     taken: dict[str, int] = {}
 
@@ -234,10 +536,14 @@ def assign(
         taken[oid] = i
 
     # Pass 0: explicit aliases (question text -> id) for the hard cases.
+    exact_ids: dict[str, str] = {}
+    for known, entry in old.items():
+        exact_ids.setdefault(entry.question.strip(), known)
     for i, card in enumerate(cards):
-        oid = (aliases or {}).get(card.question)
-        if oid is None:
+        alias = aliases.get(card.question)
+        if alias is None:
             continue
+        oid = alias
         if oid in taken:
             other = cards[taken[oid]]
             for a, b in ((card, other), (other, card)):
@@ -252,6 +558,24 @@ def assign(
                     )
                 )
             continue
+        own = exact_ids.get(card.question.strip())
+        if oid not in old and old:
+            diagnostics.append(
+                Diagnostic(
+                    card.source.path,
+                    card.source.line,
+                    "warning",
+                    f"the alias gives this question the id {oid}, which is not in the lock "
+                    + (
+                        f"file; it keeps its own id {own} (check the alias for a typo)"
+                        if own
+                        else "file (check the alias for a typo)"
+                    ),
+                    "alias-unknown-id",
+                )
+            )
+            if own:
+                continue  # a typo must not cut the question off its history
         take(i, oid, "alias")
     # Pass 1 and 2: the same question in the same file, then anywhere.
     for keyed in (
@@ -270,10 +594,20 @@ def assign(
                     take(i, oid, "exact")
                     break
     # Pass 3: rewordings, best match first.
+    slots = _places(cards)
     todo = [i for i in range(len(cards)) if i not in chosen]
     free = {oid: e for oid, e in old.items() if oid not in taken}
+    likely: list[tuple[float, bool, int, str]] = []
     if todo and free:
-        for score, how, i, oid in _rename_candidates(cards, todo, free):
+        before: dict[int, str | None] = {}
+        for i in todo:
+            if slots[i] == 0:
+                before[i] = ""
+            else:
+                prev = chosen.get(i - 1)
+                before[i] = prev[0] if prev else None
+        pairs, likely = _rename_candidates(cards, todo, free, before, slots)
+        for score, how, i, oid in pairs:
             if i not in chosen and oid not in taken:
                 take(i, oid, how, score)
 
@@ -281,25 +615,103 @@ def assign(
     matches: list[Match] = []
     digests = [note_digest(card) for card in cards]
     used = set(old) | set(taken)
+    salts: dict[tuple[str, str], int] = defaultdict(int)  # 3,000 copies: linear, not quadratic
     for i, card in enumerate(cards):
         if i in chosen:
             oid, how, score = chosen[i]
             card = card.with_id(oid)
             matches.append(_match(old.get(oid), card, digests[i], now, how, score))
         else:
-            salt = 0
-            while (nid := new_id(card, salt)) in used:
-                salt += 1
+            key = (card.source.path, card.question)
+            while (nid := new_id(card, salts[key])) in used:
+                salts[key] += 1
+            salts[key] += 1
             used.add(nid)
             card = card.with_id(nid)
             matches.append(Match(nid, "added", now))
         out_cards.append(card)
 
-    orphans = tuple(sorted((e for oid, e in old.items() if oid not in taken), key=lambda e: e.id))
-    lock = tuple(
-        sorted(
-            (_entry(c, d, m.mod) for c, d, m in zip(out_cards, digests, matches, strict=True)),
-            key=lambda e: e.id,
-        )
+    entries = []
+    previous_id: dict[tuple[str, str], str] = {}
+    for card, digest, match, slot in zip(out_cards, digests, matches, slots, strict=True):
+        place = (card.source.path, card.deck.path)
+        entries.append(_entry(card, digest, match.mod, previous_id.get(place, ""), slot))
+        previous_id[place] = card.id
+    gone = [unanswered_of.get(oid, e) for oid, e in old.items() if oid not in taken]
+    unanswered: list[LockEntry] = []
+    if not include_unanswered:
+        for card, match in zip(out_cards, matches, strict=True):
+            if card.answered:
+                continue
+            last = old.get(card.id) if match.status != "added" else None
+            if last is not None and last.answered:
+                unanswered.append(last)  # its Anki note keeps the old answer
+            elif card.id in unanswered_of:
+                unanswered.append(unanswered_of[card.id])
+    orphans = tuple(sorted((*gone, *unanswered), key=lambda e: e.id))
+    new_orphans = frozenset(e.id for e in orphans if e.id not in was_orphan)
+    successors: list[Successor] = []
+    paired: set[int] = set()
+    for score, same, i, oid in likely:
+        if oid in taken or i in chosen or i in paired or oid in {s.orphan.id for s in successors}:
+            continue
+        successors.append(Successor(old[oid], out_cards[i], score, same))
+        paired.add(i)
+    # A successor found when the orphan was made is remembered: by the next build it has
+    # its own entry and is no longer a candidate.
+    by_id = {c.id: c for c in out_cards}
+    found = {s.orphan.id for s in successors}
+    for entry in orphans:
+        later = by_id.get(entry.successor)
+        if entry.id not in found and later is not None:
+            score = _similarity(
+                bigrams(normalise(entry.question)), bigrams(normalise(later.question))
+            )
+            successors.append(Successor(entry, later, score, False))
+    successor_of = {s.orphan.id: s.card.id for s in successors}
+    orphans = tuple(
+        replace(e, successor=successor_of.get(e.id, ""))
+        if e.successor != successor_of.get(e.id, "")
+        else e
+        for e in orphans
     )
-    return Identity(tuple(out_cards), tuple(matches), orphans, lock, tuple(diagnostics))
+    stamp = lock.note_type
+    if look and stamp.digest != look:
+        # A version 1 lock knew no stamp: its note type was as old as its newest note.
+        newest = max((e.mod for e in lock.notes), default=now)
+        stamp = NoteTypeStamp(look, newest if not stamp.digest else max(now, stamp.mod + 1))
+    return Identity(
+        tuple(out_cards),
+        tuple(matches),
+        orphans,
+        tuple(sorted(entries, key=lambda e: e.id)),
+        tuple(diagnostics),
+        new_orphans,
+        stamp,
+        tuple(sorted(successors, key=lambda s: s.orphan.id)),
+    )
+
+
+def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:
+    """The lock without the given orphans; and the ids that were not orphans."""
+    unknown = [i for i in ids if i not in {e.id for e in lock.orphans}]
+    kept = tuple(e for e in lock.orphans if e.id not in set(ids))
+    return Lock(lock.notes, kept, lock.note_type), unknown
+
+
+def identify(config: Config, cards: Sequence[Card], now: int | None = None) -> Identity:
+    """The identity stage as a build and a check run it: read the lock, match, warn."""
+    from .notetype import current_look
+
+    identity = assign(
+        cards,
+        load_lock(config.lock_path),
+        config.aliases,
+        now,
+        look=current_look().digest,
+        include_unanswered=config.include_unanswered,
+    )
+    warning = lost_lock(config.lock_path, config.out)
+    if warning is None:
+        return identity
+    return replace(identity, diagnostics=(*identity.diagnostics, warning))

@@ -1,15 +1,39 @@
-"""The build summary: what was added, changed, renamed, orphaned and skipped."""
+"""The build summary: what Anki will see, and what an import cannot do.
+
+Counts are Anki's view of the package: new notes, updated notes, unchanged notes. Beside
+them: rewordings, moves (old deck -> new deck; an import never moves cards), orphans kept
+until resolved (with their likely successor and the ready ``[aliases]`` line when there is
+one) and unanswered questions.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from .identity import Identity, LockEntry, Match
+from .identity import Identity, LockEntry, Match, Successor
 from .records import Card
 
 REPORT_NAME = "cardsmith.report.json"
+
+IMPORT_NEVER_MOVES = (
+    "an import never moves cards: Anki keeps them in their old deck (cardsmith sync moves them)"
+)
+DELETED_COMES_BACK = (
+    "a note deleted in Anki comes back on the next import unless its question is removed: "
+    "suspend a card you no longer want instead"
+)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A note whose question moved to another deck."""
+
+    card: Card
+    """The question as it is now."""
+    old_deck: str
+    """Its deck at the last build."""
 
 
 @dataclass(frozen=True)
@@ -17,13 +41,24 @@ class BuildReport:
     """Summary of one build against the previous lock file."""
 
     counts: dict[str, int]
-    """added / changed / unchanged / renamed / moved / orphaned / skipped."""
+    """new / updated / unchanged (Anki notes), renamed / moved / orphaned / skipped."""
     renamed: tuple[tuple[Match, Card], ...]
     """Every match made by rewording or by explicit alias, with the card it matched."""
     orphans: tuple[LockEntry, ...]
-    """Questions gone since the last build; Anki keeps their notes until deleted there."""
+    """Every unresolved orphan; Anki keeps their notes until deleted there."""
     skipped: tuple[Card, ...]
     """Unanswered questions: in cards.json, but no Anki card."""
+    moved: tuple[Moved, ...] = ()
+    """Notes whose deck changed (an import leaves their cards where they were)."""
+    successors: tuple[Successor, ...] = ()
+    """Orphans with a likely successor: the ``[aliases]`` line keeps their history."""
+    unanswered: frozenset[str] = frozenset()
+    """Ids of orphans whose question is still there without an answer."""
+    new_orphans: frozenset[str] = frozenset()
+    """Ids of the orphans this build made."""
+
+    def _successor(self, entry: LockEntry) -> Successor | None:
+        return next((s for s in self.successors if s.orphan.id == entry.id), None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -39,40 +74,132 @@ class BuildReport:
                 }
                 for m, c in self.renamed
             ],
-            "orphans": [{"id": e.id, "question": e.question, "path": e.path} for e in self.orphans],
+            "moved": [
+                {"id": m.card.id, "question": m.card.question, "from": m.old_deck, "to": _deck(m)}
+                for m in self.moved
+            ],
+            "orphans": [self._orphan_json(e) for e in self.orphans],
             "skipped": [
                 {"id": c.id, "question": c.question, "source": f"{c.source.path}:{c.source.line}"}
                 for c in self.skipped
             ],
-            "orphan_hint": "Anki never deletes notes on import. To remove orphans, search "
-            'for them in Anki\'s browser as  "ID:<id>"  and delete them.',
+            "orphan_hint": "Anki never deletes notes on import. cardsmith sync tags orphans "
+            "cardsmith::orphan and suspends them; to delete one by hand, search for it "
+            'in Anki\'s browser as  "ID:<id>"  (its reviews go with it).',
+            "notes": [IMPORT_NEVER_MOVES, DELETED_COMES_BACK],
         }
+
+    def _orphan_json(self, entry: LockEntry) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": entry.id,
+            "question": entry.question,
+            "path": entry.path,
+            "deck": entry.deck,
+            "why": "no longer answered" if entry.id in self.unanswered else "deleted",
+            "new": entry.id in self.new_orphans,
+        }
+        successor = self._successor(entry)
+        if successor is not None:
+            out["likely_successor"] = {
+                "id": successor.card.id,
+                "question": successor.card.question,
+                "source": f"{successor.card.source.path}:{successor.card.source.line}",
+                "similarity": round(successor.similarity, 3),
+                "same_place": successor.same_place,
+                "alias": alias_line(successor),
+            }
+        return out
 
     def summary_lines(self) -> list[str]:
         c = self.counts
+        notes = c["new"] + c["updated"] + c["unchanged"]
         lines = [
-            f"{c['added']} added, {c['changed']} changed, {c['unchanged']} unchanged, "
-            f"{c['renamed']} renamed, {c['moved']} moved, {c['orphaned']} orphaned, "
-            f"{c['skipped']} skipped (unanswered)"
+            f"Anki: {notes} notes in the package; since the last build {c['new']} new, "
+            f"{c['updated']} updated, {c['unchanged']} unchanged; {c['renamed']} renamed, "
+            f"{c['moved']} moved, {c['orphaned']} orphaned, {c['skipped']} skipped (unanswered)"
         ]
         for match, card in self.renamed:
             lines.append(
                 f"  renamed ({match.how}, {match.similarity:.0%}): "
                 f"{match.old_question[:30]} -> {card.question[:30]}"
             )
+        for moved in self.moved:
+            lines.append(f"  moved: {moved.card.question[:30]}: {moved.old_deck} -> {_deck(moved)}")
+        if self.moved:
+            lines.append(f"  note: {IMPORT_NEVER_MOVES}")
         for entry in self.orphans:
-            lines.append(
-                f"  orphaned: {entry.question[:40]} ({entry.path}); "
-                f'Anki keeps it: search "ID:{entry.id}" to delete it'
-            )
+            lines += orphan_lines(entry, self.unanswered, self._successor(entry))
+        if c["new"] + c["updated"] + c["unchanged"]:
+            lines.append(f"  note: {DELETED_COMES_BACK}")
         return lines
+
+
+def _deck(moved: Moved) -> str:
+    return moved.card.deck.path
+
+
+def alias_line(successor: Successor) -> str:
+    """The ``[aliases]`` line that gives the successor the orphan's id (and history)."""
+    # A JSON string is a valid TOML basic string.
+    question = json.dumps(successor.card.question, ensure_ascii=False)
+    return f"{question} = {json.dumps(successor.orphan.id)}"
+
+
+def orphan_lines(
+    entry: LockEntry, unanswered: frozenset[str], successor: Successor | None
+) -> list[str]:
+    """How one orphan is listed: never the advice to delete one with a likely successor."""
+    if entry.id in unanswered:
+        return [
+            f"  no longer answered: {entry.question[:40]} ({entry.path}); Anki keeps the old "
+            "answer (cardsmith sync suspends the card)"
+        ]
+    if successor is not None:
+        where = f"{successor.card.source.path}:{successor.card.source.line}"
+        return [
+            f"  orphaned: {entry.question[:40]} ({entry.path}); probably now "
+            f"{successor.card.question[:40]} ({where}, {successor.similarity:.0%} alike"
+            f"{', same place' if successor.same_place else ''}). To keep its history, add "
+            f"to cardsmith.toml under [aliases]:",
+            f"    {alias_line(successor)}",
+        ]
+    return [
+        f"  orphaned: {entry.question[:40]} ({entry.path}); Anki keeps its note: "
+        f'suspend it, or search "ID:{entry.id}" to delete it with its reviews'
+    ]
+
+
+def orphan_listing(identity: Identity) -> list[str]:
+    """Every orphan, as ``cardsmith orphans`` lists them: id first, then as the summary does."""
+    current = {c.id for c in identity.cards}
+    unanswered = frozenset(e.id for e in identity.orphans if e.id in current)
+    lines = [f"{len(identity.orphans)} orphan(s)"]
+    for entry in identity.orphans:
+        successor = next((s for s in identity.successors if s.orphan.id == entry.id), None)
+        first, *rest = orphan_lines(entry, unanswered, successor)
+        lines += [f"{entry.id}  {first.strip()}", *rest]
+    return lines
 
 
 def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
     """The report of a build from its identity result."""
-    counts: Counter[str] = Counter(m.status for m in identity.matches)
-    keys = ("added", "changed", "unchanged", "renamed", "moved")
-    totals = {k: counts[k] for k in keys}
+    no_note = {c.id for c in skipped}
+    totals = dict.fromkeys(("new", "updated", "unchanged", "renamed", "moved"), 0)
+    moved = []
+    for match, card in zip(identity.matches, identity.cards, strict=True):
+        if card.id in no_note:
+            continue
+        if match.status == "added" or not match.was_note:
+            totals["new"] += 1  # a question that gains an answer is a new card in Anki
+        elif match.status == "unchanged":
+            totals["unchanged"] += 1
+        else:
+            totals["updated"] += 1
+        if match.status == "renamed":
+            totals["renamed"] += 1
+        if match.old_deck and match.old_deck != card.deck.path and match.was_note:
+            totals["moved"] += 1
+            moved.append(Moved(card, match.old_deck))
     totals["orphaned"] = len(identity.orphans)
     totals["skipped"] = len(skipped)
     renamed = tuple(
@@ -80,4 +207,14 @@ def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
         for m, c in zip(identity.matches, identity.cards, strict=True)
         if m.status == "renamed"
     )
-    return BuildReport(totals, renamed, identity.orphans, skipped)
+    current = {c.id for c in identity.cards}
+    return BuildReport(
+        totals,
+        renamed,
+        identity.orphans,
+        skipped,
+        tuple(moved),
+        identity.successors,
+        frozenset(e.id for e in identity.orphans if e.id in current),
+        identity.new_orphans,
+    )

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.export import anki as anki_export
+from pipeline.export.anki import Medium
 from pipeline.export.data import BuildData
 from tests.conftest import FIXTURES, ROOT, SEEDS
 
@@ -128,7 +129,7 @@ def test_a_failed_self_check_is_an_internal_error(
     # A package whose note count is not what was asked for: a bug of ours, exit 3, not 2.
     real = anki_export.build_package
 
-    def one_note_short(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Path]]:
+    def one_note_short(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
         count, media = real(data, out)
         return count + 1, media
 
@@ -147,7 +148,7 @@ def test_an_unexpected_exception_exits_3_with_the_traceback_saved(
     def broken(*_args: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(sys.modules["pipeline.build"], "assign", broken)
+    monkeypatch.setattr(sys.modules["pipeline.build"], "identify", broken)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
     content = _seed_copy(tmp_path)

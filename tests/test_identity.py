@@ -27,7 +27,8 @@ def test_lock_file_is_sorted_one_entry_a_line(tmp_path: Path) -> None:
     identity = assign(parse_fixture(NOTES).cards, (), now=1000)
     text = lock_text(identity.lock)
     lines = text.splitlines()
-    assert lines[0] == '{"version": 1, "notes": ['
+    assert lines[0] == '{"version": 2, "note_type": {"digest": "", "mod": 0}, "notes": ['
+    assert lines[-1] == '], "orphans": []}'
     entries = [json.loads(line.rstrip(",")) for line in lines[1:-1]]
     assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
     (tmp_path / "lock.json").write_text(text, encoding="utf-8")

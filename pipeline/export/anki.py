@@ -27,41 +27,31 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from .. import resources
 from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
-from ..highlight import stylesheet
+from ..notetype import FIELDS as FIELDS
+from ..notetype import MODEL_ID as MODEL_ID
+from ..notetype import MODEL_NAME as MODEL_NAME
+from ..notetype import current_look
 from ..paths import is_external
 from ..records import Card
 from ..render import escape_attr
 from .data import BuildData
 from .outputs import Outputs
 
-TEMPLATES = resources.anki_templates()
-
-#: The note type is a public contract: its id and fields never change (Anki would create a
-#: second note type and refuse every update). CSS and template HTML may change freely.
-MODEL_ID = 1607392319
-MODEL_NAME = "cardsmith Q&A"
-FIELDS = ("Question", "Answer", "Source", "ID")
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _NEW_CARD = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
-
-
 def note_model() -> genanki.Model:
-    """The one note type, with the Pygments palettes inside its CSS."""
+    """The one note type (:mod:`pipeline.notetype`), with the Pygments palettes in its CSS."""
+    look = current_look()
     return genanki.Model(
         MODEL_ID,
         MODEL_NAME,
         fields=[{"name": name} for name in FIELDS],
-        templates=[
-            {"name": "Card 1", "qfmt": _template("front.html"), "afmt": _template("back.html")}
-        ],
-        css=_template("style.css") + "\n" + stylesheet(),
+        templates=[{"name": "Card 1", "qfmt": look.qfmt, "afmt": look.afmt}],
+        css=look.css,
         sort_field_index=0,
     )
 
@@ -85,20 +75,37 @@ class _NoteRow:
     """The field values, in the order of :data:`FIELDS`."""
 
 
-def _with_media(card: Card, root: Path, media: dict[str, Path]) -> tuple[str, str]:
-    """The card's question and answer HTML with every packed image under its media name.
+@dataclass(frozen=True)
+class Medium:
+    """An image to pack into the package (or to add to a collection's media folder)."""
+
+    name: str
+    """Name in Anki's flat media folder: a hash of its bytes plus its suffix (paths.py)."""
+    file: Path
+    """The image file inside the content folder; read only when it is packed."""
+
+    def data(self) -> bytes:
+        """The file's bytes; :class:`FileProblem` when it cannot be read any more."""
+        try:
+            return self.file.read_bytes()
+        except OSError as exc:
+            raise FileProblem("read the image", self.file, exc) from exc
+
+
+def note_fields(card: Card, root: Path, media: dict[str, Medium]) -> tuple[str, ...]:
+    """The note's fields, in :data:`FIELDS` order, with every image under its media name.
 
     The path rules named each found image's media file when the note was compiled; here
-    its ``src`` is pointed at that name in every field, and the file is noted for packing.
+    its ``src`` is pointed at that name in every field, and the file is noted in ``media``.
     """
     question, answer = card.question_html, card.answer_html if card.answered else UNANSWERED
     for target in card.targets:
         if target.media:
-            media.setdefault(target.media, root / target.file)
+            media.setdefault(target.media, Medium(target.media, root / target.file))
             src = f'src="{escape_attr(target.url)}"'
             question = question.replace(src, f'src="{target.media}"')
             answer = answer.replace(src, f'src="{target.media}"')
-    return question, answer
+    return question, answer, _source(card), card.id
 
 
 def package_name(data: BuildData) -> str:
@@ -116,21 +123,20 @@ def _source_html(path: str, file_title: str, section: str) -> str:
     return html.escape(f"{path} — {where}" if where else path)
 
 
-def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Path]]:
-    """Write the .apkg into ``out``; the number of notes and the media packed (name -> file)."""
+def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
+    """Write the .apkg into ``out``; the number of notes and the media packed, by name."""
     model = note_model()
     root = data.config.content.resolve()
     decks: dict[str, list[_NoteRow]] = {}
-    media: dict[str, Path] = {}
+    media: dict[str, Medium] = {}
     count = 0
     mods = [m.mod for m in data.matches] or [0]
     for card, match in data.notes:
-        question, answer = _with_media(card, root, media)
-        fields = (question, answer, _source(card), card.id)
+        fields = note_fields(card, root, media)
         tags = " " + " ".join(card.tags) + " "
         decks.setdefault(card.deck.path, []).append(_NoteRow(card.id, match.mod, tags, fields))
         count += 1
-    _write(out, decks, model, media, model_mod=max(mods))
+    _write(out, decks, model, media, model_mod=max(*mods, data.note_type_mod))
     return count, media
 
 
@@ -211,7 +217,7 @@ def _write(
     out: BinaryIO,
     decks: dict[str, list[_NoteRow]],
     model: genanki.Model,
-    media: dict[str, Path],
+    media: dict[str, Medium],
     model_mod: int,
 ) -> None:
     names = sorted(media)
@@ -227,10 +233,7 @@ def _write(
         with zf.open(_entry("media", len(index)), "w") as dst:
             dst.write(index)
         for i, name in enumerate(names):  # read one at a time, never all held in memory
-            try:
-                payload = media[name].read_bytes()
-            except OSError as exc:
-                raise FileProblem("read the image", media[name], exc) from exc
+            payload = media[name].data()
             with zf.open(_entry(str(i), len(payload)), "w") as dst:
                 dst.write(payload)
 

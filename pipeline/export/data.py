@@ -20,6 +20,8 @@ class BuildData:
     """Identity result parallel to ``cards`` (status and note modification time)."""
     config: Config
     """The build's configuration (content folder, names, PDF options)."""
+    note_type_mod: int = 0
+    """When the note type's CSS or templates last changed (from the lock file)."""
 
     @cached_property  # read by several exporters; worked out once
     def notes(self) -> tuple[tuple[Card, Match], ...]:

@@ -1,0 +1,136 @@
+"""``cardsmith sync`` at scale: ``python bench/sync.py [N]`` (default 10,000 questions).
+
+1. a first sync of the synthetic corpus into an empty collection;
+2. a sync with nothing changed;
+3. a re-sync after 1 % of the questions were reworded (their notes update in place).
+
+Each is timed unobserved, then run again from the same starting state for its peak memory
+(the process tree's proportional set size, as ``bench/run.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from run import OUT, corpus, peak_memory, wall_time  # noqa: E402
+
+from pipeline import load_config  # noqa: E402
+from pipeline.build import parse_all  # noqa: E402
+
+
+def empty_collection(path: Path) -> None:
+    from anki.collection import Collection
+
+    shutil.rmtree(path.parent, ignore_errors=True)
+    path.parent.mkdir(parents=True)
+    Collection(str(path)).close()
+
+
+def reword(content: Path, every: int = 100) -> int:
+    """Append a word to every ``every``-th question; the number of questions changed."""
+    cards = parse_all(load_config(content)).cards
+    lines: dict[str, list[str]] = {}
+    changed = 0
+    for card in cards[::every]:
+        text = lines.setdefault(
+            card.source.path, (content / card.source.path).read_text("utf-8").splitlines(True)
+        )
+        text[card.source.line - 1] = text[card.source.line - 1].rstrip("\n") + " 修改\n"
+        changed += 1
+    for path, text in lines.items():
+        (content / path).write_text("".join(text), "utf-8")
+    return changed
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    base = OUT / f"sync-{n}"
+    content, collection = base / "content", base / "anki" / "collection.anki2"
+    shutil.rmtree(base, ignore_errors=True)
+    shutil.copytree(corpus(n), content)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "sync",
+        "--content",
+        str(content),
+        "--collection",
+        str(collection),
+    ]
+    snapshot = base / "snapshot"
+
+    def keep() -> None:  # the state a step starts from, to run it twice
+        shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.copytree(content, snapshot / "content")
+        shutil.copytree(collection.parent, snapshot / "anki")
+
+    def restore() -> None:
+        for name, target in (("content", content), ("anki", collection.parent)):
+            shutil.rmtree(target)
+            shutil.copytree(snapshot / name, target)
+
+    def step(name: str, prepare: Callable[[], None]) -> None:
+        prepare()
+        keep()
+        seconds = wall_time(cmd)
+        restore()
+        anki = anki_part(content, collection)
+        restore()
+        mb = peak_memory(cmd)
+        print(f"| {name} | {seconds:.1f} s | {anki:.2f} s | {mb:.0f} MB |", flush=True)
+
+    (content / "cardsmith.lock.json").unlink(missing_ok=True)
+    print(f"{n} questions; python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")
+    print("| step | time | of which Anki | peak memory |\n| --- | --- | --- | --- |")
+    step("first sync into an empty collection", lambda: empty_collection(collection))
+    step("sync with nothing changed", lambda: None)
+    edited: list[int] = []
+    step(
+        f"re-sync after rewording 1 % ({n // 100} questions)",
+        lambda: edited.append(reword(content)),
+    )
+    check(collection)
+    build = [sys.executable, "-m", "pipeline", "build", "-q", "--format", "json"]
+    build += ["--content", str(content), "--out", str(base / "build")]
+    print(f"| for scale: build → cards.json of the same notes | {wall_time(build):.1f} s | | |")
+
+
+def anki_part(content: Path, collection: Path) -> float:
+    """Seconds of one sync spent after the notes were built: opening, planning, writing."""
+    from pipeline.sync import sync
+
+    marks: dict[tuple[str, int], float] = {}
+
+    def progress(stage: str, done: int, _total: int) -> None:
+        marks[(stage, done)] = time.perf_counter()
+
+    sync(load_config(content), collection, progress=progress)
+    return marks[("anki", 1)] - marks[("anki", 0)]
+
+
+def check(collection: Path) -> None:
+    """The rewordings updated notes in place: no orphan, one note per question."""
+    from anki.collection import Collection
+
+    col = Collection(str(collection))
+    try:
+        notes = len(col.find_notes('"note:cardsmith Q&A"'))
+        orphans = len(col.find_notes("tag:cardsmith::orphan"))
+    finally:
+        col.close()
+    print(f"after the re-sync: {notes} notes, {orphans} orphans")
+    if orphans:
+        raise SystemExit("a reworded question lost its note")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,630 @@
+"""``sync``: apply the notes to a real Anki collection, through Anki's own library.
+
+An ``.apkg`` import can only add and update notes. A sync also moves cards to their
+section's deck, removes the decks cardsmith left empty, keeps the notes of deleted (or no
+longer answered) questions as suspended orphans, updates the note type's CSS and
+templates, and never overwrites a note edited in Anki without a word.
+
+The work is split in two: :func:`read_state` and :func:`make_plan` work out what to do
+from plain data (so ``--dry-run`` and the AnkiConnect path share them), and :func:`apply`
+does it with the ``anki`` package. Nothing is written when nothing differs: a sync
+without changes leaves every modification time as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import html
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .build import Progress, _quiet, check
+from .config import Config
+from .errors import CardsmithError, ContentError, EnvironmentProblem
+from .export.anki import Medium, note_fields
+from .export.data import BuildData
+from .identity import Identity, Successor, forget_orphans, write_lock
+from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
+from .report import orphan_lines
+
+if TYPE_CHECKING:
+    from anki.collection import Collection
+
+ORPHAN_TAG = "cardsmith::orphan"
+#: Tags cardsmith sets (the parser's ``file::``, ``section::`` and ``code::``, and ours);
+#: every other tag on a note is the person's and stays.
+MANAGED_TAG_PREFIXES = ("file::", "section::", "code::", "cardsmith::")
+#: Key in the collection's config: what the last sync wrote (to recognise edits made in Anki).
+STATE_KEY = "cardsmith.sync"
+_QUEUE_SUSPENDED = -1
+
+
+class SyncError(CardsmithError):
+    """The collection cannot be synced (open in Anki, a foreign note type, no collection)."""
+
+
+# --- what the notes want ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One note as the notes want it in Anki."""
+
+    guid: str
+    """The question's stable id (also its ``ID`` field)."""
+    fields: tuple[str, ...]
+    """Field values in the order of :data:`FIELDS`."""
+    tags: tuple[str, ...]
+    """cardsmith's tags for the note (file, section, code languages)."""
+    deck: str
+    """The section's deck, ``::``-joined."""
+    question: str
+    """The question's Markdown, for messages."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything a sync makes true."""
+
+    notes: tuple[Wanted, ...]
+    """Every note, in source order."""
+    media: Mapping[str, Medium]
+    """Images by their media name (content hash)."""
+    model: NoteTypeLook
+    """The current CSS and templates."""
+    root_deck: str
+    """Top of every deck path."""
+
+
+def fields_hash(fields: Iterable[str]) -> str:
+    """A short hash of a note's fields: what the last sync wrote, to spot edits made in Anki."""
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
+
+
+def desired(data: BuildData) -> Desired:
+    """The notes as Anki should hold them: fields with packed media, tags and decks."""
+    root = data.config.content.resolve()
+    media: dict[str, Medium] = {}
+    notes = []
+    for card, _match in data.notes:
+        notes.append(
+            Wanted(
+                guid=card.id,
+                fields=note_fields(card, root, media),
+                tags=card.tags,
+                deck=card.deck.path,
+                question=card.question,
+            )
+        )
+    return Desired(tuple(notes), media, current_look(), data.config.root_deck)
+
+
+# --- what the collection holds ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Existing:
+    """One cardsmith note found in the collection."""
+
+    nid: int
+    """Anki's note id."""
+    guid: str
+    """The note's guid (the question's id)."""
+    fields: tuple[str, ...]
+    """Field values as they are now."""
+    tags: tuple[str, ...]
+    """Every tag of the note, the person's included."""
+    cards: tuple[int, ...]
+    """Card ids of the note."""
+    decks: tuple[str, ...]
+    """The deck of each card (its home deck when it sits in a filtered deck)."""
+    suspended: tuple[bool, ...]
+    """Whether each card is suspended."""
+    reviews: int
+    """Review log entries of its cards."""
+
+    @property
+    def orphaned(self) -> bool:
+        return ORPHAN_TAG in self.tags
+
+
+@dataclass(frozen=True)
+class State:
+    """The collection as cardsmith sees it before a sync."""
+
+    notes: Mapping[str, Existing]
+    """cardsmith notes by guid."""
+    model: NoteTypeLook | None
+    """The note type's CSS and templates, or None when the collection has no such type."""
+    model_fields: tuple[str, ...]
+    """The note type's field names (a public contract: they must be :data:`FIELDS`)."""
+    decks: Mapping[str, int]
+    """Every deck of the collection: name -> id."""
+    deck_cards: Mapping[str, int]
+    """Number of cards whose home deck is the named deck (any note type)."""
+    media: frozenset[str]
+    """Media file names already in the collection's media folder."""
+    written: Mapping[str, str]
+    """guid -> :func:`fields_hash` of what the last sync wrote."""
+    synced_decks: frozenset[str]
+    """The decks the last sync put notes in."""
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sync will do, in words and as data."""
+
+    add: tuple[Wanted, ...] = ()
+    """New notes."""
+    update: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes whose fields or tags change (orphans coming back included)."""
+    move: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes with a card outside their section's deck."""
+    orphan: tuple[Existing, ...] = ()
+    """Notes of questions gone (or no longer answered) to tag and suspend now."""
+    revive: tuple[tuple[Wanted, Existing], ...] = ()
+    """Orphans whose question is back: untagged and unsuspended."""
+    delete: tuple[Existing, ...] = ()
+    """Orphans deleted with ``--delete-orphans``."""
+    conflict: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes edited in Anki since the last sync; left as they are unless ``--force``."""
+    forced: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes edited in Anki that ``--force`` overwrites (also listed in ``update``)."""
+    create_decks: tuple[str, ...] = ()
+    """Decks to create."""
+    remove_decks: tuple[str, ...] = ()
+    """cardsmith decks left empty, deepest first."""
+    media: tuple[Medium, ...] = ()
+    """Images not yet in the media folder."""
+    model: str = ""
+    """"create" or "update" the note type, or "" when it is current."""
+    state: Mapping[str, Any] | None = None
+    """The new sync record for the collection's config, or None when unchanged."""
+    kept_orphans: tuple[Existing, ...] = field(default=())
+    """Orphans from earlier syncs, still kept (tagged and suspended)."""
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.add
+            or self.update
+            or self.move
+            or self.orphan
+            or self.revive
+            or self.delete
+            or self.create_decks
+            or self.remove_decks
+            or self.media
+            or self.model
+            or self.state is not None
+        )
+
+    def lines(self) -> list[str]:
+        """The plan for people: one line per action, with questions and decks."""
+        out = [
+            f"{len(self.add)} to add, {len(self.update)} to update, {len(self.move)} to move, "
+            f"{len(self.orphan)} to orphan, {len(self.revive)} back from orphan, "
+            f"{len(self.conflict)} conflict(s), {len(self.delete)} to delete"
+        ]
+        out += [f"  add: {w.question[:40]} → {w.deck}" for w in self.add]
+        out += [f"  update: {w.question[:40]}" for w, _ in self.update]
+        out += [
+            f"  move: {w.question[:40]}: {', '.join(sorted(set(e.decks)))} → {w.deck}"
+            for w, e in self.move
+        ]
+        out += [
+            f"  orphan: {_question_of(e)[:40]} (tagged {ORPHAN_TAG}, suspended)"
+            for e in self.orphan
+        ]
+        out += [f"  back: {w.question[:40]} (unsuspended)" for w, _ in self.revive]
+        out += [
+            f"  conflict: {w.question[:40]} was edited in Anki since the last sync; "
+            "left as it is (--force overwrites it)"
+            for w, _ in self.conflict
+        ]
+        out += [f"  overwritten (--force): {w.question[:40]}" for w, _ in self.forced]
+        if self.delete:
+            reviews = sum(e.reviews for e in self.delete)
+            out.append(f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s)")
+        elif self.kept_orphans or self.orphan:
+            kept = len(self.kept_orphans) + len(self.orphan)
+            out.append(
+                f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
+                "--delete-orphans deletes them"
+            )
+        out += [f"  remove empty deck: {d}" for d in self.remove_decks]
+        if self.media:
+            out.append(f"  {len(self.media)} image(s) to add to the media folder")
+        if self.model:
+            out.append(f"  note type {MODEL_NAME}: {self.model} (CSS and templates)")
+        return out
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _question_of(note: Existing) -> str:
+    """The note's question as text (its field holds HTML)."""
+    return html.unescape(_TAG.sub("", note.fields[0])) if note.fields else note.guid
+
+
+def _tags_for(existing: Iterable[str], ours: Iterable[str]) -> tuple[str, ...]:
+    """The person's tags as they are, cardsmith's replaced by ``ours``."""
+    theirs = [t for t in existing if not t.lower().startswith(MANAGED_TAG_PREFIXES)]
+    return tuple(sorted({*theirs, *ours}, key=str.lower))
+
+
+def _same_tags(a: Iterable[str], b: Iterable[str]) -> bool:
+    return {t.lower() for t in a} == {t.lower() for t in b}
+
+
+def _same_deck(a: str, b: str) -> bool:
+    """Anki's deck names are unique without regard to case."""
+    return a.casefold() == b.casefold()
+
+
+def _ancestors(name: str) -> list[str]:
+    parts = name.split("::")
+    return ["::".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def make_plan(
+    want: Desired, state: State, *, force: bool = False, delete_orphans: bool = False
+) -> Plan:
+    """What to do so that the collection holds exactly the notes, nothing else touched."""
+    if state.model is not None and state.model_fields != FIELDS:
+        raise SyncError(
+            f"the collection's note type {MODEL_NAME!r} has the fields "
+            f"{list(state.model_fields)}, not {list(FIELDS)}; cardsmith cannot update it"
+        )
+    add, update, move, revive, conflict, forced = [], [], [], [], [], []
+    # What the last sync wrote, for the notes still there (a note deleted in Anki is forgotten).
+    written = {g: h for g, h in state.written.items() if g in state.notes}
+    wanted_guids = set()
+    for w in want.notes:
+        wanted_guids.add(w.guid)
+        e = state.notes.get(w.guid)
+        if e is None:
+            add.append(w)
+            written[w.guid] = fields_hash(w.fields)
+            continue
+        if any(not _same_deck(d, w.deck) for d in e.decks):
+            move.append((w, e))
+        tags = _tags_for(e.tags, w.tags)
+        if e.orphaned:
+            revive.append((w, e))
+        if e.fields != w.fields:
+            last = state.written.get(w.guid)
+            edited = last is not None and last != fields_hash(e.fields)
+            if edited and not force:
+                conflict.append((w, e))
+                continue  # its tags and fields stay as the person left them
+            if edited:
+                forced.append((w, e))
+            update.append((w, e))
+        elif not _same_tags(tags, e.tags):
+            update.append((w, e))
+        written[w.guid] = fields_hash(w.fields)
+    orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
+    delete = tuple(orphans) if delete_orphans else ()
+    new_orphans = tuple(
+        e for e in orphans if not delete_orphans and (not e.orphaned or not all(e.suspended))
+    )
+    kept = tuple(e for e in orphans if not delete_orphans and e not in new_orphans)
+    for e in delete:
+        written.pop(e.guid, None)
+
+    # Decks: every wanted deck exists; cardsmith's decks left empty go, deepest first.
+    wanted_decks = {w.deck for w in want.notes}
+    needed = {a for d in wanted_decks for a in _ancestors(d)}
+    known = {d.casefold() for d in state.decks}
+    create = tuple(sorted(d for d in needed if d.casefold() not in known))
+    counts: dict[str, int] = defaultdict(int, state.deck_cards)
+    for w, e in move:
+        for d in e.decks:
+            counts[d] -= 1
+        counts[w.deck] += len(e.decks)
+    for e in delete:
+        for d in e.decks:
+            counts[d] -= 1
+    ours = {
+        a
+        for d in (*state.synced_decks, *(d for e in state.notes.values() for d in e.decks))
+        for a in _ancestors(d)
+    }
+    needed_folded = {d.casefold() for d in needed}
+    remove = _empty_decks(
+        {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
+    )
+
+    record = {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)}
+    old_record = {"notes": dict(sorted(state.written.items())), "decks": sorted(state.synced_decks)}
+    model = "create" if state.model is None else ("update" if state.model != want.model else "")
+    return Plan(
+        add=tuple(add),
+        update=tuple(update),
+        move=tuple(move),
+        orphan=new_orphans,
+        revive=tuple(revive),
+        delete=delete,
+        conflict=tuple(conflict),
+        forced=tuple(forced),
+        create_decks=create,
+        remove_decks=remove,
+        media=tuple(m for name, m in sorted(want.media.items()) if name not in state.media),
+        model=model,
+        state=None if record == old_record else record,
+        kept_orphans=kept,
+    )
+
+
+def _empty_decks(
+    candidates: set[str], decks: Mapping[str, int], counts: Mapping[str, int]
+) -> tuple[str, ...]:
+    """Candidate decks with no card below them and no deck below them that is not ours."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for name in decks:
+        if "::" in name:
+            children[name.rsplit("::", 1)[0]].append(name)
+
+    def removable(name: str) -> bool:
+        return (
+            name in candidates
+            and name in decks
+            and decks[name] != 1  # Anki's Default deck
+            and counts.get(name, 0) <= 0
+            and all(removable(c) for c in children[name])
+        )
+
+    gone = [d for d in decks if removable(d)]
+    # Removing a deck removes its children: name only the top of each removed subtree.
+    tops = [d for d in gone if not any(a in gone for a in _ancestors(d)[:-1])]
+    return tuple(sorted(tops, key=lambda d: (-d.count("::"), d)))
+
+
+# --- the anki library -----------------------------------------------------------------------
+
+
+def open_collection(path: Path) -> Collection:
+    """The collection at ``path``; a clear error when Anki has it open or it is not there."""
+    try:
+        from anki.collection import Collection
+        from anki.errors import DBError
+    except ImportError as exc:
+        raise EnvironmentProblem(
+            "cardsmith sync needs Anki's library: pip install 'cardsmith[sync]'"
+        ) from exc
+    if not path.is_file():
+        raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")
+    try:
+        return Collection(str(path))
+    except DBError as exc:
+        if "already open" in str(exc):
+            raise SyncError(
+                f"{path} is open in Anki (or being synced): close Anki first, "
+                "or use cardsmith sync --ankiconnect while Anki runs"
+            ) from exc
+        raise SyncError(f"{path} is not an Anki collection ({str(exc)[:120]})") from exc
+
+
+def _db(col: Collection) -> Any:
+    """The collection's database (None only once the collection is closed)."""
+    if col.db is None:
+        raise SyncError("the collection was closed during the sync")
+    return col.db
+
+
+def _our_model(col: Collection) -> dict[str, Any]:
+    model = col.models.get(MODEL_ID)  # type: ignore[arg-type]
+    if model is None:
+        raise SyncError(f"the note type {MODEL_NAME!r} is missing from the collection")
+    return model
+
+
+def read_state(col: Collection) -> State:
+    """The cardsmith notes, decks, media and the last sync's record of a collection."""
+    model = col.models.get(MODEL_ID)  # type: ignore[arg-type]
+    deck_names = {d.name: int(d.id) for d in col.decks.all_names_and_ids()}
+    by_id = {i: n for n, i in deck_names.items()}
+    deck_cards: dict[str, int] = defaultdict(int)
+    for did, n in _db(col).all(
+        "select case when odid != 0 then odid else did end as home, count() "
+        "from cards group by home"
+    ):
+        if did in by_id:
+            deck_cards[by_id[did]] += n
+    notes: dict[str, Existing] = {}
+    if model is not None:
+        cards: dict[int, list[tuple[int, str, bool, int]]] = defaultdict(list)
+        for cid, nid, did, odid, queue, reviews in _db(col).all(
+            "select c.id, c.nid, c.did, c.odid, c.queue, "
+            "(select count() from revlog r where r.cid = c.id) "
+            "from cards c join notes n on c.nid = n.id where n.mid = ? order by c.ord",
+            MODEL_ID,
+        ):
+            home = by_id.get(odid or did, "")
+            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews))
+        for nid, guid, flds, tags in _db(col).all(
+            "select id, guid, flds, tags from notes where mid = ?", MODEL_ID
+        ):
+            mine = cards.get(nid, [])
+            notes[guid] = Existing(
+                nid=nid,
+                guid=guid,
+                fields=tuple(flds.split("\x1f")),
+                tags=tuple(tags.split()),
+                cards=tuple(c[0] for c in mine),
+                decks=tuple(c[1] for c in mine),
+                suspended=tuple(c[2] for c in mine),
+                reviews=sum(c[3] for c in mine),
+            )
+    record = col.get_config(STATE_KEY, default=None) or {}
+    media_dir = Path(col.media.dir())
+    return State(
+        notes=notes,
+        model=None
+        if model is None
+        else NoteTypeLook(model["css"], model["tmpls"][0]["qfmt"], model["tmpls"][0]["afmt"]),
+        model_fields=() if model is None else tuple(f["name"] for f in model["flds"]),
+        decks=deck_names,
+        deck_cards=deck_cards,
+        media=frozenset(p.name for p in media_dir.iterdir()) if media_dir.is_dir() else frozenset(),
+        written=dict(record.get("notes", {})),
+        synced_decks=frozenset(record.get("decks", ())),
+    )
+
+
+def _ensure_model(col: Collection, want: NoteTypeLook, how: str) -> None:
+    if how == "create":
+        model = col.models.new(MODEL_NAME)
+        for name in FIELDS:
+            col.models.add_field(model, col.models.new_field(name))
+        template = col.models.new_template("Card 1")
+        col.models.add_template(model, template)
+        model["css"], template["qfmt"], template["afmt"] = want.css, want.qfmt, want.afmt
+        created = col.models.add_dict(model).id
+        # Anki's library chooses the id of a new note type; cardsmith's is fixed (the
+        # .apkg carries it, and Anki matches an imported note type by id), so the new
+        # type is renumbered before any note uses it.
+        for table, column in (("notetypes", "id"), ("fields", "ntid"), ("templates", "ntid")):
+            _db(col).execute(
+                f"update {table} set {column} = ? where {column} = ?", MODEL_ID, created
+            )
+        col.models._clear_cache()
+    elif how == "update":
+        model = _our_model(col)
+        model["css"] = want.css
+        model["tmpls"][0]["qfmt"], model["tmpls"][0]["afmt"] = want.qfmt, want.afmt
+        col.models.update_dict(model)
+
+
+def apply(col: Collection, plan: Plan, want: Desired) -> None:
+    """Carry the plan out with Anki's library (each step one of Anki's own operations)."""
+    from anki.collection import AddNoteRequest
+
+    if plan.model:
+        _ensure_model(col, want.model, plan.model)
+    model = _our_model(col)
+    for name in plan.create_decks:
+        col.decks.id(name, create=True)
+    deck_id = {d.name.casefold(): int(d.id) for d in col.decks.all_names_and_ids()}
+    for medium in plan.media:
+        col.media.write_data(medium.name, medium.data())
+    if plan.add:
+        requests = []
+        # One new note copied: col.new_note() works out the field map anew for every note
+        # (a third of a first sync's time in Anki).
+        blank = col.new_note(model)
+        for w in plan.add:
+            note = copy.copy(blank)
+            note.guid = w.guid
+            note.fields = list(w.fields)  # in the order of FIELDS, as the note type has them
+            note.tags = list(w.tags)
+            requests.append(AddNoteRequest(note=note, deck_id=deck_id[w.deck.casefold()]))  # type: ignore[arg-type]
+        col.add_notes(requests)
+    changed = []
+    for w, e in plan.update:
+        note = col.get_note(e.nid)  # type: ignore[arg-type]
+        for name, value in zip(FIELDS, w.fields, strict=True):
+            note[name] = value
+        note.tags = list(_tags_for(e.tags, w.tags))
+        changed.append(note)
+    updated = {e.nid for _, e in plan.update}
+    for w, e in plan.revive:
+        if e.nid not in updated:
+            note = col.get_note(e.nid)  # type: ignore[arg-type]
+            note.tags = list(_tags_for(e.tags, w.tags))
+            changed.append(note)
+    for e in plan.orphan:
+        if not e.orphaned:
+            note = col.get_note(e.nid)  # type: ignore[arg-type]
+            note.tags = [*note.tags, ORPHAN_TAG]
+            changed.append(note)
+    if changed:
+        col.update_notes(changed)
+    by_deck: dict[str, list[int]] = defaultdict(list)
+    for w, e in plan.move:
+        by_deck[w.deck] += [
+            c for c, d in zip(e.cards, e.decks, strict=True) if not _same_deck(d, w.deck)
+        ]
+    for name, cids in sorted(by_deck.items()):
+        col.set_deck(cids, deck_id[name.casefold()])  # type: ignore[arg-type]
+    suspend = [c for e in plan.orphan for c, s in zip(e.cards, e.suspended, strict=True) if not s]
+    if suspend:
+        col.sched.suspend_cards(suspend)  # type: ignore[arg-type]
+    unsuspend = [c for _, e in plan.revive for c, s in zip(e.cards, e.suspended, strict=True) if s]
+    if unsuspend:
+        col.sched.unsuspend_cards(unsuspend)  # type: ignore[arg-type]
+    if plan.delete:
+        col.remove_notes([e.nid for e in plan.delete])  # type: ignore[misc]
+    gone = [deck_id[d.casefold()] for d in plan.remove_decks if d.casefold() in deck_id]
+    if gone:
+        col.decks.remove(gone)  # type: ignore[arg-type]
+    if plan.state is not None:
+        col.set_config(STATE_KEY, dict(plan.state))
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a sync did (or, with ``--dry-run``, would do)."""
+
+    plan: Plan
+    """The actions, for the summary."""
+    applied: bool
+    """False for a dry run."""
+    successors: tuple[Successor, ...] = ()
+    """Orphans with a likely successor: an ``[aliases]`` line would keep their history."""
+
+    def lines(self) -> list[str]:
+        """The plan, then how to keep the history of an orphan with a likely successor."""
+        out = self.plan.lines()
+        for successor in self.successors:
+            out += orphan_lines(successor.orphan, frozenset(), successor)
+        return out
+
+
+def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, Identity]:
+    """Parse, check and identify the notes; content errors stop here, before Anki is opened."""
+    result = check(config, progress)
+    if any(d.severity == "error" for d in result.collection.diagnostics):
+        raise ContentError(result.collection.diagnostics)
+    identity = result.identity
+    return BuildData(identity.cards, identity.matches, config), identity
+
+
+def sync(
+    config: Config,
+    collection: Path,
+    *,
+    dry_run: bool = False,
+    delete_orphans: bool = False,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> SyncResult:
+    """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
+    data, identity = notes_for(config, progress)
+    want = desired(data)
+    progress("anki", 0, 1)
+    col = open_collection(collection)
+    try:
+        plan = make_plan(want, read_state(col), force=force, delete_orphans=delete_orphans)
+        if not dry_run and not plan.empty:
+            apply(col, plan, want)
+    finally:
+        col.close()
+    progress("anki", 1, 1)
+    if not dry_run:  # the ids now in the collection are recorded, as after a build
+        lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+        write_lock(config.lock_path, lock)  # deleted orphans are resolved
+    return SyncResult(plan, not dry_run, identity.successors)

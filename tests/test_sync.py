@@ -1,0 +1,506 @@
+"""``cardsmith sync`` against real Anki collections, and the ``.apkg`` path beside it.
+
+Each case under ``tests/fixtures/sync/`` is a ``before/`` and an ``after/`` notes folder.
+The before notes are synced into one collection and imported (as a package) into another,
+every card is studied, then the after notes replace them and the same is done again. The
+state of each collection is compared with ``expected.sync.json`` and
+``expected.import.json`` beside the case.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import build, load_config
+from pipeline.cli import cli
+from pipeline.export import anki as anki_export
+from pipeline.sync import ORPHAN_TAG, SyncError, sync
+from tests.conftest import FIXTURES, golden
+
+pytest.importorskip("anki.collection")
+from anki.collection import Collection
+from anki.scheduler.v3 import CardAnswer
+
+from tests.test_anki import import_package
+
+CASES = FIXTURES / "sync"
+MID = anki_export.MODEL_ID
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def new_collection(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Collection(str(path)).close()
+    return path
+
+
+def open_col(path: Path) -> Collection:
+    return Collection(str(path))
+
+
+def put_notes(source: Path, content: Path) -> None:
+    """The notes of ``source`` replace those in ``content``; the lock file stays."""
+    content.mkdir(exist_ok=True)
+    for old in content.iterdir():
+        if old.name != "cardsmith.lock.json":
+            old.unlink()
+    for new in source.iterdir():
+        shutil.copy(new, content / new.name)
+
+
+def study(path: Path) -> None:
+    """Answer Good until nothing is due, in every deck."""
+    col = open_col(path)
+    try:
+        for deck in col.decks.all_names_and_ids():
+            if "::" in deck.name:
+                continue
+            col.decks.select(deck.id)
+            for _ in range(20):
+                queued = col.sched.get_queued_cards(fetch_limit=50)
+                if not queued.cards:
+                    break
+                for qc in queued.cards:
+                    card = col.get_card(qc.card.id)
+                    card.start_timer()
+                    col.sched.answer_card(
+                        col.sched.build_answer(card=card, states=qc.states, rating=CardAnswer.GOOD)
+                    )
+    finally:
+        col.close()
+
+
+def snapshot(path: Path) -> dict[str, Any]:
+    """The collection as a person sees it: notes, their decks and state, and the decks."""
+    col = open_col(path)
+    try:
+        names = {d.id: d.name for d in col.decks.all_names_and_ids()}
+        notes = []
+        for nid, guid, flds, tags in col.db.all(
+            "select id, guid, flds, tags from notes where mid = ? order by sfld, guid", MID
+        ):
+            cards = col.db.all(
+                "select c.id, c.did, c.queue, (select count() from revlog r where r.cid = c.id) "
+                "from cards c where c.nid = ?",
+                nid,
+            )
+            fields = dict(zip(anki_export.FIELDS, flds.split("\x1f"), strict=True))
+            notes.append(
+                {
+                    "id": guid,
+                    "question": fields["Question"],
+                    "answer": fields["Answer"],
+                    "decks": sorted(names[c[1]] for c in cards),
+                    "orphan": ORPHAN_TAG in tags.split(),
+                    "suspended": all(c[2] == -1 for c in cards),
+                    "reviews": sum(c[3] for c in cards),
+                }
+            )
+        counts = dict(col.db.all("select did, count() from cards group by did"))
+        decks = sorted(n for n in names.values() if n != "Default")
+        empty = [
+            d
+            for d in decks
+            if not any(
+                counts.get(i, 0) for i, n in names.items() if n == d or n.startswith(d + "::")
+            )
+        ]
+        model = col.models.get(MID)
+        return {
+            "notes": notes,
+            "decks": decks,
+            "empty_decks": empty,
+            "css_current": model is not None and model["css"] == anki_export.note_model().css,
+            "media": sorted(p.name for p in Path(col.media.dir()).iterdir()),
+        }
+    finally:
+        col.close()
+
+
+def mods(path: Path) -> list[object]:
+    """Every modification time in the collection."""
+    col = open_col(path)
+    try:
+        return [
+            col.db.scalar("select mod from col"),
+            col.db.all("select id, mod from notes order by id"),
+            col.db.all("select id, mod from cards order by id"),
+            col.db.all("select id, mtime_secs from decks order by id"),
+            col.db.all("select id, mtime_secs from notetypes order by id"),
+            col.db.all("select key, mtime_secs from config order by key"),
+        ]
+    finally:
+        col.close()
+
+
+def assert_in_step(path: Path, content: Path) -> None:
+    """One note per answered question, current, in its section's deck; orphans marked."""
+    from pipeline.sync import desired, notes_for
+
+    want = {w.guid: w for w in desired(notes_for(load_config(content))[0]).notes}
+    col = open_col(path)
+    try:
+        names = {d.id: d.name for d in col.decks.all_names_and_ids()}
+        guids = col.db.list("select guid from notes where mid = ?", MID)
+        assert len(guids) == len(set(guids)), "a question has two notes"
+        assert set(want) <= set(guids), "an answered question has no note"
+        for nid, guid, flds, tags in col.db.all(
+            "select id, guid, flds, tags from notes where mid = ?", MID
+        ):
+            cards = col.db.all("select did, odid, queue from cards where nid = ?", nid)
+            if guid in want:
+                assert tuple(flds.split("\x1f")) == want[guid].fields, f"stale note {guid}"
+                assert {names[odid or did] for did, odid, _ in cards} == {want[guid].deck}
+                assert ORPHAN_TAG not in tags.split()
+            else:
+                assert ORPHAN_TAG in tags.split(), f"orphan {guid} not tagged"
+                assert all(q == -1 for _, _, q in cards), f"orphan {guid} not suspended"
+        counts = dict(col.db.all("select did, count() from cards group by did"))
+        for name in names.values():  # these collections hold nothing but cardsmith's decks
+            below = [i for i, n in names.items() if n == name or n.startswith(name + "::")]
+            assert name == "Default" or any(counts.get(i, 0) for i in below), f"empty {name}"
+    finally:
+        col.close()
+
+
+# --- what each case does between the two rounds ---------------------------------------------
+
+
+def _old_note_type(collection: Path, content: Path) -> None:
+    """As an older cardsmith left it: other CSS and templates, in Anki and in the lock."""
+    lock_path = content / "cardsmith.lock.json"
+    lock = json.loads(lock_path.read_text("utf-8"))
+    lock["note_type"]["digest"] = "0" * 64
+    lock_path.write_text(json.dumps(lock, ensure_ascii=False), "utf-8")
+    col = open_col(collection)
+    model = col.models.get(MID)
+    model["css"] = ".card { color: red }"
+    model["tmpls"][0]["afmt"] = "{{Answer}}"
+    col.models.update_dict(model)
+    # The time the older package gave it, not the time of this edit.
+    col.db.execute(
+        "update notetypes set mtime_secs = ? where id = ?", lock["note_type"]["mod"], MID
+    )
+    col.close()
+
+
+def _edit_in_anki(collection: Path, _content: Path) -> None:
+    col = open_col(collection)
+    note = col.get_note(col.find_notes("")[0])
+    note["Answer"] = "我在 Anki 里改的答案。"
+    col.update_note(note)
+    # Made an hour ago: the next package is newer (within the same second it might not be).
+    col.db.execute("update notes set mod = mod - 3600 where id = ?", note.id)
+    col.close()
+
+
+def _delete_in_anki(collection: Path, _content: Path) -> None:
+    col = open_col(collection)
+    col.remove_notes(col.find_notes("Question:在*"))
+    col.close()
+
+
+def _pdf_build(_collection: Path, content: Path) -> None:
+    # A build that is not for Anki must not lose the orphan.
+    build(load_config(content, out=content.parent / "other", formats=("pdf",)))
+
+
+#: Case -> what happens after the first round (in Anki or in the notes) for both paths.
+BETWEEN: dict[str, Callable[[Path, Path], None]] = {
+    "new_css": _old_note_type,
+    "edited_in_anki": _edit_in_anki,
+    "deleted_in_anki": _delete_in_anki,
+}
+#: Case -> what happens after the notes are edited, before the second round.
+AFTER_EDIT: dict[str, Callable[[Path, Path], None]] = {"deleted_then_pdf": _pdf_build}
+
+
+def _sync_round(content: Path, collection: Path) -> None:
+    sync(load_config(content), collection)
+
+
+def _import_round(content: Path, collection: Path) -> dict[str, int]:
+    result = build(load_config(content, out=content.parent / "out", formats=("apkg",)))
+    col = open_col(collection)
+    try:
+        import_package(col, content.parent / "out" / "cardsmith.apkg")
+    finally:
+        col.close()
+    return result.report.counts
+
+
+def run_case(case: Path, tmp: Path, how: str) -> dict[str, Any]:
+    content = tmp / how / "content"
+    collection = new_collection(tmp / how / "anki" / "collection.anki2")
+    rounds: list[dict[str, int]] = []
+
+    def one_round() -> None:
+        if how == "sync":
+            _sync_round(content, collection)
+        else:
+            rounds.append(_import_round(content, collection))
+
+    put_notes(case / "before", content)
+    one_round()
+    study(collection)
+    if case.name in BETWEEN:
+        BETWEEN[case.name](collection, content)
+    put_notes(case / "after", content)
+    if case.name in AFTER_EDIT:
+        AFTER_EDIT[case.name](collection, content)
+    one_round()
+    state = snapshot(collection)
+    if how == "import":
+        state["build_counts"] = rounds
+    return state
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("how", ["sync", "import"])
+def test_case(case: str, how: str, tmp_path: Path) -> None:
+    state = run_case(CASES / case, tmp_path, how)
+    text = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    assert text == golden(CASES / case / f"expected.{how}.json", text)
+    if how == "sync" and case != "edited_in_anki":
+        assert_in_step(tmp_path / how / "anki" / "collection.anki2", tmp_path / how / "content")
+
+
+# --- guarantees of sync itself ---------------------------------------------------------------
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    content = tmp_path / "content"
+    put_notes(CASES / "moves" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    study(collection)
+    yield content, collection
+
+
+def test_a_sync_with_nothing_changed_changes_nothing(synced: tuple[Path, Path]) -> None:
+    content, collection = synced
+    before = mods(collection)
+    result = sync(load_config(content), collection)
+    assert result.plan.empty
+    assert mods(collection) == before
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -> None:
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    lock = (content / "cardsmith.lock.json").read_text("utf-8")
+    before = mods(collection)
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection), "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "move: GIL是什么？: Cardsmith::a::旧名 → 面试题::a::新名" in result.output
+    assert "remove empty deck: Cardsmith" in result.output
+    assert "dry run: nothing was written" in result.output
+    assert mods(collection) == before
+    assert (content / "cardsmith.lock.json").read_text("utf-8") == lock
+
+
+def test_conflicts_are_left_unless_forced(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    put_notes(CASES / "edited_in_anki" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    _edit_in_anki(collection, content)
+    put_notes(CASES / "edited_in_anki" / "after", content)
+    result = sync(load_config(content), collection)
+    assert [w.question for w, _ in result.plan.conflict] == ["在 Anki 里改过的问题"]
+    assert "我在 Anki 里改的答案" in str(snapshot(collection)["notes"])
+    again = sync(load_config(content), collection)  # still listed, still left
+    assert len(again.plan.conflict) == 1
+    forced = sync(load_config(content), collection, force=True)
+    assert len(forced.plan.forced) == 1
+    assert_in_step(collection, content)
+    assert sync(load_config(content), collection).plan.empty
+
+
+def test_delete_orphans_says_how_many_reviews_go(synced: tuple[Path, Path]) -> None:
+    content, collection = synced
+    (content / "b.md").unlink()
+    sync(load_config(content), collection)
+    assert [n["orphan"] for n in snapshot(collection)["notes"]].count(True) == 1
+    result = CliRunner().invoke(
+        cli,
+        ["sync", "--content", str(content), "--collection", str(collection), "--delete-orphans"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "delete: 1 orphan note(s) and their 2 review(s)" in result.output
+    assert all(not n["orphan"] for n in snapshot(collection)["notes"])
+    assert_in_step(collection, content)
+
+
+def test_an_open_collection_is_a_clear_exit_2(synced: tuple[Path, Path]) -> None:
+    content, collection = synced
+    col = open_col(collection)  # what Anki holds while it runs
+    try:
+        result = CliRunner().invoke(
+            cli, ["sync", "--content", str(content), "--collection", str(collection)]
+        )
+    finally:
+        col.close()
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"cardsmith: error: {collection} is open in Anki (or being synced): close Anki first, "
+        "or use cardsmith sync --ankiconnect while Anki runs"
+    ]
+
+
+def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
+    put_notes(CASES / "new_css" / "before", tmp_path / "content")
+    with pytest.raises(SyncError, match="no Anki collection"):
+        sync(load_config(tmp_path / "content"), tmp_path / "nowhere.anki2")
+
+
+def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
+    content, collection = synced
+    col = open_col(collection)
+    col.decks.id("Cardsmith::a::mine", create=True)  # the person's own (empty) deck
+    note = col.get_note(col.find_notes("")[0])
+    note.tags.append("my_tag")
+    col.update_note(note)
+    col.close()
+    put_notes(CASES / "moves" / "after", content)
+    sync(load_config(content), collection)
+    state = snapshot(collection)
+    assert "Cardsmith::a::mine" in state["decks"]
+    assert "Cardsmith::b::数据" not in state["decks"]
+    col = open_col(collection)
+    assert len(col.find_notes("tag:my_tag")) == 1
+    col.close()
+
+
+# --- the long test: a dozen rounds of mixed edits with studying in between -------------------
+
+
+def _notes_text(sections: dict[str, list[tuple[str, str]]]) -> str:
+    out = []
+    for title, questions in sections.items():
+        out.append(f"## {title}\n")
+        for i, (q, a) in enumerate(questions, 1):
+            out.append(f"#### {i}. {q}\n\n{a}\n" if a else f"#### {i}. {q}\n")
+    return "\n".join(out)
+
+
+def test_a_dozen_rounds_of_edits_keep_anki_in_step(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    files: dict[str, dict[str, list[tuple[str, str]]]] = {
+        f"f{f}.md": {
+            f"节{f}{s}": [(f"问题{f}{s}{q}是什么？", f"答案{f}{s}{q}。") for q in range(4)]
+            for s in range(3)
+        }
+        for f in range(2)
+    }
+    content = tmp_path / "content"
+    content.mkdir()
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    counter = iter(range(1000))
+    reviews: dict[int, int] = {}
+
+    def questions() -> list[tuple[str, str, int]]:
+        return [
+            (f, s, i) for f, secs in files.items() for s, qs in secs.items() for i in range(len(qs))
+        ]
+
+    def edit() -> None:
+        f, s, i = rng.choice(questions())
+        q, a = files[f][s][i]
+        kind = rng.choice(
+            ["answer", "reword", "move", "delete", "add", "unanswer", "section", "root"]
+        )
+        n = next(counter)
+        if kind == "answer":
+            files[f][s][i] = (q, a + f"补充{n}。")
+        elif kind == "reword":
+            files[f][s][i] = (q.replace("是什么？", "指的是什么？"), a)
+        elif kind == "move":
+            del files[f][s][i]
+            other = rng.choice(list(files[f]))
+            files[f][other].append((q, a))
+        elif kind == "delete":
+            del files[f][s][i]
+        elif kind == "add":
+            files[f][s].insert(i, (f"新问题{n}是什么？", f"新答案{n}。"))
+        elif kind == "unanswer":
+            files[f][s][i] = (q, "" if a else f"答案回来了{n}。")
+        elif kind == "section":
+            files[f] = {(t + "改" if t == s else t): v for t, v in files[f].items()}
+        else:
+            (content / "cardsmith.toml").write_text(f'root_deck = "根{n}"\n', "utf-8")
+
+    for _round in range(12):
+        for name, sections in files.items():
+            (content / name).write_text(_notes_text(sections), "utf-8")
+        sync(load_config(content), collection)
+        assert_in_step(collection, content)
+        col = open_col(collection)
+        now = dict(col.db.all("select id, reps from cards"))
+        col.close()
+        assert all(now.get(cid, -1) >= n for cid, n in reviews.items()), "a review was lost"
+        study(collection)
+        col = open_col(collection)
+        reviews = dict(col.db.all("select id, reps from cards"))
+        col.close()
+        for _ in range(rng.randint(2, 4)):
+            edit()
+        if _round == 6:  # a file renamed
+            files["g.md"] = files.pop("f1.md")
+            (content / "f1.md").unlink()
+
+
+def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    notes = content / "n.md"
+    notes.write_text("## s\n#### 1. 梯度消失的原因是什么？\n\n链式法则。\n", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    notes.write_text("## t\n#### 1. 梯度消失和梯度爆炸怎么处理？\n\n残差。\n", "utf-8")
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    (old,) = [n for n in snapshot(collection)["notes"] if n["orphan"]]
+    assert f'    "梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"' in result.output.splitlines()
+    # With the line added, the old note (and its reviews) carries the new question.
+    (content / "cardsmith.toml").write_text(
+        f'[aliases]\n"梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"\n', "utf-8"
+    )
+    sync(load_config(content), collection)
+    by_id = {n["id"]: n for n in snapshot(collection)["notes"]}
+    assert by_id[old["id"]]["question"] == "梯度消失和梯度爆炸怎么处理？"
+    assert not by_id[old["id"]]["orphan"] and not by_id[old["id"]]["suspended"]
+
+
+def test_notes_with_errors_are_not_synced(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / "unclosed_fence", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    before = mods(collection)
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert result.exit_code == 1
+    assert "sync failed" in result.output and "nothing was written" in result.output
+    assert mods(collection) == before
+    assert not (content / "cardsmith.lock.json").exists()
+
+
+def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sync", "--content", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "give --collection PATH or --ankiconnect [URL]" in result.output

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from .config import Config
 from .errors import ContentError, Diagnostic
-from .export.data import BuildData
 from .export.outputs import Outputs
-from .identity import Identity, identify, write_lock
+from .identity import identify, write_lock
 from .parallel import fork_map, worker_count
 from .parse import parse_file
-from .records import Card, Collection, ParsedFile
+from .records import BuildData, Card, Collection, Identity, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import refuse_mass_orphan
 from .sources import discover
@@ -156,7 +155,7 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             problems = (*found, *checks.duplicates())
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
-        data = BuildData(identity.cards, identity.matches, config, identity.note_type.mod)
+        data = BuildData(identity.cards, config, identity.note_type.mod)
         with Outputs(config.out) as outputs:  # every output is written, then all appear at once
             for fmt in config.formats:
                 progress(fmt, 0, 1)

@@ -17,19 +17,17 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
 
 from .config import Config
 from .duplicates import bigrams, normalise_question
 from .errors import ConfigError, Diagnostic, EnvironmentProblem
-from .records import Card
+from .records import Card, Identity, Lock, LockEntry, Match, NoteTypeStamp, Successor
 
 #: Version 2 added the note type's stamp, the orphans and each question's place.
 LOCK_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-Status = Literal["added", "changed", "unchanged", "renamed", "moved"]
 _RENAME_SIMILARITY = 0.5
 #: A question in the same place of the same section needs only this much likeness.
 _PLACE_SIMILARITY = 0.25
@@ -39,122 +37,6 @@ _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: What an id may look like (it becomes an Anki guid): letters and digits.
 ID_FORMAT = re.compile(r"[0-9A-Za-z]{4,40}")
 _EMPTY = hashlib.sha256(b"").hexdigest()
-
-
-@dataclass(frozen=True)
-class LockEntry:
-    """One question's identity as the last build left it."""
-
-    id: str
-    """The stable id; also the Anki note guid."""
-    path: str
-    """File the question was in."""
-    deck: str
-    """Deck path (``::``-joined) the question was in."""
-    question: str
-    """Question text (Markdown) at the last build."""
-    answer: str
-    """sha256 of the answer Markdown, to recognise a reworded question by its answer."""
-    digest: str
-    """sha256 of everything the Anki note shows (images' bytes included); a change bumps
-    ``mod``."""
-    mod: int
-    """Note modification time (seconds) to stamp into the package."""
-    after: str = ""
-    """Id of the question before it in the same file and section ("" when it is the first)."""
-    slot: int = -1
-    """Its place (0-based) among the questions of its section; -1 when unknown (version 1)."""
-    successor: str = ""
-    """For an orphan: the id of the new question that probably replaced it ("" for none)."""
-
-    @property
-    def answered(self) -> bool:
-        return self.answer != _EMPTY
-
-
-@dataclass(frozen=True)
-class NoteTypeStamp:
-    """The note type's CSS and templates as the last build saw them."""
-
-    digest: str = ""
-    """sha256 of CSS and templates ("" when unknown: a version 1 lock)."""
-    mod: int = 0
-    """When they last changed (seconds): the note type's modification time in the package."""
-
-
-@dataclass(frozen=True)
-class Lock:
-    """The whole lock file."""
-
-    notes: tuple[LockEntry, ...] = ()
-    """Every question of the last build, sorted by id."""
-    orphans: tuple[LockEntry, ...] = ()
-    """Questions gone (or no longer answered) and not yet resolved, sorted by id."""
-    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
-    """The note type's stamp."""
-
-
-@dataclass(frozen=True)
-class Match:
-    """How one card found (or did not find) its id."""
-
-    id: str
-    """The id the card carries now."""
-    status: Status
-    """added / changed / unchanged / renamed (question reworded) / moved (file or deck)."""
-    mod: int
-    """Modification time for the note."""
-    old_question: str = ""
-    """For renamed cards: the question as it was."""
-    similarity: float = 1.0
-    """For renamed cards: how similar the match was (1.0 = explicit or exact)."""
-    how: str = ""
-    """For renamed and moved cards: which rule matched (alias, answer, similarity, place)."""
-    old_deck: str = ""
-    """The deck the note was in at the last build ("" for a new question)."""
-    was_note: bool = False
-    """Whether the last build made an Anki note of it (it was answered)."""
-
-
-@dataclass(frozen=True)
-class Successor:
-    """An orphan and the new question that probably replaced it (too unsure to match)."""
-
-    orphan: LockEntry
-    """The question that is gone."""
-    card: Card
-    """The new question most like it."""
-    similarity: float
-    """How alike the two questions are (0-1)."""
-    same_place: bool
-    """Whether the new question sits where the old one was."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The identity stage's result."""
-
-    cards: tuple[Card, ...]
-    """The cards with their ids set."""
-    matches: tuple[Match, ...]
-    """Parallel to ``cards``."""
-    orphans: tuple[LockEntry, ...]
-    """Every unresolved orphan: questions gone in this build or an earlier one."""
-    lock: tuple[LockEntry, ...]
-    """The new lock's questions, sorted by id."""
-    diagnostics: tuple[Diagnostic, ...]
-    """Errors (two records claiming one id) and warnings (an alias to an unknown id)."""
-    new_orphans: frozenset[str] = frozenset()
-    """Ids of the orphans this build made."""
-    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
-    """The note type's stamp for this build."""
-    successors: tuple[Successor, ...] = ()
-    """Orphans paired with their likely successor, for an ``[aliases]`` line."""
-
-    @property
-    def lock_file(self) -> Lock:
-        """Everything the new lock file holds."""
-        return Lock(self.lock, self.orphans, self.note_type)
 
 
 def _sha(*parts: str) -> str:
@@ -465,22 +347,28 @@ def _rename_candidates(
 
 
 def _match(
-    entry: LockEntry | None, card: Card, digest: str, now: int, how: str, score: float
+    entry: LockEntry | None,
+    card_id: str,
+    card: Card,
+    digest: str,
+    now: int,
+    how: str,
+    score: float,
 ) -> Match:
     """Status and modification time of a card that found its old entry (or an alias)."""
     if entry is None:  # an alias to an id the lock does not know (yet)
-        return Match(card.id, "added", now)
+        return Match(card_id, "added", now)
     unchanged = entry.digest == digest
     # A changed note must be newer than in any earlier package, even within the same second.
     mod = entry.mod if unchanged else max(now, entry.mod + 1)
     was = entry.answered
     if entry.question.strip() != card.question.strip():
-        return Match(card.id, "renamed", mod, entry.question, score, how, entry.deck, was)
+        return Match(card_id, "renamed", mod, entry.question, score, how, entry.deck, was)
     if unchanged:
-        return Match(card.id, "unchanged", mod, old_deck=entry.deck, was_note=was)
+        return Match(card_id, "unchanged", mod, old_deck=entry.deck, was_note=was)
     if (entry.path, entry.deck) != (card.source.path, card.deck.path):
-        return Match(card.id, "moved", mod, how="moved", old_deck=entry.deck, was_note=was)
-    return Match(card.id, "changed", mod, old_deck=entry.deck, was_note=was)
+        return Match(card_id, "moved", mod, how="moved", old_deck=entry.deck, was_note=was)
+    return Match(card_id, "changed", mod, old_deck=entry.deck, was_note=was)
 
 
 def _check_aliases(aliases: Mapping[str, str]) -> None:
@@ -619,17 +507,16 @@ def assign(
     for i, card in enumerate(cards):
         if i in chosen:
             oid, how, score = chosen[i]
-            card = card.with_id(oid)
-            matches.append(_match(old.get(oid), card, digests[i], now, how, score))
+            match = _match(old.get(oid), oid, card, digests[i], now, how, score)
         else:
             key = (card.source.path, card.question)
             while (nid := new_id(card, salts[key])) in used:
                 salts[key] += 1
             salts[key] += 1
             used.add(nid)
-            card = card.with_id(nid)
-            matches.append(Match(nid, "added", now))
-        out_cards.append(card)
+            match = Match(nid, "added", now)
+        matches.append(match)
+        out_cards.append(card.identified(match))
 
     entries = []
     previous_id: dict[tuple[str, str], str] = {}
@@ -682,7 +569,6 @@ def assign(
         stamp = NoteTypeStamp(look, newest if not stamp.digest else max(now, stamp.mod + 1))
     return Identity(
         tuple(out_cards),
-        tuple(matches),
         orphans,
         tuple(sorted(entries, key=lambda e: e.id)),
         tuple(diagnostics),

@@ -8,9 +8,12 @@ the Typst the sheet prints. Every exporter reads these records and decides nothi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
+from .config import Config
 from .errors import Diagnostic
 
 
@@ -130,14 +133,23 @@ class Card:
     """The answer as Typst markup, from the same tokens as the HTML ("" unless a PDF is built)."""
     id: str = ""
     """Stable identity across builds; assigned by the identity stage."""
+    match: Match | None = None
+    """How the identity stage found the id (None before it ran)."""
 
-    def with_id(self, card_id: str) -> Card:
-        """This card with its stable id: the identity stage's one change to a card."""
+    def identified(self, match: Match) -> Card:
+        """This card with its stable id and match: the identity stage's one change to a card."""
         # dataclasses.replace() would run __init__ again, a fifth of identity's time at 100k
         # questions; the fields are this card's own, already valid.
         card = object.__new__(Card)
-        card.__dict__.update(self.__dict__, id=card_id)
+        card.__dict__.update(self.__dict__, id=match.id, match=match)
         return card
+
+    @property
+    def matched(self) -> Match:
+        """:attr:`match`, for code that runs after the identity stage."""
+        if self.match is None:
+            raise ValueError(f"{self.source.path}:{self.source.line}: no id assigned yet")
+        return self.match
 
     @property
     def section(self) -> str:
@@ -150,6 +162,132 @@ class Card:
         return bool(self.answer) and not self.answer.isspace()
 
 
+# --- identity: the lock file and how each card found its id ---------------------------------
+
+#: How a card found its id: new, its note changed or not, its question reworded, or moved.
+Status = Literal["added", "changed", "unchanged", "renamed", "moved"]
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # the answer hash of an unanswered question
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """One question's identity as the last build left it."""
+
+    id: str
+    """The stable id; also the Anki note guid."""
+    path: str
+    """File the question was in."""
+    deck: str
+    """Deck path (``::``-joined) the question was in."""
+    question: str
+    """Question text (Markdown) at the last build."""
+    answer: str
+    """sha256 of the answer Markdown, to recognise a reworded question by its answer."""
+    digest: str
+    """sha256 of everything the Anki note shows (images' bytes included); a change bumps
+    ``mod``."""
+    mod: int
+    """Note modification time (seconds) to stamp into the package."""
+    after: str = ""
+    """Id of the question before it in the same file and section ("" when it is the first)."""
+    slot: int = -1
+    """Its place (0-based) among the questions of its section; -1 when unknown (version 1)."""
+    successor: str = ""
+    """For an orphan: the id of the new question that probably replaced it ("" for none)."""
+
+    @property
+    def answered(self) -> bool:
+        return self.answer != _EMPTY_SHA256
+
+
+@dataclass(frozen=True)
+class NoteTypeStamp:
+    """The note type's CSS and templates as the last build saw them."""
+
+    digest: str = ""
+    """sha256 of CSS and templates ("" when unknown: a version 1 lock)."""
+    mod: int = 0
+    """When they last changed (seconds): the note type's modification time in the package."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The whole lock file."""
+
+    notes: tuple[LockEntry, ...] = ()
+    """Every question of the last build, sorted by id."""
+    orphans: tuple[LockEntry, ...] = ()
+    """Questions gone (or no longer answered) and not yet resolved, sorted by id."""
+    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
+    """The note type's stamp."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """How one card found (or did not find) its id."""
+
+    id: str
+    """The id the card carries now."""
+    status: Status
+    """added / changed / unchanged / renamed (question reworded) / moved (file or deck)."""
+    mod: int
+    """Modification time for the note."""
+    old_question: str = ""
+    """For renamed cards: the question as it was."""
+    similarity: float = 1.0
+    """For renamed cards: how similar the match was (1.0 = explicit or exact)."""
+    how: str = ""
+    """For renamed and moved cards: which rule matched (alias, answer, similarity, place)."""
+    old_deck: str = ""
+    """The deck the note was in at the last build ("" for a new question)."""
+    was_note: bool = False
+    """Whether the last build made an Anki note of it (it was answered)."""
+
+
+@dataclass(frozen=True)
+class Successor:
+    """An orphan and the new question that probably replaced it (too unsure to match)."""
+
+    orphan: LockEntry
+    """The question that is gone."""
+    card: Card
+    """The new question most like it."""
+    similarity: float
+    """How alike the two questions are (0-1)."""
+    same_place: bool
+    """Whether the new question sits where the old one was."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identity stage's result."""
+
+    cards: tuple[Card, ...]
+    """The cards with their ids and matches set, in source order."""
+    orphans: tuple[LockEntry, ...]
+    """Every unresolved orphan: questions gone in this build or an earlier one."""
+    lock: tuple[LockEntry, ...]
+    """The new lock's questions, sorted by id."""
+    diagnostics: tuple[Diagnostic, ...]
+    """Errors (two records claiming one id) and warnings (an alias to an unknown id)."""
+    new_orphans: frozenset[str] = frozenset()
+    """Ids of the orphans this build made."""
+    note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
+    """The note type's stamp for this build."""
+    successors: tuple[Successor, ...] = ()
+    """Orphans paired with their likely successor, for an ``[aliases]`` line."""
+
+    @property
+    def matches(self) -> tuple[Match, ...]:
+        """How each card found its id, in the order of ``cards``."""
+        return tuple(card.matched for card in self.cards)
+
+    @property
+    def lock_file(self) -> Lock:
+        """Everything the new lock file holds."""
+        return Lock(self.lock, self.orphans, self.note_type)
+
+
 @dataclass(frozen=True)
 class ParsedFile:
     """The result of reading and compiling one note file."""
@@ -160,6 +298,30 @@ class ParsedFile:
     """Every question of the file in source order, answered or not."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Problems found while reading and parsing (encoding, unclosed fences, raw HTML)."""
+
+
+@dataclass(frozen=True)
+class BuildData:
+    """Everything the exporters read, gathered before anything is written."""
+
+    cards: tuple[Card, ...]
+    """Every card (answered or not), with its id and match, in source order."""
+    config: Config
+    """The build's configuration (content folder, names, PDF options)."""
+    note_type_mod: int = 0
+    """When the note type's CSS or templates last changed (from the lock file)."""
+
+    @cached_property  # read by several exporters; worked out once
+    def notes(self) -> tuple[Card, ...]:
+        """The cards that become Anki notes (answered, or all with ``include_unanswered``)."""
+        return tuple(c for c in self.cards if c.answered or self.config.include_unanswered)
+
+    @cached_property
+    def skipped(self) -> tuple[Card, ...]:
+        """The cards that make no Anki note."""
+        if self.config.include_unanswered:
+            return ()
+        return tuple(card for card in self.cards if not card.answered)
 
 
 @dataclass(frozen=True)

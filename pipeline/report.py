@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .identity import Identity, LockEntry, Match, Successor
-from .records import Card
+from .records import Card, Identity, LockEntry, Match, Successor
 
 REPORT_NAME = "cardsmith.report.json"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import CardsmithError, quoted
-from .identity import Identity
+from .records import Identity
 
 #: A build orphaning more than this share of the lock's entries is refused ...
 MASS_SHARE = 0.5

@@ -27,9 +27,9 @@ from .build import Progress, _quiet, check
 from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
 from .export.anki import Medium, note_fields
-from .export.data import BuildData
-from .identity import Identity, Successor, forget_orphans, write_lock
+from .identity import forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
+from .records import BuildData, Identity, Successor
 from .report import orphan_lines
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def desired(data: BuildData) -> Desired:
     root = data.config.content.resolve()
     media: dict[str, Medium] = {}
     notes = []
-    for card, _match in data.notes:
+    for card in data.notes:
         notes.append(
             Wanted(
                 guid=card.id,
@@ -600,7 +600,7 @@ def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, I
     if any(d.severity == "error" for d in result.collection.diagnostics):
         raise ContentError(result.collection.diagnostics)
     identity = result.identity
-    return BuildData(identity.cards, identity.matches, config), identity
+    return BuildData(identity.cards, config, identity.note_type.mod), identity
 
 
 def sync(

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.export import anki as anki_export
 from pipeline.export.anki import Medium
-from pipeline.export.data import BuildData
+from pipeline.records import BuildData
 from tests.conftest import FIXTURES, ROOT, SEEDS
 
 

@@ -33,9 +33,8 @@ from ..notetype import MODEL_ID as MODEL_ID
 from ..notetype import MODEL_NAME as MODEL_NAME
 from ..notetype import current_look
 from ..paths import is_external
-from ..records import Card
+from ..records import BuildData, Card
 from ..render import escape_attr
-from .data import BuildData
 from .outputs import Outputs
 
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
@@ -130,11 +129,12 @@ def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium
     decks: dict[str, list[_NoteRow]] = {}
     media: dict[str, Medium] = {}
     count = 0
-    mods = [m.mod for m in data.matches] or [0]
-    for card, match in data.notes:
+    mods = [card.matched.mod for card in data.cards] or [0]
+    for card in data.notes:
         fields = note_fields(card, root, media)
         tags = " " + " ".join(card.tags) + " "
-        decks.setdefault(card.deck.path, []).append(_NoteRow(card.id, match.mod, tags, fields))
+        row = _NoteRow(card.id, card.matched.mod, tags, fields)
+        decks.setdefault(card.deck.path, []).append(row)
         count += 1
     _write(out, decks, model, media, model_mod=max(*mods, data.note_type_mod))
     return count, media
@@ -318,4 +318,4 @@ def export(data: BuildData, outputs: Outputs) -> None:
     name = package_name(data)
     with outputs.open(name) as out:
         count, _media = build_package(data, out)
-    self_check(outputs.written(name), count, [card.id for card, _ in data.notes])
+    self_check(outputs.written(name), count, [card.id for card in data.notes])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Card
-from .data import BuildData
+from ..records import BuildData, Card
 from .outputs import Outputs
 
 SCHEMA_VERSION = 1

@@ -20,9 +20,8 @@ from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
 from ..parallel import interruptible
-from ..records import Card
+from ..records import BuildData, Card
 from ..typstmd import escape
-from .data import BuildData
 from .outputs import Outputs
 
 TEMPLATE = resources.pdf_template()

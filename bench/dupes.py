@@ -29,7 +29,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import dupes_before  # noqa: E402
 from make_questions import CJK_FRAMES, CJK_TERMS, questions  # noqa: E402
 
-from pipeline.duplicates import SIMILAR, Asked, similar_pairs, similarity  # noqa: E402
+from pipeline.duplicates import all_pairs, similar_pairs  # noqa: E402
 
 Search = Callable[[Sequence[str]], Iterator[tuple[int, int, float | None]]]
 
@@ -46,20 +46,6 @@ def measure(search: Search, qs: Sequence[str], reps: int) -> tuple[float, float,
         cpus.append(time.process_time() - cpu)
     duplicates = sum(1 for *_, score in pairs if score is None)
     return statistics.median(walls), statistics.median(cpus), len(pairs), duplicates
-
-
-def all_pairs(qs: Sequence[str]) -> dict[tuple[int, int], float]:
-    """Near-duplicates by comparing every two questions (a duplicate takes part once)."""
-    asked = [Asked.of(q) for q in qs]
-    first: dict[tuple[str, ...], int] = {}
-    kept = [i for i, a in enumerate(asked) if a.tokens and first.setdefault(a.tokens, i) == i]
-    found = {}
-    for n, j in enumerate(kept):
-        for i in kept[:n]:
-            score = similarity(asked[i], asked[j])
-            if score >= SIMILAR:
-                found[i, j] = score
-    return found
 
 
 def main() -> None:

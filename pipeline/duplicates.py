@@ -207,6 +207,25 @@ _LONG = 15  # words from which a question is joined with the long ones instead
 _LONG_GROUP = frozenset({" "})  # no word holds a space
 
 
+def all_pairs(questions: Sequence[str]) -> dict[tuple[int, int], float]:
+    """The near-duplicates by comparing every two questions: the definition itself.
+
+    Quadratic, so never used by a build; :func:`similar_pairs` must find exactly these pairs
+    (``tests/test_duplicates.py``) and is measured beside it (``bench/dupes.py``). An exact
+    duplicate takes part through its first place only, as in :func:`similar_pairs`.
+    """
+    asked = [Asked.of(q) for q in questions]
+    first: dict[tuple[str, ...], int] = {}
+    kept = [i for i, a in enumerate(asked) if a.tokens and first.setdefault(a.tokens, i) == i]
+    found = {}
+    for n, j in enumerate(kept):
+        for i in kept[:n]:
+            score = similarity(asked[i], asked[j])
+            if score >= SIMILAR:
+                found[i, j] = score
+    return found
+
+
 def _groups(asked: Asked) -> Iterator[tuple[tuple[str, ...], frozenset[str]]]:
     """Keys of the groups a question joins: two near-duplicates always share one.
 

@@ -55,10 +55,10 @@ def notes_by_id(col: Collection) -> dict[str, dict[str, str]]:
     return notes
 
 
-def study_all(col: Collection) -> dict[int, int]:
-    """Answer Good until nothing is due (learning steps included); card id -> review count."""
-    col.decks.select(col.decks.id_for_name("Cardsmith") or 1)
-    for _ in range(100):
+def answer_good(col: Collection, deck_id: int, rounds: int = 100) -> None:
+    """Answer Good in a deck until nothing is due there (learning steps included)."""
+    col.decks.select(deck_id)
+    for _ in range(rounds):
         queued = col.sched.get_queued_cards(fetch_limit=50)
         if not queued.cards:
             break
@@ -68,6 +68,11 @@ def study_all(col: Collection) -> dict[int, int]:
             col.sched.answer_card(
                 col.sched.build_answer(card=card, states=qc.states, rating=CardAnswer.GOOD)
             )
+
+
+def study_all(col: Collection) -> dict[int, int]:
+    """Study the Cardsmith decks until nothing is due; card id -> review count."""
+    answer_good(col, col.decks.id_for_name("Cardsmith") or 1)
     return {cid: col.get_card(cid).reps for cid in col.find_cards("")}
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import check, load_config
-from pipeline.duplicates import SIMILAR, Asked, question_tokens, similar_pairs, similarity
+from pipeline.duplicates import (
+    all_pairs,
+    question_tokens,
+    similar_pairs,
+)
 from tests.conftest import FIXTURES, SEEDS, golden, parse_fixture
 
 CASES = sorted((FIXTURES / "duplicates").glob("*.md"))
@@ -120,24 +124,10 @@ def _templated(n: int, seed: int) -> list[str]:
     return questions
 
 
-def _all_pairs(questions: list[str]) -> dict[tuple[int, int], float]:
-    """Near-duplicates by comparing every two questions; a duplicate takes part only once."""
-    asked = [Asked.of(q) for q in questions]
-    first: dict[tuple[str, ...], int] = {}
-    kept = [i for i, a in enumerate(asked) if a.tokens and first.setdefault(a.tokens, i) == i]
-    found = {}
-    for n, j in enumerate(kept):
-        for i in kept[:n]:
-            score = similarity(asked[i], asked[j])
-            if score >= SIMILAR:
-                found[i, j] = score
-    return found
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_search_finds_exactly_the_pairs_all_pairs_would(seed: int) -> None:
     questions = _templated(2000, seed)
     near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
-    expected = _all_pairs(questions)
+    expected = all_pairs(questions)
     assert len(expected) > 300  # the edited questions really are near-duplicates
     assert near == expected

@@ -27,9 +27,8 @@ from tests.conftest import FIXTURES, golden
 
 pytest.importorskip("anki.collection")
 from anki.collection import Collection
-from anki.scheduler.v3 import CardAnswer
 
-from tests.test_anki import import_package
+from tests.test_anki import answer_good, import_package
 
 CASES = FIXTURES / "sync"
 MID = anki_export.MODEL_ID
@@ -63,19 +62,8 @@ def study(path: Path) -> None:
     col = open_col(path)
     try:
         for deck in col.decks.all_names_and_ids():
-            if "::" in deck.name:
-                continue
-            col.decks.select(deck.id)
-            for _ in range(20):
-                queued = col.sched.get_queued_cards(fetch_limit=50)
-                if not queued.cards:
-                    break
-                for qc in queued.cards:
-                    card = col.get_card(qc.card.id)
-                    card.start_timer()
-                    col.sched.answer_card(
-                        col.sched.build_answer(card=card, states=qc.states, rating=CardAnswer.GOOD)
-                    )
+            if "::" not in deck.name:
+                answer_good(col, deck.id, rounds=20)
     finally:
         col.close()
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import fontcheck
 from .config import LOCK_NAME, Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .export.data import BuildData
@@ -122,6 +123,7 @@ def check(config: Config, progress: Progress = _quiet) -> CheckResult:
         checks.start(collection.cards)  # beside identity
         identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
         found = (*checks.per_card(), *checks.duplicates(), *identity.diagnostics)
+        found += tuple(fontcheck.diagnose(collection.cards, config))
         return CheckResult(_checked(identity.cards, collection, found), identity)
 
 
@@ -162,6 +164,7 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
         checks.start(collection.cards)
         identity = assign(collection.cards, read_lock(config.lock_path), config.aliases)
         found = (*checks.per_card(), *identity.diagnostics)
+        found += tuple(fontcheck.diagnose(collection.cards, config))
         if _must_stop((*collection.diagnostics, *found), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())

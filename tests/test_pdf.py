@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import EnvironmentProblem, build, check, load_config
+from pipeline import ContentError, EnvironmentProblem, build, check, fontcheck, load_config
 from pipeline.export import pdf
 from tests.conftest import FIXTURES, SEEDS
 
@@ -152,15 +152,20 @@ def test_a_present_image_is_embedded(tmp_path: Path) -> None:
     assert [row.split()[3:5] for row in images] == [["2", "2"]]  # the 2x2 image, embedded
 
 
-def test_font_check_names_characters_no_font_covers(tmp_path: Path) -> None:
+def test_a_character_no_font_covers_is_a_content_error_at_its_line(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()
     (content / "n.md").write_text("## s\n#### 1. 象形文字？\n\n𓀀 是埃及象形文字。\n", "utf-8")
-    with pytest.raises(EnvironmentProblem) as err:
+    with pytest.raises(ContentError) as err:
         _build_pdf(content, tmp_path / "o")
-    message = str(err.value)
-    assert "U+13000 𓀀" in message and "fonts-noto-cjk" in message
+    (problem,) = err.value.diagnostics
+    assert (problem.path, problem.line, problem.code) == ("n.md", 4, "font-coverage")
+    # The advice names a font that has the character, not the CJK font already installed.
+    assert "U+13000 𓀀" in problem.message and "Egyptian Hieroglyphs" in problem.message
+    assert "fonts-noto-cjk" not in problem.message
     assert not (tmp_path / "o").exists()
+    # A build without a PDF does not need the font.
+    build(load_config(content, out=tmp_path / "j", formats=("json",)))
 
 
 def test_font_check_names_a_font_that_is_not_installed(tmp_path: Path) -> None:
@@ -191,12 +196,12 @@ def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
 def test_reading_a_fonts_coverage_leaves_no_cycles() -> None:
     # Builds run without the cycle collector; a CJK font's tables in a cycle would stay as
     # 60 MB of garbage.
-    pdf._installed_fonts()
+    fontcheck.installed_fonts()
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        assert pdf._coverage.__wrapped__("Noto Sans CJK SC")
+        assert fontcheck.coverage.__wrapped__("Noto Sans CJK SC")
         assert gc.collect() == 0
     finally:
         if enabled:

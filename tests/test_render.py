@@ -65,7 +65,7 @@ def test_reference_links_and_images_resolve_with_the_files_definitions() -> None
     # The PDF once parsed each answer alone, without the definitions elsewhere in the file.
     first, second = compile_cards(FIXTURES / "render" / "reference_links")
     assert '#link("https://docs.python.org/3/tutorial/")[官方教程]' in first.answer_typst
-    assert '#image("/fig.png", width: 90%)' in first.answer_typst
+    assert '#cs-image("/fig.png")' in first.answer_typst
     assert "[tutorial]" not in first.answer_typst and "[fig]" not in first.answer_typst
     assert '<img src="fig.png" alt="结构示意">' in first.answer_html
     assert '#link("https://docs.python.org/3/tutorial/")[同一个链接]' in second.answer_typst
@@ -89,4 +89,4 @@ def test_an_image_in_a_question_is_resolved_like_one_in_an_answer() -> None:
     assert (target.kind, target.file) == ("local", "flow.png")
     assert target.media.endswith(".png") and answer.targets[0].media == target.media
     assert '<img src="flow.png" alt="流程">' in question.question_html
-    assert '#image("/flow.png", width: 90%)' in question.question_typst
+    assert '#cs-image("/flow.png")' in question.question_typst

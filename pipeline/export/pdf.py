@@ -30,6 +30,7 @@ FILE_NAME = "cheatsheet.pdf"
 TODO_TITLE = "待回答"
 _KEEP_LINES = 30  # questions shorter than about half a column are never split
 _CHARS_PER_LINE = 28
+_IMAGE_LINES = _KEEP_LINES + 1
 
 
 def selected(cards: Sequence[Card], config: Config) -> list[Card]:
@@ -48,7 +49,10 @@ def selected(cards: Sequence[Card], config: Config) -> list[Card]:
 
 def _estimated_lines(card: Card) -> int:
     code = sum(b.code.count("\n") + 1 for b in card.code_blocks)
-    return 2 + len(card.answer) // _CHARS_PER_LINE + card.answer.count("\n") // 2 + code
+    # An image can be as tall as a column: a card with one is never kept in one piece, or
+    # a kept card taller than the page would lose its end.
+    images = sum(_IMAGE_LINES for t in card.targets if t.image and t.kind == "local")
+    return 2 + len(card.answer) // _CHARS_PER_LINE + card.answer.count("\n") // 2 + code + images
 
 
 def _section_title(card: Card) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
+from typing import TypeAlias
 
 WORDS = (
     "模型",
@@ -104,7 +105,7 @@ FORMULAS = (
 
 
 #: (every K-th answer, the formulas' own random stream), or None for no formulas.
-Math = "tuple[int, random.Random] | None"
+Math: TypeAlias = "tuple[int, random.Random] | None"
 
 
 def formula(rng: random.Random) -> str:

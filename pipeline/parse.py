@@ -174,7 +174,7 @@ class _FileParser:
         self.typst = TypstRenderer(self.images) if self.want_typst else None
         self.tokens: list[Token] = markdown().parse(self.text, self.env)
         if self.typst:
-            self.typst.prepare(self.tokens)
+            self.typst.prepare(self.tokens, self.lines)
         self.cards: list[Card] = []
         self.diagnostics: list[Diagnostic] = []
         self.sections: list[tuple[int, str]] = []

@@ -1,7 +1,7 @@
 """The two image forms people paste most that CommonMark does not read, read as images.
 
-- Obsidian embeds, ``![[Pasted image 20240101.png]]`` (``|300`` after the name sets a width
-  in Obsidian and is ignored here). Obsidian finds the file anywhere in the vault, so the
+- Obsidian embeds of an image, ``![[Pasted image 20240101.png]]`` (``|300`` after the name
+  sets a width in Obsidian and is ignored here; ``![[another note]]`` is not an image). Obsidian finds the file anywhere in the vault, so the
   token is marked ``meta["embed"]`` and the path rules look it up by name when it is not
   beside the note.
 - A destination with a bare space, ``![图](模型 结构.png)``: CommonMark wants ``<模型 结构.png>``
@@ -20,7 +20,9 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
 _EXTENSIONS = r"(?:png|jpe?g|gif|webp|svg|bmp|avif|tiff?)"
-_EMBED = re.compile(r"!\[\[([^\[\]|\n]+?)(?:\|[^\[\]\n]*)?\]\]")
+_EMBED = re.compile(
+    r"!\[\[([^\[\]|\n]+?\." + _EXTENSIONS + r")(?:\|[^\[\]\n]*)?\]\]", re.IGNORECASE
+)
 _SPACED = re.compile(
     r"!\[([^\[\]\n]*)\]\(([^()<>\n\"]*?[ \t][^()<>\n\"]*?\." + _EXTENSIONS + r")\)", re.IGNORECASE
 )

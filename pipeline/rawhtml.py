@@ -116,9 +116,15 @@ def tags(fragment: str) -> list[Tag]:
     return parser.found
 
 
+def _scheme(value: str) -> str:
+    """The URL scheme of an attribute value, as a browser reads it ("" for a path)."""
+    parts = "".join(value.split()).lower().split(":", 1)
+    return parts[0] if len(parts) == 2 and "/" not in parts[0] else ""
+
+
 def _active_url(value: str) -> bool:
-    scheme = "".join(value.split()).lower().split(":", 1)
-    return len(scheme) == 2 and "/" not in scheme[0] and scheme[0] not in SCHEMES
+    scheme = _scheme(value)
+    return bool(scheme) and scheme not in SCHEMES
 
 
 def problems(fragment: str) -> Iterator[str]:
@@ -132,7 +138,10 @@ def problems(fragment: str) -> Iterator[str]:
             if name.startswith("on"):
                 yield f"the {name} handler of <{tag.name}> is removed: it would run code"
             elif name in ("href", "src") and _active_url(value):
-                yield f"the {name} of <{tag.name}> is removed: its URL scheme could run code"
+                yield (
+                    f"the {name} of <{tag.name}> is removed: '{_scheme(value)}:' URLs "
+                    "could run or load something (only http, https and mailto are kept)"
+                )
 
 
 def image_sources(fragment: str) -> list[str]:

@@ -120,51 +120,46 @@ def _covered(families: Iterable[str]) -> set[int]:
     return found
 
 
-def _first_line(root: Path, card: Card, ch: str, cache: dict[str, list[str]]) -> int:
-    """The first line from the card's question on that holds ``ch``."""
-    path = card.source.path
-    if path not in cache:
-        try:
-            cache[path] = (root / path).read_text(encoding="utf-8").split("\n")
-        except (OSError, UnicodeDecodeError):
-            cache[path] = []
-    lines = cache[path]
-    for i in range(card.source.line - 1, len(lines)):
-        if ch in lines[i]:
-            return i + 1
-    return card.source.line
+def _first_line(root: Path, path: str, ch: str) -> int:
+    """The first line of the note file that holds ``ch`` (0 when it cannot be read)."""
+    try:
+        text = (root / path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    at = text.find(ch)
+    return text.count("\n", 0, at) + 1 if at >= 0 else 0
 
 
 def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
-    """An error for each character of a note no PDF font covers, once per file.
+    """An error for each character of a note file no PDF font covers, at its first line.
 
     Nothing when no PDF is built, or when no configured font is installed (the exporter
     reports that as an environment problem).
     """
     if "pdf" not in config.formats:
         return
-    text_fonts = installed((*config.fonts, *EMOJI_FONTS))
-    mono_fonts = installed((*config.mono_fonts, *EMOJI_FONTS))
     if not installed(config.fonts) or not installed(config.mono_fonts):
         return
-    text, mono = _covered(text_fonts), _covered(mono_fonts)
-    lines: dict[str, list[str]] = {}
-    seen: set[tuple[str, str]] = set()
+    text = _covered(installed((*config.fonts, *EMOJI_FONTS)))
+    mono = _covered(installed((*config.mono_fonts, *EMOJI_FONTS)))
+    # Distinct characters per file first (set() of a string runs in C): the per-character
+    # work below then runs on a few thousand characters, not on every one of the notes.
+    prose: dict[str, set[str]] = {}
+    code: dict[str, set[str]] = {}
     for card in cards:
-        prose = _printable(
-            ch for part in (card.question, card.answer, *card.deck.parts) for ch in part
-        )
-        code = _printable(ch for block in card.code_blocks for ch in block.code)
-        missing = {ch for ch in prose if ord(ch) not in text}
-        missing |= {ch for ch in code if ord(ch) not in mono}
+        path = card.source.path
+        chars = prose.setdefault(path, set())
+        chars.update(card.question, card.answer, *card.deck.parts)
+        for block in card.code_blocks:
+            code.setdefault(path, set()).update(block.code)
+    for path in sorted(prose.keys() | code.keys()):
+        missing = {ch for ch in _printable(prose.get(path, ())) if ord(ch) not in text}
+        missing |= {ch for ch in _printable(code.get(path, ())) if ord(ch) not in mono}
         for ch in sorted(missing):
-            if (card.source.path, ch) in seen:
-                continue
-            seen.add((card.source.path, ch))
             name = unicodedata.name(ch, "")
             yield Diagnostic(
-                card.source.path,
-                _first_line(config.content, card, ch, lines),
+                path,
+                _first_line(config.content, path, ch),
                 "error",
                 f"no PDF font has U+{ord(ch):04X} {ch}{f' ({name})' if name else ''}; "
                 f"{advice(ch)} and add it under [pdf] fonts in cardsmith.toml",

@@ -1,9 +1,9 @@
 """The two image forms people paste most that CommonMark does not read, read as images.
 
 - Obsidian embeds of an image, ``![[Pasted image 20240101.png]]`` (``|300`` after the name
-  sets a width in Obsidian and is ignored here; ``![[another note]]`` is not an image). Obsidian finds the file anywhere in the vault, so the
-  token is marked ``meta["embed"]`` and the path rules look it up by name when it is not
-  beside the note.
+  sets a width in Obsidian and is ignored here; ``![[another note]]`` is not an image).
+  Obsidian finds the file anywhere in the vault, so the token is marked ``meta["embed"]``
+  and the path rules look it up by name when it is not beside the note.
 - A destination with a bare space, ``![图](模型 结构.png)``: CommonMark wants ``<模型 结构.png>``
   or ``%20``, and leaves the whole thing as text. Only a destination ending in an image
   extension is taken, so prose in brackets and parentheses stays prose.

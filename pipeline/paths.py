@@ -11,7 +11,8 @@ renderers show the image or a placeholder, the Anki exporter packs the file. The
 - a path that resolves (links followed) outside the content folder is ``outside``, and its
   file is never read, not even to see whether it exists;
 - an Obsidian embed (``![[name.png]]``) not found that way is looked up by its name
-  anywhere in the content folder, as Obsidian does (the first in path order);
+  anywhere in the content folder, as Obsidian does (folders walked in name order, each
+  folder's own files before its sub-folders');
 - a local image that is not a file is ``missing``; one that is gets a media name from a
   hash of its bytes, so two different ``1.png`` never collide in Anki's flat media folder
   and a changed image arrives under a new name.

@@ -13,12 +13,19 @@ warning at its line, and one formula never stops the sheet.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+
+#: ``\|x\|`` (a norm): converted as two loose bars, set apart from ``x``; ``\left\|x\right\|``
+#: becomes Typst's ``norm(x)``, set tight.
+_NORM = re.compile(r"\\\|(.+?)\\\|")
 
 
 def _convert(tex: str) -> str | None:
     from tex2typst import tex2typst  # loads the JS bundle once, on the first formula
 
+    if "\\|" in tex and "\\left\\|" not in tex and "\\right\\|" not in tex:
+        tex = _NORM.sub(r"\\left\\|\1\\right\\|", tex)
     try:
         converted = tex2typst(tex, non_strict=True)
     except Exception:  # the converter's errors are plain ValueErrors; any failure: verbatim

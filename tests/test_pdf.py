@@ -286,7 +286,7 @@ def test_emoji_print_in_colour_from_the_emoji_font(tmp_path: Path) -> None:
 def test_a_formula_the_converter_cannot_take_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "render" / "math", tmp_path / "content")
     result = build(load_config(tmp_path / "content", out=tmp_path / "o", formats=("pdf",)))
-    assert [(d.line, d.code) for d in result.diagnostics] == [(18, "math-pdf")]
+    assert [(d.line, d.code) for d in result.diagnostics] == [(20, "math-pdf")]
     assert "\\boxed{x} = 1" in _poppler("pdftotext", tmp_path / "o" / pdf.FILE_NAME)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 #: Longest side printed, in pixels: 2400 px across a 9 cm column is over 600 dpi.
 MAX_SIDE = 2400
-#: Larger images are not decoded at all: decoding one takes 4 bytes a pixel (800 MB here).
-MAX_PIXELS = 200_000_000
+#: Larger images are not decoded at all: decoding takes up to 4 bytes a pixel (480 MB here).
+#: 20725×5330, the largest screenshot met in public notes, is 110 million.
+MAX_PIXELS = 120_000_000
 #: Pillow's format name -> Typst's, for the formats Typst reads itself.
 TYPST_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
 _TYPST_JPEG_WIDTH = 16384  # Typst's own limit for a JPEG
@@ -48,7 +49,7 @@ def printable(source: Path, scratch: Path) -> Printable:
     a reason why not."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # above it Pillow refuses to open: our bound, not its
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, twice as high, set from ours
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -59,9 +60,11 @@ def printable(source: Path, scratch: Path) -> Printable:
         return Printable(str(source), "svg") if _svg(source) else Printable("", NOT_AN_IMAGE)
     with image:
         kind = TYPST_FORMATS.get(image.format or "")
-        width, height = image.size
+        width, height = image.size  # from the header: nothing is decoded yet
         if kind and max(width, height) <= MAX_SIDE:
             return Printable(str(source), kind)
+        if width * height > MAX_PIXELS:
+            return Printable("", TOO_LARGE)
         digest = hashlib.sha256(f"{source}\0{source.stat().st_mtime_ns}".encode()).hexdigest()
         jpeg = kind == "jpg"
         target = scratch / f"{digest[:20]}.{'jpg' if jpeg else 'png'}"

@@ -293,3 +293,18 @@ def test_a_formula_the_converter_cannot_take_is_a_warning_not_a_failure(tmp_path
 def test_emphasis_is_visible_in_the_sheet() -> None:
     # The CJK font has no italic, so emphasis is coloured as well.
     assert "#show emph: set text(fill:" in pdf.TEMPLATE.read_text(encoding="utf-8")
+
+
+def test_an_image_too_large_to_decode_is_a_placeholder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import images
+
+    (tmp_path / "big.png").write_bytes(_png())
+    # The 2×2 test image stands in for one of more than 120 million pixels.
+    monkeypatch.setattr(images, "MAX_SIDE", 1)
+    monkeypatch.setattr(images, "MAX_PIXELS", 3)
+    printed = images.printable(tmp_path / "big.png", tmp_path)
+    assert printed == images.Printable("", images.TOO_LARGE)
+    monkeypatch.setattr(images, "MAX_PIXELS", 4)  # at the bound it is decoded and scaled
+    assert images.printable(tmp_path / "big.png", tmp_path).format == "png"

@@ -51,14 +51,14 @@ class Resolver:
     """The content folder, resolved (absolute, links followed)."""
     note_dir: Path
     """Folder of the note file, resolved."""
-    _seen: dict[tuple[str, bool], tuple[TargetKind, str, str]] = field(default_factory=dict)
+    _seen: dict[tuple[str, bool, bool], tuple[TargetKind, str, str]] = field(default_factory=dict)
 
     def target(self, url: str, line: int, image: bool, embed: bool = False) -> Target:
         """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it).
 
         ``embed`` marks an Obsidian embed: when missing, it is looked for by name.
         """
-        key = (url, image)
+        key = (url, image, embed)
         if key not in self._seen:
             verdict = self._judge(url, image)
             if embed and verdict[0] == "missing":

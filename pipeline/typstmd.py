@@ -121,7 +121,7 @@ class TypstRenderer:
 
     def inline(self, children: Sequence[Token]) -> str:
         """Typst markup for an inline token's children (a question)."""
-        return "".join(self._inline(node) for node in tree(children)).strip()
+        return self._run(tree(children)).strip()
 
     # -- blocks
     def _children(self, node: Node, tight: bool) -> str:

@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError  # only the PDF exporter imports this module
+
 #: Longest side printed, in pixels: 2400 px across a 9 cm column is over 600 dpi.
 MAX_SIDE = 2400
 #: Larger images are not decoded at all: decoding takes up to 4 bytes a pixel (480 MB here).
@@ -23,6 +25,18 @@ MAX_PIXELS = 120_000_000
 #: Pillow's format name -> Typst's, for the formats Typst reads itself.
 TYPST_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
 _TYPST_JPEG_WIDTH = 16384  # Typst's own limit for a JPEG
+
+_ORIENTATION = 0x0112  # the EXIF tag
+#: EXIF orientation -> the transpose that sets the picture upright (as ImageOps does).
+_ROTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 TOO_LARGE = "图片过大，无法打印"
 NOT_AN_IMAGE = "不是可打印的图片"
@@ -47,8 +61,6 @@ def _svg(path: Path) -> bool:
 def printable(source: Path, scratch: Path) -> Printable:
     """How to print ``source``: itself with its real format, a scaled copy in ``scratch``, or
     a reason why not."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, twice as high, set from ours
     try:
         with warnings.catch_warnings():
@@ -69,14 +81,18 @@ def printable(source: Path, scratch: Path) -> Printable:
         jpeg = kind == "jpg"
         target = scratch / f"{digest[:20]}.{'jpg' if jpeg else 'png'}"
         try:
+            # The saved copy has no EXIF, so a phone photo's rotation is applied to the
+            # small image (ImageOps.exif_transpose on the big one would copy all of it).
+            orientation = image.getexif().get(_ORIENTATION, 1)
             if jpeg:
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decodes at 1/2, 1/4, 1/8 size
-            scaled = ImageOps.exif_transpose(image)  # a thumbnail would lose the rotation
-            scaled.thumbnail((MAX_SIDE, MAX_SIDE))
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # in place: one full-size copy, no more
+            turn = _ROTATIONS.get(orientation)
+            scaled = image.transpose(turn) if turn is not None else image
             if jpeg:
                 scaled.convert("RGB").save(target, "JPEG", quality=90)
             else:
-                scaled.save(target, "PNG")
+                scaled.save(target, "PNG", compress_level=1)  # small already: speed first
         except (OSError, ValueError):  # truncated or broken: Typst would fail on it too
             return Printable("", NOT_AN_IMAGE)
     return Printable(str(target), "jpg" if jpeg else "png")

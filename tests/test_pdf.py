@@ -308,3 +308,20 @@ def test_an_image_too_large_to_decode_is_a_placeholder(
     assert printed == images.Printable("", images.TOO_LARGE)
     monkeypatch.setattr(images, "MAX_PIXELS", 4)  # at the bound it is decoded and scaled
     assert images.printable(tmp_path / "big.png", tmp_path).format == "png"
+
+
+def test_a_scaled_phone_photo_keeps_its_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scaling drops EXIF, so the rotation it names is applied to the small copy.
+    from PIL import Image
+
+    from pipeline import images
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.new("RGB", (400, 200), "white").save(tmp_path / "photo.jpg", exif=exif)
+    monkeypatch.setattr(images, "MAX_SIDE", 100)
+    printed = images.printable(tmp_path / "photo.jpg", tmp_path)
+    with Image.open(printed.path) as scaled:
+        assert (printed.format, scaled.size) == ("jpg", (50, 100))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import re
@@ -209,6 +210,10 @@ def stylesheet() -> str:
 # text layer, so code copied from the sheet compiles.
 _BREAK_AFTER = re.compile(r"(?<=[.,(\[{/_=])(?=\S)")
 _WRAP_AT = 24
+#: A stretch without a space this long may not fit a column: it gets break opportunities.
+#: Shorter ones need none (a line breaks at its spaces), and every box is one more element
+#: for Typst to lay out.
+_LONG_WORD = re.compile(f"[^ \u00a0]{{{_WRAP_AT + 1},}}")
 
 
 def typst_string(text: str) -> str:
@@ -242,7 +247,15 @@ def _code_text(value: str, line_start: bool) -> str:
     value = re.sub(r" (?= )", "\u00a0", value)
     if len(value) <= _WRAP_AT:
         return typst_string(value)
-    return " + box() + ".join(typst_string(part) for part in _BREAK_AFTER.split(value))
+    cuts = [
+        cut.start()
+        for word in _LONG_WORD.finditer(value)
+        for cut in _BREAK_AFTER.finditer(value, word.start(), word.end())
+    ]
+    if not cuts:
+        return typst_string(value)
+    bounds = [0, *cuts, len(value)]
+    return " + box() + ".join(typst_string(value[a:b]) for a, b in itertools.pairwise(bounds))
 
 
 def highlight(code: str, language: str, typst: bool) -> tuple[str, str]:

@@ -3,6 +3,11 @@
 Half the files use heading questions (``## topic`` / ``#### N. question``), half use list
 questions (``### topic`` / ``N. question`` with nested answers and indented fences), 500
 questions a file, mixed Chinese and English, 30 % of answers with a Python block.
+
+``--math-every K`` (``python bench/make_corpus.py N OUT --math-every 5``) adds a formula
+to every K-th answer: a sentence with inline ``$…$`` math, and every other time a
+``$$…$$`` display block, drawn from formulas of machine-learning notes with varied
+indices. Without it (the default) the corpus is exactly as before.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
+from typing import TypeAlias
 
 WORDS = (
     "模型",
@@ -85,6 +91,36 @@ STATEMENTS = (
 )
 
 
+#: Formulas of machine-learning interview notes; ``{i}``/``{j}`` vary so most are distinct.
+FORMULAS = (
+    r"Q^*(s,a) = \max_{{\pi}} Q^{{\pi}}_{i}(s,a)",
+    r"\mathrm{{softmax}}(z_{i}) = \frac{{e^{{z_{i}}}}}{{\sum_{{j=1}}^{{{j}}} e^{{z_j}}}}",
+    r"\mathrm{{Attention}}(Q,K,V)=\mathrm{{softmax}}\left(\frac{{QK^T}}{{\sqrt{{d_{i}}}}}\right)V",
+    r"L = -\sum_{{i=1}}^{{{j}}} y_i \log \hat{{y}}_i",
+    r"\theta_{{t+{i}}} = \theta_t - \eta \nabla_\theta L(\theta_t)",
+    r"\mathbb{{E}}_{{x \sim p}}[\log D(x_{i})]",
+    r"\left\| W_{i} \right\|_2^2 + \lambda \sum_{{k={j}}} w_k^2",
+    r"f(z)=\left\{{\begin{{array}}{{ll}} 0 & z<{i} \\ z & z \ge {i} \end{{array}}\right.",
+)
+
+
+#: (every K-th answer, the formulas' own random stream), or None for no formulas.
+Math: TypeAlias = "tuple[int, random.Random] | None"
+
+
+def formula(rng: random.Random) -> str:
+    return rng.choice(FORMULAS).format(i=rng.randint(1, 9), j=rng.randint(2, 99))
+
+
+def math_lines(rng: random.Random, indent: str) -> list[str]:
+    """A sentence with an inline formula, and every other time a display formula after it."""
+    what, which = rng.choice(WORDS), rng.choice(WORDS)
+    lines = [f"{indent}{what}的公式是 ${formula(rng)}$，其中{which}是参数。"]
+    if rng.random() < 0.5:
+        lines += ["", f"{indent}$$", f"{indent}{formula(rng)}", f"{indent}$$"]
+    return [*lines, ""]
+
+
 def code(rng: random.Random, indent: str) -> list[str]:
     lines = ["```python"]
     for _ in range(rng.randint(5, 20)):
@@ -121,7 +157,7 @@ def question(rng: random.Random, k: int) -> str:
     )
 
 
-def heading_file(rng: random.Random, start: int) -> str:
+def heading_file(rng: random.Random, start: int, math: Math = None) -> str:
     out: list[str] = []
     n = 0
     for q in range(PER_FILE):
@@ -136,10 +172,12 @@ def heading_file(rng: random.Random, start: int) -> str:
             out += [f"- {sentence(rng)}" for _ in range(3)] + [""]
         if rng.random() < 0.3:
             out += [*code(rng, ""), ""]
+        if math and (start + q) % math[0] == 0:
+            out += math_lines(math[1], "")
     return "\n".join(out)
 
 
-def list_file(rng: random.Random, start: int) -> str:
+def list_file(rng: random.Random, start: int, math: Math = None) -> str:
     out: list[str] = []
     n = 0
     for q in range(PER_FILE):
@@ -157,19 +195,31 @@ def list_file(rng: random.Random, start: int) -> str:
         if rng.random() < 0.3:
             block = code(rng, pad + "   ")
             out += [f"{pad}2. " + block[0].lstrip(), *block[1:], ""]
+        if math and (start + q) % math[0] == 0:
+            out += math_lines(math[1], pad + "   ")
     return "\n".join(out)
 
 
-def make(n: int, out: Path, seed: int = 20261122) -> None:
-    """Write ``n`` questions into ``out`` (replaced)."""
+def make(n: int, out: Path, seed: int = 20261122, math_every: int = 0) -> None:
+    """Write ``n`` questions into ``out`` (replaced); a formula in every ``math_every``-th
+    answer when it is set. The formulas draw from their own random stream, so the rest of
+    the corpus is the same with or without them."""
     rng = random.Random(seed)
+    math = (math_every, random.Random(seed + 1)) if math_every else None
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.md"):
         old.unlink()
     for f in range(max(1, n // PER_FILE)):
         make_file = heading_file if f % 2 == 0 else list_file
-        (out / f"part{f:04d}.md").write_text(make_file(rng, f * PER_FILE) + "\n", encoding="utf-8")
+        text = make_file(rng, f * PER_FILE, math)
+        (out / f"part{f:04d}.md").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    make(int(sys.argv[1]), Path(sys.argv[2]))
+    args = sys.argv[1:]
+    every = 0
+    if "--math-every" in args:
+        at = args.index("--math-every")
+        every = int(args[at + 1])
+        del args[at : at + 2]
+    make(int(args[0]), Path(args[1]), math_every=every)

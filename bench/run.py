@@ -91,13 +91,14 @@ def peak_memory(cmd: list[str]) -> float:
     return peak / 1024
 
 
-def corpus(n: int) -> Path:
-    """The synthetic corpus of ``n`` questions, made again whenever the generator changed."""
-    path = OUT / f"corpus-{n}"
+def corpus(n: int, math_every: int = 0) -> Path:
+    """The synthetic corpus of ``n`` questions, made again whenever the generator changed;
+    with ``math_every``, a formula in every such answer (a corpus of its own)."""
+    path = OUT / (f"corpus-{n}-math{math_every}" if math_every else f"corpus-{n}")
     stamp = hashlib.sha256((HERE / "make_corpus.py").read_bytes()).hexdigest()
     done = path / ".done"
     if not done.exists() or done.read_text() != stamp:
-        make(n, path)
+        make(n, path, math_every=math_every)
         done.write_text(stamp)
     return path
 
@@ -148,6 +149,12 @@ def main() -> None:
         help="NAME=COMMAND on the same corpus ({corpus}, {n} and {out} filled in)",
     )
     parser.add_argument(
+        "--math-every",
+        type=int,
+        default=0,
+        help="a formula in every K-th answer of the synthetic corpus (default: none)",
+    )
+    parser.add_argument(
         "--content",
         type=Path,
         default=None,
@@ -163,7 +170,7 @@ def main() -> None:
             shutil.rmtree(content, ignore_errors=True)
             shutil.copytree(args.content, content)
         else:
-            content = corpus(n)
+            content = corpus(n, args.math_every)
         peers = dict(peer.split("=", 1) for peer in args.peer)
         names = ["floor", "cardsmith", *peers]
         runs: dict[str, list[float]] = {name: [] for name in names}
@@ -176,6 +183,7 @@ def main() -> None:
             wall = statistics.median(samples)
             row = {
                 "n": n or str(args.content),
+                "math_every": args.math_every,
                 "what": name,
                 "formats": ",".join(formats) if name == "cardsmith" else "",
                 "median_s": round(wall, 2),

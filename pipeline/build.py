@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import fontcheck
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -109,7 +110,8 @@ def check(config: Config, progress: Progress = _quiet) -> CheckResult:
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
         identity = identify(config, collection.cards)
-        found = (*checks.per_card(), *checks.duplicates(), *identity.diagnostics)
+        fonts = fontcheck.diagnose(collection.cards, config)
+        found = (*checks.per_card(), *fonts, *checks.duplicates(), *identity.diagnostics)
         return CheckResult(_checked(identity.cards, collection, found), identity)
 
 
@@ -149,7 +151,8 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
         collection = parse_all(config, progress, typst="pdf" in config.formats)
         checks.start(collection.cards)
         identity = identify(config, collection.cards)
-        found = (*checks.per_card(), *identity.diagnostics)
+        fonts = fontcheck.diagnose(collection.cards, config)
+        found = (*checks.per_card(), *fonts, *identity.diagnostics)
         if _must_stop((*collection.diagnostics, *found), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import warnings
 from collections.abc import Callable
 
@@ -39,18 +40,56 @@ def _json(code: str) -> tuple[int, str] | None:
     return None
 
 
+def _ipython(code: str) -> tuple[int, str] | None:
+    # Magics (%timeit, %%time) and shell escapes (!pip) are IPython, not Python: blanked,
+    # so the lines keep their numbers.
+    return _python(_MAGIC.sub("", code))
+
+
+_MAGIC = re.compile(r"^[ \t]*[%!].*$", re.MULTILINE)
+_PROMPT = re.compile(r"^(>>> |\.\.\. |>>>$|\.\.\.$)")
+
+
+def _pycon(code: str) -> tuple[int, str] | None:
+    # An interactive session: the code is what follows the prompts; the rest is output.
+    # Each statement (a >>> line and its ... lines) is checked on its own.
+    lines = code.split("\n")
+    start = None
+    for i, line in enumerate([*lines, ">>> "]):
+        prompt = _PROMPT.match(line)
+        if start is not None and not (prompt and prompt.group().startswith("...")):
+            source = "\n".join(_PROMPT.sub("", ln) for ln in lines[start:i])
+            problem = _python(source)
+            if problem:
+                return start + problem[0], problem[1]
+            start = None
+        if prompt and prompt.group().startswith(">>>"):
+            start = i
+    return None
+
+
 #: Language (as normalised by :func:`normalise`) -> syntax check. A new language is one entry.
 CHECKS: dict[str, Check] = {
     "python": _python,
+    "ipython": _ipython,
+    "pycon": _pycon,
     "json": _json,
 }
 
-_ALIASES = {"py": "python", "python3": "python", "py3": "python", "jsonc": "json"}
+_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "py3": "python",
+    "jsonc": "json",
+    "ipython3": "ipython",
+    "jupyter": "ipython",
+}
 
 
 def normalise(language: str) -> str:
-    """The canonical name of a fence language (``py`` -> ``python``)."""
-    lang = language.strip().lower()
+    """The canonical name of a fence language (``py`` -> ``python``, ``{python}`` -> ``python``)."""
+    lang = language.strip().strip("{}").strip().lower()
+    lang = lang.split(",", 1)[0].split(" ", 1)[0].lstrip(".")
     return _ALIASES.get(lang, lang)
 
 

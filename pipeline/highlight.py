@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import re
@@ -44,6 +45,62 @@ def accelerator() -> Callable[[Lexer], Lexer] | None:
     return accelerate
 
 
+#: Fence languages people write that Pygments does not know by that name -> its name.
+LANGUAGE_ALIASES = {
+    "ipython": "python",
+    "ipython3": "python",
+    "jupyter": "python",
+    "py3": "python",
+    "python3": "python",
+    "pycon": "pycon",
+    "shell": "bash",
+    "zsh": "bash",
+}
+
+
+def fence_language(info: str) -> str:
+    """The language of a fence's info string: its first word, or the first name inside the
+    braces of R Markdown / Quarto (```` ```{python, echo=FALSE} ```` -> ``python``)."""
+    info = info.strip()
+    if info.startswith("{"):
+        return (
+            info.strip("{}").replace(",", " ").split(maxsplit=1)[0].lstrip(".")
+            if info.strip("{} ")
+            else ""
+        )
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def lexer_name(language: str) -> str:
+    """The Pygments name of a fence language: ``{python}`` (R Markdown, Quarto) and aliases
+    such as ``ipython`` or ``jupyter`` resolved."""
+    lang = language.strip().strip("{}").strip().lower()
+    lang = lang.split(",", 1)[0].split(" ", 1)[0].lstrip(".")  # {python, echo=FALSE}, {.py}
+    return LANGUAGE_ALIASES.get(lang, lang)
+
+
+def known_language(language: str) -> bool:
+    """True when Pygments has a lexer for the fence language."""
+    return lexer_for(language) is not None
+
+
+@lru_cache(maxsize=1)
+def _all_names() -> tuple[str, ...]:
+    from pygments.lexers import get_all_lexers
+
+    names = {alias for _, aliases, _, _ in get_all_lexers() for alias in aliases}
+    return tuple(sorted(names | set(LANGUAGE_ALIASES)))
+
+
+def unknown_language_message(language: str) -> str:
+    """The warning for a fence language no lexer knows, with the nearest known names."""
+    import difflib
+
+    close = difflib.get_close_matches(lexer_name(language), _all_names(), n=3, cutoff=0.75)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"code fence language '{language}' is unknown: shown as plain text, not checked{hint}"
+
+
 @lru_cache(maxsize=128)
 def lexer_for(language: str) -> Lexer | None:
     """The cached Pygments lexer for a fence language, or None when Pygments has none.
@@ -53,7 +110,7 @@ def lexer_for(language: str) -> Lexer | None:
     if not language:
         return None
     try:
-        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
+        lexer = get_lexer_by_name(lexer_name(language), stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
     accelerate = accelerator()
@@ -149,8 +206,14 @@ def stylesheet() -> str:
 # --- the print palette, for Typst -----------------------------------------------------------
 
 # Break opportunities inside long code tokens, so a long line wraps instead of overflowing.
-_BREAK_AFTER = re.compile(r"([.,(\[{/_=])(?=\S)")
+# They are empty boxes between strings, not zero-width spaces: nothing lands in the PDF's
+# text layer, so code copied from the sheet compiles.
+_BREAK_AFTER = re.compile(r"(?<=[.,(\[{/_=])(?=\S)")
 _WRAP_AT = 24
+#: A stretch without a space this long may not fit a column: it gets break opportunities.
+#: Shorter ones need none (a line breaks at its spaces), and every box is one more element
+#: for Typst to lay out.
+_LONG_WORD = re.compile(f"[^ \u00a0]{{{_WRAP_AT + 1},}}")
 
 
 def typst_string(text: str) -> str:
@@ -174,15 +237,25 @@ def _typst_style(ttype: Any) -> str:
 
 
 def _code_text(value: str, line_start: bool) -> str:
+    """Code-mode Typst for a run of code text: string literals, broken up by empty boxes
+    where a long token may wrap."""
     # Indentation and runs of spaces must survive; single spaces between words stay breakable.
     value = value.replace("\t", "    ")
     if line_start:
         stripped = value.lstrip(" ")
         value = "\u00a0" * (len(value) - len(stripped)) + stripped
     value = re.sub(r" (?= )", "\u00a0", value)
-    if len(value) > _WRAP_AT:
-        value = _BREAK_AFTER.sub("\\1\u200b", value)
-    return value
+    if len(value) <= _WRAP_AT:
+        return typst_string(value)
+    cuts = [
+        cut.start()
+        for word in _LONG_WORD.finditer(value)
+        for cut in _BREAK_AFTER.finditer(value, word.start(), word.end())
+    ]
+    if not cuts:
+        return typst_string(value)
+    bounds = [0, *cuts, len(value)]
+    return " + box() + ".join(typst_string(value[a:b]) for a, b in itertools.pairwise(bounds))
 
 
 def highlight(code: str, language: str, typst: bool) -> tuple[str, str]:
@@ -232,7 +305,7 @@ def _typst_runs(tokens: Iterable[tuple[Any, str]]) -> str:
             parts.append("linebreak()")
             line_start = True
             continue
-        literal = typst_string(_code_text(text, line_start))
+        literal = _code_text(text, line_start)
         parts.append(f"text({args}, {literal})" if args else literal)
         line_start = False
     return "{" + "; ".join(parts) + "}"

@@ -24,10 +24,16 @@ from typing import Any
 
 from markdown_it.token import Token
 
-from . import codecheck
+from . import codecheck, contentscan, rawhtml
 from .config import Config
 from .errors import Diagnostic, Severity
-from .highlight import detect_language, highlight
+from .highlight import (
+    detect_language,
+    fence_language,
+    highlight,
+    known_language,
+    unknown_language_message,
+)
 from .paths import Resolver
 from .records import Card, CodeBlock, Deck, ParsedFile, Source, Target
 from .render import markdown, render_blocks, render_inline
@@ -167,6 +173,8 @@ class _FileParser:
         self.env: dict[str, Any] = {"images": self.images}
         self.typst = TypstRenderer(self.images) if self.want_typst else None
         self.tokens: list[Token] = markdown().parse(self.text, self.env)
+        if self.typst:
+            self.typst.prepare(self.tokens, self.lines)
         self.cards: list[Card] = []
         self.diagnostics: list[Diagnostic] = []
         self.sections: list[tuple[int, str]] = []
@@ -212,6 +220,7 @@ class _FileParser:
                     self.list_card(item_start, item_end)
         if open_q:
             self.heading_card(open_q[0], open_q[1], len(tokens))
+        self.typst_problems()
         return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics))
 
     def push_section(self, level: int, title: str) -> None:
@@ -221,35 +230,14 @@ class _FileParser:
 
     # -- file-wide checks (need the raw token stream)
     def scan_file_wide(self) -> None:
-        for tok in self.tokens:
-            if tok.type == "fence" and tok.map and not self.fence_closed(tok):
-                self.warn(
-                    tok.map[0] + 1,
-                    f"code fence '{tok.markup}' is never closed; "
-                    "everything after it is swallowed into the code block",
-                    "unclosed-fence",
-                    "error",
-                )
-            elif tok.type == "html_block" and tok.map:
-                self.raw_html(tok.map[0] + 1, tok.content)
-            elif tok.type == "inline" and tok.map and tok.children:
-                for child in tok.children:
-                    if child.type == "html_inline":
-                        self.raw_html(tok.map[0] + 1, child.content)
+        for scan in contentscan.SCANS:
+            for line, severity, message, code in scan(self.tokens, self.lines):
+                self.warn(line, message, code, severity)
 
-    def fence_closed(self, tok: Token) -> bool:
-        assert tok.map
-        last = self.lines[tok.map[1] - 1].strip() if tok.map[1] - 1 < len(self.lines) else ""
-        marker = tok.markup[0]
-        return (
-            tok.map[1] - tok.map[0] >= 2 and len(last) >= len(tok.markup) and set(last) == {marker}
-        )
-
-    def raw_html(self, line: int, content: str) -> None:
-        snippet = content.strip().splitlines()[0][:60] if content.strip() else content
-        danger = "script" in content.lower()
-        what = "raw <script>" if danger else "raw HTML"
-        self.warn(line, f"{what} is shown as text, not run or rendered: {snippet}", "raw-html")
+    def typst_problems(self) -> None:
+        """What the PDF could not print as written (a formula it shows as TeX)."""
+        for line, message in self.typst.problems if self.typst else ():
+            self.warn(line, message, "math-pdf")
 
     # -- cards
     def deck(self) -> Deck:
@@ -339,7 +327,7 @@ class _FileParser:
         ]
         code_blocks = tuple(cb for cb in compiled if cb is not None)
         targets = tuple(self.targets(inline)) + tuple(
-            t for tok in answer_tokens if tok.type == "inline" for t in self.targets(tok)
+            t for tok in answer_tokens if tok.type in _HAS_TARGETS for t in self.targets(tok)
         )
         deck = self.deck()
         languages = sorted({cb.language for cb in code_blocks if cb.language})
@@ -379,7 +367,7 @@ class _FileParser:
         """
         assert tok.map
         fenced = tok.type == "fence"
-        written = tok.info.split(maxsplit=1)[0] if fenced and tok.info.strip() else ""
+        written = fence_language(tok.info) if fenced else ""
         language = (
             written or self.config.default_language or detect_language(tok.content)
             if fenced
@@ -392,24 +380,45 @@ class _FileParser:
         if not fenced:
             return None
         fence_line = tok.map[0] + 1
+        if written and not known_language(written):
+            self.warn(fence_line, unknown_language_message(written), "fence-language")
         problem = codecheck.check(language, tok.content)
         error = (fence_line + problem[0], problem[1]) if problem else None
         return CodeBlock(language, not written, tok.content, fence_line, error)
 
     def targets(self, inline: Token) -> Iterator[Target]:
-        """The images and links of an inline token, resolved; images noted for the renderers."""
+        """The images and links of an inline token (or the ``<img>`` of a raw HTML block),
+        resolved; images noted for the renderers, formulas given their line."""
         assert inline.map is not None
         line = inline.map[0] + 1
+        if inline.type == "html_block":
+            yield from self.html_images(inline.content, line)
+            return
         for child in inline.children or ():
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
             elif child.type in ("image", "link_open"):
                 image = child.type == "image"
                 url = str(child.attrGet("src" if image else "href") or "")
-                target = self.resolver.target(url, line, image)
+                target = self.resolver.target(url, line, image, bool(child.meta.get("embed")))
                 if image:
                     self.images[url] = target
                 yield target
+            elif child.type == "html_inline":
+                yield from self.html_images(child.content, line)
+            elif child.type.startswith("math"):
+                child.meta["line"] = line  # for the PDF's warning about a formula
+
+    def html_images(self, html: str, line: int) -> Iterator[Target]:
+        """The ``<img src>`` of raw HTML: images like ``![](…)``, keyed by ``src`` as written."""
+        for src in rawhtml.image_sources(html):
+            target = self.resolver.target(src, line, True)
+            self.images[src] = target
+            yield target
+
+
+#: Token types whose images and links are targets.
+_HAS_TARGETS = frozenset({"inline", "html_block"})
 
 
 def _strip_number(children: list[Token]) -> list[Token]:

@@ -10,6 +10,9 @@ renderers show the image or a placeholder, the Anki exporter packs the file. The
   GitHub and documentation sites);
 - a path that resolves (links followed) outside the content folder is ``outside``, and its
   file is never read, not even to see whether it exists;
+- an Obsidian embed (``![[name.png]]``) not found that way is looked up by its name
+  anywhere in the content folder, as Obsidian does (folders walked in name order, each
+  folder's own files before its sub-folders');
 - a local image that is not a file is ``missing``; one that is gets a media name from a
   hash of its bytes, so two different ``1.png`` never collide in Anki's flat media folder
   and a changed image arrives under a new name.
@@ -18,8 +21,10 @@ renderers show the image or a placeholder, the Anki exporter packs the file. The
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -46,13 +51,22 @@ class Resolver:
     """The content folder, resolved (absolute, links followed)."""
     note_dir: Path
     """Folder of the note file, resolved."""
-    _seen: dict[tuple[str, bool], tuple[TargetKind, str, str, str]] = field(default_factory=dict)
+    _seen: dict[tuple[str, bool, bool], tuple[TargetKind, str, str, str]] = field(
+        default_factory=dict
+    )
 
-    def target(self, url: str, line: int, image: bool) -> Target:
-        """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it)."""
-        key = (url, image)
+    def target(self, url: str, line: int, image: bool, embed: bool = False) -> Target:
+        """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it).
+
+        ``embed`` marks an Obsidian embed: when missing, it is looked for by name.
+        """
+        key = (url, image, embed)
         if key not in self._seen:
-            self._seen[key] = self._judge(url, image)
+            verdict = self._judge(url, image)
+            if embed and verdict[0] == "missing":
+                found = _by_name(self.root).get(Path(unquote(url)).name)
+                verdict = self._judge("/" + found, image) if found else verdict
+            self._seen[key] = verdict
         kind, file, media, reason = self._seen[key]
         return Target(url, unquote(url), line, image, kind, file, media, reason)
 
@@ -80,3 +94,15 @@ class Resolver:
         except OSError as exc:  # a folder, no permission: the build stops at its line
             return "unreadable", file, "", exc.strerror or str(exc)
         return "local", file, media_name(data, resolved.suffix), ""
+
+
+@lru_cache(maxsize=4)
+def _by_name(root: Path) -> dict[str, str]:
+    """File name -> the first file of that name under ``root`` (hidden folders skipped)."""
+    found: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(root)
+        for name in sorted(files):
+            found.setdefault(name, (rel / name).as_posix())
+    return found

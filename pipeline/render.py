@@ -1,4 +1,9 @@
-"""The Markdown parser and the HTML renderer: markdown-it-py, CJK-friendly, raw HTML escaped.
+"""The Markdown parser and the HTML renderer: markdown-it-py, CJK-friendly, math, safe HTML.
+
+Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is read verbatim by the markdown-it
+authors' plugins and written as ``\\(…\\)`` / ``\\[…\\]``, which Anki's bundled MathJax
+renders. Raw HTML is kept as written, and a card that has any is passed through the
+allowlist sanitiser (``pipeline/rawhtml.py``) as a whole.
 
 The renderer decides nothing: a code block's HTML and an image's verdict were made when
 its note file was compiled (``pipeline/parse.py``) and are read from the tokens' ``meta``
@@ -7,6 +12,8 @@ and from the ``targets`` the compile step puts in the environment.
 
 from __future__ import annotations
 
+import html as html_lib
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -16,7 +23,9 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
+from . import mathmd, rawhtml
 from .cjk import cjk_friendly
+from .mdimages import image_forms
 from .records import Target, TargetKind
 
 #: Placeholder text of an image that cannot be shown, by what the path rules found.
@@ -37,9 +46,14 @@ def missing_image_html(written: str, reason: str) -> str:
     return f'<span class="missing-image">[{reason}: {escapeHtml(written)}]</span>'
 
 
-def _escape_raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
-    # Raw HTML is shown as text: no markup (and no <script>) from the notes reaches a card.
-    return escapeHtml(tokens[idx].content)
+_RAW = "raw_html"  # env key: the HTML being rendered holds raw HTML and must be sanitised
+
+
+def _raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any) -> str:
+    # Kept as written here; render_blocks/render_inline sanitise the whole card's HTML, since
+    # an inline tag and its end tag are separate tokens.
+    env[_RAW] = True
+    return tokens[idx].content
 
 
 def _code(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:
@@ -61,8 +75,10 @@ def markdown() -> MarkdownIt:
     """The one configured parser/renderer, built once per process."""
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     md.use(cjk_friendly)
-    md.add_render_rule("html_block", _escape_raw_html)
-    md.add_render_rule("html_inline", _escape_raw_html)
+    md.use(mathmd.math_plugin)
+    md.use(image_forms)
+    md.add_render_rule("html_block", _raw_html)
+    md.add_render_rule("html_inline", _raw_html)
     md.add_render_rule("fence", _code)
     md.add_render_rule("code_block", _code)
     md.add_render_rule("image", _image)
@@ -72,10 +88,37 @@ def markdown() -> MarkdownIt:
 def render_blocks(tokens: Sequence[Token], env: dict[str, Any]) -> str:
     """HTML of a run of block tokens."""
     md = markdown()
-    return str(md.renderer.render(tokens, md.options, env))
+    env[_RAW] = False
+    return _safe(str(md.renderer.render(tokens, md.options, env)), env)
 
 
 def render_inline(children: Sequence[Token], env: dict[str, Any]) -> str:
     """HTML of an inline token's children (a question)."""
     md = markdown()
-    return str(md.renderer.renderInline(children, md.options, env))  # type: ignore[attr-defined]
+    env[_RAW] = False
+    html = str(md.renderer.renderInline(children, md.options, env))  # type: ignore[attr-defined]
+    return _safe(html, env)
+
+
+def _safe(html: str, env: dict[str, Any]) -> str:
+    """The HTML, sanitised when raw HTML went into it (most cards have none and skip it).
+
+    A raw ``<img>`` whose file is missing becomes the same placeholder as a Markdown one.
+    """
+    if not env.pop(_RAW, False):
+        return html
+    html = rawhtml.sanitise(html)
+    images: Mapping[str, Target] = env.get("images", {})
+    if "<img" in html and any(t.kind in MISSING_IMAGE for t in images.values()):
+        html = _IMG.sub(lambda m: _placeholder(m, images), html)
+    return html
+
+
+_IMG = re.compile(r'<img\b[^>]*?\bsrc="([^"]*)"[^>]*>')
+
+
+def _placeholder(match: re.Match[str], images: Mapping[str, Target]) -> str:
+    target = images.get(html_lib.unescape(match.group(1)))
+    if target is None or target.kind not in MISSING_IMAGE:
+        return match.group()
+    return missing_image_html(target.written, MISSING_IMAGE[target.kind])

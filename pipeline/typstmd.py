@@ -16,19 +16,41 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from html.parser import HTMLParser
 
 from markdown_it.token import Token
 
+from . import rawhtml
 from .highlight import typst_string
+from .mathmd import MATH_TOKENS
+from .mathtypst import convert_all
 from .paths import is_external
 from .records import Target
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+#: A run of ASCII without a space long enough to overflow a column (a URL, a hash)...
+_LONG = re.compile(r"[!-~]{20,}")
+#: ...gets a break opportunity after each of these and at least every 12 characters.
+_BREAK_AFTER = re.compile(r"([/.\-_?&=#:,;]|[^/.\-_?&=#:,;]{12})(?=.)")
+_BREAK = "\x00"
+_BLANK_LINES = re.compile(r"\n{3,}")  # marks a break opportunity until the text is escaped
 
 
 def escape(text: str) -> str:
     """Text safe in Typst markup: every ASCII punctuation character backslash-escaped."""
     return _PUNCT.sub(r"\\\1", text)
+
+
+def prose(text: str) -> str:
+    """Escaped text in which a long unbreakable token (a URL, a hash) can wrap.
+
+    The break opportunities are empty boxes: nothing lands in the PDF's text layer, so a
+    URL copied from the sheet is the URL.
+    """
+    if len(text) < 20 or not _LONG.search(text):
+        return escape(text)
+    marked = _LONG.sub(lambda m: _BREAK_AFTER.sub(r"\1" + _BREAK, m.group()), text)
+    return escape(marked).replace(_BREAK, "#box()")
 
 
 class Node:
@@ -68,6 +90,30 @@ class TypstRenderer:
     def __init__(self, images: Mapping[str, Target]) -> None:
         self.images = images
         """Image ``src`` as in the tokens -> its resolved target."""
+        self.problems: list[tuple[int, str]] = []
+        """(1-based line, message) of what could not be printed as written (a formula)."""
+        self.math: Mapping[str, str | None] = {}
+        """TeX formula -> its Typst math, or None to print the TeX (see :meth:`prepare`)."""
+
+    def prepare(self, tokens: Sequence[Token], lines: Sequence[str]) -> None:
+        """Convert every formula of the file's tokens at once (Typst checks them in one go).
+
+        A ``\\[…\\]`` block has no source map: its line is found after the block before it.
+        """
+        after = 0
+        for tok in tokens:
+            if tok.map:
+                after = tok.map[1]
+            elif tok.type in MATH_TOKENS:
+                opening = (i for i in range(after, len(lines)) if "\\[" in lines[i])
+                after = next(opening, after)
+                tok.meta["line"] = after + 1
+        self.math = convert_all(
+            t.content
+            for tok in tokens
+            for t in (tok, *(tok.children or ()))
+            if t.type in MATH_TOKENS
+        )
 
     def blocks(self, tokens: Sequence[Token]) -> str:
         """Typst markup for a run of whole block tokens (an answer)."""
@@ -75,7 +121,7 @@ class TypstRenderer:
 
     def inline(self, children: Sequence[Token]) -> str:
         """Typst markup for an inline token's children (a question)."""
-        return "".join(self._inline(node) for node in tree(children)).strip()
+        return self._run(tree(children)).strip()
 
     # -- blocks
     def _children(self, node: Node, tight: bool) -> str:
@@ -129,42 +175,182 @@ class TypstRenderer:
         return f"#table(columns: {max(columns, 1)}, inset: 3pt, {', '.join(cells)})\n\n"
 
     def _html_block(self, node: Node, _tight: bool) -> str:
-        return escape(node.token.content.strip()) + "\n\n"
+        # What the card keeps of it, and nothing else: comments and scripts are gone.
+        printer = _HtmlPrinter(self)
+        printer.feed(rawhtml.sanitise(node.token.content))
+        printer.close()
+        return _BLANK_LINES.sub("\n\n", printer.typst()).strip() + "\n\n"
+
+    def _math_block(self, node: Node, _tight: bool) -> str:
+        return f"{self._formula(node.token, True)}\n\n"
+
+    def _formula(self, tok: Token, display: bool) -> str:
+        """Typst math for a formula, or its TeX in the code font (with a warning) when the
+        converter cannot take it: one formula never stops the sheet."""
+        tex = tok.content.strip()
+        math = self.math.get(tex)
+        if math is not None:
+            return f"$ {math} $" if display else f"${math}$"
+        line = int(tok.meta.get("line", 0) or (tok.map[0] + 1 if tok.map else 0))
+        self.problems.append((line, f"formula printed as TeX source in the PDF: {tex[:60]}"))
+        return f"#codeblock({typst_string(tex)})" if display else f"#raw({typst_string(tex)})"
 
     # -- inline
     def _inline_of(self, node: Node) -> str:
         """The inline content of a paragraph, heading or table cell."""
-        return "".join(self._inline(n) for child in node.children for n in child.children)
+        return "".join(self._run(child.children) for child in node.children)
+
+    def _run(self, nodes: Sequence[Node]) -> str:
+        """Inline nodes side by side; raw HTML tags among them opened and closed in scope."""
+        scope = _HtmlScope()
+        out = []
+        for node in nodes:
+            if node.type == "html_inline":
+                out.append(scope.tag(self, node.token.content))
+            elif not scope.hidden:
+                out.append(self._inline(node))
+        out.append(scope.close())
+        return "".join(out)
 
     def _inline(self, node: Node) -> str:
         render = INLINE.get(node.type)
         return render(self, node) if render else ""
 
     def _wrapped(self, node: Node) -> str:
-        inner = "".join(self._inline(child) for child in node.children)
-        return f"{WRAPPERS[node.type]}[{inner}]"
+        return f"{WRAPPERS[node.type]}[{self._run(node.children)}]"
 
     def _text(self, node: Node) -> str:
-        return escape(node.token.content)
+        return prose(node.token.content)
+
+    def _math(self, node: Node) -> str:
+        return self._formula(node.token, MATH_TOKENS[node.type])
 
     def _code_inline(self, node: Node) -> str:
         return f"#raw({typst_string(node.token.content)})"
 
     def _link(self, node: Node) -> str:
-        inner = "".join(self._inline(child) for child in node.children)
+        inner = self._run(node.children)
         href = str(node.token.attrGet("href") or "")
         if is_external(href):
             return f"#link({typst_string(href)})[{inner}]"
         return f"#[{inner}]"
 
     def _image(self, node: Node) -> str:
-        url = str(node.token.attrGet("src") or "")
+        return self.image(str(node.token.attrGet("src") or ""))
+
+    def image(self, url: str) -> str:
+        """An image by its ``src``: the file (through the sheet's ``cs-image``), or a
+        placeholder saying why it cannot be printed."""
         target = self.images.get(url)
         if target is None or target.kind == "external":
-            return f"#missing[{escape(target.written if target else url)}]"
+            return f"#missing[{REMOTE_IMAGE}: {escape(target.written if target else url)}]"
         if target.kind != "local":  # validation has reported it
             return f"#missing[图片缺失: {escape(target.written)}]"
-        return f"#image({typst_string('/' + target.file)}, width: 90%)"
+        return f"#cs-image({typst_string('/' + target.file)})"
+
+
+#: Placeholder of an image on the web: the sheet is printed offline.
+REMOTE_IMAGE = "远程图片，离线无法打印"
+
+#: Raw HTML tag -> the Typst function that wraps its content in the PDF.
+HTML_WRAPPERS = {
+    "b": "#strong",
+    "strong": "#strong",
+    "i": "#emph",
+    "em": "#emph",
+    "u": "#underline",
+    "ins": "#underline",
+    "s": "#strike",
+    "del": "#strike",
+    "strike": "#strike",
+    "sub": "#sub",
+    "sup": "#super",
+    "mark": "#highlight",
+    "kbd": "#kbd",
+    "code": "#mono",
+    "tt": "#mono",
+}
+
+#: Raw HTML tags that end a paragraph in the PDF.
+HTML_BLOCKS = frozenset(
+    {"p", "div", "details", "summary", "center", "li", "tr", "table", "blockquote", "hr"}
+    | {f"h{n}" for n in range(1, 7)}
+)
+
+
+class _HtmlScope:
+    """The raw HTML tags open in one run of inline nodes; the run closes what it opened, so
+    a stray or unclosed tag in a note can never unbalance the Typst brackets."""
+
+    def __init__(self) -> None:
+        self.open: list[str] = []
+        self.hidden = ""  # a <script>/<style> whose content the card drops
+
+    def tag(self, renderer: TypstRenderer, content: str) -> str:
+        out = []
+        for tag in rawhtml.tags(content):
+            name = tag.name
+            if self.hidden:
+                if name == "/" + self.hidden:
+                    self.hidden = ""
+            elif name in rawhtml.REMOVED:
+                self.hidden = name
+            elif name == "br":
+                out.append("#linebreak()")
+            elif name == "img":
+                src = dict(tag.attrs).get("src", "")
+                out.append(renderer.image(src) if src else "")
+            elif name in HTML_WRAPPERS:
+                self.open.append(name)
+                out.append(f"{HTML_WRAPPERS[name]}[")
+            elif name.startswith("/") and name[1:] in self.open:
+                while self.open:
+                    out.append("]")
+                    if self.open.pop() == name[1:]:
+                        break
+        return "".join(out)
+
+    def close(self) -> str:
+        closing = "]" * len(self.open)
+        self.open.clear()
+        return closing
+
+
+class _HtmlPrinter(HTMLParser):
+    """A sanitised raw HTML block as Typst: its text, harmless inline markup, images."""
+
+    def __init__(self, renderer: TypstRenderer) -> None:
+        super().__init__(convert_charrefs=True)
+        self.renderer = renderer
+        self.out: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.out.append("#linebreak()")
+        elif tag == "img":
+            src = dict(attrs).get("src") or ""
+            self.out.append(self.renderer.image(src) if src else "")
+        elif tag in HTML_BLOCKS:
+            self.out.append("\n\n")
+        elif tag in HTML_WRAPPERS and tag not in self.open:
+            self.open.append(tag)
+            self.out.append(f"{HTML_WRAPPERS[tag]}[")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HTML_BLOCKS:
+            self.out.append("\n\n")
+        elif tag in self.open:
+            while self.open:
+                self.out.append("]")
+                if self.open.pop() == tag:
+                    break
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(prose(" ".join(data.split()) if not data.strip() else data))
+
+    def typst(self) -> str:
+        return "".join(self.out) + "]" * len(self.open)
 
 
 #: Block node type -> its Typst; a type not listed renders its children.
@@ -179,6 +365,9 @@ BLOCKS: dict[str, Callable[[TypstRenderer, Node, bool], str]] = {
     "hr": TypstRenderer._hr,
     "table": TypstRenderer._table,
     "html_block": TypstRenderer._html_block,
+    "math_block": TypstRenderer._math_block,
+    "math_block_label": TypstRenderer._math_block,
+    "math_block_eqno": TypstRenderer._math_block,
 }
 
 #: Inline emphasis node type -> the Typst function that wraps its content.
@@ -188,7 +377,9 @@ WRAPPERS = {"strong": "#strong", "em": "#emph", "s": "#strike"}
 INLINE: dict[str, Callable[[TypstRenderer, Node], str]] = {
     "text": TypstRenderer._text,
     "text_special": TypstRenderer._text,
-    "html_inline": TypstRenderer._text,
+    "math_inline": TypstRenderer._math,
+    "math_single": TypstRenderer._math,
+    "math_inline_double": TypstRenderer._math,
     "softbreak": lambda _r, _n: " ",
     "hardbreak": lambda _r, _n: "#linebreak()",
     "strong": TypstRenderer._wrapped,

@@ -53,6 +53,25 @@ def _targets(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
                 )
 
 
+def _remote_images(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
+    """Once per file: its images on the web, which the PDF cannot print offline."""
+    remote: dict[str, list[tuple[int, str]]] = {}
+    for card in cards:
+        for target in card.targets:
+            if target.image and target.kind == "external":
+                remote.setdefault(card.source.path, []).append((target.line, target.written))
+    for path, found in remote.items():
+        line, first = found[0]
+        yield Diagnostic(
+            path,
+            line,
+            "warning",
+            f"{len(found)} remote image(s) (first: {first[:60]}) cannot be printed offline: "
+            "the PDF shows a placeholder; save them into the content folder to print them",
+            "remote-image",
+        )
+
+
 def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
     for card in cards:
         for block in card.code_blocks:
@@ -80,6 +99,7 @@ def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("unanswered", _unanswered),
     ("targets", _targets),
+    ("remote images", _remote_images),
     ("code", _code),
 )
 

@@ -2,7 +2,7 @@
 # Installs the system packages cardsmith needs, where it can (Debian/Ubuntu as root);
 # otherwise says exactly what to install. Usage: scripts/system-deps.sh build|test
 set -eu
-want="fonts-noto-cjk fonts-dejavu-core"           # PDF: CJK text font and code font
+want="fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji"  # PDF: CJK text, code, emoji
 [ "${1:-build}" = test ] && want="$want poppler-utils"   # tests read PDFs back
 missing=""
 for pkg in $want; do
@@ -18,9 +18,9 @@ elif command -v apt-get >/dev/null 2>&1; then
     echo "install them with:  sudo apt-get install$missing" >&2
     exit 1
 else
-    echo "cardsmith needs a CJK font (Noto Sans CJK SC) and DejaVu Sans Mono for the PDF," >&2
+    echo "cardsmith needs a CJK font (Noto Sans CJK SC), DejaVu Sans Mono and Noto Color Emoji for the PDF," >&2
     echo "and poppler's pdftotext/pdffonts for the tests. Install them with your package manager" >&2
-    echo "(Debian: fonts-noto-cjk fonts-dejavu-core poppler-utils; macOS: brew install poppler" >&2
+    echo "(Debian: fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji poppler-utils; macOS: brew install poppler" >&2
     echo "and font-noto-sans-cjk-sc)." >&2
     exit 1
 fi

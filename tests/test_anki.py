@@ -335,3 +335,47 @@ def test_an_image_in_a_question_is_packed_and_shown_on_the_front(
     assert [p.name for p in Path(col.media.dir()).iterdir()] == [name]
     card = col.get_card(col.find_cards(f'"ID:{notes[front]["ID"]}"')[0])
     assert name in card.question()  # what Anki renders on the front
+
+
+# --- everything inside an answer arrives intact -----------------------------------------------
+
+
+def test_math_arrives_in_anki_for_its_mathjax(tmp_path: Path, col: Collection) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "render" / "math", content)
+    import_package(col, build_apkg(content, tmp_path / "out"))
+    answer = next(n["Answer"] for n in notes_by_id(col).values() if "Q^*" in n["Answer"])
+    # Anki renders \(…\) and \[…\] with its bundled MathJax; no emphasis, no lost backslash.
+    assert r"\(Q^*(s,a)\)" in answer and r"\(V^*(s)\)" in answer
+    assert r"\(\sqrt{d_k}\)" in answer and r"\left\{\begin{array}" in answer
+    assert r"\[\mathrm{Attention}" in answer and "<em>" not in answer
+    assert "$5 and $10" in answer  # prices stay text
+    card = col.get_card(col.find_cards(r'"Answer:*Q^\**"')[0])
+    assert r"\(Q^*(s,a)\)" in card.answer()  # what Anki renders on the back
+
+
+def test_raw_html_is_kept_harmless_and_its_images_are_packed(
+    tmp_path: Path, col: Collection
+) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "render" / "raw_html", content)
+    import_package(col, build_apkg(content, tmp_path / "out"))
+    name = hashlib.sha256((content / "fig.png").read_bytes()).hexdigest()[:20] + ".png"
+    answers = " ".join(n["Answer"] for n in notes_by_id(col).values())
+    for kept in ("<br>", "<sub>2</sub>", "<kbd>Ctrl</kbd>", "<mark>", "<details>", "<center>"):
+        assert kept in answers
+    for gone in ("<script", "alert", "onerror", "javascript:", "<!--"):
+        assert gone not in answers
+    assert f'<img src="{name}" width="200" alt="结构">' in answers
+    assert [p.name for p in Path(col.media.dir()).iterdir()] == [name]
+
+
+def test_obsidian_embeds_and_spaced_paths_are_packed(tmp_path: Path, col: Collection) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "render" / "image_forms", content)
+    import_package(col, build_apkg(content, tmp_path / "out"))
+    (answer,) = (n["Answer"] for n in notes_by_id(col).values())
+    name = hashlib.sha256((content / "注意力.png").read_bytes()).hexdigest()[:20] + ".png"
+    assert answer.count(f'src="{name}"') == 4  # four ways to write one picture, one file
+    assert "图片缺失: 不存在 的图.png" in answer  # reported as written, not %-encoded
+    assert [p.name for p in Path(col.media.dir()).iterdir()] == [name]

@@ -42,11 +42,21 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("duplicates", "warning", "duplicate"),
         ("raw_html", "warning", "raw-html"),
         ("unanswered", "warning", "unanswered"),
+        ("fence_list_indent", "warning", "fence-indent"),
+        ("fence_unknown_language", "warning", "fence-language"),
+        ("unclosed_math", "warning", "unclosed-math"),
+        ("remote_image", "warning", "remote-image"),
+        ("font_coverage", "error", "font-coverage"),
     ],
 )
 def test_severity_of_each_check(case: str, severity: str, code: str) -> None:
     diagnostics = check(load_config(FIXTURES / "check" / case)).collection.diagnostics
     assert {d.severity for d in diagnostics if d.code == code} == {severity}
+
+
+def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
+    # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
+    assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics
 
 
 def test_not_utf8_names_the_byte_offset() -> None:

@@ -50,6 +50,16 @@ def test_errors_exit_1_and_every_problem_is_listed(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
+def test_a_character_no_pdf_font_has_exits_1_for_check_as_for_build(tmp_path: Path) -> None:
+    # A content problem at its line, not an environment problem (exit 2).
+    content = FIXTURES / "check" / "font_coverage"
+    code, output = run("check", "--content", str(content))
+    assert code == 1 and "notes.md:8: error: no PDF font has U+13000" in output
+    out = str(tmp_path / "out")
+    assert run("build", "--content", str(content), "--out", out, "--format", "pdf")[0] == 1
+    assert run("build", "--content", str(content), "--out", out, "--format", "json")[0] == 0
+
+
 def test_build_with_errors_writes_nothing(tmp_path: Path) -> None:
     content = tmp_path / "c"
     shutil.copytree(FIXTURES / "check" / "not_utf8", content)

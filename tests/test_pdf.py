@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import EnvironmentProblem, build, check, load_config
+from pipeline import ContentError, EnvironmentProblem, build, check, fontcheck, load_config
 from pipeline.export import pdf
-from tests.conftest import FIXTURES, SEEDS
+from tests.conftest import FIXTURES, SEEDS, golden
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None, reason="poppler-utils missing: run make test"
@@ -152,15 +152,20 @@ def test_a_present_image_is_embedded(tmp_path: Path) -> None:
     assert [row.split()[3:5] for row in images] == [["2", "2"]]  # the 2x2 image, embedded
 
 
-def test_font_check_names_characters_no_font_covers(tmp_path: Path) -> None:
+def test_a_character_no_font_covers_is_a_content_error_at_its_line(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()
     (content / "n.md").write_text("## s\n#### 1. 象形文字？\n\n𓀀 是埃及象形文字。\n", "utf-8")
-    with pytest.raises(EnvironmentProblem) as err:
+    with pytest.raises(ContentError) as err:
         _build_pdf(content, tmp_path / "o")
-    message = str(err.value)
-    assert "U+13000 𓀀" in message and "fonts-noto-cjk" in message
+    (problem,) = err.value.diagnostics
+    assert (problem.path, problem.line, problem.code) == ("n.md", 4, "font-coverage")
+    # The advice names a font that has the character, not the CJK font already installed.
+    assert "U+13000 𓀀" in problem.message and "Egyptian Hieroglyphs" in problem.message
+    assert "fonts-noto-cjk" not in problem.message
     assert not (tmp_path / "o").exists()
+    # A build without a PDF does not need the font.
+    build(load_config(content, out=tmp_path / "j", formats=("json",)))
 
 
 def test_font_check_names_a_font_that_is_not_installed(tmp_path: Path) -> None:
@@ -191,13 +196,132 @@ def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
 def test_reading_a_fonts_coverage_leaves_no_cycles() -> None:
     # Builds run without the cycle collector; a CJK font's tables in a cycle would stay as
     # 60 MB of garbage.
-    pdf._installed_fonts()
+    fontcheck.installed_fonts()
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        assert pdf._coverage.__wrapped__("Noto Sans CJK SC")
+        assert fontcheck.coverage.__wrapped__("Noto Sans CJK SC")
         assert gc.collect() == 0
     finally:
         if enabled:
             gc.enable()
+
+
+RENDER_CASES = sorted(p for p in (FIXTURES / "render").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", RENDER_CASES, ids=[p.name for p in RENDER_CASES])
+def test_fixture_prints_expected_text(folder: Path, tmp_path: Path) -> None:
+    # The sheet prints what the card shows: its text (from page 2, after the contents)
+    # beside the card records in expected.json.
+    shutil.copytree(folder, tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o", columns=1)
+    actual = _poppler("pdftotext", out, "-raw", "-f", "2")
+    assert actual == golden(folder / "expected.pdf.txt", actual)
+
+
+def _images(pdf_file: Path) -> list[list[str]]:
+    """(width, height) of every image embedded in the PDF, as pdfimages lists them."""
+    return [row.split()[3:5] for row in _poppler("pdfimages", pdf_file, "-list").splitlines()[2:]]
+
+
+def test_every_way_of_writing_an_image_is_printed(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "render" / "image_forms", tmp_path / "content")
+    result = build(load_config(tmp_path / "content", out=tmp_path / "o", formats=("pdf",)))
+    # An Obsidian embed, a spaced path, a path from the content folder and a %-encoded one.
+    assert len(_images(tmp_path / "o" / pdf.FILE_NAME)) == 4
+    assert [d.code for d in result.diagnostics] == ["missing-image", "remote-image"]
+
+
+def test_an_image_whose_bytes_are_not_its_extension_is_printed(tmp_path: Path) -> None:
+    # A PNG saved as .jpg once stopped the whole build with a Typst error naming neither.
+    shutil.copytree(FIXTURES / "render" / "image_bytes", tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o")
+    assert _images(out) == [["2", "2"]]
+
+
+def test_a_huge_image_is_scaled_down_before_typst_reads_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pipeline.images import MAX_SIDE
+
+    content = tmp_path / "content"
+    content.mkdir()
+    Image.new("RGB", (6000, 1500), "white").save(content / "wide.png")
+    (content / "n.md").write_text("## s\n#### 1. 大图？\n\n![大图](wide.png)\n", "utf-8")
+    out = _build_pdf(content, tmp_path / "o")
+    assert _images(out) == [[str(MAX_SIDE), str(MAX_SIDE // 4)]]
+    assert (content / "wide.png").stat().st_size > 0  # the note's own file is untouched
+    assert sorted(p.name for p in content.iterdir()) == ["cardsmith.lock.json", "n.md", "wide.png"]
+
+
+def test_code_copied_from_the_sheet_has_no_zero_width_spaces(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "render" / "long_tokens", tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o")
+    text = _poppler("pdftotext", out)
+    assert "\u200b" not in text
+    assert "fasterrcnn_resnet50_fpn(pretrained=True" in text.replace("\n", "")
+
+
+def test_long_unbreakable_prose_wraps_inside_its_column(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "render" / "long_tokens", tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o")  # two columns of A4
+    bbox = _poppler("pdftotext", out, "-bbox", "-f", "2", "-l", "2")
+    page_width = 595.276
+    words = re.findall(r'xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<', bbox)
+    body = [(float(x), w) for x, y, w in words if 60 < float(y) < 800]  # header, footer out
+    assert any("github" in w for _, w in body)
+    assert max(x for x, _ in body) < page_width / 2  # nothing crosses into column 2
+
+
+def test_emoji_print_in_colour_from_the_emoji_font(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "render" / "emoji", tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o")
+    # Typst embeds the colour bitmaps of Noto Color Emoji as a Type 3 font.
+    assert "Type 3" in _poppler("pdffonts", out)
+    assert "✅对，❌错，👉看这里" in _squash(_poppler("pdftotext", out))
+
+
+def test_a_formula_the_converter_cannot_take_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "render" / "math", tmp_path / "content")
+    result = build(load_config(tmp_path / "content", out=tmp_path / "o", formats=("pdf",)))
+    assert [(d.line, d.code) for d in result.diagnostics] == [(20, "math-pdf")]
+    assert "\\boxed{x} = 1" in _poppler("pdftotext", tmp_path / "o" / pdf.FILE_NAME)
+
+
+def test_emphasis_is_visible_in_the_sheet() -> None:
+    # The CJK font has no italic, so emphasis is coloured as well.
+    assert "#show emph: set text(fill:" in pdf.TEMPLATE.read_text(encoding="utf-8")
+
+
+def test_an_image_too_large_to_decode_is_a_placeholder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import images
+
+    (tmp_path / "big.png").write_bytes(_png())
+    # The 2×2 test image stands in for one of more than 120 million pixels.
+    monkeypatch.setattr(images, "MAX_SIDE", 1)
+    monkeypatch.setattr(images, "MAX_PIXELS", 3)
+    printed = images.printable(tmp_path / "big.png", tmp_path)
+    assert printed == images.Printable("", images.TOO_LARGE)
+    monkeypatch.setattr(images, "MAX_PIXELS", 4)  # at the bound it is decoded and scaled
+    assert images.printable(tmp_path / "big.png", tmp_path).format == "png"
+
+
+def test_a_scaled_phone_photo_keeps_its_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scaling drops EXIF, so the rotation it names is applied to the small copy.
+    from PIL import Image
+
+    from pipeline import images
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.new("RGB", (400, 200), "white").save(tmp_path / "photo.jpg", exif=exif)
+    monkeypatch.setattr(images, "MAX_SIDE", 100)
+    printed = images.printable(tmp_path / "photo.jpg", tmp_path)
+    with Image.open(printed.path) as scaled:
+        assert (printed.format, scaled.size) == ("jpg", (50, 100))

@@ -65,7 +65,7 @@ def test_reference_links_and_images_resolve_with_the_files_definitions() -> None
     # The PDF once parsed each answer alone, without the definitions elsewhere in the file.
     first, second = compile_cards(FIXTURES / "render" / "reference_links")
     assert '#link("https://docs.python.org/3/tutorial/")[官方教程]' in first.answer_typst
-    assert '#image("/fig.png", width: 90%)' in first.answer_typst
+    assert '#cs-image("/fig.png")' in first.answer_typst
     assert "[tutorial]" not in first.answer_typst and "[fig]" not in first.answer_typst
     assert '<img src="fig.png" alt="结构示意">' in first.answer_html
     assert '#link("https://docs.python.org/3/tutorial/")[同一个链接]' in second.answer_typst
@@ -89,4 +89,29 @@ def test_an_image_in_a_question_is_resolved_like_one_in_an_answer() -> None:
     assert (target.kind, target.file) == ("local", "flow.png")
     assert target.media.endswith(".png") and answer.targets[0].media == target.media
     assert '<img src="flow.png" alt="流程">' in question.question_html
-    assert '#image("/flow.png", width: 90%)' in question.question_typst
+    assert '#cs-image("/flow.png")' in question.question_typst
+
+
+def test_a_raw_img_whose_file_is_missing_shows_the_placeholder(tmp_path: Path) -> None:
+    # An <img src> is an image like ![](…): checked, and never left pointing at nothing.
+    (tmp_path / "notes.md").write_text(
+        '## s\n#### 1. 图？\n\n<img src="gone.png" width="300"> 与 <img src="https://e.com/a.png">\n',
+        encoding="utf-8",
+    )
+    (card,) = compile_cards(tmp_path)
+    assert '<span class="missing-image">[图片缺失: gone.png]</span>' in card.answer_html
+    assert '<img src="https://e.com/a.png">' in card.answer_html
+    assert [(t.written, t.kind) for t in card.targets] == [
+        ("gone.png", "missing"),
+        ("https://e.com/a.png", "external"),
+    ]
+    assert "#missing[图片缺失: gone\\.png]" in card.answer_typst
+
+
+def test_a_display_formula_in_brackets_is_warned_about_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text(
+        "## s\n#### 1. 公式？\n\n文字。\n\n\\[\n\\boxed{x}\n\\]\n", encoding="utf-8"
+    )
+    parsed = parse_file(tmp_path, "notes.md", Config(content=tmp_path), typst=True)
+    assert [(d.line, d.code) for d in parsed.diagnostics] == [(6, "math-pdf")]
+    assert parsed.cards[0].answer_typst.endswith('#codeblock("\\\\boxed{x}")')

@@ -4,21 +4,22 @@ Typst rather than WeasyPrint: on these very notes it renders both seed files in 
 second against 6-10 s, and ten times the content in 6 s against 79 s and 1.6 GB
 (shared/research/pdf-engines.md). The cost is owning a Markdown-to-Typst writer
 (``pipeline/typstmd.py``) and a Pygments-to-Typst formatter (``highlight.typst_code``).
-Typst draws missing glyphs as boxes without a word, so fonts are checked first.
+Typst draws missing glyphs as boxes without a word, so fonts are checked first
+(``pipeline/fontcheck.py``), and images are read by their real format (``pipeline/images.py``).
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable, Sequence
-from functools import lru_cache
+import tempfile
+from collections.abc import Mapping, Sequence
 from itertools import groupby
-from typing import Any
+from pathlib import Path
 
-from .. import resources
+from .. import fontcheck, resources
 from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
+from ..images import Printable, printable
 from ..parallel import interruptible
 from ..records import BuildData, Card
 from ..typstmd import escape
@@ -29,6 +30,7 @@ FILE_NAME = "cheatsheet.pdf"
 TODO_TITLE = "待回答"
 _KEEP_LINES = 30  # questions shorter than about half a column are never split
 _CHARS_PER_LINE = 28
+_IMAGE_LINES = _KEEP_LINES + 1
 
 
 def selected(cards: Sequence[Card], config: Config) -> list[Card]:
@@ -47,7 +49,10 @@ def selected(cards: Sequence[Card], config: Config) -> list[Card]:
 
 def _estimated_lines(card: Card) -> int:
     code = sum(b.code.count("\n") + 1 for b in card.code_blocks)
-    return 2 + len(card.answer) // _CHARS_PER_LINE + card.answer.count("\n") // 2 + code
+    # An image can be as tall as a column: a card with one is never kept in one piece, or
+    # a kept card taller than the page would lose its end.
+    images = sum(_IMAGE_LINES for t in card.targets if t.image and t.kind == "local")
+    return 2 + len(card.answer) // _CHARS_PER_LINE + card.answer.count("\n") // 2 + code + images
 
 
 def _section_title(card: Card) -> str:
@@ -60,14 +65,23 @@ def _qa(card: Card) -> str:
     return f"#qa(keep: {keep})[{card.question_typst}][{card.answer_typst}]\n"
 
 
-def document(cards: Sequence[Card], config: Config) -> str:
-    """The whole Typst source of the cheat sheet (the cards compiled with Typst)."""
+def document(
+    cards: Sequence[Card], config: Config, images: Mapping[str, Printable] | None = None
+) -> str:
+    """The whole Typst source of the cheat sheet (the cards compiled with Typst).
+
+    ``images`` maps each image path the cards print to the file and format Typst reads.
+    """
+    emoji = fontcheck.installed(fontcheck.EMOJI_FONTS)
+    text_fonts = (*config.fonts, *emoji)
+    mono_fonts = (*config.mono_fonts, *emoji)
     out = [
         f"#let cs-paper = {typst_string(config.paper)}",
         f"#let cs-columns = {config.columns}",
         f"#let doc-title = {typst_string(config.pdf_title)}",
-        f"#let text-fonts = ({', '.join(typst_string(f) for f in config.fonts)},)",
-        f"#let mono-fonts = ({', '.join(typst_string(f) for f in config.mono_fonts)},)",
+        f"#let text-fonts = ({', '.join(typst_string(f) for f in text_fonts)},)",
+        f"#let mono-fonts = ({', '.join(typst_string(f) for f in mono_fonts)},)",
+        _images_dict(images or {}),
         TEMPLATE.read_text(encoding="utf-8"),
     ]
     answered = [c for c in cards if c.answered]
@@ -88,57 +102,18 @@ def document(cards: Sequence[Card], config: Config) -> str:
 # --- fonts -----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _installed_fonts() -> tuple[Any, ...]:
-    """The font files Typst itself finds on this machine (scanned once)."""
-    import typst
+def check_fonts(config: Config) -> None:
+    """Stop before rendering when a configured font is not installed (the environment).
 
-    return tuple(typst.Fonts(include_embedded_fonts=False).fonts())
-
-
-@lru_cache(maxsize=8)
-def _coverage(family: str) -> frozenset[int] | None:
-    """Code points a font family covers, or None when Typst cannot find it."""
-    from fontTools.ttLib import TTFont
-
-    infos = [f for f in _installed_fonts() if f.family.lower() == family.lower()]
-    if not infos:
-        return None
-    covered: set[int] = set()
-    for info in infos[:1] + [i for i in infos if i.weight >= 600][:1]:
-        font = TTFont(info.path, fontNumber=info.index, lazy=True)
-        covered.update(font.getBestCmap() or {})
-        font.close()
-        # A font and its tables point at each other; builds run without the cycle collector,
-        # so the cycle is broken here (a CJK font's tables are 60 MB).
-        font.tables.clear()
-    return frozenset(covered)
-
-
-def _printable(chars: Iterable[str]) -> set[str]:
-    return {ch for ch in chars if not ch.isspace() and unicodedata.category(ch)[0] != "C"}
-
-
-def check_fonts(cards: Sequence[Card], config: Config) -> None:
-    """Stop before rendering when a character of the notes has no configured font."""
-    prose = _printable(
-        ch for c in cards for text in (c.question, c.answer, *c.deck.parts) for ch in text
-    ) | _printable(config.pdf_title + TODO_TITLE + "目录")
-    code = _printable(ch for c in cards for b in c.code_blocks for ch in b.code)
-    problems = []
-    for what, families, chars in (("text", config.fonts, prose), ("code", config.mono_fonts, code)):
-        covered: set[int] = set()
-        for family in families:
-            found = _coverage(family)
-            if found is None:
-                problems.append(f"the {what} font '{family}' is not installed")
-            else:
-                covered |= found
-        missing = sorted(ch for ch in chars if ord(ch) not in covered)
-        if missing and covered:
-            shown = " ".join(f"U+{ord(ch):04X} {ch}" for ch in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            problems.append(f"no {what} font covers {len(missing)} character(s): {shown}{more}")
+    A character no font covers is a content problem, reported at its line by
+    :func:`pipeline.fontcheck.diagnose` before any exporter runs.
+    """
+    problems = [
+        f"the {what} font '{family}' is not installed"
+        for what, families in (("text", config.fonts), ("code", config.mono_fonts))
+        for family in families
+        if fontcheck.coverage(family) is None
+    ]
     if problems:
         raise EnvironmentProblem(
             "cannot print the cheat sheet: "
@@ -148,25 +123,48 @@ def check_fonts(cards: Sequence[Card], config: Config) -> None:
         )
 
 
+# --- images ----------------------------------------------------------------------------------
+
+
+def image_files(cards: Sequence[Card], root: Path, scratch: Path) -> dict[str, Printable]:
+    """Each local image the cards print (``/`` + its file) -> how Typst prints it."""
+    files = sorted(
+        {t.file for c in cards for t in c.targets if t.image and t.kind == "local" and t.file}
+    )
+    return {"/" + f: printable(root / f, scratch) for f in files}
+
+
+def _images_dict(images: Mapping[str, Printable]) -> str:
+    pairs = ", ".join(
+        f"{typst_string(key)}: ({typst_string(p.path)}, {typst_string(p.format)})"
+        for key, p in sorted(images.items())
+    )
+    return f"#let cs-images = ({pairs or ':'})"
+
+
 def export(data: BuildData, outputs: Outputs) -> None:
     """``cheatsheet.pdf``: fonts checked first, then typeset by Typst."""
     import typst
 
     cards = selected(data.cards, data.config)
-    check_fonts(cards, data.config)
-    source = document(cards, data.config)
-    try:
-        # typst-py types input and root with one constrained TypeVar; bytes + Path is valid.
-        pdf, warnings = interruptible(  # Ctrl-C need not wait for the end of typesetting
-            lambda: typst.compile_with_warnings(  # type: ignore[call-overload]
-                source.encode("utf-8"),
-                root=data.config.content.resolve(),
-                format="pdf",
-                pdf_tags=False,  # tags double the file and add 30 % time; nothing needs them
+    check_fonts(data.config)
+    root = data.config.content.resolve()
+    with tempfile.TemporaryDirectory(prefix="cardsmith-images-") as scratch:
+        source = document(cards, data.config, image_files(cards, root, Path(scratch)))
+        try:
+            # Images are named by absolute path (the notes' own, or a scaled copy in the
+            # scratch folder), all vetted by the path rules; so the root is the file system's.
+            # typst-py types input and root with one constrained TypeVar; bytes + str is valid.
+            pdf, warnings = interruptible(  # Ctrl-C need not wait for the end of typesetting
+                lambda: typst.compile_with_warnings(  # type: ignore[call-overload]
+                    source.encode("utf-8"),
+                    root=Path(root.anchor),
+                    format="pdf",
+                    pdf_tags=False,  # tags double the file and add 30 % time; not needed
+                )
             )
-        )
-    except typst.TypstError as exc:  # e.g. an image file that is not really an image
-        raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc
+        except typst.TypstError as exc:
+            raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc
     font_warnings = [str(w) for w in warnings if "font" in str(w).lower()]
     if font_warnings:
         raise EnvironmentProblem("; ".join(font_warnings))

@@ -1,0 +1,126 @@
+"""File-wide checks that read a note's tokens: fences, raw HTML, an unclosed ``$$``.
+
+Each function takes the file's tokens (and lines) and yields ``(line, severity, message,
+code)``; ``pipeline/parse.py`` turns them into diagnostics. Fences are judged from the
+tokens, not from raw lines: a fence inside a blockquote or a list item ends with its
+container, which only the parser knows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from markdown_it.token import Token
+
+from . import rawhtml
+from .errors import Severity
+
+Finding = tuple[int, Severity, str, str]
+
+_CODE_INDENT = 4  # columns of indentation that make a line code, not a fence (CommonMark 4.5)
+_QUOTE_PREFIX = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)*")
+
+
+def _fence_line(line: str, marker: str, length: int) -> bool:
+    """True when ``line`` (its blockquote markers removed) could close a fence of
+    ``length`` × ``marker``, indentation aside."""
+    text = _QUOTE_PREFIX.sub("", line).strip()
+    return len(text) >= length and set(text) == {marker}
+
+
+def _indent(line: str) -> int:
+    line = _QUOTE_PREFIX.sub("", line)
+    return len(line) - len(line.lstrip(" "))
+
+
+def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
+    """Fences that never close, and closing fences indented too far to close anything."""
+    for tok in tokens:
+        if tok.type != "fence" or not tok.map:
+            continue
+        start, end = tok.map
+        marker, length = tok.markup[0], len(tok.markup)
+        last = lines[end - 1] if 0 < end <= len(lines) else ""
+        opening = _indent(lines[start])
+        if (
+            end - start >= 2
+            and _fence_line(last, marker, length)
+            and _indent(last) - opening < _CODE_INDENT
+        ):
+            continue  # closed where the parser says the block ends
+        # A line that looks like the closing fence but is read as code: indented 4+ columns
+        # past the opening one (CommonMark 4.5), e.g. copied into a list item.
+        for i in range(start + 1, end):
+            if (
+                _fence_line(lines[i], marker, length)
+                and _indent(lines[i]) - opening >= _CODE_INDENT
+            ):
+                yield (
+                    i + 1,
+                    "warning",
+                    f"closing fence '{tok.markup}' is indented {_indent(lines[i])} spaces, "
+                    f"{_indent(lines[i]) - opening} more than its opening fence on line "
+                    f"{start + 1}, so it is read as code; indent it {opening} spaces like "
+                    "the opening fence",
+                    "fence-indent",
+                )
+                break
+        else:
+            rest_blank = all(not line.strip() for line in lines[end:])
+            if rest_blank:
+                yield (
+                    start + 1,
+                    "error",
+                    f"code fence '{tok.markup}' is never closed; "
+                    "everything after it is swallowed into the code block",
+                    "unclosed-fence",
+                )
+            else:
+                yield (
+                    start + 1,
+                    "warning",
+                    f"code fence '{tok.markup}' is never closed; it ends with its list item "
+                    f"or quote on line {end}",
+                    "unclosed-fence",
+                )
+
+
+def _inline_line(tok: Token, child_index: int) -> int:
+    assert tok.map is not None and tok.children is not None
+    breaks = sum(1 for c in tok.children[:child_index] if c.type in ("softbreak", "hardbreak"))
+    return tok.map[0] + 1 + breaks
+
+
+def raw_html(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+    """What the card loses of the raw HTML in a note (harmless markup says nothing)."""
+    for tok in tokens:
+        if tok.type == "html_block" and tok.map:
+            for problem in rawhtml.problems(tok.content):
+                yield tok.map[0] + 1, "warning", f"raw HTML: {problem}", "raw-html"
+        elif tok.type == "inline" and tok.map and tok.children:
+            for i, child in enumerate(tok.children):
+                if child.type == "html_inline":
+                    for problem in rawhtml.problems(child.content):
+                        yield _inline_line(tok, i), "warning", f"raw HTML: {problem}", "raw-html"
+
+
+def unclosed_math(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+    """A ``$$`` left in the text: a display formula that never closes (or holds a blank line)."""
+    for tok in tokens:
+        if tok.type != "inline" or not tok.map or not tok.children:
+            continue
+        for i, child in enumerate(tok.children):
+            if child.type == "text" and "$$" in child.content:
+                yield (
+                    _inline_line(tok, i),
+                    "warning",
+                    "'$$' is never closed, so the formula is shown as text; close it with "
+                    "'$$' (a display formula may not contain a blank line)",
+                    "unclosed-math",
+                )
+                break
+
+
+#: Every scan, in order.
+SCANS = (fences, raw_html, unclosed_math)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from markdown_it.token import Token
 
-from . import rawhtml
+from . import pdflimits, rawhtml
 from .errors import Severity
 
 Finding = tuple[int, Severity, str, str]
@@ -27,6 +27,13 @@ def _fence_line(line: str, marker: str, length: int) -> bool:
     ``length`` × ``marker``, indentation aside."""
     text = _QUOTE_PREFIX.sub("", line).strip()
     return len(text) >= length and set(text) == {marker}
+
+
+def _fence(markup: str) -> str:
+    """A fence's marker as a message quotes it: a run of 50,000 backticks is counted."""
+    return (
+        f"'{markup}'" if len(markup) <= 10 else f"'{markup[:3]}…' ({len(markup):,} × {markup[0]})"
+    )
 
 
 def _indent(line: str) -> int:
@@ -59,7 +66,7 @@ def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
                 yield (
                     i + 1,
                     "warning",
-                    f"closing fence '{tok.markup}' is indented {_indent(lines[i])} spaces, "
+                    f"closing fence {_fence(tok.markup)} is indented {_indent(lines[i])} spaces, "
                     f"{_indent(lines[i]) - opening} more than its opening fence on line "
                     f"{start + 1}, so it is read as code; indent it {opening} spaces like "
                     "the opening fence",
@@ -72,7 +79,7 @@ def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
                 yield (
                     start + 1,
                     "error",
-                    f"code fence '{tok.markup}' is never closed; "
+                    f"code fence {_fence(tok.markup)} is never closed; "
                     "everything after it is swallowed into the code block",
                     "unclosed-fence",
                 )
@@ -80,7 +87,7 @@ def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
                 yield (
                     start + 1,
                     "warning",
-                    f"code fence '{tok.markup}' is never closed; it ends with its list item "
+                    f"code fence {_fence(tok.markup)} is never closed; it ends with its list item "
                     f"or quote on line {end}",
                     "unclosed-fence",
                 )
@@ -123,4 +130,4 @@ def unclosed_math(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Fi
 
 
 #: Every scan, in order.
-SCANS = (fences, raw_html, unclosed_math)
+SCANS = (fences, raw_html, unclosed_math, pdflimits.nesting)

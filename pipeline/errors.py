@@ -28,6 +28,10 @@ def quoted(path: str | os.PathLike[str]) -> str:
     return f"'{text}'" if text == os.fspath(path) else text
 
 
+MAX_MESSAGE = 400
+"""Characters of a diagnostic's message at most; a longer one is cut with an ellipsis."""
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One problem found in the content, reported as ``path:line: severity: message``."""
@@ -44,6 +48,12 @@ class Diagnostic:
     """Short stable name of the check (``missing-image``), for editors and filters."""
     related: tuple[str, int] | None = None
     """Another location the problem involves (the other copy of a duplicate), if any."""
+
+    def __post_init__(self) -> None:
+        # A message quoting a note (a question, a formula, a line of code) stays readable on
+        # one line however long the quoted text is.
+        if len(self.message) > MAX_MESSAGE:
+            object.__setattr__(self, "message", self.message[: MAX_MESSAGE - 1] + "…")
 
     def __str__(self) -> str:
         also = f" (also at {shown(self.related[0])}:{self.related[1]})" if self.related else ""

@@ -32,12 +32,14 @@ from .highlight import (
     fence_language,
     highlight,
     known_language,
+    typst_string,
     unknown_language_message,
 )
 from .paths import Resolver
+from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
 from .records import Card, CodeBlock, Deck, ParsedFile, Source, Target
 from .render import markdown, render_blocks, render_inline
-from .typstmd import TypstRenderer
+from .typstmd import TypstRenderer, escape
 
 #: ``1. `` / ``1、`` / ``1) `` at the start of a heading: presentation, not identity.
 _NUMBER = re.compile(r"^\s*\d+\s*[.、．)）]\s*")
@@ -355,9 +357,17 @@ class _FileParser:
                 targets=targets,
                 tags=tags,
                 question_typst=typst.inline(children) if typst else "",
-                answer_typst=typst.blocks(answer_tokens) if typst and answer_tokens else "",
+                answer_typst=self.answer_typst(answer_md, answer_tokens),
             )
         )
+
+    def answer_typst(self, answer: str, tokens: list[Token]) -> str:
+        """The answer as the PDF prints it: "" without a PDF, a note when it is too long."""
+        if self.typst is None or not tokens:
+            return ""
+        if len(answer) > MAX_ANSWER_CHARS:  # validate warns: pdflimits.answer_message
+            return f"#missing[{escape(f'答案过长（{len(answer):,} 字），请看卡片')}]"
+        return self.typst.blocks(tokens)
 
     def code_block(self, tok: Token) -> CodeBlock | None:
         """Decide a code block's language, check its syntax and highlight it, once.
@@ -376,7 +386,7 @@ class _FileParser:
         tok.meta["language"] = language
         tok.meta["html"], typst = highlight(tok.content, language, self.typst is not None)
         if self.typst is not None:
-            tok.meta["typst"] = typst
+            tok.meta["typst"] = _printed_code(tok.content, language, typst)
         if not fenced:
             return None
         fence_line = tok.map[0] + 1
@@ -419,6 +429,19 @@ class _FileParser:
 
 #: Token types whose images and links are targets.
 _HAS_TARGETS = frozenset({"inline", "html_block"})
+
+
+def _printed_code(code: str, language: str, typst: str) -> str:
+    """The Typst of a code block as the PDF prints it: its first lines only, when it is long.
+
+    ``validate`` warns at the fence (``pdflimits.code_lines_message``); the card shows all.
+    """
+    lines = code.split("\n", MAX_CODE_LINES)
+    if len(lines) <= MAX_CODE_LINES:
+        return typst
+    shown = highlight("\n".join(lines[:MAX_CODE_LINES]), language, True)[1]
+    more = typst_string(f"… {code.count(chr(10)) - MAX_CODE_LINES:,} more lines on the card")
+    return shown[:-1] + f"; linebreak(); text(fill: luma(110), {more})}}"
 
 
 def _strip_number(children: list[Token]) -> list[Token]:

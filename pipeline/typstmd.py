@@ -25,6 +25,7 @@ from .highlight import typst_string
 from .mathmd import MATH_TOKENS
 from .mathtypst import convert_all
 from .paths import is_external
+from .pdflimits import MAX_NESTING
 from .records import Target
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
@@ -90,6 +91,7 @@ class TypstRenderer:
     def __init__(self, images: Mapping[str, Target]) -> None:
         self.images = images
         """Image ``src`` as in the tokens -> its resolved target."""
+        self._depth = 0  # block quotes and lists open around the node being rendered
         self.problems: list[tuple[int, str]] = []
         """(1-based line, message) of what could not be printed as written (a formula)."""
         self.math: Mapping[str, str | None] = {}
@@ -144,19 +146,35 @@ class TypstRenderer:
         )
         return ", ".join(f"[{self._children(item, tight).strip()}]" for item in node.children)
 
+    def _nested(self, node: Node, wrap: Callable[[], str]) -> str:
+        """A block quote or list, or, nested deeper than the PDF prints, its content flat."""
+        if self._depth >= MAX_NESTING:  # check warns at its line (pdflimits.nesting)
+            return (
+                self._children(node, False)
+                if node.type == "blockquote"
+                else "".join(self._children(item, False) for item in node.children)
+            )
+        self._depth += 1
+        try:
+            return wrap()
+        finally:
+            self._depth -= 1
+
     def _bullet_list(self, node: Node, _tight: bool) -> str:
-        return f"#list({self._items(node)})\n\n"
+        return self._nested(node, lambda: f"#list({self._items(node)})\n\n")
 
     def _ordered_list(self, node: Node, _tight: bool) -> str:
         start = int(node.token.attrGet("start") or 1)
-        return f"#enum(start: {start}, {self._items(node)})\n\n"
+        return self._nested(node, lambda: f"#enum(start: {start}, {self._items(node)})\n\n")
 
     def _code(self, node: Node, _tight: bool) -> str:
         # Lexed once, with the HTML, when the note file was compiled.
         return f"#codeblock({node.token.meta['typst']})\n\n"
 
     def _blockquote(self, node: Node, _tight: bool) -> str:
-        return f"#quote(block: true)[{self._children(node, False).strip()}]\n\n"
+        return self._nested(
+            node, lambda: f"#quote(block: true)[{self._children(node, False).strip()}]\n\n"
+        )
 
     def _hr(self, _node: Node, _tight: bool) -> str:
         return "#line(length: 100%, stroke: 0.4pt + luma(180))\n\n"

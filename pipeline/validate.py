@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from . import pdflimits
 from .duplicates import SEPARATOR, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
@@ -72,6 +73,19 @@ def _remote_images(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
         )
 
 
+def _printable(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
+    """What the PDF prints shortened: a very long answer, a very long code block."""
+    for card in cards:
+        if len(card.answer) > pdflimits.MAX_ANSWER_CHARS:
+            message = pdflimits.answer_message(len(card.answer))
+            yield Diagnostic(card.source.path, card.source.line, "warning", message, "pdf-limit")
+        for block in card.code_blocks:
+            lines = block.code.count("\n")
+            if lines > pdflimits.MAX_CODE_LINES:
+                message = pdflimits.code_lines_message(lines)
+                yield Diagnostic(card.source.path, block.line, "warning", message, "pdf-limit")
+
+
 def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
     for card in cards:
         for block in card.code_blocks:
@@ -101,6 +115,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("targets", _targets),
     ("remote images", _remote_images),
     ("code", _code),
+    ("printable", _printable),
 )
 
 

@@ -21,6 +21,7 @@ from ..errors import EnvironmentProblem, ExportCheckError
 from ..highlight import typst_string
 from ..images import Printable, printable
 from ..parallel import interruptible
+from ..pdflimits import MAX_SHEET_BYTES, sheet_message
 from ..records import BuildData, Card
 from ..typstmd import escape
 from .outputs import Outputs
@@ -151,6 +152,8 @@ def export(data: BuildData, outputs: Outputs) -> None:
     root = data.config.content.resolve()
     with tempfile.TemporaryDirectory(prefix="cardsmith-images-") as scratch:
         source = document(cards, data.config, image_files(cards, root, Path(scratch)))
+        if len(source) > MAX_SHEET_BYTES:  # refused before Typst takes the memory
+            raise EnvironmentProblem(sheet_message(len(source)))
         try:
             # Images are named by absolute path (the notes' own, or a scaled copy in the
             # scratch folder), all vetted by the path rules; so the root is the file system's.

@@ -142,6 +142,15 @@ content_option = click.option(
 )
 
 
+no_cache_option = click.option(
+    "--no-cache",
+    "cache",
+    flag_value=False,
+    default=None,
+    help="Compile every note file again (ignore and keep .cardsmith-cache/ as it is).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
@@ -237,6 +246,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
     help="PDF: leave out the page of unanswered questions.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
+@no_cache_option
 @translated
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
     """Build the outputs (cards.json, the .apkg, the PDF) into the output folder.

@@ -61,6 +61,8 @@ class Config:
     """PDF code fonts in fallback order (the second covers Chinese comments)."""
     workers: int = 0
     """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
+    cache: bool = True
+    """Reuse the compiled records of unchanged note files (``.cardsmith-cache/`` beside ``out``)."""
 
     @property
     def lock_path(self) -> Path:

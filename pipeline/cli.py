@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -23,9 +24,10 @@ import click
 from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
-from .errors import CardsmithError, ContentError, Diagnostic, ExportCheckError
+from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem, ExportCheckError
 from .init import init as run_init
 from .init import next_steps
+from .watch import Outcome, Saves, Session
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -303,3 +305,85 @@ def init(folder: Path) -> None:
         click.echo(f"created {path}")
     for line in next_steps(folder):
         click.echo(line)
+
+
+# --- watch --------------------------------------------------------------------------------
+
+
+def _watch_line(outcome: Outcome, changed: str) -> str:
+    stamp = time.strftime("%H:%M:%S")
+    return f"[{stamp}] {changed}{outcome.summary} ({outcome.seconds:.2f} s)"
+
+
+def _print_outcome(outcome: Outcome, content: Path, changed: str = "") -> None:
+    for d in _located(outcome.new, content):
+        click.echo(str(d))
+    for d in _located(outcome.fixed, content):
+        click.echo(f"fixed: {d}")
+    click.echo(_watch_line(outcome, changed))
+
+
+def _changed_names(paths: set[str], content: Path) -> str:
+    root = content.resolve()
+    names = sorted(
+        Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else p for p in paths
+    )
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{shown}: "
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(list(FORMATS)),
+    multiple=True,
+    help="Output to write; repeat for several (default: all).",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@no_cache_option
+@translated
+def watch(content: Path | None, strict: bool, **options: Any) -> None:
+    """Build, then build again whenever a note, an image or the settings are saved.
+
+    Each build prints only what changed: the problems it found that the build before
+    did not have, those it no longer finds ("fixed:"), and a one-line summary. A file
+    saved half-written or broken is reported, the previous outputs are kept, and the
+    watch goes on. Ctrl-C stops it (exit code 0).
+
+    \b
+    Examples:
+      cardsmith watch
+      cardsmith watch --content notes --format json --format apkg
+    """
+    session = Session(content, options, strict)
+    config = load_config(content, **options)  # a wrong setting stops here, with exit 2
+    folder = config.content
+    try:
+        if not folder.is_dir():
+            raise EnvironmentProblem(f"content folder '{folder}' does not exist")
+        with Saves(folder, config.out) as saves:  # watching before the first build
+            click.echo(f"watching {folder}/ (Ctrl-C to stop)")
+            _print_outcome(_guarded(session), folder)
+            for changed in saves:
+                _print_outcome(_guarded(session), folder, _changed_names(changed, folder))
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+def _guarded(session: Session) -> Outcome:
+    """A rebuild; a bug of ours is reported like ``translated`` does, and the watch goes on."""
+    try:
+        return session.rebuild()
+    except Exception as exc:
+        try:
+            where = f"the traceback is in {_crash_report(exc)}"
+        except OSError:
+            where = "the traceback could not be saved"
+        return Outcome(
+            False, f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
+        )

@@ -27,6 +27,7 @@ from .config import FORMATS, load_config
 from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem, ExportCheckError
 from .init import init as run_init
 from .init import next_steps
+from .preview import Preview, serve
 from .watch import Outcome, Saves, Session
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -387,3 +388,65 @@ def _guarded(session: Session) -> Outcome:
         return Outcome(
             False, f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
         )
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port on 127.0.0.1 (default: a free one, printed).",
+)
+@no_cache_option
+@translated
+def preview(content: Path | None, port: int, **options: Any) -> None:
+    """Show every card as Anki will, on a local web page that follows your saves.
+
+    The page (on 127.0.0.1 only; its address is printed) shows each card's front and
+    back with the note type's own templates and CSS, math rendered by MathJax as in
+    Anki, and each card's problems beside it. It has a search box, a night switch and
+    a phone-width view, and it shows a saved note again by itself: no reload needed.
+    Nothing is written but the cache. Ctrl-C stops it (exit code 0).
+
+    \b
+    Examples:
+      cardsmith preview
+      cardsmith preview --content notes --port 8000
+    """
+    config = load_config(content, **options)  # a wrong setting stops here, with exit 2
+    if not config.content.is_dir():
+        raise EnvironmentProblem(f"content folder '{config.content}' does not exist")
+    page = Preview(content, options)
+    try:
+        with Saves(config.content, config.out) as saves:  # watching before the first build
+            click.echo(_preview_line(page))
+            try:
+                server = serve(page, port)
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
+            click.echo(f"preview at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+            try:
+                for changed in saves:
+                    click.echo(_preview_line(page, _changed_names(changed, config.content)))
+            finally:
+                server.shutdown()
+                server.server_close()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+def _preview_line(page: Preview, changed: str = "") -> str:
+    """Refresh the page; one line saying what it shows (a bug of ours is reported, not fatal)."""
+    stamp = time.strftime("%H:%M:%S")
+    try:
+        return f"[{stamp}] {changed}{page.refresh()}"
+    except Exception as exc:
+        try:
+            where = f"the traceback is in {_crash_report(exc)}"
+        except OSError:
+            where = "the traceback could not be saved"
+        return f"[{stamp}] {changed}internal error: {type(exc).__name__}: {exc} ({where})"

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, sync_playwright
 from pipeline.preview import fill
 
 CHROMIUM = "/usr/bin/chromium"  # scripts/system-deps.sh test installs it; no browser download
-#: The flags that work as root on a machine without a network (see the README).
+#: The flags that work as root on a machine without a network (no sandbox, no background calls).
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

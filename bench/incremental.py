@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +47,19 @@ print(json.dumps([(name, round(t - t0, 3)) for name, t in marks]))
 """
 
 
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, workers included) of one command.
+
+    On a shared machine the wall time moves with the other users' load; the CPU time
+    much less, so both are reported.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = wall_time(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
 def build_cmd(content: Path, out: Path, formats: list[str], cache: bool) -> list[str]:
     cmd = [sys.executable, "-m", "pipeline", "build", "-q", "--content", str(content)]
     cmd += ["--out", str(out), *(a for f in formats for a in ("--format", f))]
@@ -66,20 +80,26 @@ def main() -> None:
         shutil.copytree(corpus(n), content, ignore=shutil.ignore_patterns(".done"))
         edited = sorted(content.glob("*.md"))[0]
         original = edited.read_text(encoding="utf-8")
-        first = wall_time(build_cmd(content, out, formats, cache=True))
-        runs: dict[str, list[float]] = {"no cache, one file edited": [], "cache, one edited": []}
+        first = timed(build_cmd(content, out, formats, cache=True))
+        modes = (("no cache, one file edited", False), ("cache, one file edited", True))
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in modes}
         for rep in range(args.reps):
-            for name, cache in (("no cache, one file edited", False), ("cache, one edited", True)):
+            for name, cache in modes:
                 edited.write_text(original + EXTRA if rep % 2 == 0 else original, "utf-8")
-                runs[name].append(wall_time(build_cmd(content, out, formats, cache)))
+                runs[name].append(timed(build_cmd(content, out, formats, cache)))
         runs["cache, nothing edited"] = [
-            wall_time(build_cmd(content, out, formats, cache=True)) for _ in range(args.reps)
+            timed(build_cmd(content, out, formats, cache=True)) for _ in range(args.reps)
         ]
         cache_mb = sum(p.stat().st_size for p in (work / ".cardsmith-cache").iterdir()) / 1e6
         print(json.dumps({"n": n, "formats": formats, "first build (writes cache)": first}))
         for name, samples in runs.items():
-            row = {"n": n, "what": name, "median_s": round(statistics.median(samples), 2)}
-            print(json.dumps({**row, "runs": [round(s, 2) for s in samples]}), flush=True)
+            row = {
+                "n": n,
+                "what": name,
+                "median_s": round(statistics.median(w for w, _ in samples), 2),
+                "median_cpu_s": round(statistics.median(c for _, c in samples), 2),
+            }
+            print(json.dumps({**row, "runs": [round(w, 2) for w, _ in samples]}), flush=True)
         print(json.dumps({"n": n, "cache_mb": round(cache_mb, 1)}))
         edited.write_text(original + EXTRA, "utf-8")
         start = time.perf_counter()

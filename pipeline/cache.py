@@ -91,8 +91,6 @@ class ParseCache:
     """The build's settings (the parts the compile step reads go into every key)."""
     typst: bool
     """Whether the build renders Typst (a PDF build's records carry it, others do not)."""
-    hits: int = 0
-    """Files served from the cache by :meth:`lookup`."""
     _data: dict[str, bytes] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
     _pending: list[ParsedFile] = field(default_factory=list)
@@ -147,7 +145,6 @@ class ParseCache:
                 self._data[path], self._keys[path] = data, key
             else:
                 found[path] = cached
-        self.hits = len(found)
         return found
 
     def data(self, path: str) -> bytes | None:

@@ -1,4 +1,4 @@
-"""``cardsmith preview`` in a real headless Chromium (Debian's ``chromium``, driven by Playwright)."""
+"""``cardsmith preview`` in a real headless Chromium (Debian's, driven by Playwright)."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_a_saved_note_appears_without_a_reload(
 def test_nothing_is_loaded_from_anywhere_but_the_preview(
     browser_page: tuple[Page, list[str]], served: tuple[str, Path]
 ) -> None:
-    page, requested = browser_page
+    _page, requested = browser_page
     base = served[0]
     assert requested and all(url.startswith(base) for url in requested), requested
     assert any(url.endswith("/mathjax/tex-chtml-full.js") for url in requested)

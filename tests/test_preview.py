@@ -72,7 +72,9 @@ def browser_page(served: tuple[str, Path]) -> Iterator[tuple[Page, list[str]]]:
         page.set_default_timeout(TIMEOUT_MS)
         page.on("request", lambda request: requested.append(request.url))
         page.goto(served[0])
-        page.wait_for_function("document.body.dataset.typeset === '1'")  # cards and math
+        # Cards loaded and math typeset. (A locator, not wait_for_function: the page's CSP
+        # forbids eval, which Playwright's string predicates use once they start polling.)
+        page.locator("body[data-typeset='1']").wait_for(state="attached")
         yield page, requested
         browser.close()
 

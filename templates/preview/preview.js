@@ -16,26 +16,34 @@ window.MathJax = {
     typeset: false,
     ready() {
       MathJax.startup.defaultReady();
-      MathJax.startup.promise.then(() => typeset());
+      typesetCards();
     },
   },
 };
 
+// The cards in view, typeset again; MathJax's own queue keeps typesets in order.
+function typesetCards() {
+  const mj = window.MathJax;
+  if (!mj || !mj.startup || !mj.startup.promise) return; // not loaded yet: ready() calls this
+  const cards = document.getElementById("cards");
+  const build = document.body.dataset.build;
+  mj.startup.promise = mj.startup.promise
+    .then(() => {
+      mj.typesetClear([cards]);
+      return mj.typesetPromise([cards]);
+    })
+    .catch((error) => console.error("MathJax:", error))
+    .then(() => {
+      if (build !== undefined) document.body.dataset.typeset = build;
+    });
+}
+
 (function () {
   const params = new URLSearchParams(location.search);
-  let build = -1;
+  let shown = null; // the build whose cards are in the page
 
   function cards() {
     return document.getElementById("cards");
-  }
-
-  function typeset() {
-    const mj = window.MathJax;
-    if (!mj || !mj.typesetPromise) return; // not loaded yet: its ready() typesets
-    if (mj.typesetClear) mj.typesetClear([cards()]);
-    mj.typesetPromise([cards()]).then(() => {
-      document.body.dataset.typeset = String(build);
-    });
   }
 
   function query() {
@@ -75,25 +83,24 @@ window.MathJax = {
     cards().hidden = on;
   }
 
-  async function load() {
+  async function load(build) {
     const response = await fetch("/cards", { cache: "no-store" });
+    if (!response.ok) throw new Error(`cards: ${response.status}`);
     const html = await response.text();
     const y = window.scrollY;
     cards().innerHTML = html;
     filter();
     window.scrollTo(0, y);
+    shown = build;
     document.body.dataset.build = String(build);
-    typeset();
+    typesetCards();
   }
 
   async function poll() {
     try {
       const response = await fetch("/build", { cache: "no-store" });
       const state = await response.json();
-      if (state.build !== build) {
-        build = state.build;
-        await load();
-      }
+      if (state.build !== shown) await load(state.build);
     } catch (e) {
       // the preview was stopped or is busy: ask again
     }

@@ -376,18 +376,21 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
         click.echo("stopped")
 
 
+def _bug(exc: Exception) -> str:
+    """One line on an unexpected exception, its traceback saved, as ``translated`` says it."""
+    try:
+        where = f"the traceback is in {_crash_report(exc)}"
+    except OSError:
+        where = "the traceback could not be saved"
+    return f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
+
+
 def _guarded(session: Session) -> Outcome:
-    """A rebuild; a bug of ours is reported like ``translated`` does, and the watch goes on."""
+    """A rebuild; a bug of ours is reported, and the watch goes on waiting for saves."""
     try:
         return session.rebuild()
     except Exception as exc:
-        try:
-            where = f"the traceback is in {_crash_report(exc)}"
-        except OSError:
-            where = "the traceback could not be saved"
-        return Outcome(
-            False, f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
-        )
+        return Outcome(False, _bug(exc))
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -445,8 +448,4 @@ def _preview_line(page: Preview, changed: str = "") -> str:
     try:
         return f"[{stamp}] {changed}{page.refresh()}"
     except Exception as exc:
-        try:
-            where = f"the traceback is in {_crash_report(exc)}"
-        except OSError:
-            where = "the traceback could not be saved"
-        return f"[{stamp}] {changed}internal error: {type(exc).__name__}: {exc} ({where})"
+        return f"[{stamp}] {changed}{_bug(exc)}"

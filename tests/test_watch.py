@@ -6,6 +6,7 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import TextIO
 
 import pytest
 
-from pipeline.watch import Session
+from pipeline.cli import _guarded
+from pipeline.watch import Outcome, Session
 
 NOTE = "## 基础\n\n1. 什么是列表？\n\n   有序的容器。\n"
 TIMEOUT = 30.0
@@ -108,3 +110,21 @@ def test_a_warning_whose_line_moved_is_not_reported_again(tmp_path: Path) -> Non
     (tmp_path / "notes.md").write_text("# 标题\n\n## s\n\n1. 没有答案的问题？\n", "utf-8")
     moved = session.rebuild()
     assert moved.ok and moved.new == () and moved.fixed == ()
+
+
+def test_a_bug_during_a_rebuild_is_reported_and_the_watch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = Session(tmp_path, {"out": tmp_path / "out"})
+
+    def broken() -> Outcome:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(session, "rebuild", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the traceback is saved
+    outcome = _guarded(session)
+    assert not outcome.ok
+    assert outcome.summary.startswith("internal error: ZeroDivisionError: division by zero")
+    assert "a bug in cardsmith" in outcome.summary
+    (saved,) = tmp_path.glob("cardsmith-crash-*.txt")
+    assert "Traceback" in saved.read_text(encoding="utf-8")

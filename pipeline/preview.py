@@ -7,9 +7,10 @@ shipped inside the package) rendering ``\\(...\\)`` and ``\\[...\\]``. The night
 the classes Anki adds to the page; the phone view is the same page in a 390-pixel frame,
 so the note type's own ``@media`` rules apply.
 
-The server listens on 127.0.0.1 only, answers a fixed set of paths (the page, its script
-and style, MathJax's files, and the images the cards show), and forbids the browser to
-load anything from elsewhere (Content-Security-Policy). The page asks for the build
+The server listens on 127.0.0.1 only, answers only requests addressed to 127.0.0.1 or
+localhost, serves a fixed set of paths (the page, its script and style, MathJax's files,
+and the images the cards show), and forbids the browser to load anything from elsewhere
+(Content-Security-Policy). The page asks for the build
 number twice a second and fetches the cards again when it changed.
 """
 
@@ -236,6 +237,13 @@ def _handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
         server_version = "cardsmith-preview"
 
         def do_GET(self) -> None:  # the name http.server calls
+            assert isinstance(self.server, ThreadingHTTPServer)
+            port = self.server.server_port
+            if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                # Another name that points here (DNS rebinding): a web page must not read
+                # the notes through it.
+                self.send_error(HTTPStatus.FORBIDDEN)
+                return
             url = urlsplit(self.path)
             path = url.path
             routes: dict[str, Callable[[], tuple[bytes, str]]] = {

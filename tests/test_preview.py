@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,13 @@ def test_nothing_is_loaded_from_anywhere_but_the_preview(
             text = response.read().decode("utf-8")
             assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         assert not re.findall(r"https?://(?!127\.0\.0\.1)", text)
+
+
+def test_a_request_for_another_host_name_is_refused(served: tuple[str, Path]) -> None:
+    request = urllib.request.Request(served[0] + "cards", headers={"Host": "evil.example:80"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 403
 
 
 def test_fill_replaces_fields_and_leaves_unknown_references() -> None:

@@ -106,6 +106,7 @@ def corpus(n: int, math_every: int = 0) -> Path:
 def cardsmith_cmd(content: Path, formats: list[str]) -> list[str]:
     out = OUT / "build"
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(OUT / ".cardsmith-cache", ignore_errors=True)  # cold: nothing compiled yet
     (content / "cardsmith.lock.json").unlink(missing_ok=True)
     cmd = [
         sys.executable,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fontcheck
+from .cache import ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -49,25 +50,34 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-def _parse_one(args: tuple[Path, str, Config, bool]) -> ParsedFile:
+def _parse_one(args: tuple[Path, str, Config, bool, bytes | None]) -> ParsedFile:
     return parse_file(*args)
 
 
-def parse_all(config: Config, progress: Progress = _quiet, typst: bool = False) -> Collection:
+def parse_all(
+    config: Config,
+    progress: Progress = _quiet,
+    typst: bool = False,
+    cache: ParseCache | None = None,
+) -> Collection:
     """Compile every note file, on every core when the notes are large enough to be worth it.
 
     ``typst`` compiles each card to Typst as well (for the PDF), in the same workers.
+    Files with a valid entry in ``cache`` are not compiled again.
     """
     paths = discover(config.content)
-    jobs = [(config.content, p, config, typst) for p in paths]
-    size = sum((config.content / p).stat().st_size for p in paths)
+    cache = cache or ParseCache(None, config, typst)
+    found = cache.lookup(paths)
+    jobs = [(config.content, p, config, typst, cache.data(p)) for p in paths if p not in found]
+    size = sum((config.content / job[1]).stat().st_size for job in jobs)
     # Below a few hundred KB, starting workers costs more than it saves.
     workers = worker_count(config.workers, len(jobs)) if size >= _PARALLEL_BYTES else 1
-    parsed: list[ParsedFile] = []
-    progress("parse", 0, len(jobs))
+    progress("parse", len(found), len(paths))
     for result in fork_map(_parse_one, jobs, workers):
-        parsed.append(result)
-        progress("parse", len(parsed), len(jobs))
+        found[result.path] = result
+        cache.store(result)
+        progress("parse", len(found), len(paths))
+    parsed = [found[p] for p in paths]
     cards = tuple(card for f in parsed for card in f.cards)
     diagnostics = tuple(d for f in parsed for d in f.diagnostics)
     return Collection(cards, diagnostics)
@@ -102,11 +112,16 @@ class CheckResult:
     """Ids as a build would assign them (nothing written)."""
 
 
-def check(config: Config, progress: Progress = _quiet) -> CheckResult:
-    """Parse, validate and match identities; write nothing."""
+def check(
+    config: Config, progress: Progress = _quiet, cache: ParseCache | None = None
+) -> CheckResult:
+    """Parse, validate and match identities; write nothing.
+
+    The compiled-records cache is read; it is written only by the caller of a ``cache``.
+    """
     # The duplicate search is forked now, while this process is small.
     with _collector_paused(), Validation(config.content) as checks:
-        collection = parse_all(config, progress)
+        collection = parse_all(config, progress, cache=cache or ParseCache.open(config, False))
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
         identity = identify(config, collection.cards)
@@ -148,7 +163,8 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     # The duplicate search runs in another process beside identity and the exporters,
     # forked now, while this process is small.
     with _collector_paused(), Validation(config.content) as checks:
-        collection = parse_all(config, progress, typst="pdf" in config.formats)
+        cache = ParseCache.open(config, typst="pdf" in config.formats)
+        collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)
         identity = identify(config, collection.cards)
         fonts = fontcheck.diagnose(collection.cards, config)
@@ -176,4 +192,5 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             # The lock first: an id may be recorded and never shipped, never the reverse.
             write_lock(config.lock_path, identity)
             written = outputs.commit()
+            cache.save()  # with the outputs: a failed build writes nothing
     return BuildResult(written, report, diagnostics)

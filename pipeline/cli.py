@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -23,10 +24,19 @@ import click
 from .build import build as run_build
 from .build import check as run_check
 from .config import FORMATS, load_config
-from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, ExportCheckError
+from .errors import (
+    CardsmithError,
+    ConfigError,
+    ContentError,
+    Diagnostic,
+    EnvironmentProblem,
+    ExportCheckError,
+)
 from .init import init as run_init
 from .init import next_steps
 from .interrupts import raise_if_stopping, stopped_by_signals
+from .preview import Preview, serve
+from .watch import Outcome, Saves, Session
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -153,6 +163,15 @@ content_option = click.option(
 )
 
 
+no_cache_option = click.option(
+    "--no-cache",
+    "cache",
+    flag_value=False,
+    default=None,
+    help="Compile every note file again (ignore and keep .cardsmith-cache/ as it is).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
@@ -258,6 +277,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
     help="Build even if most questions of the lock file would be orphaned (all notes gone).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
+@no_cache_option
 @translated
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:
     """Build the outputs (cards.json, the .apkg, the PDF) into the output folder.
@@ -425,3 +445,140 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
     result = run_check(config)
     for line in orphan_listing(result.identity):
         click.echo(line)
+
+
+# --- watch --------------------------------------------------------------------------------
+
+
+def _watch_line(outcome: Outcome, changed: str) -> str:
+    stamp = time.strftime("%H:%M:%S")
+    return f"[{stamp}] {changed}{outcome.summary} ({outcome.seconds:.2f} s)"
+
+
+def _print_outcome(outcome: Outcome, content: Path, changed: str = "") -> None:
+    for d in _located(outcome.new, content):
+        click.echo(str(d))
+    for d in _located(outcome.fixed, content):
+        click.echo(f"fixed: {d}")
+    click.echo(_watch_line(outcome, changed))
+
+
+def _changed_names(paths: set[str], content: Path) -> str:
+    root = content.resolve()
+    names = sorted(
+        Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else p for p in paths
+    )
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{shown}: "
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(list(FORMATS)),
+    multiple=True,
+    help="Output to write; repeat for several (default: all).",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@no_cache_option
+@translated
+def watch(content: Path | None, strict: bool, **options: Any) -> None:
+    """Build, then build again whenever a note, an image or the settings are saved.
+
+    Each build prints only what changed: the problems it found that the build before
+    did not have, those it no longer finds ("fixed:"), and a one-line summary. A file
+    saved half-written or broken is reported, the previous outputs are kept, and the
+    watch goes on. Ctrl-C stops it (exit code 130, as for every command).
+
+    \b
+    Examples:
+      cardsmith watch
+      cardsmith watch --content notes --format json --format apkg
+    """
+    session = Session(content, options, strict)
+    config = load_config(content, **options)  # a wrong setting stops here, with exit 2
+    folder = config.content
+    if not folder.is_dir():
+        raise EnvironmentProblem(f"content folder '{folder}' does not exist")
+    with Saves(folder, config.out) as saves:  # watching before the first build
+        click.echo(f"watching {folder}/ (Ctrl-C to stop)")
+        _print_outcome(_guarded(session), folder)
+        for changed in saves:
+            _print_outcome(_guarded(session), folder, _changed_names(changed, folder))
+
+
+def _bug(exc: Exception) -> str:
+    """One line on an unexpected exception, its traceback saved, as ``translated`` says it."""
+    try:
+        where = f"the traceback is in {_crash_report(exc)}"
+    except OSError:
+        where = "the traceback could not be saved"
+    return f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
+
+
+def _guarded(session: Session) -> Outcome:
+    """A rebuild; a bug of ours is reported, and the watch goes on waiting for saves."""
+    try:
+        return session.rebuild()
+    except Exception as exc:
+        return Outcome(False, _bug(exc))
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+@cli.command()
+@content_option
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port on 127.0.0.1 (default: a free one, printed).",
+)
+@no_cache_option
+@translated
+def preview(content: Path | None, port: int, **options: Any) -> None:
+    """Show every card as Anki will, on a local web page that follows your saves.
+
+    The page (on 127.0.0.1 only; its address is printed) shows each card's front and
+    back with the note type's own templates and CSS, math rendered by MathJax as in
+    Anki, and each card's problems beside it. It has a search box, a night switch and
+    a phone-width view, and it shows a saved note again by itself: no reload needed.
+    Nothing is written but the cache. Ctrl-C stops it (exit code 130, as for every command).
+
+    \b
+    Examples:
+      cardsmith preview
+      cardsmith preview --content notes --port 8000
+    """
+    config = load_config(content, **options)  # a wrong setting stops here, with exit 2
+    if not config.content.is_dir():
+        raise EnvironmentProblem(f"content folder '{config.content}' does not exist")
+    page = Preview(content, options)
+    with Saves(config.content, config.out) as saves:  # watching before the first build
+        click.echo(_preview_line(page))
+        try:
+            server = serve(page, port)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
+        click.echo(f"preview at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+        try:
+            for changed in saves:
+                click.echo(_preview_line(page, _changed_names(changed, config.content)))
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def _preview_line(page: Preview, changed: str = "") -> str:
+    """Refresh the page; one line saying what it shows (a bug of ours is reported, not fatal)."""
+    stamp = time.strftime("%H:%M:%S")
+    try:
+        return f"[{stamp}] {changed}{page.refresh()}"
+    except Exception as exc:
+        return f"[{stamp}] {changed}{_bug(exc)}"

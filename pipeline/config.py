@@ -63,6 +63,8 @@ class Config:
     """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
     allow_mass_orphan: bool = False
     """Build even when most questions of the lock file would be orphaned (see ``safeguards``)."""
+    cache: bool = True
+    """Reuse the compiled records of unchanged note files (``.cardsmith-cache/`` beside ``out``)."""
 
     @property
     def lock_path(self) -> Path:

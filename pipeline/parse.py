@@ -458,14 +458,17 @@ def file_title(path: str, config: Config) -> str:
     return deck_name(config.titles.get(path) or Path(path).stem)
 
 
-def parse_file(root: Path, path: str, config: Config, typst: bool = False) -> ParsedFile:
+def parse_file(
+    root: Path, path: str, config: Config, typst: bool = False, data: bytes | None = None
+) -> ParsedFile:
     """Read, decode and compile one note file (``path`` relative to ``root``).
 
-    ``typst`` renders every card to Typst as well, for the PDF.
+    ``typst`` renders every card to Typst as well, for the PDF. ``data``: the file's bytes,
+    when the caller has read them already (the cache keys its entries by them).
     """
     full = root / path
     try:
-        data = full.read_bytes()
+        data = full.read_bytes() if data is None else data
     except OSError as exc:
         return ParsedFile(
             path, (), (Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io"),)

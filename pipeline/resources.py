@@ -29,6 +29,11 @@ def init_files() -> Traversable:
     return files("pipeline.templates").joinpath("init")
 
 
+def preview_files() -> Traversable:
+    """Folder of the preview page's script and style, and the vendored MathJax."""
+    return files("pipeline.templates").joinpath("preview")
+
+
 def cards_schema() -> Traversable:
     """The JSON schema of ``cards.json``."""
     return files("pipeline").joinpath("schema", "cards.schema.json")

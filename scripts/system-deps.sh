@@ -3,7 +3,8 @@
 # otherwise says exactly what to install. Usage: scripts/system-deps.sh build|test
 set -eu
 want="fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji"  # PDF: CJK text, code, emoji
-[ "${1:-build}" = test ] && want="$want poppler-utils"   # tests read PDFs back
+# tests read PDFs back (poppler) and open the preview page in a headless browser (chromium)
+[ "${1:-build}" = test ] && want="$want poppler-utils chromium"
 missing=""
 for pkg in $want; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
@@ -19,8 +20,8 @@ elif command -v apt-get >/dev/null 2>&1; then
     exit 1
 else
     echo "cardsmith needs a CJK font (Noto Sans CJK SC), DejaVu Sans Mono and Noto Color Emoji for the PDF," >&2
-    echo "and poppler's pdftotext/pdffonts for the tests. Install them with your package manager" >&2
-    echo "(Debian: fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji poppler-utils; macOS: brew install poppler" >&2
+    echo "and poppler's pdftotext/pdffonts and Chromium for the tests. Install them with your package" >&2
+    echo "manager (Debian: fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji poppler-utils chromium; macOS: brew install poppler" >&2
     echo "and font-noto-sans-cjk-sc)." >&2
     exit 1
 fi

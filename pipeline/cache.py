@@ -1,0 +1,239 @@
+"""Compiled note files kept between builds: an unchanged file is not compiled again.
+
+A note file's :class:`~pipeline.records.ParsedFile` depends on more than its bytes, and the
+key holds all of it: the bytes, the settings the compile step reads (root deck, the file's
+title, the default fence language), whether Typst was rendered, the content folder, and a
+fingerprint of the code that compiles (every source file of this package, the versions of
+markdown-it-py, Pygments and Python, ``CARDSMITH_FASTLEX``), so neither an upgrade nor a
+developer's edit is ever served stale records. Images and links are judged against the
+file system (an image's media name is a hash of its bytes; a missing one shows a
+placeholder): a cached file's targets are judged again on load, and any difference makes
+it a miss. Ids are not cached: the identity stage assigns them after the compile step.
+
+The cache lives in ``.cardsmith-cache/`` beside the output folder (``build/`` ->
+``.cardsmith-cache/``, the name ``init``'s ``.gitignore`` lists), not inside it: the output
+folder holds exactly the outputs, as a person publishing or syncing it expects. It is
+written only together with the outputs of a successful build, so a failed build still
+writes nothing, and ``check`` never writes it. One entry a note file (and
+Typst flag), a pickle named by a hash of the file's path: an edit replaces one small
+file, a build reads only the entries of the files it has, and entries of deleted files
+are removed. An entry that cannot be read, unpickles to anything unexpected or carries
+another key is a miss, never trusted; a cache that cannot be written is skipped silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from .config import Config
+from .parse import file_title
+from .paths import Resolver
+from .records import ParsedFile
+
+CACHE_DIR = ".cardsmith-cache"
+#: Changes whenever the layout of an entry changes.
+_FORMAT = "cardsmith-cache-1"
+_SUFFIX = ".pickle"
+#: Marks the folder as a cache for backup tools (https://bford.info/cachedir/).
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# cardsmith's compiled notes; safe to delete\n"
+#: Libraries whose behaviour shapes a compiled card.
+_LIBRARIES = ("markdown-it-py", "mdurl", "pygments", "cardsmith")
+
+
+_HEADER_SIZE = len(_FORMAT) + 32 + 32
+
+
+def _header(key: str, payload: bytes) -> bytes:
+    """An entry's first bytes: the format, the key, and a hash of the pickle that follows."""
+    return _FORMAT.encode() + bytes.fromhex(key) + hashlib.sha256(payload).digest()
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of every source file of this package and the versions that shape its output.
+
+    Computed once a process: reading the package's few dozen files takes about a millisecond.
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    versions = [_version(d) for d in _LIBRARIES]
+    extra = [sys.version, os.environ.get("CARDSMITH_FASTLEX", "")]
+    digest.update(json.dumps([*versions, *extra]).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class ParseCache:
+    """The compiled-records cache of one build: looked up first, saved after the outputs."""
+
+    folder: Path | None
+    """Folder of the entries; None when caching is off (``--no-cache``)."""
+    config: Config
+    """The build's settings (the parts the compile step reads go into every key)."""
+    typst: bool
+    """Whether the build renders Typst (a PDF build's records carry it, others do not)."""
+    _data: dict[str, bytes] = field(default_factory=dict)
+    _keys: dict[str, str] = field(default_factory=dict)
+    _pending: list[ParsedFile] = field(default_factory=list)
+    _paths: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, config: Config, typst: bool) -> ParseCache:
+        """The cache beside the output folder, or a disabled one when ``config.cache`` is off."""
+        return cls(config.out.parent / CACHE_DIR if config.cache else None, config, typst)
+
+    # -- keys
+    def _entry(self, path: str, typst: bool) -> Path:
+        assert self.folder is not None
+        name = hashlib.sha256(f"{path}\0{typst}".encode()).hexdigest()[:32]
+        return self.folder / (name + _SUFFIX)
+
+    def _key(self, path: str, data: bytes, typst: bool) -> str:
+        config = self.config
+        settings = [
+            _FORMAT,
+            code_fingerprint(),
+            path,
+            typst,
+            str(config.content.resolve()),
+            config.root_deck,
+            file_title(path, config),
+            config.default_language,
+        ]
+        digest = hashlib.sha256(json.dumps(settings, ensure_ascii=False).encode())
+        digest.update(hashlib.sha256(data).digest())
+        return digest.hexdigest()
+
+    # -- reading
+    def lookup(self, paths: list[str]) -> dict[str, ParsedFile]:
+        """The cached records of every file in ``paths`` that has a valid entry.
+
+        The bytes of every other file are kept for :meth:`data`, so the records stored
+        later are exactly those of the bytes the key was made from.
+        """
+        self._paths = list(paths)
+        if self.folder is None:
+            return {}
+        found: dict[str, ParsedFile] = {}
+        root = self.config.content
+        for path in paths:
+            try:
+                data = (root / path).read_bytes()
+            except OSError:
+                continue  # the compile step reports it
+            cached, key = self._load(path, data)
+            if cached is None:
+                self._data[path], self._keys[path] = data, key
+            else:
+                found[path] = cached
+        return found
+
+    def data(self, path: str) -> bytes | None:
+        """The bytes ``path`` was read as by :meth:`lookup` (None: not read, or a hit)."""
+        return self._data.get(path)
+
+    def _load(self, path: str, data: bytes) -> tuple[ParsedFile | None, str]:
+        """A valid cached entry of the file (or None), and the key of this build's entry.
+
+        A build without Typst may use an entry with it (its records carry Typst besides).
+        """
+        own = self._key(path, data, self.typst)
+        for typst in dict.fromkeys((self.typst, True)):
+            key = own if typst == self.typst else self._key(path, data, typst)
+            found = self._entry_records(self._entry(path, typst), path, key)
+            if found is not None:
+                return found, own
+        return None, own
+
+    def _entry_records(self, entry_path: Path, path: str, key: str) -> ParsedFile | None:
+        """The records of one entry, when its header says they are the ones for ``key``.
+
+        An entry is a header (format, key, hash of the pickle) and then the pickle: a
+        truncated, overwritten or edited entry fails the hash and is never unpickled.
+        """
+        try:
+            blob = entry_path.read_bytes()
+        except OSError:
+            return None
+        header = _header(key, blob[_HEADER_SIZE:])
+        if blob[:_HEADER_SIZE] != header:
+            return None
+        try:
+            parsed = pickle.loads(blob[_HEADER_SIZE:])
+        except Exception:  # the hash matched, so only a bug could bring us here
+            return None
+        if not isinstance(parsed, ParsedFile) or parsed.path != path:
+            return None
+        return parsed if self._targets_unchanged(parsed) else None
+
+    def _targets_unchanged(self, parsed: ParsedFile) -> bool:
+        """Whether every image and link of the file is judged today as it was when compiled."""
+        root = self.config.content.resolve()
+        resolver = Resolver(root, (root / parsed.path).parent.resolve())
+        for card in parsed.cards:
+            for target in card.targets:
+                now = resolver.target(target.url, target.line, target.image)
+                if (now.kind, now.file, now.media) != (target.kind, target.file, target.media):
+                    return False
+        return True
+
+    # -- writing
+    def store(self, parsed: ParsedFile) -> None:
+        """Keep a freshly compiled file's records for :meth:`save`."""
+        if self.folder is not None and parsed.path in self._keys:
+            self._pending.append(parsed)
+
+    def save(self) -> None:
+        """Write the entries of the files compiled this time; remove those of deleted files.
+
+        Called once the build's outputs are written. A cache that cannot be written (a
+        read-only or full disk) costs the next build time, never this one its result.
+        """
+        if self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tag = self.folder / "CACHEDIR.TAG"
+            if not tag.exists():
+                tag.write_text(_TAG, encoding="utf-8")
+            for parsed in self._pending:
+                payload = pickle.dumps(parsed, protocol=5)
+                header = _header(self._keys[parsed.path], payload)
+                self._write(self._entry(parsed.path, self.typst), header + payload)
+            self._pending.clear()
+            live = {self._entry(p, t).name for p in self._paths for t in (False, True)}
+            for old in self.folder.glob("*" + _SUFFIX):
+                if old.name not in live:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def _write(self, target: Path, payload: bytes) -> None:
+        assert self.folder is not None
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(payload)
+            os.replace(tmp, target)  # a reader sees the old entry or the new one, never half
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,208 @@
+"""The compiled-records cache: unchanged files are not compiled again; the bytes never differ."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pipeline import ContentError, build, check, load_config
+from pipeline.cache import CACHE_DIR
+from pipeline.config import Config
+from pipeline.records import ParsedFile
+from tests.conftest import SEEDS
+
+#: Two note files: one question, and a section without any.
+TWO = {"a.md": "## s\n\n1. q？\n\n   a。\n", "b.md": "## t\n"}
+OUTPUTS = ("cards.json", "cardsmith.apkg", "cheatsheet.pdf")
+PNG = bytes.fromhex("89504e470d0a1a0a")  # any bytes do: only their hash is read
+
+
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The note files each build compiles (not served from the cache), in order."""
+    seen: list[str] = []
+    build_module = sys.modules["pipeline.build"]
+    real: Callable[..., ParsedFile] = build_module.parse_file
+
+    def counting(root: Path, path: str, *args: object) -> ParsedFile:
+        seen.append(path)
+        return real(root, path, *args)
+
+    monkeypatch.setattr(build_module, "parse_file", counting)
+    return seen
+
+
+def _notes(folder: Path, **files: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("__", "/")).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _build(content: Path, out: Path, **options: object) -> dict[str, bytes]:
+    build(load_config(content, out=out, **options))
+    return {p.name: p.read_bytes() for p in out.iterdir() if p.name in OUTPUTS}
+
+
+def _edit(path: Path) -> None:
+    path.write_text(path.read_text("utf-8") + "\n## 新节\n\n1. 新问题？\n   新答案。\n", "utf-8")
+
+
+def test_cold_warm_and_edited_builds_write_the_same_bytes_as_builds_without_cache(
+    tmp_path: Path, compiled: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two copies of the seeds go through the same steps, one cached, one not. An edited
+    # note is stamped with the clock's time (so Anki takes the update): one fixed second.
+    clock = SimpleNamespace(time=lambda: 1_800_000_000.0)
+    monkeypatch.setattr(sys.modules["pipeline.identity"], "time", clock)
+    cached, plain = tmp_path / "a" / "content", tmp_path / "b" / "content"
+    shutil.copytree(SEEDS, cached)
+    shutil.copytree(SEEDS, plain)
+    for edit in (False, False, True):  # cold, warm, one file edited
+        if edit:
+            _edit(cached / "python.md")
+            _edit(plain / "python.md")
+        del compiled[:]
+        with_cache = _build(cached, cached.parent / "build")
+        assert set(with_cache) == set(OUTPUTS)
+        cached_compiles = list(compiled)
+        assert with_cache == _build(plain, plain.parent / "build", cache=False)
+        assert compiled[len(cached_compiles) :] == ["nlp.md", "python.md"]  # no cache: all
+    # The last (edited) build compiled the edited file only.
+    assert cached_compiles == ["python.md"]
+
+
+def test_an_unchanged_folder_is_not_compiled_again(tmp_path: Path, compiled: list[str]) -> None:
+    content = _notes(tmp_path / "content", **TWO)
+    _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "b.md"]
+    assert (tmp_path / CACHE_DIR / "CACHEDIR.TAG").is_file()
+    _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "b.md"]
+
+
+def test_no_cache_compiles_every_file_and_leaves_the_cache_alone(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   a。\n"})
+    _build(content, tmp_path / "build", formats=("json",), cache=False)
+    assert not (tmp_path / CACHE_DIR).exists()
+    _build(content, tmp_path / "build", formats=("json",))
+    _build(content, tmp_path / "build", formats=("json",), cache=False)
+    assert compiled == ["a.md", "a.md", "a.md"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ['root_deck = "别的"\n', 'default_language = "python"\n'],
+    ids=["root_deck", "default_language"],
+)
+def test_a_changed_setting_makes_every_file_a_miss(
+    tmp_path: Path, compiled: list[str], setting: str
+) -> None:
+    content = _notes(tmp_path / "content", **TWO)
+    _build(content, tmp_path / "build", formats=("json",))
+    (content / "cardsmith.toml").write_text(setting, encoding="utf-8")
+    after = _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "b.md", "a.md", "b.md"]
+    assert after == _build(content, tmp_path / "plain", formats=("json",), cache=False)
+
+
+def test_a_changed_title_makes_only_its_file_a_miss(tmp_path: Path, compiled: list[str]) -> None:
+    content = _notes(tmp_path / "content", **TWO)
+    _build(content, tmp_path / "build", formats=("json",))
+    (content / "cardsmith.toml").write_text('[titles]\n"a.md" = "甲"\n', encoding="utf-8")
+    _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "b.md", "a.md"]
+
+
+def test_a_pdf_build_compiles_again_for_typst_and_a_json_build_reuses_it(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   a。\n"})
+    _build(content, tmp_path / "build", formats=("json",))
+    _build(content, tmp_path / "build", formats=("pdf",))  # needs the Typst rendering
+    _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "a.md"]
+
+
+def test_another_cardsmith_version_or_code_makes_every_file_a_miss(
+    tmp_path: Path, compiled: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   a。\n"})
+    _build(content, tmp_path / "build", formats=("json",))
+    monkeypatch.setattr(sys.modules["pipeline.cache"], "code_fingerprint", lambda: "other")
+    _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "a.md"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],
+        lambda data: b"",
+        lambda data: b"garbage, not a pickle",
+        lambda data: b"\x80\x05N.",  # a valid pickle of None
+        lambda data: data.replace(b"a\xe3\x80\x82", b"b\xe3\x80\x82"),  # the answer, changed
+    ],
+    ids=["truncated", "empty", "garbage", "another-object", "tampered-records"],
+)
+def test_a_damaged_entry_is_a_miss_never_trusted(
+    tmp_path: Path, compiled: list[str], damage: Callable[[bytes], bytes]
+) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   a。\n"})
+    first = _build(content, tmp_path / "build", formats=("json",))
+    (entry,) = (tmp_path / CACHE_DIR).glob("*.pickle")
+    entry.write_bytes(damage(entry.read_bytes()))
+    again = _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md", "a.md"]
+    assert again == first
+
+
+def test_an_image_changed_or_removed_makes_its_note_a_miss(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    content = _notes(
+        tmp_path / "content",
+        **{"a.md": "## s\n\n1. q？\n\n   ![图](img/x.png)\n", "b.md": "## t\n\n1. p？\n\n   a。\n"},
+    )
+    (content / "img").mkdir()
+    (content / "img" / "x.png").write_bytes(PNG)
+    _build(content, tmp_path / "build", formats=("json",))
+    (content / "img" / "x.png").write_bytes(PNG + b"changed")
+    changed = _build(content, tmp_path / "build", formats=("json",))
+    assert changed == _build(content, tmp_path / "plain", formats=("json",), cache=False)
+    (content / "img" / "x.png").unlink()
+    result = build(load_config(content, out=tmp_path / "build", formats=("json",)))
+    assert [d.code for d in result.diagnostics] == ["missing-image"]
+    assert compiled == ["a.md", "b.md", "a.md", "a.md", "b.md", "a.md"]
+
+
+def test_entries_of_deleted_files_are_removed(tmp_path: Path) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n", "b.md": "## t\n"})
+    _build(content, tmp_path / "build", formats=("json",))
+    assert len(list((tmp_path / CACHE_DIR).glob("*.pickle"))) == 2
+    (content / "b.md").unlink()
+    _build(content, tmp_path / "build", formats=("json",))
+    assert len(list((tmp_path / CACHE_DIR).glob("*.pickle"))) == 1
+
+
+def test_a_failed_build_and_check_write_no_cache(tmp_path: Path, compiled: list[str]) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   [x](../../out.md)\n"})
+    with pytest.raises(ContentError):
+        build(load_config(content, out=tmp_path / "build", formats=("json",)))
+    check(load_config(content, out=tmp_path / "build"))
+    assert not (tmp_path / CACHE_DIR).exists()
+    assert compiled == ["a.md", "a.md"]
+
+
+def test_the_cache_is_beside_the_output_folder(tmp_path: Path) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n"})
+    _build(content, tmp_path / "site" / "out", formats=("json",))
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [CACHE_DIR, "out"]
+    assert Config(out=Path("build")).out.parent == Path(".")

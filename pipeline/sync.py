@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .build import Progress, _quiet, check
+from .cache import ParseCache
 from .config import Config
 from .errors import CardsmithError, ContentError, EnvironmentProblem
 from .export.anki import Medium, note_fields
@@ -595,10 +596,16 @@ class SyncResult:
 
 
 def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, Identity]:
-    """Parse, check and identify the notes; content errors stop here, before Anki is opened."""
-    result = check(config, progress)
+    """Parse, check and identify the notes; content errors stop here, before Anki is opened.
+
+    The compiled records are cached as a build caches them: a sync after a small edit
+    compiles only the edited files.
+    """
+    cache = ParseCache.open(config, typst=False)
+    result = check(config, progress, cache)
     if any(d.severity == "error" for d in result.collection.diagnostics):
         raise ContentError(result.collection.diagnostics)
+    cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
     identity = result.identity
     return BuildData(identity.cards, config, identity.note_type.mod), identity
 

@@ -180,8 +180,11 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
     first: dict[tuple[str, ...], int] = {}
     asked: dict[int, Asked] = {}
     groups: dict[tuple[tuple[str, ...], frozenset[str]], list[int]] = defaultdict(list)
+    known: dict[str, Asked] = {}  # a question asked again word for word is read once
     for i, question in enumerate(questions):
-        a = Asked.of(question)
+        a = known.get(question)
+        if a is None:
+            a = known[question] = Asked.of(question)
         if not a.tokens:
             continue
         j = first.setdefault(a.tokens, i)
@@ -245,7 +248,7 @@ def _groups(asked: Asked) -> Iterator[tuple[tuple[str, ...], frozenset[str]]]:
 # A key of a question is some of its units, first to last in the global order. A key held by
 # more questions than this is made longer (:func:`_keys`).
 _BUSY = 8
-_DEEPEST = 6  # units in a key at most: keys this long are never made longer
+_DEEPEST = 4  # units in a key at most: keys this long are never made longer
 
 
 def _units(questions: Sequence[Asked]) -> tuple[list[list[int]], list[int]]:

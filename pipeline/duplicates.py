@@ -17,7 +17,8 @@ each number. Two questions are
 
 :func:`similar_pairs` finds every near-duplicate pair exactly, without comparing every two
 questions: questions are grouped by the words they must share, and each group is joined
-with PPJoin, the set-similarity join (Xiao et al., 2008).
+with a prefix filter (as in PPJoin, Xiao et al., 2008) on units, the features that always
+occur together, whose keys are made longer while too many questions hold them.
 """
 
 from __future__ import annotations
@@ -254,11 +255,11 @@ _DEEPEST = 4  # units in a key at most: keys this long are never made longer
 def _units(questions: Sequence[Asked]) -> tuple[list[list[int]], list[int]]:
     """Each question's features merged into units: features held by exactly the same questions.
 
-    A term such as 卷积神经网络 is a dozen features (characters and pairs) that always occur
-    together; as one unit it weighs a dozen. Units come rarest first, so each question's
-    list is sorted by the global order. Returns the units of each question and each unit's
-    weight (its number of features): two questions share as many features as the weights of
-    the units they share add up to.
+    A term such as 卷积神经网络 is eleven features (six characters, five pairs) that
+    often occur together; the ones held by the same questions are one unit, which weighs
+    their number. Units come rarest first, so each question's list is sorted by the
+    global order. Returns the units of each question and each unit's weight: two questions
+    share as many features as the weights of the units they share add up to.
     """
     holders: dict[str, list[int]] = defaultdict(list)
     for k, q in enumerate(questions):
@@ -273,8 +274,8 @@ def _units(questions: Sequence[Asked]) -> tuple[list[list[int]], list[int]]:
         weight[u] += 1
     order = sorted(unit.items(), key=lambda item: (len(item[0]), item[1]))  # rarest first
     units: list[list[int]] = [[] for _ in questions]
-    for place, (ids, _) in enumerate(order):
-        for k in ids:
+    for place, (held_by, _) in enumerate(order):
+        for k in held_by:
             units[k].append(place)
     return units, [weight[u] for _, u in order]
 

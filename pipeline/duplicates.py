@@ -285,19 +285,21 @@ def _keys(
 ) -> list[list[tuple[int, int]]]:
     """The keys of each question with their bounds: two near-duplicates share a key.
 
-    Two near-duplicates x, y share features of weight ``need`` at least (``need`` is
-    :data:`SIMILAR` of the larger size, see :func:`_join`). Take the units they share, in the
-    global order: s1, s2, ... A key is such a beginning (s1, ..., sk). Each question holds
-    every beginning of its units that could start what it shares with a near-duplicate: the
-    units of the beginning but the last, plus the last and all after it, weigh ``need`` at
-    least. That weight, the key's bound, is what the key could still add up to. A key held
-    by more than :data:`_BUSY` questions (counted once for the whole set) is made longer by
-    one unit in every question that holds it, so it stops bringing questions together that
-    share just a common term; a longer key is the whole shared part when its own units weigh
-    ``need``, so a busy key is kept too when its units weigh that much (its bound is then
-    that weight). Both questions of a near-duplicate pair take the same beginnings of what
-    they share, find the same keys busy, and so hold the same first key that is not busy, or
-    all of what they share as one key.
+    Two near-duplicates x, y share features of weight ``need`` at least (:data:`SIMILAR` of
+    the larger size, see :func:`_join`). Take the units they share in the global order:
+    s1, s2, ... A key is such a beginning (s1, ..., sk). A question holds every beginning
+    of its units that could start what it shares with a near-duplicate: the units of the
+    beginning but the last, plus the last and all its units after it, weigh ``need`` at
+    least. That weight is the key's bound: what the shared part could add up to.
+
+    A key held by more than :data:`_BUSY` questions (counted once for the whole set) is
+    busy: instead of it, each question holding it holds it made one unit longer, so that it
+    stops bringing together questions that share one common term. A busy key is kept too
+    when its own units weigh ``need``, since they may be all that two questions share (its
+    bound is then that weight). Keys of :data:`_DEEPEST` units are never busy. Both questions
+    of a near-duplicate pair take the same beginnings of what they share and find the same
+    keys busy, so they hold the same first beginning that is not busy, or the whole shared
+    part as a busy key.
     """
     stride = len(weight) + 1  # a key is its units in base ``stride``, each unit plus one
     least = [_ceil(SIMILAR, n) for n in sizes]  # the smallest ``need`` of each question

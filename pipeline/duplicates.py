@@ -17,7 +17,8 @@ each number. Two questions are
 
 :func:`similar_pairs` finds every near-duplicate pair exactly, without comparing every two
 questions: questions are grouped by the words they must share, and each group is joined
-with PPJoin, the set-similarity join (Xiao et al., 2008).
+with a prefix filter (as in PPJoin, Xiao et al., 2008) on units, the features that always
+occur together, whose keys are made longer while too many questions hold them.
 """
 
 from __future__ import annotations
@@ -180,8 +181,11 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
     first: dict[tuple[str, ...], int] = {}
     asked: dict[int, Asked] = {}
     groups: dict[tuple[tuple[str, ...], frozenset[str]], list[int]] = defaultdict(list)
+    known: dict[str, Asked] = {}  # a question asked again word for word is read once
     for i, question in enumerate(questions):
-        a = Asked.of(question)
+        a = known.get(question)
+        if a is None:
+            a = known[question] = Asked.of(question)
         if not a.tokens:
             continue
         j = first.setdefault(a.tokens, i)
@@ -191,13 +195,10 @@ def similar_pairs(questions: Sequence[str]) -> Iterator[tuple[int, int, float | 
         asked[i] = a
         for group in _groups(a):
             groups[group].append(i)
-    # need[total]: the overlap two sets whose sizes add up to ``total`` must reach.
-    longest = max((len(a.features) for a in asked.values()), default=0)
-    need = [_ceil(_HALF, total) for total in range(2 * longest + 1)]
     near: dict[tuple[int, int], float] = {}
     for ids in groups.values():
         if len(ids) > 1:
-            for i, j, score in _join([asked[i] for i in ids], need):
+            for i, j, score in _join([asked[i] for i in ids]):
                 near[ids[i], ids[j]] = score  # a pair may share several groups
     for (i, j), score in sorted(near.items()):
         yield i, j, score
@@ -245,57 +246,147 @@ def _groups(asked: Asked) -> Iterator[tuple[tuple[str, ...], frozenset[str]]]:
         yield asked.numbers, _LONG_GROUP
 
 
-def _join(questions: Sequence[Asked], need: Sequence[int]) -> Iterator[tuple[int, int, float]]:
-    """Near-duplicate pairs (i < j): PPJoin with its prefix, size and positional filters.
+# A key of a question is some of its units, first to last in the global order. A key held by
+# more questions than this is made longer (:func:`_keys`).
+_BUSY = 8
+_DEEPEST = 4  # units in a key at most: keys this long are never made longer
 
-    Every set of features is sorted by one global order, rarest feature first. Two sets
-    that are :data:`SIMILAR` must share one of the first few features of each (the prefix),
-    and only while the features after that shared one can still make up the overlap (the
-    positional filter); their sizes must be within :data:`SIMILAR` of each other (the size
-    filter). Sets are joined smallest first, each probing the index of the smaller ones
-    before it is added. No pair is skipped, so the result is exactly the all-pairs answer.
+
+def _units(questions: Sequence[Asked]) -> tuple[list[list[int]], list[int]]:
+    """Each question's features merged into units: features held by exactly the same questions.
+
+    A term such as 卷积神经网络 is eleven features (six characters, five pairs) that
+    often occur together; the ones held by the same questions are one unit, which weighs
+    their number. Units come rarest first, so each question's list is sorted by the
+    global order. Returns the units of each question and each unit's weight: two questions
+    share as many features as the weights of the units they share add up to.
     """
-    # The global order: by number of sets holding the feature, then by first appearance.
-    # Each feature becomes its place in that order, so a set sorts as plain integers.
-    code: dict[str, int] = {}
-    coded = [[code.setdefault(f, len(code)) for f in q.features] for q in questions]
-    frequency = Counter(chain.from_iterable(coded))
-    stride = len(code)
-    sets = [sorted([frequency[f] * stride + f for f in s]) for s in coded]
-    as_sets = [frozenset(s) for s in sets]
-    sizes = [len(s) for s in sets]
-    index: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # feature -> postings
-    skip: dict[int, int] = defaultdict(int)  # feature -> postings too small for later sets
-    for x in sorted(range(len(sets)), key=lambda k: (sizes[k], k)):
-        s = sets[x]
-        n = sizes[x]
-        smallest = _ceil(SIMILAR, n)  # the size filter: Jaccard <= small / large
-        overlap: dict[int, int] = {}  # candidate -> shared prefix features; -1: ruled out
-        for place, f in enumerate(s[: n - smallest + 1]):
-            postings = index.get(f)
-            if postings is None:
-                continue
-            start = skip[f]
-            while start < len(postings) and postings[start][1] < smallest:
-                start += 1  # sets come smallest first: too small now, too small for good
-            skip[f] = start
-            left = n - place - 1
-            for y, size, y_place in postings[start:]:
-                have = overlap.get(y, 0)
-                # The positional filter: what is left after this shared feature must do.
-                if have >= 0 and have + 1 + min(left, size - y_place - 1) >= need[n + size]:
-                    overlap[y] = have + 1
+    holders: dict[str, list[int]] = defaultdict(list)
+    for k, q in enumerate(questions):
+        for f in q.features:
+            holders[f].append(k)
+    unit: dict[tuple[int, ...], int] = {}
+    weight: list[int] = []
+    for ids in holders.values():
+        u = unit.setdefault(tuple(ids), len(unit))
+        if u == len(weight):
+            weight.append(0)
+        weight[u] += 1
+    order = sorted(unit.items(), key=lambda item: (len(item[0]), item[1]))  # rarest first
+    units: list[list[int]] = [[] for _ in questions]
+    for place, (held_by, _) in enumerate(order):
+        for k in held_by:
+            units[k].append(place)
+    return units, [weight[u] for _, u in order]
+
+
+def _keys(
+    units: Sequence[Sequence[int]], weight: Sequence[int], sizes: Sequence[int]
+) -> list[list[tuple[int, int]]]:
+    """The keys of each question with their bounds: two near-duplicates share a key.
+
+    Two near-duplicates x, y share features of weight ``need`` at least (:data:`SIMILAR` of
+    the larger size, see :func:`_join`). Take the units they share in the global order:
+    s1, s2, ... A key is such a beginning (s1, ..., sk). A question holds every beginning
+    of its units that could start what it shares with a near-duplicate: the units of the
+    beginning but the last, plus the last and all its units after it, weigh ``need`` at
+    least. That weight is the key's bound: what the shared part could add up to.
+
+    A key held by more than :data:`_BUSY` questions (counted once for the whole set) is
+    busy: instead of it, each question holding it holds it made one unit longer, so that it
+    stops bringing together questions that share one common term. A busy key is kept too
+    when its own units weigh ``need``, since they may be all that two questions share (its
+    bound is then that weight). Keys of :data:`_DEEPEST` units are never busy. Both questions
+    of a near-duplicate pair take the same beginnings of what they share and find the same
+    keys busy, so they hold the same first beginning that is not busy, or the whole shared
+    part as a busy key.
+    """
+    stride = len(weight) + 1  # a key is its units in base ``stride``, each unit plus one
+    least = [_ceil(SIMILAR, n) for n in sizes]  # the smallest ``need`` of each question
+    # Open keys: (key, weight of its units, place of its last unit in the question's units).
+    open_: list[list[tuple[int, int, int]]] = [[(0, 0, -1)] for _ in units]
+    keys: list[list[tuple[int, int]]] = [[] for _ in units]
+    suffixes = []
+    for s in units:
+        suffix = [0] * (len(s) + 1)
+        for i in range(len(s) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + weight[s[i]]
+        suffixes.append(suffix)
+    active = list(range(len(units)))  # the questions with open keys
+    for depth in range(1, _DEEPEST + 1):
+        longer: list[list[tuple[int, int, int, int]]] = []  # (key, weight, place, bound)
+        for x in active:
+            s = units[x]
+            suffix = suffixes[x]
+            need = least[x]
+            grown = []
+            for key, have, last in open_[x]:
+                base = key * stride
+                for i in range(last + 1, len(s)):
+                    bound = have + suffix[i]
+                    if bound < need:
+                        break
+                    grown.append((base + s[i] + 1, have + weight[s[i]], i, bound))
+            longer.append(grown)
+        busy: set[int] = set()
+        if depth < _DEEPEST:
+            held = Counter([k[0] for grown in longer for k in grown])
+            busy = {k for k, n in held.items() if n > _BUSY}
+        still = []
+        for x, grown in zip(active, longer, strict=True):
+            opened = open_[x] = []
+            for key, have, place, bound in grown:
+                if key in busy:
+                    opened.append((key, have, place))
+                    if have >= least[x]:
+                        keys[x].append((key, have))
                 else:
-                    overlap[y] = -1
-        # Sets joined later are at least this large, so a shorter prefix suffices here.
-        for place, f in enumerate(s[: n - _ceil(_MID, n) + 1]):
-            index[f].append((x, n, place))
-        for y, have in overlap.items():
-            if have <= 0:
+                    keys[x].append((key, bound))
+            if opened:
+                still.append(x)
+        active = still
+        if not active:
+            break
+    return keys
+
+
+def _join(questions: Sequence[Asked]) -> Iterator[tuple[int, int, float]]:
+    """Near-duplicate pairs (i < j): a prefix filter on units, with keys of several units.
+
+    Two questions x, y with ``|x| >= |y|`` are :data:`SIMILAR` only if they share at least
+    ``SIMILAR * |x|`` features, and at least ``2 SIMILAR / (1 + SIMILAR) * |y|``. The
+    questions are joined smallest first: each looks up its keys (:func:`_keys`) whose bound
+    reaches the first, then files the ones whose bound reaches the second for the larger
+    questions after it. Every question that shares a key with it and is not too small (the
+    size filter) is compared on its features. No pair is skipped, so the result is exactly
+    the all-pairs answer.
+    """
+    units, weight = _units(questions)
+    sizes = [len(q.features) for q in questions]
+    keys = _keys(units, weight, sizes)
+    index: dict[int, list[int]] = defaultdict(list)
+    num, den = SIMILAR.numerator, SIMILAR.denominator
+    for x in sorted(range(len(questions)), key=lambda k: (sizes[k], k)):
+        n = sizes[x]
+        smallest = _ceil(SIMILAR, n)
+        filed = _ceil(_MID, n)
+        met: set[int] = set()
+        for key, bound in keys[x]:
+            postings = index.get(key)
+            if postings is not None:
+                met.update(postings)
+            if bound >= filed:
+                index[key].append(x)
+        features = questions[x].features
+        words = questions[x].words
+        met.discard(x)
+        for y in met:
+            size = sizes[y]
+            if size < smallest:
                 continue
-            same = len(as_sets[x] & as_sets[y])
-            union = n + sizes[y] - same
-            if _alike(same, union) and _words_alike(questions[x].words, questions[y].words):
+            same = len(features & questions[y].features)
+            union = n + size - same
+            if same * den >= union * num and _words_alike(words, questions[y].words):
                 yield min(x, y), max(x, y), same / union
 
 

@@ -131,3 +131,50 @@ def test_the_search_finds_exactly_the_pairs_all_pairs_would(seed: int) -> None:
     expected = all_pairs(questions)
     assert len(expected) > 300  # the edited questions really are near-duplicates
     assert near == expected
+
+
+# Chinese frames with Chinese names: no words to group by, so the whole set is one join, and
+# terms that share characters (神经网络, 梯度) make units that only some of a term's questions hold.
+_CJK_FRAMES = (
+    "{}和{}有什么区别？",
+    "如何在{}中实现{}？",
+    "{}有哪些优缺点？在{}和{}场景下如何选择？",
+    "为什么{}比{}更适合{}？",
+    "{}与{}结合使用有哪些注意事项？",
+)
+_CJK_NAMES = (
+    *("数据库", "缓存", "索引", "线程池", "注意力机制", "位置编码", "学习率", "梯度裁剪"),
+    *("卷积神经网络", "循环神经网络", "梯度下降", "随机梯度下降", "批量归一化", "层归一化"),
+)
+
+
+def _chinese_templated(n: int, seed: int) -> list[str]:
+    """Chinese frames and names only; a third of the questions edit an earlier one."""
+    rng = random.Random(seed)
+    questions: list[str] = []
+    for _ in range(n):
+        if questions and rng.random() < 0.35:
+            questions.append(_edited(rng.choice(questions), rng))
+        else:
+            frame = rng.choice(_CJK_FRAMES)
+            questions.append(frame.format(*rng.sample(_CJK_NAMES, frame.count("{}"))))
+    return questions
+
+
+def test_the_search_finds_exactly_the_pairs_all_pairs_would_in_chinese_only_sets() -> None:
+    questions = _chinese_templated(2000, 0)
+    near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
+    expected = all_pairs(questions)
+    assert len(expected) > 300
+    assert sum(1 for score in expected.values() if score < 0.85) > 50  # close to the line
+    assert near == expected
+
+
+def test_a_question_whose_whole_overlap_is_one_busy_unit_is_still_found() -> None:
+    """卷积神经网络的应用 is one unit held by eleven questions, more than a key may hold before it
+    is made longer; each longer question shares exactly that unit with the short one, and
+    exactly the 80 % it needs (17 of 21 features)."""
+    tails = ("甲乙", "丙丁", "戊己", "庚辛", "壬癸", "子丑", "寅卯", "辰巳", "午未", "申酉")
+    questions = ["卷积神经网络的应用", *(f"卷积神经网络的应用和{tail}" for tail in tails)]
+    near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
+    assert near == all_pairs(questions) == {(0, j): 17 / 21 for j in range(1, 11)}

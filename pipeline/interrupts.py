@@ -74,8 +74,8 @@ def signals_held() -> Iterator[None]:
 def stopped_by_signals() -> Iterator[None]:
     """Run the command; on SIGINT or SIGTERM, clean up, print one line and exit 128 + signal.
 
-    A second signal while cleaning up ends the process at once, and so does one arriving
-    after the command, while Python shuts down: the handlers stay until the process ends.
+    A second signal while cleaning up ends the process at once; one arriving after the
+    command has ended is ignored (the command's exit code stands).
     """
     standard_streams_open()
     owner = os.getpid()
@@ -107,6 +107,11 @@ def stopped_by_signals() -> Iterator[None]:
         if _State.caught is None:
             raise
     finally:
+        # The command is over: a stop signal from now on has nothing left to stop, and is
+        # ignored. Handled, it would reach Python's shutdown, which puts the default action
+        # back, and end the process as killed by SIGINT (-2) after a build that succeeded.
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
         _State.finished = True
         signal.set_wakeup_fd(previous_fd)
         os.write(write_end, b"\0")  # the watcher stops

@@ -25,6 +25,11 @@ class Diagnostic:
     related: tuple[str, int] | None = None
     """Another location the problem involves (the other copy of a duplicate), if any."""
 
+    def __post_init__(self) -> None:
+        # A diagnostic is one line, whatever text it quotes (a question written on two lines).
+        if "\n" in self.message:
+            object.__setattr__(self, "message", " ".join(self.message.split("\n")))
+
     def __str__(self) -> str:
         also = f" (also at {self.related[0]}:{self.related[1]})" if self.related else ""
         return f"{self.path}:{self.line}: {self.severity}: {self.message}{also}"

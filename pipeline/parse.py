@@ -349,11 +349,15 @@ class _FileParser:
                 growing = None
                 inline = tokens[start + 1]
                 question = self.heading_question(inline, level)
-                if question is None:
+                if question is None and q_level is not None and level > q_level:
+                    self.stray.append(start)  # deeper than the questions: not a section
+                elif question is None:
                     self.push_section(level, plain_text(inline.children or ()))
                 elif not question:
                     self.empty_question(start, inline)
                 else:
+                    while self.sections and self.sections[-1][0] >= level:
+                        self.sections.pop()  # a question closes the sections of its level
                     open_q = (start, end, question)
                 continue
             if open_q:
@@ -369,6 +373,9 @@ class _FileParser:
                 self.finish(growing)
                 growing = None
                 continue  # a table of contents of in-page anchors: dropped on purpose
+            if self.sections and self.sections[-1][1].lower() in NOT_QUESTIONS:
+                self.stray.append(start)  # a bibliography or contents section asks nothing
+                continue
             if growing and growing.next_number == 0:
                 self.grow(growing, start, end)  # a paragraph question's answer goes on
             elif kind == "ordered_list_open" and self.lists:
@@ -524,15 +531,23 @@ class _FileParser:
 
     def grow(self, growing: _Answer, start: int, end: int) -> None:
         """Add the blocks ``tokens[start:end]`` (and their trailing ones) to an answer."""
-        first = self.tokens[growing.trailing[0][0] if growing.trailing else start].map
-        last = self.tokens[start].map
+        begin = growing.trailing[0][0] if growing.trailing else start
+        first, last = self.tokens[begin].map, self.tokens[start].map
         assert first and last
+        lines = self.lines[first[0] : last[1]]
+        tokens = self.tokens[begin:end]
+        marked = ANSWER_MARK.match(lines[0]) if not growing.lines else None
+        if marked and tokens[0].type == "paragraph_open":
+            # ``A: …`` opening the answer: the marker goes (the paragraph is read again).
+            head = [_unmark(lines[0], marked), *lines[1 : first[1] - first[0]]]
+            tokens = self.blocks_of(head, first[0]) + tokens[3:]
+            lines = [head[0], *lines[1:]]
+        # An answer indented less than its item's text (``   answer`` under ``10.``).
+        indent = min((len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()), default=0)
         if growing.lines:
             growing.lines.append("")
-        growing.lines.extend(self.lines[first[0] : last[1]])
-        growing.tokens.extend(
-            self.tokens[growing.trailing[0][0] if growing.trailing else start : end]
-        )
+        growing.lines.extend(ln[indent:] for ln in lines)
+        growing.tokens.extend(tokens)
         growing.trailing.clear()
 
     def finish(self, growing: _Answer | None, continued: bool = False) -> None:
@@ -789,7 +804,7 @@ def _strip_number(children: list[Token]) -> list[Token]:
     """Inline children without the leading ``N.`` of a heading question."""
     if children and children[0].type == "text" and NUMBER.match(children[0].content):
         first = children[0].copy()
-        first.content = NUMBER.sub("", first.content, count=1)
+        first.content = NUMBER.sub("", first.content, count=1)  # not bold: a text child
         return [first, *children[1:]]
     return children
 

@@ -17,11 +17,13 @@ from typing import Any
 import yaml
 from markdown_it.token import Token
 
-#: The numbering in front of a question or section: ``1.``, ``1、``, ``1)``, outline
-#: numbers ``1.1`` / ``1.1.1``, ``Q1:``, ``第一章``. Presentation, never identity.
+#: The numbering in front of a question or section: ``1.``, ``1、``, ``1)``, ``（1）``,
+#: outline numbers ``1.1`` / ``1.1.1``, ``Q1:``, ``第一章``, also just inside a bold
+#: (``**1.概述**``). Presentation, never identity.
 NUMBER = re.compile(
-    r"^\s*(?:"
-    r"\d+(?:[.．]\d+)+[.．]?\s*"  # outline: 1.1 / 1.1.1
+    r"^\s*(\*\*|__)?(?:"
+    r"[(（]\d+[)）]\s*"  # （1）
+    r"|\d+(?:[.．]\d+)+[.．]?\s*"  # outline: 1.1 / 1.1.1
     r"|\d+\s*[.、．)）]\s*"  # 1. / 1、 / 1)
     r"|[Qq]\d+\s*[.:：、．)）]?\s*"  # Q1: / Q1.
     r"|第[一二三四五六七八九十百零〇\d]+[章节部分篇讲]\s*[:：、.]?\s*"  # 第一章
@@ -86,8 +88,8 @@ def plain_text(children: Sequence[Token]) -> str:
 
 
 def strip_number(text: str) -> str:
-    """``text`` without its leading numbering."""
-    return NUMBER.sub("", text, count=1).strip()
+    """``text`` without its leading numbering (a bold around it stays)."""
+    return NUMBER.sub(lambda m: m.group(1) or "", text, count=1).strip()
 
 
 def is_toc(tokens: Sequence[Token], start: int, end: int) -> bool:

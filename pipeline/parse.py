@@ -43,8 +43,8 @@ from .shapes import (
     front_matter,
     is_setext,
     is_toc,
+    numbering,
     plain_text,
-    question_level,
     strip_number,
     structure_problems,
 )
@@ -261,10 +261,12 @@ class _FileParser:
         headings = style in ("auto", "heading")
         self.q_level: int | None = None
         self.q_any = False  # unnumbered headings at the question level ask too
+        self.chapters: frozenset[int] = frozenset()
         if headings and self.level:
             self.q_level, self.q_any = self.level, True
         elif headings:
-            self.q_level = question_level(tokens)
+            found = numbering(tokens)
+            self.q_level, self.chapters = found.level, found.chapters
             if self.q_level is None:
                 self.q_level = asking_level(tokens)
                 self.q_any = self.q_level is not None
@@ -273,7 +275,7 @@ class _FileParser:
         self.lists = style in ("auto", "list")
         self.qa = style in ("auto", "qa")
         self.bold = style == "bold"
-        if style == "auto" and self.q_level is None:
+        if style == "auto":
             asking_bold = sum(
                 1
                 for i, tok in enumerate(tokens)
@@ -294,20 +296,25 @@ class _FileParser:
             return ""
         return strip_number(text)
 
-    def heading_question(self, inline: Token, level: int) -> str | None:
-        """The question a heading asks (None: it is a section)."""
+    def heading_question(self, start: int, level: int) -> str | None:
+        """The question a heading outside any question asks (None: it is a section)."""
+        inline = self.tokens[start + 1]
         text = inline.content.strip()
         if self.pattern and self.pattern.match(text):
             return self.pattern.sub("", text, count=1).strip()
-        if level != self.q_level:
+        if self.q_level is None:
             return None
         marked = QUESTION_MARK.match(text)
-        if marked:
-            return _unmark(text, marked)
-        if NUMBER.match(text):
-            return strip_number(text)
-        if self.q_any and plain_text(inline.children or ()).lower() not in NOT_QUESTIONS:
-            return text
+        numbered = marked or NUMBER.match(text)
+        # Numbered: at the question level; deeper (in no question); or a shallower one
+        # that is no chapter (``## 2. 其他`` with text but no numbered headings below it).
+        if numbered and (level >= self.q_level or start not in self.chapters):
+            return _unmark(text, marked) if marked else strip_number(text)
+        if level != self.q_level:
+            return None
+        shown = plain_text(inline.children or ())
+        if (self.q_any or asks(shown)) and shown.lower() not in NOT_QUESTIONS:
+            return text  # unnumbered: asked where every heading asks, or reading as a question
         return None
 
     def paragraph_question(self, inline: Token) -> bool:
@@ -340,7 +347,7 @@ class _FileParser:
                         growing.trailing.append((start, end))
                     continue
                 level = len(tok.markup)
-                if open_q and q_level is not None and level > q_level:
+                if open_q and level > len(tokens[open_q[0]].markup):
                     continue  # a sub-heading of the answer
                 if open_q:
                     self.heading_card(open_q, start)
@@ -348,7 +355,7 @@ class _FileParser:
                 self.finish(growing)
                 growing = None
                 inline = tokens[start + 1]
-                question = self.heading_question(inline, level)
+                question = self.heading_question(start, level)
                 if question is None and q_level is not None and level > q_level:
                     self.stray.append(start)  # deeper than the questions: not a section
                 elif question is None:

@@ -24,7 +24,7 @@ NUMBER = re.compile(
     r"^\s*(\*\*|__)?(?:"
     r"[(（]\d+[)）]\s*"  # （1）
     r"|\d+(?:[.．]\d+)+[.．]?\s*"  # outline: 1.1 / 1.1.1
-    r"|\d+\s*[.、．)）]\s*"  # 1. / 1、 / 1)
+    r"|\d+\s*[.、．)）:：]\s*"  # 1. / 1、 / 1) / 1:
     r"|[Qq]\d+\s*[.:：、．)）]?\s*"  # Q1: / Q1.
     r"|第[一二三四五六七八九十百零〇\d]+[章节部分篇讲]\s*[:：、.]?\s*"  # 第一章
     r")"
@@ -112,7 +112,17 @@ def is_toc(tokens: Sequence[Token], start: int, end: int) -> bool:
     return links > 0
 
 
-def question_level(tokens: Sequence[Token]) -> int | None:
+@dataclass(frozen=True)
+class Numbering:
+    """What the numbered headings of a file say about where its questions are."""
+
+    level: int | None
+    """The question level (None: no numbered headings)."""
+    chapters: frozenset[int]
+    """Token indices of numbered headings that have numbered headings below them."""
+
+
+def numbering(tokens: Sequence[Token]) -> Numbering:
     """The heading level that holds the questions, from the numbered headings.
 
     A numbered heading that has numbered headings below it (before the next heading of
@@ -123,26 +133,26 @@ def question_level(tokens: Sequence[Token]) -> int | None:
     numbered sub-headings (``##### 1. 长期依赖问题``) stays a question.
     """
     numbered: dict[int, int] = {}
-    chapters: dict[int, int] = {}
-    open_numbered: list[tuple[int, bool]] = []  # (level, already counted as a chapter)
+    per_level: dict[int, int] = {}
+    chapters: set[int] = set()
+    open_numbered: list[tuple[int, int]] = []  # (level, token index)
     for i, tok in enumerate(tokens):
         if tok.type != "heading_open" or tok.level != 0 or tok.markup not in _ATX:
             continue
         level = len(tok.markup)
         while open_numbered and open_numbered[-1][0] >= level:
             open_numbered.pop()
-        if not NUMBER.match(tokens[i + 1].content):
+        text = tokens[i + 1].content
+        if not (NUMBER.match(text) or QUESTION_MARK.match(text)):
             continue
         numbered[level] = numbered.get(level, 0) + 1
-        for k, (above, counted) in enumerate(open_numbered):
-            if not counted:
-                chapters[above] = chapters.get(above, 0) + 1
-                open_numbered[k] = (above, True)
-        open_numbered.append((level, False))
-    for level in sorted(numbered):
-        if chapters.get(level, 0) * 2 <= numbered[level]:
-            return level
-    return None
+        for above, index in open_numbered:
+            if index not in chapters:
+                chapters.add(index)
+                per_level[above] = per_level.get(above, 0) + 1
+        open_numbered.append((level, i))
+    found = next((n for n in sorted(numbered) if per_level.get(n, 0) * 2 <= numbered[n]), None)
+    return Numbering(found, frozenset(chapters))
 
 
 _ATX = frozenset("#" * n for n in range(1, 7))

@@ -309,12 +309,12 @@ class _FileParser:
         # Numbered: at the question level; deeper (in no question); or a shallower one
         # that is no chapter (``## 2. 其他`` with text but no numbered headings below it).
         if numbered and (level >= self.q_level or start not in self.chapters):
-            return _unmark(text, marked) if marked else strip_number(text)
+            return _unbold(_unmark(text, marked) if marked else strip_number(text))
         if level != self.q_level:
             return None
         shown = plain_text(inline.children or ())
         if (self.q_any or asks(shown)) and shown.lower() not in NOT_QUESTIONS:
-            return text  # unnumbered: asked where every heading asks, or reading as a question
+            return _unbold(text)  # unnumbered: every heading asks here, or this one reads so
         return None
 
     def paragraph_question(self, inline: Token) -> bool:
@@ -359,7 +359,9 @@ class _FileParser:
                 if question is None and q_level is not None and level > q_level:
                     self.stray.append(start)  # deeper than the questions: not a section
                 elif question is None:
-                    self.push_section(level, plain_text(inline.children or ()))
+                    title = plain_text(inline.children or ())
+                    if self.sections or deck_name(title) != self.file_title:
+                        self.push_section(level, title)  # (not the file's title repeated)
                 elif not question:
                     self.empty_question(start, inline)
                 else:
@@ -824,6 +826,12 @@ def _unmark(text: str, match: re.Match[str]) -> str:
     if bold and not match.group(2) and rest.endswith(bold):
         rest = rest[: -len(bold)].strip()
     return rest
+
+
+def _unbold(text: str) -> str:
+    """A question written all in bold (``**概述**``) without the bold: it is the question."""
+    match = BOLD_LINE.match(text)
+    return match.group(2).strip() if match and match.group(1) not in match.group(2) else text
 
 
 #: File names that stand for their folder (``ml/README.md`` files as ``ml``).

@@ -88,3 +88,12 @@ def test_question_style_setting_overrides_detection() -> None:
     assert not parse_fixture(path).cards
     cards = parse_fixture(path, question_style="heading", question_level=2).cards
     assert [c.question for c in cards] == ["背景", "心得"]
+
+
+def test_a_heading_repeating_the_file_title_is_no_section(tmp_path: Path) -> None:
+    (tmp_path / "1.激活函数.md").write_text(
+        "# 1.激活函数\n\n### 1.**激活函数有什么作用？**\n\n引入非线性。\n", encoding="utf-8"
+    )
+    card = parse_file(tmp_path, "1.激活函数.md", Config(content=tmp_path)).cards[0]
+    assert card.deck.path == "Cardsmith::1.激活函数"
+    assert card.question == "激活函数有什么作用？"  # a question all in bold: the bold goes

@@ -1,11 +1,18 @@
 """Markdown note files -> cards. markdown-it tokens never leave this module.
 
-Two conventions, detected from the document and freely mixed:
+The shapes real notes come in, detected file by file (:mod:`pipeline.shapes`) and freely
+mixed; ``question_level``/``question_style``/``question_pattern`` (settings or front matter)
+state them when the guess is wrong:
 
-1. heading questions: ``#### N. question`` under section headings; the answer is everything
-   up to the next heading of the same or a higher level (deeper headings belong to it);
-2. list questions: a top-level ordered list under a section heading; each item's first
-   paragraph is the question, everything nested under it is the answer.
+1. heading questions: ``#### N. question`` under section headings (chapter and outline
+   numbering, ``Q1:``, or unnumbered headings that read as questions); the answer is
+   everything up to the next heading of the same or a higher level;
+2. list questions: a top-level ordered list; each item's first line is the question,
+   everything after it up to the next item the answer (indented or not);
+3. paragraph questions: ``Q:``/``问：`` paragraphs and bold-line paragraphs; the answer
+   runs to the next question or heading.
+
+Nothing is dropped silently: text in no question is reported at its line.
 
 Everything about a card is decided here, once, from the tokens of the single parse: each
 code block's language, syntax check and highlighting (lexed once for the HTML and the
@@ -287,6 +294,8 @@ class _FileParser:
 
     def bold_question(self, inline: Token, asking: bool) -> str:
         """The question of a paragraph whose first line is all bold ("" when it is not)."""
+        if not inline.content.startswith(("**", "__")):
+            return ""  # most paragraphs: no copy of their text
         first = inline.content.split("\n", 1)[0]
         match = BOLD_LINE.match(first)
         if not match or match.group(1) in match.group(2):

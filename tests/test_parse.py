@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
+from pipeline.errors import Diagnostic
 from pipeline.parse import parse_file
 from tests.conftest import FIXTURES, golden, parse_fixture
 
@@ -97,3 +98,10 @@ def test_a_heading_repeating_the_file_title_is_no_section(tmp_path: Path) -> Non
     card = parse_file(tmp_path, "1.激活函数.md", Config(content=tmp_path)).cards[0]
     assert card.deck.path == "Cardsmith::1.激活函数"
     assert card.question == "激活函数有什么作用？"  # a question all in bold: the bold goes
+
+
+def test_a_diagnostic_is_one_line() -> None:
+    """A question written on two lines is quoted on one (text and JSON alike)."""
+    problem = Diagnostic("a.md", 3, "warning", "question has no answer: 第一行\n第二行", "x")
+    assert str(problem) == "a.md:3: warning: question has no answer: 第一行 第二行"
+    assert problem.as_json()["message"] == "question has no answer: 第一行 第二行"

@@ -104,10 +104,6 @@ def _blocks(tokens: list[Token], start: int, end: int) -> Iterator[tuple[int, in
             i += 1
 
 
-def _heading_level(tok: Token) -> int:
-    return int(tok.tag[1])
-
-
 _TAB = 4  # CommonMark 2.2: tabs advance to the next multiple of four columns
 
 
@@ -382,7 +378,6 @@ class _FileParser:
                 continue
             if kind == "paragraph_open" and self.paragraph_question(tokens[start + 1]):
                 self.finish(growing)
-                growing = None
                 growing = self.paragraph_cards(start)
                 continue
             if kind == "hr":
@@ -495,7 +490,7 @@ class _FileParser:
             return
         if headings:
             levels = [h.split(" ", 1)[0] for h in headings]
-            common = max(set(levels), key=levels.count)
+            common = max(sorted(set(levels)), key=levels.count)  # ties: the shallowest
             shown = ", ".join(f"'{h[:30]}'" for h in headings[:4])
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"
@@ -579,9 +574,8 @@ class _FileParser:
             return
         trailing = growing.trailing
         if trailing and (continued or not growing.answered):
-            s, e = trailing[-1]
-            growing.trailing = trailing[:-1]
-            self.grow(growing, s, e)
+            last_start, last_end = trailing.pop()
+            self.grow(growing, last_start, last_end)  # from the first trailing block on
         else:
             self.stray.extend(s for s, _ in trailing)
         answer_md = "\n".join(_trim_blank(growing.lines))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import ConfigError, FileProblem
+from .shapes import structure_problems
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,6 +60,13 @@ class Config:
     """PDF text fonts in fallback order; every character must be covered by one of them."""
     mono_fonts: tuple[str, ...] = ("DejaVu Sans Mono", "Noto Sans Mono CJK SC")
     """PDF code fonts in fallback order (the second covers Chinese comments)."""
+    question_level: int = 0
+    """Heading level (1-6) whose headings are the questions, numbered or not; 0 = detect."""
+    question_style: str = "auto"
+    """What opens a question: ``auto`` (detect), ``heading``, ``list``, ``bold`` or ``qa``."""
+    question_pattern: str = ""
+    """A regular expression: a heading or paragraph whose text it matches at the start is a
+    question, the match removed ("" = none)."""
     workers: int = 0
     """Worker processes for parsing and PDF conversion; 0 = one per core (none for small inputs)."""
     allow_mass_orphan: bool = False
@@ -79,6 +87,9 @@ _FILE_KEYS = {
     "include_unanswered": "include_unanswered",
     "aliases": "aliases",
     "package_name": "package_name",
+    "question_level": "question_level",
+    "question_style": "question_style",
+    "question_pattern": "question_pattern",
     "pdf.columns": "columns",
     "pdf.paper": "paper",
     "pdf.title": "pdf_title",
@@ -192,6 +203,9 @@ def _validated(config: Config, source: str) -> Config:
         )
     if any(ch in config.package_name for ch in "/\\"):
         problems.append(f"package_name {config.package_name!r} must be a file name, not a path")
+    problems.extend(
+        structure_problems(config.question_level, config.question_style, config.question_pattern)
+    )
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return config

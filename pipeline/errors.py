@@ -50,10 +50,13 @@ class Diagnostic:
     """Another location the problem involves (the other copy of a duplicate), if any."""
 
     def __post_init__(self) -> None:
-        # A message quoting a note (a question, a formula, a line of code) stays readable on
-        # one line however long the quoted text is.
-        if len(self.message) > MAX_MESSAGE:
-            object.__setattr__(self, "message", self.message[: MAX_MESSAGE - 1] + "…")
+        # A diagnostic is one line, whatever text it quotes (a question written on two lines),
+        # and stays readable however long the quoted text is.
+        message = " ".join(self.message.split("\n"))
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
+        if message != self.message:
+            object.__setattr__(self, "message", message)
 
     def __str__(self) -> str:
         also = f" (also at {shown(self.related[0])}:{self.related[1]})" if self.related else ""

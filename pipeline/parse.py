@@ -1,11 +1,18 @@
 """Markdown note files -> cards. markdown-it tokens never leave this module.
 
-Two conventions, detected from the document and freely mixed:
+The shapes real notes come in, detected file by file (:mod:`pipeline.shapes`) and freely
+mixed; ``question_level``/``question_style``/``question_pattern`` (settings or front matter)
+state them when the guess is wrong:
 
-1. heading questions: ``#### N. question`` under section headings; the answer is everything
-   up to the next heading of the same or a higher level (deeper headings belong to it);
-2. list questions: a top-level ordered list under a section heading; each item's first
-   paragraph is the question, everything nested under it is the answer.
+1. heading questions: ``#### N. question`` under section headings (chapter and outline
+   numbering, ``Q1:``, or unnumbered headings that read as questions); the answer is
+   everything up to the next heading of the same or a higher level;
+2. list questions: a top-level ordered list; each item's first line is the question,
+   everything after it up to the next item the answer (indented or not);
+3. paragraph questions: ``Q:``/``问：`` paragraphs and bold-line paragraphs; the answer
+   runs to the next question or heading.
+
+Nothing is dropped silently: text in no question is reported at its line.
 
 Everything about a card is decided here, once, from the tokens of the single parse: each
 code block's language, syntax check and highlighting (lexed once for the HTML and the
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +46,27 @@ from .paths import Resolver
 from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
 from .records import Card, CodeBlock, Deck, ParsedFile, Source, Target
 from .render import markdown, render_blocks, render_inline
+from .shapes import (
+    ANSWER_MARK,
+    BOLD_LINE,
+    NOT_QUESTIONS,
+    NUMBER,
+    QUESTION_MARK,
+    as_strings,
+    asking_level,
+    asks,
+    front_matter,
+    is_setext,
+    is_toc,
+    numbering,
+    plain_text,
+    strip_number,
+    structure_problems,
+)
 from .typstmd import TypstRenderer, escape
 
-#: ``1. `` / ``1、`` / ``1) `` at the start of a heading: presentation, not identity.
-_NUMBER = re.compile(r"^\s*\d+\s*[.、．)）]\s*")
+#: ``… **A:** …`` inside a question's line: where its answer starts.
+_ANSWER_INLINE = re.compile(r"\s+(?:\*\*|__)?(?:A|Answer|答案?|回答)\s*[:：]\s*(?:\*\*|__)?\s*")
 _LIST_MARKER = re.compile(r"^(\s*)(\d+[.)]|[-+*])([ \t]+|$)")
 _TAG_UNSAFE = re.compile(r"\s+")
 
@@ -86,10 +110,6 @@ def _blocks(tokens: list[Token], start: int, end: int) -> Iterator[tuple[int, in
         else:
             yield i, i + 1
             i += 1
-
-
-def _heading_level(tok: Token) -> int:
-    return int(tok.tag[1])
 
 
 _TAB = 4  # CommonMark 2.2: tabs advance to the next multiple of four columns
@@ -155,6 +175,32 @@ def tag_name(text: str) -> str:
 
 
 @dataclass
+class _Answer:
+    """A question being read whose answer is still growing (a paragraph or list question)."""
+
+    question: str
+    """The question as Markdown, on one line."""
+    children: list[Token]
+    """Its inline tokens."""
+    inline: Token
+    """The inline token that holds it (for its line and its links)."""
+    line: int
+    """1-based line of the question."""
+    tokens: list[Token]
+    """Answer tokens so far."""
+    lines: list[str]
+    """Answer Markdown lines so far."""
+    next_number: int = 0
+    """For the last item of a numbered list: the number a continuing list would start at."""
+    trailing: list[tuple[int, int]] = field(default_factory=list)
+    """Blocks after a list, waiting to learn whether they answer its last item."""
+
+    @property
+    def answered(self) -> bool:
+        return any(line.strip() for line in self.lines)
+
+
+@dataclass
 class _FileParser:
     """Walks one file's tokens; private to this module."""
 
@@ -168,6 +214,19 @@ class _FileParser:
     """Render each card to Typst too (a PDF build)."""
 
     def __post_init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.extra_tags: tuple[str, ...] = ()
+        self.level = self.config.question_level
+        self.style = self.config.question_style
+        self.pattern = (
+            re.compile(self.config.question_pattern) if self.config.question_pattern else None
+        )
+        self.front = front_matter(self.text)
+        if self.front.lines:
+            self.read_front_matter()
+            # Its lines stay, blank, so every later line keeps its number.
+            rest = self.text.split("\n", self.front.lines)
+            self.text = "\n" * self.front.lines + (rest[-1] if len(rest) > self.front.lines else "")
         self.lines = self.text.split("\n")
         self.resolver = Resolver(self.root, (self.root / self.path).parent.resolve())
         self.images: dict[str, Target] = {}
@@ -178,50 +237,183 @@ class _FileParser:
         if self.typst:
             self.typst.prepare(self.tokens, self.lines)
         self.cards: list[Card] = []
-        self.diagnostics: list[Diagnostic] = []
         self.sections: list[tuple[int, str]] = []
+        self.stray: list[int] = []
+        self.skipped = 0
 
     # -- diagnostics
     def warn(self, line: int, message: str, code: str, severity: Severity = "warning") -> None:
         self.diagnostics.append(Diagnostic(self.path, line, severity, message, code))
 
+    # -- front matter
+    def read_front_matter(self) -> None:
+        """Title, tags and structure settings from the front matter; the rest is metadata."""
+        values = self.front.values
+        if values is None:
+            self.warn(1, f"{self.front.problem}; it is ignored", "front-matter")
+            return
+        if self.path not in self.config.titles and str(values.get("title") or "").strip():
+            self.file_title = deck_name(str(values["title"]))
+        self.extra_tags = as_strings(values.get("tags"))
+        level = values.get("question_level", self.level)
+        style = values.get("question_style", self.style)
+        pattern = values.get("question_pattern", self.config.question_pattern)
+        problems = structure_problems(level, style, pattern)
+        if problems:
+            self.warn(
+                1, "front matter: " + "; ".join(problems) + "; using cardsmith.toml", "front-matter"
+            )
+            return
+        self.level, self.style = level, style
+        self.pattern = re.compile(pattern) if pattern else None
+
     # -- structure
-    def question_level(self) -> int | None:
-        """The shallowest level of numbered headings: the level of heading questions."""
-        levels = [
-            _heading_level(tok)
-            for i, tok in enumerate(self.tokens)
-            if tok.type == "heading_open"
-            and tok.level == 0
-            and _NUMBER.match(self.tokens[i + 1].content)
-        ]
-        return min(levels) if levels else None
+    def detect(self) -> None:
+        """Decide, once per file, what opens a question (see :mod:`pipeline.shapes`)."""
+        style, tokens = self.style, self.tokens
+        headings = style in ("auto", "heading")
+        self.q_level: int | None = None
+        self.q_any = False  # unnumbered headings at the question level ask too
+        self.chapters: frozenset[int] = frozenset()
+        if headings and self.level:
+            self.q_level, self.q_any = self.level, True
+        elif headings:
+            found = numbering(tokens)
+            self.q_level, self.chapters = found.level, found.chapters
+            if self.q_level is None:
+                self.q_level = asking_level(tokens)
+                self.q_any = self.q_level is not None
+            if style == "heading":
+                self.q_any = True
+        self.lists = style in ("auto", "list")
+        self.qa = style in ("auto", "qa")
+        self.bold = style == "bold"
+        if style == "auto":
+            asking_bold = sum(
+                1
+                for i, tok in enumerate(tokens)
+                if tok.type == "paragraph_open"
+                and tok.level == 0
+                and self.bold_question(tokens[i + 1], True)
+            )
+            self.bold = asking_bold >= 2
+
+    def bold_question(self, inline: Token, asking: bool) -> str:
+        """The question of a paragraph whose first line is all bold ("" when it is not)."""
+        if not inline.content.startswith(("**", "__")):
+            return ""  # most paragraphs: no copy of their text
+        first = inline.content.split("\n", 1)[0]
+        match = BOLD_LINE.match(first)
+        if not match or match.group(1) in match.group(2):
+            return ""
+        text = match.group(2).strip()
+        if text.endswith(("：", ":")) or (asking and not (asks(text) or NUMBER.match(text))):
+            return ""
+        return strip_number(text)
+
+    def heading_question(self, start: int, level: int) -> str | None:
+        """The question a heading outside any question asks (None: it is a section)."""
+        inline = self.tokens[start + 1]
+        text = inline.content.strip()
+        if self.pattern and self.pattern.match(text):
+            return self.pattern.sub("", text, count=1).strip()
+        if self.q_level is None:
+            return None
+        marked = QUESTION_MARK.match(text)
+        numbered = marked or NUMBER.match(text)
+        # Numbered: at the question level; deeper (in no question); or a shallower one
+        # that is no chapter (``## 2. 其他`` with text but no numbered headings below it).
+        if numbered and (level >= self.q_level or start not in self.chapters):
+            return _unbold(_unmark(text, marked) if marked else strip_number(text))
+        if level != self.q_level:
+            return None
+        shown = plain_text(inline.children or ())
+        if (self.q_any or asks(shown)) and shown.lower() not in NOT_QUESTIONS:
+            return _unbold(text)  # unnumbered: every heading asks here, or this one reads so
+        return None
+
+    def paragraph_question(self, inline: Token) -> bool:
+        """True when a top-level paragraph opens a question."""
+        first = inline.content.split("\n", 1)[0]
+        if self.pattern and self.pattern.match(first):
+            return True
+        if self.qa and QUESTION_MARK.match(first):
+            return True
+        return self.bold and bool(self.bold_question(inline, self.style == "auto"))
 
     def run(self) -> ParsedFile:
         self.scan_file_wide()
+        self.detect()
         tokens = self.tokens
-        q_level = self.question_level()
-        open_q: tuple[int, int] | None = None  # (heading index, body start index)
+        q_level = self.q_level
+        open_q: tuple[int, int, str] | None = None  # (heading index, body start, question)
+        growing: _Answer | None = None
         for start, end in _blocks(tokens, 0, len(tokens)):
             tok = tokens[start]
-            if tok.type == "heading_open":
-                level = _heading_level(tok)
-                if open_q and q_level is not None and level > q_level:
+            kind = tok.type
+            if kind == "heading_open":
+                if is_setext(tok):
+                    self.setext(start)
+                    if open_q:
+                        continue
+                    if growing and growing.next_number == 0:
+                        self.grow(growing, start, end)
+                    elif growing:
+                        growing.trailing.append((start, end))
+                    continue
+                level = len(tok.markup)
+                if open_q and level > len(tokens[open_q[0]].markup):
                     continue  # a sub-heading of the answer
                 if open_q:
-                    self.heading_card(open_q[0], open_q[1], start)
+                    self.heading_card(open_q, start)
                     open_q = None
-                if q_level is not None and level == q_level:
-                    open_q = (start, end)
+                self.finish(growing)
+                growing = None
+                inline = tokens[start + 1]
+                question = self.heading_question(start, level)
+                if question is None and q_level is not None and level > q_level:
+                    self.stray.append(start)  # deeper than the questions: not a section
+                elif question is None:
+                    title = plain_text(inline.children or ())
+                    if self.sections or deck_name(title) != self.file_title:
+                        self.push_section(level, title)  # (not the file's title repeated)
+                elif not question:
+                    self.empty_question(start, inline)
                 else:
-                    self.push_section(level, tokens[start + 1].content)
-            elif open_q:
+                    while self.sections and self.sections[-1][0] >= level:
+                        self.sections.pop()  # a question closes the sections of its level
+                    open_q = (start, end, question)
                 continue
-            elif tok.type == "ordered_list_open":
-                for item_start, item_end in _blocks(tokens, start + 1, end - 1):
-                    self.list_card(item_start, item_end)
+            if open_q:
+                continue
+            if kind == "paragraph_open" and self.paragraph_question(tokens[start + 1]):
+                self.finish(growing)
+                growing = self.paragraph_cards(start)
+                continue
+            if kind == "hr":
+                continue  # a rule between questions is presentation
+            if kind in ("ordered_list_open", "bullet_list_open") and is_toc(tokens, start, end):
+                self.finish(growing)
+                growing = None
+                continue  # a table of contents of in-page anchors: dropped on purpose
+            if self.sections and self.sections[-1][1].lower() in NOT_QUESTIONS:
+                self.stray.append(start)  # a bibliography or contents section asks nothing
+                continue
+            if growing and growing.next_number == 0:
+                self.grow(growing, start, end)  # a paragraph question's answer goes on
+            elif kind == "ordered_list_open" and self.lists:
+                number = int(tok.attrGet("start") or 1)
+                if growing:
+                    self.finish(growing, continued=number == growing.next_number)
+                growing = self.list_cards(start, end, number)
+            elif growing:
+                growing.trailing.append((start, end))
+            elif kind != "html_block":  # raw HTML was reported already
+                self.stray.append(start)
         if open_q:
-            self.heading_card(open_q[0], open_q[1], len(tokens))
+            self.heading_card(open_q, len(tokens))
+        self.finish(growing)
+        self.report_unplaced()
         self.typst_problems()
         return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics))
 
@@ -241,45 +433,252 @@ class _FileParser:
         for line, message in self.typst.problems if self.typst else ():
             self.warn(line, message, "math-pdf")
 
+    # -- never silent
+    def setext(self, start: int) -> None:
+        tok = self.tokens[start]
+        assert tok.map
+        text = " ".join(self.tokens[start + 1].content.split())
+        underline = "---" if tok.markup == "-" else "==="
+        self.warn(
+            tok.map[1],
+            f"'{underline}' under text makes it a heading (setext): kept as text, not a section "
+            f"or question: {text[:40]}; put a blank line before '{underline}' for a rule, "
+            "or write '## …' for a heading",
+            "setext-heading",
+        )
+
+    def empty_question(self, start: int, inline: Token) -> None:
+        tok = self.tokens[start]
+        assert tok.map
+        self.skipped += 1
+        self.warn(
+            tok.map[0] + 1,
+            f"numbered heading '{tok.markup} {inline.content.strip()}' has no question text; "
+            "skipped with everything under it",
+            "empty-question",
+        )
+
+    def report_unplaced(self) -> None:
+        """Text in no question: one warning per block, or one for a file with no question."""
+        if self.cards or self.skipped:
+            for start in self.stray:
+                tok = self.tokens[start]
+                assert tok.map
+                text = " ".join(self.lines[tok.map[0]].split())
+                self.warn(
+                    tok.map[0] + 1,
+                    f"text outside any question is in no output: {text[:40]}",
+                    "outside-question",
+                )
+            return
+        headings = [
+            f"{tok.markup} {plain_text(self.tokens[i + 1].children or ())}"
+            for i, tok in enumerate(self.tokens)
+            if tok.type == "heading_open" and tok.level == 0 and not is_setext(tok)
+        ]
+        if not headings and not self.stray:
+            return
+        if headings:
+            levels = [h.split(" ", 1)[0] for h in headings]
+            common = max(sorted(set(levels)), key=levels.count)  # ties: the shallowest
+            shown = ", ".join(f"'{h[:30]}'" for h in headings[:4])
+            more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
+            what = f"{len(headings)} heading(s) ({shown}{more})"
+            hint = (
+                f"if the '{common}' headings are the questions, set question_level = "
+                f"{len(common)}; else set question_style (heading, list, bold or qa)"
+            )
+        else:
+            what, hint = "its text", "set question_style (list, bold or qa) or question_pattern"
+        first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
+        self.warn(
+            first,
+            f"no question recognised in {what}; {hint} "
+            "in cardsmith.toml or the file's front matter",
+            "no-questions",
+        )
+
     # -- cards
     def deck(self) -> Deck:
         return Deck(self.config.root_deck, self.file_title, tuple(t for _, t in self.sections))
 
-    def heading_card(self, h_start: int, body_start: int, body_end: int) -> None:
+    def heading_card(self, open_q: tuple[int, int, str], body_end: int) -> None:
+        h_start, body_start, question = open_q
         heading, inline = self.tokens[h_start], self.tokens[h_start + 1]
         assert heading.map
-        question = _NUMBER.sub("", inline.content, count=1).strip()
-        children = _strip_number(inline.children or [])
+        children = inline.children or []
+        if question == inline.content.strip():
+            stripped = children
+        elif question == strip_number(inline.content) and children[0].type == "text":
+            stripped = _strip_number(children)  # the number was plain text in front
+        else:
+            stripped = self.inline_of(question, heading.map[0]).children or []
         line_end = self.tokens[body_end].map[0] if body_end < len(self.tokens) else len(self.lines)  # type: ignore[index]
         answer_md = "\n".join(_trim_blank(self.lines[heading.map[1] : line_end]))
         answer_tokens = self.tokens[body_start:body_end]
-        self.add_card(question, children, heading.map[0] + 1, answer_md, answer_tokens, inline)
+        self.add_card(question, stripped, heading.map[0] + 1, answer_md, answer_tokens, inline)
 
-    def list_card(self, start: int, end: int) -> None:
+    def inline_of(self, markdown_text: str, line: int) -> Token:
+        """An inline token of ``markdown_text``, placed at the 0-based ``line``."""
+        inline = markdown().parseInline(markdown_text, self.env)[0]
+        inline.map = [line, line + 1]
+        return inline
+
+    def blocks_of(self, lines: list[str], line: int) -> list[Token]:
+        """Block tokens of ``lines`` (part of a paragraph), placed from the 0-based ``line``."""
+        tokens = markdown().parse("\n".join(lines), self.env)
+        for tok in tokens:
+            if tok.map:
+                tok.map = [tok.map[0] + line, tok.map[1] + line]
+        return tokens
+
+    def grow(self, growing: _Answer, start: int, end: int) -> None:
+        """Add the blocks ``tokens[start:end]`` (and their trailing ones) to an answer."""
+        begin = growing.trailing[0][0] if growing.trailing else start
+        first, last = self.tokens[begin].map, self.tokens[start].map
+        assert first and last
+        lines = self.lines[first[0] : last[1]]
+        tokens = self.tokens[begin:end]
+        marked = ANSWER_MARK.match(lines[0]) if not growing.lines else None
+        if marked and tokens[0].type == "paragraph_open":
+            # ``A: …`` opening the answer: the marker goes (the paragraph is read again).
+            head = [_unmark(lines[0], marked), *lines[1 : first[1] - first[0]]]
+            tokens = self.blocks_of(head, first[0]) + tokens[3:]
+            lines = [head[0], *lines[1:]]
+        # An answer indented less than its item's text (``   answer`` under ``10.``).
+        indent = min((len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()), default=0)
+        if growing.lines:
+            growing.lines.append("")
+        growing.lines.extend(ln[indent:] for ln in lines)
+        growing.tokens.extend(tokens)
+        growing.trailing.clear()
+
+    def finish(self, growing: _Answer | None, continued: bool = False) -> None:
+        """Make the card of a question whose answer is complete.
+
+        Blocks after a list's last item answer it when the list goes on after them (the
+        author's answer was not indented enough) or when the item had no answer of its own;
+        otherwise they are text in no question.
+        """
+        if growing is None:
+            return
+        trailing = growing.trailing
+        if trailing and (continued or not growing.answered):
+            last_start, last_end = trailing.pop()
+            self.grow(growing, last_start, last_end)  # from the first trailing block on
+        else:
+            self.stray.extend(s for s, _ in trailing)
+        answer_md = "\n".join(_trim_blank(growing.lines))
+        self.add_card(
+            growing.question,
+            growing.children,
+            growing.line,
+            answer_md,
+            growing.tokens if answer_md else [],
+            growing.inline,
+        )
+
+    def paragraph_cards(self, start: int) -> _Answer | None:
+        """The questions of a paragraph opening with ``Q:``/``问：``/a bold line; the last one's
+        answer goes on in the blocks that follow."""
+        para, inline = self.tokens[start], self.tokens[start + 1]
+        assert para.map
+        lines = inline.content.split("\n")
+        cuts = [0] + [i for i in range(1, len(lines)) if QUESTION_MARK.match(lines[i])]
+        growing: _Answer | None = None
+        for a, b in zip(cuts, [*cuts[1:], len(lines)], strict=True):
+            self.finish(growing)
+            growing = self.paragraph_question_at(lines[a:b], para.map[0] + a)
+        return growing
+
+    def paragraph_question_at(self, lines: list[str], line: int) -> _Answer | None:
+        """One question of a paragraph: its first line(s) up to an ``A:``, then the answer."""
+        first = lines[0]
+        marked = QUESTION_MARK.match(first)
+        bold = BOLD_LINE.match(first)
+        pattern = self.pattern.match(first) if self.pattern else None
+        if pattern:
+            question = first[pattern.end() :].strip()
+        elif marked:
+            question = _unmark(first, marked)
+        elif bold:
+            question = strip_number(bold.group(2))
+        else:
+            question = first.strip()
+        answer_at = next((i for i in range(1, len(lines)) if ANSWER_MARK.match(lines[i])), 0)
+        rest = lines[1:]
+        if answer_at:
+            question = " ".join([question, *(ln.strip() for ln in lines[1:answer_at])])
+            rest = lines[answer_at:]
+        inline_answer = _ANSWER_INLINE.search(question) if self.qa else None
+        if inline_answer:
+            rest = [question[inline_answer.end() :], *rest]
+            question = question[: inline_answer.start()].strip()
+        if rest:
+            marked_answer = ANSWER_MARK.match(rest[0])
+            if marked_answer:
+                rest = [_unmark(rest[0], marked_answer), *rest[1:]]
+        if not question:
+            self.skipped += 1
+            self.warn(line + 1, "question marker with no question text; skipped", "empty-question")
+            return None
+        inline = self.inline_of(question, line)
+        answer_line = line + (len(lines) - len(rest))
+        tokens = self.blocks_of(rest, answer_line) if any(r.strip() for r in rest) else []
+        return _Answer(question, inline.children or [], inline, line + 1, tokens, list(rest))
+
+    def list_cards(self, start: int, end: int, number: int) -> _Answer | None:
+        """Every item of a top-level numbered list is a question; the last one is returned
+        unfinished, as the blocks after the list may still answer it."""
+        growing: _Answer | None = None
+        items = list(_blocks(self.tokens, start + 1, end - 1))
+        for item_start, item_end in items:
+            self.finish(growing)
+            growing = self.list_item(item_start, item_end)
+        if growing:
+            growing.next_number = number + len(items)
+        return growing
+
+    def list_item(self, start: int, end: int) -> _Answer | None:
         item = self.tokens[start]
         assert item.map
         blocks = list(_blocks(self.tokens, start + 1, end - 1))
         if not blocks:
-            return  # an empty item (``32. ``) is no question
+            return None  # an empty item (``32. ``) is no question
         first_start = blocks[0][0]
         if self.tokens[first_start].type != "paragraph_open":
             self.warn(
                 item.map[0] + 1, "list item has no question text before its answer", "no-question"
             )
-            return
+            return None
         inline = self.tokens[first_start + 1]
         rest = blocks[1:]
         width = _content_column(self.lines[item.map[0]])
         answer_tokens, answer_lines = self.unwrap(rest, width)
-        answer_md = "\n".join(_trim_blank(answer_lines))
-        self.add_card(
-            inline.content.strip(),
-            inline.children or [],
-            item.map[0] + 1,
-            answer_md,
-            answer_tokens,
-            inline,
-        )
+        question = inline.content.strip()
+        children = inline.children or []
+        lazy = self.lazy_line(inline, width) if "\n" in question else 0
+        if lazy:
+            # ``1. 问题`` then the answer on the next line, not indented: a lazy continuation
+            # of the question's paragraph in CommonMark, an answer to its author.
+            parts = question.split("\n")
+            question = "\n".join(parts[:lazy])
+            children = self.inline_of(question, item.map[0]).children or []
+            assert inline.map
+            head = parts[lazy:]
+            answer_tokens = self.blocks_of(head, inline.map[0] + lazy) + answer_tokens
+            answer_lines = head + ([""] if answer_lines else []) + answer_lines
+        return _Answer(question, children, inline, item.map[0] + 1, answer_tokens, answer_lines)
+
+    def lazy_line(self, inline: Token, width: int) -> int:
+        """Index of the first line of an item's paragraph indented less than the item's text
+        (0 when every line is inside the item)."""
+        assert inline.map
+        for i in range(1, inline.map[1] - inline.map[0]):
+            source = self.lines[inline.map[0] + i]
+            if len(source) - len(source.lstrip(" ")) < width and "\t" not in source[:width]:
+                return i
+        return 0
 
     def unwrap(self, blocks: list[tuple[int, int]], width: int) -> tuple[list[Token], list[str]]:
         """Answer tokens and Markdown lines; a leading one-item ordered list becomes its blocks."""
@@ -340,6 +739,7 @@ class _FileParser:
                     f"file::{self.file_title}",
                     f"section::{deck.section}" if deck.section else "",
                     *(f"code::{lang}" for lang in languages),
+                    *self.extra_tags,
                 )
                 if t
             )
@@ -446,16 +846,43 @@ def _printed_code(code: str, language: str, typst: str) -> str:
 
 def _strip_number(children: list[Token]) -> list[Token]:
     """Inline children without the leading ``N.`` of a heading question."""
-    if children and children[0].type == "text" and _NUMBER.match(children[0].content):
+    if children and children[0].type == "text" and NUMBER.match(children[0].content):
         first = children[0].copy()
-        first.content = _NUMBER.sub("", first.content, count=1)
+        first.content = NUMBER.sub("", first.content, count=1)  # not bold: a text child
         return [first, *children[1:]]
     return children
 
 
+def _unmark(text: str, match: re.Match[str]) -> str:
+    """``text`` without the ``Q:``/``A:`` marker ``match`` found, and without the closing
+    ``**`` of a bold that the marker opened (``**Q: 问题**``)."""
+    rest = text[match.end() :].strip()
+    bold = match.group(1)
+    if bold and not match.group(2) and rest.endswith(bold):
+        rest = rest[: -len(bold)].strip()
+    return rest
+
+
+def _unbold(text: str) -> str:
+    """A question written all in bold (``**概述**``) without the bold: it is the question."""
+    match = BOLD_LINE.match(text)
+    return match.group(2).strip() if match and match.group(1) not in match.group(2) else text
+
+
+#: File names that stand for their folder (``ml/README.md`` files as ``ml``).
+_FOLDER_FILES = frozenset({"readme", "index"})
+
+
 def file_title(path: str, config: Config) -> str:
-    """Title of a note file in deck names: configured, or the file name without ``.md``."""
-    return deck_name(config.titles.get(path) or Path(path).stem)
+    """Title of a note file in deck names: configured, or the file name without ``.md``
+    (a ``README.md`` or ``index.md``: its folder's name)."""
+    if path in config.titles:
+        return deck_name(config.titles[path])
+    name = Path(path)
+    if name.stem.lower() in _FOLDER_FILES:
+        folder = name.parent.name or config.content.resolve().name
+        return deck_name(folder or name.stem)
+    return deck_name(name.stem)
 
 
 def parse_file(

@@ -32,6 +32,10 @@ WRONG = {
     "[pdf]\nfonts = 5": "'pdf.fonts' must be a string or a list of strings, not 5 (an integer)",
     '[pdf]\nmono_fonts = ["a", 1]': "'pdf.mono_fonts' must be a string or a list of strings",
     "[pdf]\nfonts = []": "pdf fonts must name at least one font",
+    "question_level = 7": "question_level must be 0 (detect) or a heading level 1-6, not 7",
+    'question_level = "3"': "'question_level' must be an integer, not '3' (a string)",
+    'question_style = "bullets"': "question_style must be one of auto, heading, list, bold, qa",
+    'question_pattern = "(Q"': "question_pattern '(Q' is not a regular expression",
     "pdf = 1": "unknown key 'pdf'",
     "colour = 'red'": "unknown key 'colour'",
     "root_deck = ": "cardsmith.toml: Invalid value",
@@ -61,7 +65,8 @@ def test_a_settings_file_that_is_a_folder_is_a_usage_error(tmp_path: Path) -> No
 def test_every_right_type_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "cardsmith.toml").write_text(
         'root_deck = "面试题"\ndefault_language = "python"\ninclude_unanswered = true\n'
-        'package_name = "deck"\n[titles]\n"a.md" = "A"\n[aliases]\n"问" = "csAAAAAAAAAA"\n'
+        'package_name = "deck"\nquestion_level = 3\nquestion_style = "heading"\n'
+        'question_pattern = "^Q\\\\d+"\n[titles]\n"a.md" = "A"\n[aliases]\n"问" = "csAAAAAAAAAA"\n'
         '[pdf]\ncolumns = 1\npaper = "us-letter"\ntitle = "T"\ntodo = false\n'
         'fonts = "Noto Sans CJK SC"\nmono_fonts = ["DejaVu Sans Mono"]\n',
         encoding="utf-8",

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import Config
+from pipeline.errors import Diagnostic
+from pipeline.parse import parse_file
 from tests.conftest import FIXTURES, golden, parse_fixture
 
 CASES = sorted((FIXTURES / "parse").glob("*.md"))
@@ -31,10 +34,22 @@ def _records(path: Path) -> str:
     return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
 
 
+def _diagnostics(path: Path) -> str:
+    parsed = parse_fixture(path)
+    return "".join(f"{d.line}: {d.severity}: {d.code}: {d.message}\n" for d in parsed.diagnostics)
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_fixture_parses_to_expected_records(path: Path) -> None:
     actual = _records(path)
     assert actual == golden(path.with_suffix(".expected.json"), actual)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_fixture_reports_expected_diagnostics(path: Path) -> None:
+    """Never silent: what is in no card is in a diagnostic at its line, one line each."""
+    actual = _diagnostics(path)
+    assert actual == golden(path.with_suffix(".diagnostics.txt"), actual)
 
 
 def test_numbering_is_presentation_not_identity() -> None:
@@ -54,3 +69,39 @@ def test_empty_item_is_no_question_and_statement_is_unanswered() -> None:
     assert len(cards) == 5
     assert cards[-1].question == "这是一句陈述，没有答案。"
     assert not cards[-1].answered
+
+
+def test_readme_takes_its_folders_name() -> None:
+    root = FIXTURES / "parse"
+    parsed = parse_file(root, "机器学习/README.md", Config(content=root))
+    assert [c.deck.path for c in parsed.cards] == ["Cardsmith::机器学习"]
+
+
+def test_front_matter_is_metadata_not_a_section() -> None:
+    card = parse_fixture(FIXTURES / "parse" / "front_matter.md").cards[0]
+    assert card.deck.path == "Cardsmith::Python 进阶::元类"  # its title, then the section
+    assert card.tags[-2:] == ("python", "面试")
+    assert card.source.line == 9  # lines keep their numbers
+
+
+def test_question_style_setting_overrides_detection() -> None:
+    path = FIXTURES / "parse" / "no_questions.md"
+    assert not parse_fixture(path).cards
+    cards = parse_fixture(path, question_style="heading", question_level=2).cards
+    assert [c.question for c in cards] == ["背景", "心得"]
+
+
+def test_a_heading_repeating_the_file_title_is_no_section(tmp_path: Path) -> None:
+    (tmp_path / "1.激活函数.md").write_text(
+        "# 1.激活函数\n\n### 1.**激活函数有什么作用？**\n\n引入非线性。\n", encoding="utf-8"
+    )
+    card = parse_file(tmp_path, "1.激活函数.md", Config(content=tmp_path)).cards[0]
+    assert card.deck.path == "Cardsmith::1.激活函数"
+    assert card.question == "激活函数有什么作用？"  # a question all in bold: the bold goes
+
+
+def test_a_diagnostic_is_one_line() -> None:
+    """A question written on two lines is quoted on one (text and JSON alike)."""
+    problem = Diagnostic("a.md", 3, "warning", "question has no answer: 第一行\n第二行", "x")
+    assert str(problem) == "a.md:3: warning: question has no answer: 第一行 第二行"
+    assert problem.as_json()["message"] == "question has no answer: 第一行 第二行"

@@ -1,0 +1,244 @@
+"""How a note file asks its questions: the shapes real notes come in, recognised from tokens.
+
+``parse.py`` walks a file's blocks; this module answers its questions about them: which
+heading level holds the questions, whether a paragraph opens one (``Q:``, ``问：``, a bold
+line), whether a list is a table of contents, what a heading says as plain text, and what
+the file's front matter states. Every answer is a pure function of tokens or text, so each
+shape is one table entry or one function with one fixture (``tests/fixtures/parse``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from markdown_it.token import Token
+
+#: The numbering in front of a question or section: ``1.``, ``1、``, ``1)``, ``（1）``,
+#: outline numbers ``1.1`` / ``1.1.1``, ``Q1:``, ``第一章``, also just inside a bold
+#: (``**1.概述**``). Presentation, never identity.
+NUMBER = re.compile(
+    r"^\s*(\*\*|__)?(?:"
+    r"[(（]\d+[)）]\s*"  # （1）
+    r"|\d+(?:[.．]\d+)+[.．]?\s*"  # outline: 1.1 / 1.1.1
+    r"|\d+\s*[.、．)）:：]\s*"  # 1. / 1、 / 1) / 1:
+    r"|[Qq]\d+\s*[.:：、．)）]?\s*"  # Q1: / Q1.
+    r"|第[一二三四五六七八九十百零〇\d]+[章节部分篇讲]\s*[:：、.]?\s*"  # 第一章
+    r")"
+)
+
+#: ``Q:`` / ``**Q:**`` / ``问：`` / ``问题1：`` / ``Question 3.`` opening a question paragraph.
+QUESTION_MARK = re.compile(
+    r"^\s*(\*\*|__)?\s*(?:Q(?:uestion)?|问题?)\s*\d*\s*[:：.．]\s*(\*\*|__)?\s*", re.IGNORECASE
+)
+#: ``A:`` / ``**A:**`` / ``答：`` / ``答案：`` / ``Answer:`` opening an answer.
+ANSWER_MARK = re.compile(
+    r"^\s*(\*\*|__)?\s*(?:A(?:nswer)?|答案?|回答)\s*\d*\s*[:：.．]\s*(\*\*|__)?\s*", re.IGNORECASE
+)
+#: A whole line in bold: ``**什么是交叉验证？**`` (group 2 is the text).
+BOLD_LINE = re.compile(r"^\s*(\*\*|__)(?!\s)(.+?)(?<!\s)\1\s*$")
+
+#: Words that make a heading or a bold line read as a question.
+_ASKING = re.compile(
+    r"[?？]\s*$|什么|为什么|为何|如何|怎么|怎样|哪些|哪个|区别|是否|吗\s*$"
+    r"|^(?:what|why|how|when|which|who|explain|describe|compare|is|are|can|do|does)\b",
+    re.IGNORECASE,
+)
+
+#: Heading titles that never ask (a table of contents, a bibliography), by lower-cased text.
+NOT_QUESTIONS = frozenset(
+    {
+        "目录",
+        "参考",
+        "参考文献",
+        "参考资料",
+        "参考链接",
+        "引用",
+        "references",
+        "reference",
+        "table of contents",
+        "contents",
+        "toc",
+    }
+)
+
+#: ``question_style`` values: what may open a question.
+STYLES = ("auto", "heading", "list", "bold", "qa")
+
+
+def asks(text: str) -> bool:
+    """True when ``text`` reads as a question (a question mark, a question word)."""
+    return bool(_ASKING.search(text.strip().strip("*_ ")))
+
+
+def plain_text(children: Sequence[Token]) -> str:
+    """What an inline token shows, without its Markdown (``**并发**与`asyncio```: 并发与asyncio)."""
+    out = []
+    for child in children:
+        if child.type in ("text", "code_inline", "html_inline"):
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif child.type == "image":
+            out.append(plain_text(child.children or ()))
+    return "".join(out).strip()
+
+
+def strip_number(text: str) -> str:
+    """``text`` without its leading numbering (a bold around it stays)."""
+    return NUMBER.sub(lambda m: m.group(1) or "", text, count=1).strip()
+
+
+def is_toc(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """True when the list ``tokens[start:end]`` holds only links to in-page anchors."""
+    links = 0
+    for tok in tokens[start:end]:
+        if tok.type != "inline":
+            continue
+        depth = 0
+        for child in tok.children or ():
+            if child.type == "link_open":
+                if not str(child.attrGet("href") or "").startswith("#"):
+                    return False
+                depth += 1
+                links += 1
+            elif child.type == "link_close":
+                depth -= 1
+            elif not depth and child.content.strip():
+                return False
+    return links > 0
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """What the numbered headings of a file say about where its questions are."""
+
+    level: int | None
+    """The question level (None: no numbered headings)."""
+    chapters: frozenset[int]
+    """Token indices of numbered headings that have numbered headings below them."""
+
+
+def numbering(tokens: Sequence[Token]) -> Numbering:
+    """The heading level that holds the questions, from the numbered headings.
+
+    A numbered heading that has numbered headings below it (before the next heading of
+    its level or higher) is a chapter; the question level is the shallowest level whose
+    numbered headings are mostly not chapters. So ``## 1. Python 基础`` over ``#### 1.
+    什么是 GIL？`` asks at level 4, ``# 1.激活函数`` over ``### 1.…`` at level 3, an
+    outline ``1.1 / 1.1.1`` at its deepest level, while a question whose answer has a few
+    numbered sub-headings (``##### 1. 长期依赖问题``) stays a question.
+    """
+    numbered: dict[int, int] = {}
+    per_level: dict[int, int] = {}
+    chapters: set[int] = set()
+    open_numbered: list[tuple[int, int]] = []  # (level, token index)
+    for i, tok in enumerate(tokens):
+        if tok.type != "heading_open" or tok.level != 0 or tok.markup not in _ATX:
+            continue
+        level = len(tok.markup)
+        while open_numbered and open_numbered[-1][0] >= level:
+            open_numbered.pop()
+        text = tokens[i + 1].content
+        if not (NUMBER.match(text) or QUESTION_MARK.match(text)):
+            continue
+        numbered[level] = numbered.get(level, 0) + 1
+        for above, index in open_numbered:
+            if index not in chapters:
+                chapters.add(index)
+                per_level[above] = per_level.get(above, 0) + 1
+        open_numbered.append((level, i))
+    found = next((n for n in sorted(numbered) if per_level.get(n, 0) * 2 <= numbered[n]), None)
+    return Numbering(found, frozenset(chapters))
+
+
+_ATX = frozenset("#" * n for n in range(1, 7))
+
+
+def is_setext(heading: Token) -> bool:
+    """True for a heading underlined with ``===`` or ``---`` (CommonMark's setext heading)."""
+    return heading.markup not in _ATX
+
+
+def asking_level(tokens: Sequence[Token]) -> int | None:
+    """Without numbered headings: the level where at least two headings, and at least
+    two in five of that level's headings, read as questions (``## 什么是 GIL？``)."""
+    total: dict[int, int] = {}
+    asking: dict[int, int] = {}
+    for i, tok in enumerate(tokens):
+        if tok.type != "heading_open" or tok.level != 0 or tok.markup not in _ATX:
+            continue
+        level = len(tok.markup)
+        total[level] = total.get(level, 0) + 1
+        if asks(plain_text(tokens[i + 1].children or ())):
+            asking[level] = asking.get(level, 0) + 1
+    best = [(n, level) for level, n in asking.items() if n >= 2 and n * 5 >= total[level] * 2]
+    return max(best)[1] if best else None
+
+
+# --- front matter ----------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^---\s*$")
+_END = re.compile(r"^(---|\.\.\.)\s*$")
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """The YAML block at the top of a note file (``---`` … ``---``): metadata, never a section."""
+
+    lines: int = 0
+    """How many lines it spans, fences included (0: none)."""
+    values: Mapping[str, Any] | None = None
+    """Its keys and values ("None" when absent or not a YAML mapping)."""
+    problem: str = ""
+    """Why it could not be read ("" when it could)."""
+
+
+def front_matter(text: str) -> FrontMatter:
+    """The front matter at the very top of ``text``, if any."""
+    if not text.startswith("---"):
+        return FrontMatter()
+    lines = text.split("\n", 200)
+    if not _FENCE.match(lines[0]):
+        return FrontMatter()
+    end = next((i for i in range(1, len(lines) - 1) if _END.match(lines[i])), 0)
+    if not end:
+        return FrontMatter()
+    try:
+        values = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "not YAML"
+        return FrontMatter(end + 1, None, f"front matter is not valid YAML ({first})")
+    if values is not None and not isinstance(values, dict):
+        return FrontMatter(end + 1, None, "front matter is not a YAML mapping of keys to values")
+    return FrontMatter(end + 1, values or {})
+
+
+def as_strings(value: Any) -> tuple[str, ...]:
+    """A front-matter value read as strings: ``python`` or ``[python, 面试]``."""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value if v is not None and str(v).strip())
+    if value is None or not str(value).strip():
+        return ()
+    return tuple(t.strip() for t in str(value).split(",") if t.strip())
+
+
+def structure_problems(level: Any, style: Any, pattern: Any) -> list[str]:
+    """What is wrong with the three structure settings (from ``cardsmith.toml`` or front
+    matter); empty when they are fine."""
+    problems = []
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 6:
+        problems.append(f"question_level must be 0 (detect) or a heading level 1-6, not {level!r}")
+    if style not in STYLES:
+        problems.append(f"question_style must be one of {', '.join(STYLES)}, not {style!r}")
+    if not isinstance(pattern, str):
+        problems.append(f"question_pattern must be a string, not {pattern!r}")
+    else:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(f"question_pattern {pattern!r} is not a regular expression: {exc}")
+    return problems

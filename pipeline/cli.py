@@ -172,6 +172,31 @@ no_cache_option = click.option(
 )
 
 
+def output_options(command: F) -> F:
+    """``--out``, ``--format`` and ``--strict``, the same for ``build`` and ``watch``."""
+    for option in reversed(
+        (
+            click.option(
+                "--out",
+                type=click.Path(),
+                callback=_folder,
+                default=None,
+                help="Output folder (default: build).",
+            ),
+            click.option(
+                "--format",
+                "formats",
+                type=click.Choice(list(FORMATS)),
+                multiple=True,
+                help="Output to write; repeat for several (default: all).",
+            ),
+            click.option("--strict", is_flag=True, help="Fail on warnings too."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cardsmith")
 def cli() -> None:
@@ -226,21 +251,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
 
 @cli.command()
 @content_option
-@click.option(
-    "--out",
-    type=click.Path(),
-    callback=_folder,
-    default=None,
-    help="Output folder (default: build).",
-)
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(list(FORMATS)),
-    multiple=True,
-    help="Output to write; repeat for several (default: all).",
-)
-@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@output_options
 @click.option(
     "--include-unanswered",
     is_flag=True,
@@ -474,17 +485,7 @@ def _changed_names(paths: set[str], content: Path) -> str:
 
 @cli.command()
 @content_option
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: build)."
-)
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(list(FORMATS)),
-    multiple=True,
-    help="Output to write; repeat for several (default: all).",
-)
-@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@output_options
 @no_cache_option
 @translated
 def watch(content: Path | None, strict: bool, **options: Any) -> None:

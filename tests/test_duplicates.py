@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,9 @@ def _edited(question: str, rng: random.Random) -> str:
     return question
 
 
-def _templated(n: int, seed: int) -> list[str]:
+def _templated(
+    n: int, seed: int, frames: Sequence[str] = _FRAMES, names: Sequence[str] = _NAMES
+) -> list[str]:
     """A few frames with a few names; a third of the questions edit an earlier one."""
     rng = random.Random(seed)
     questions: list[str] = []
@@ -120,7 +123,8 @@ def _templated(n: int, seed: int) -> list[str]:
         if questions and rng.random() < 0.35:
             questions.append(_edited(rng.choice(questions), rng))
         else:
-            questions.append(rng.choice(_FRAMES).format(*rng.sample(_NAMES, 2)))
+            frame = rng.choice(frames)
+            questions.append(frame.format(*rng.sample(names, frame.count("{}"))))
     return questions
 
 
@@ -148,21 +152,8 @@ _CJK_NAMES = (
 )
 
 
-def _chinese_templated(n: int, seed: int) -> list[str]:
-    """Chinese frames and names only; a third of the questions edit an earlier one."""
-    rng = random.Random(seed)
-    questions: list[str] = []
-    for _ in range(n):
-        if questions and rng.random() < 0.35:
-            questions.append(_edited(rng.choice(questions), rng))
-        else:
-            frame = rng.choice(_CJK_FRAMES)
-            questions.append(frame.format(*rng.sample(_CJK_NAMES, frame.count("{}"))))
-    return questions
-
-
 def test_the_search_finds_exactly_the_pairs_all_pairs_would_in_chinese_only_sets() -> None:
-    questions = _chinese_templated(2000, 0)
+    questions = _templated(2000, 0, _CJK_FRAMES, _CJK_NAMES)
     near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
     expected = all_pairs(questions)
     assert len(expected) > 300

@@ -16,7 +16,7 @@ import re
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 from pathlib import Path
 
@@ -231,20 +231,30 @@ def write_lock(path: Path, lock: Lock | Identity | Sequence[LockEntry]) -> bool:
     return True
 
 
-def lost_lock(lock_path: Path, out: Path) -> Diagnostic | None:
-    """A warning when there is no lock but an earlier build's outputs are there."""
+def lost_lock(lock_path: Path, out: Path, note_paths: Set[str]) -> Diagnostic | None:
+    """A warning when there is no lock but the output folder holds a build of these notes.
+
+    The first record of ``out/cards.json`` says which notes it was built from (only that
+    line is read): outputs of other notes in the same folder, a shared ``build/`` say, are
+    no sign of a lost lock.
+    """
     if lock_path.exists() or lock_path.is_symlink():
         return None
-    earlier = [p for p in ("cards.json", "cardsmith.report.json") if (out / p).is_file()]
-    earlier += [p.name for p in out.glob("*.apkg")] if out.is_dir() else []
-    if not earlier:
+    try:
+        with (out / "cards.json").open(encoding="utf-8") as earlier:
+            earlier.readline()  # {"schema_version": …, "cards": [
+            first = json.loads(earlier.readline().rstrip().rstrip(","))
+        built_from = first["source"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if built_from not in note_paths:
         return None
     return Diagnostic(
         lock_path.name,
         0,
         "warning",
-        f"no lock file, but {out} holds earlier outputs: every question got a new id "
-        "(restore the lock from version control to keep the Anki history)",
+        f"no lock file, but {out} holds earlier outputs of these notes: every question got "
+        "a new id (restore the lock from version control to keep the Anki history)",
         "lock-missing",
     )
 
@@ -597,7 +607,7 @@ def identify(config: Config, cards: Sequence[Card], now: int | None = None) -> I
         look=current_look().digest,
         include_unanswered=config.include_unanswered,
     )
-    warning = lost_lock(config.lock_path, config.out)
+    warning = lost_lock(config.lock_path, config.out, {card.source.path for card in cards})
     if warning is None:
         return identity
     return replace(identity, diagnostics=(*identity.diagnostics, warning))

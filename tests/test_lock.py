@@ -168,6 +168,21 @@ def test_a_deleted_lock_with_earlier_outputs_says_ids_were_regenerated(tmp_path:
     assert "lock" not in first.output
 
 
+def test_outputs_of_other_notes_are_no_sign_of_a_lost_lock(tmp_path: Path) -> None:
+    # `make build` fills the checkout's build/ from content/; notes elsewhere without a lock
+    # checked or built beside it must not be told that their ids were lost.
+    build(load_config(_notes(tmp_path / "a"), out=tmp_path / "o", formats=("json",)))
+    other = tmp_path / "b"
+    other.mkdir()
+    (other / "other.md").write_text("## 节\n#### 1. 另一个问题？\n\n回答。\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", "--content", str(other)], catch_exceptions=False)
+    assert "lock" not in result.output
+    built = CliRunner().invoke(
+        cli, ["build", "--content", str(other), "--out", str(tmp_path / "o"), "-q"]
+    )
+    assert built.exit_code == 0 and "lock" not in built.output
+
+
 def test_a_symlinked_lock_is_written_through_the_link(tmp_path: Path) -> None:
     content = _notes(tmp_path)
     shared = tmp_path / "shared.lock.json"

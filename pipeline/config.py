@@ -195,6 +195,8 @@ def _validated(config: Config, source: str) -> Config:
     for name in ("fonts", "mono_fonts"):
         if not getattr(config, name):
             problems.append(f"pdf {name} must name at least one font")
+    if any(not part.strip() for part in config.root_deck.split("::")) and config.root_deck.strip():
+        problems.append(f"root_deck {config.root_deck!r} has an empty deck name between '::'")
     if not config.root_deck.strip():
         problems.append("root_deck must not be empty")
     if _RESTORE_NAMES.match(config.package_name) or not config.package_name.strip():

@@ -147,7 +147,10 @@ def load_lock(path: Path) -> Lock:
         raise _bad(path, f"not a valid lock file ({_kind(data)}, not an object)")
     version = data.get("version")
     if version not in READABLE_VERSIONS or isinstance(version, bool):
-        raise ConfigError(f"{path}: lock version {version!r}, expected one of {READABLE_VERSIONS}")
+        raise ConfigError(
+            f"{path}: not a lock file this cardsmith reads (version {version!r}, expected one "
+            f"of {READABLE_VERSIONS}); restore it from version control"
+        )
     unknown = sorted(set(data) - _TOP_KEYS[version])
     if unknown or "notes" not in data:
         raise _bad(path, f"not a valid lock file (keys {sorted(data)})")

@@ -658,9 +658,13 @@ class _FileParser:
         question = inline.content.strip()
         children = inline.children or []
         lazy = self.lazy_line(inline, width) if "\n" in question else 0
+        if not lazy and not answer_tokens and "\n" in question:
+            lazy = _asked_lines(question)
         if lazy:
-            # ``1. 问题`` then the answer on the next line, not indented: a lazy continuation
-            # of the question's paragraph in CommonMark, an answer to its author.
+            # ``1. 问题`` then the answer on the next line, not indented (a lazy continuation
+            # of the question's paragraph in CommonMark) or indented without a blank line
+            # after a question mark, when the item has no other answer: an answer to its
+            # author.
             parts = question.split("\n")
             question = "\n".join(parts[:lazy])
             children = self.inline_of(question, item.map[0]).children or []
@@ -829,6 +833,19 @@ class _FileParser:
 
 #: Token types whose images and links are targets.
 _HAS_TARGETS = frozenset({"inline", "html_block"})
+
+
+_ASKED = ("？", "?")
+
+
+def _asked_lines(question: str) -> int:
+    """Lines up to the first that ends with a question mark, when more lines follow (0: none).
+
+    ``1. 什么是装饰器？`` with ``装饰器是…`` on the next line, indented but without a blank
+    line, is one paragraph to CommonMark; to its author the second line is the answer.
+    """
+    lines = question.split("\n")
+    return next((i + 1 for i, line in enumerate(lines[:-1]) if line.rstrip().endswith(_ASKED)), 0)
 
 
 def _printed_code(code: str, language: str, typst: str) -> str:

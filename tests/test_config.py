@@ -14,6 +14,7 @@ from pipeline.cli import cli
 WRONG = {
     "root_deck = 5": "'root_deck' must be a string, not 5 (an integer)",
     'root_deck = "  "': "root_deck must not be empty",
+    'root_deck = "a::::b"': "root_deck 'a::::b' has an empty deck name between '::'",
     'titles = "x"': "'titles' must be a table of strings, not 'x' (a string)",
     '[titles]\n"a.md" = 3': "'titles' must be a table of strings, not a table",
     "default_language = []": "'default_language' must be a string, not an array",

@@ -261,7 +261,8 @@ def _code_text(value: str, line_start: bool) -> str:
 def highlight(code: str, language: str, typst: bool) -> tuple[str, str]:
     """A code block lexed once: its card HTML and, when ``typst`` is set, its Typst content.
 
-    The HTML is :func:`highlight_html`'s; the Typst is :func:`typst_code`'s ("" unless asked).
+    The HTML is :func:`highlight_html`'s; the Typst is code-mode content coloured like the
+    cards' light palette ("" unless asked).
     """
     lexer = lexer_for(language)
     if lexer is None:
@@ -271,12 +272,6 @@ def highlight(code: str, language: str, typst: bool) -> tuple[str, str]:
     body = _pygments_format(tokens, _FORMATTER)
     html = f'<pre class="{CSS_CLASS}" data-lang="{language}"><code>{body}</code></pre>\n'
     return html, _typst_runs(tokens) if typst else ""
-
-
-def typst_code(code: str, language: str) -> str:
-    """Code-mode Typst content for a code block, coloured like the cards' light palette."""
-    lexer = lexer_for(language)
-    return _typst_runs(lexer.get_tokens(code) if lexer is not None else [(Token.Text, code)])
 
 
 def _typst_runs(tokens: Iterable[tuple[Any, str]]) -> str:

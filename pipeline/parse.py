@@ -788,9 +788,12 @@ class _FileParser:
             else ""
         )
         tok.meta["language"] = language
-        tok.meta["html"], typst = highlight(tok.content, language, self.typst is not None)
+        # A block longer than the PDF prints is lexed for Typst only as far as it is printed.
+        cut = _printed_code(tok.content, language) if self.typst is not None else None
+        whole = self.typst is not None and cut is None
+        tok.meta["html"], typst = highlight(tok.content, language, whole)
         if self.typst is not None:
-            tok.meta["typst"] = _printed_code(tok.content, language, typst)
+            tok.meta["typst"] = typst if cut is None else cut
         if not fenced:
             return None
         fence_line = tok.map[0] + 1
@@ -848,14 +851,15 @@ def _asked_lines(question: str) -> int:
     return next((i + 1 for i, line in enumerate(lines[:-1]) if line.rstrip().endswith(_ASKED)), 0)
 
 
-def _printed_code(code: str, language: str, typst: str) -> str:
-    """The Typst of a code block as the PDF prints it: its first lines only, when it is long.
+def _printed_code(code: str, language: str) -> str | None:
+    """The Typst of a code block longer than the PDF prints: its first lines and a note.
 
-    ``validate`` warns at the fence (``pdflimits.code_lines_message``); the card shows all.
+    None when the whole block is printed. ``validate`` warns at the fence
+    (``pdflimits.code_lines_message``); the card shows every line.
     """
     lines = code.split("\n", MAX_CODE_LINES)
     if len(lines) <= MAX_CODE_LINES:
-        return typst
+        return None
     shown = highlight("\n".join(lines[:MAX_CODE_LINES]), language, True)[1]
     more = typst_string(f"… {code.count(chr(10)) - MAX_CODE_LINES:,} more lines on the card")
     return shown[:-1] + f"; linebreak(); text(fill: luma(110), {more})}}"

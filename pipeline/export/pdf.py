@@ -3,7 +3,7 @@
 Typst rather than WeasyPrint: on these very notes it renders both seed files in under a
 second against 6-10 s, and ten times the content in 6 s against 79 s and 1.6 GB
 (shared/research/pdf-engines.md). The cost is owning a Markdown-to-Typst writer
-(``pipeline/typstmd.py``) and a Pygments-to-Typst formatter (``highlight.typst_code``).
+(``pipeline/typstmd.py``) and a Pygments-to-Typst formatter (``highlight.highlight``).
 Typst draws missing glyphs as boxes without a word, so fonts are checked first
 (``pipeline/fontcheck.py``), and images are read by their real format (``pipeline/images.py``).
 """

@@ -19,7 +19,7 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -601,6 +601,9 @@ def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, I
     The compiled records are cached as a build caches them: a sync after a small edit
     compiles only the edited files.
     """
+    # A sync writes what the package would carry and prints no sheet, so the PDF's checks
+    # (a character no PDF font has is an error there) must not stop it.
+    config = replace(config, formats=("apkg",))
     cache = ParseCache.open(config, typst=False)
     result = check(config, progress, cache)
     if any(d.severity == "error" for d in result.collection.diagnostics):

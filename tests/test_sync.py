@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from pipeline import build, load_config
 from pipeline.cli import cli
+from pipeline.errors import ContentError
 from pipeline.export import anki as anki_export
 from pipeline.sync import ORPHAN_TAG, SyncError, sync
 from tests.conftest import FIXTURES, golden
@@ -353,6 +354,19 @@ def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
     put_notes(CASES / "new_css" / "before", tmp_path / "content")
     with pytest.raises(SyncError, match="no Anki collection"):
         sync(load_config(tmp_path / "content"), tmp_path / "nowhere.anki2")
+
+
+def test_a_character_no_pdf_font_has_does_not_stop_a_sync(tmp_path: Path) -> None:
+    # The same notes stop a PDF build (font-coverage is an error there); a sync prints no PDF.
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / "font_coverage", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    with pytest.raises(ContentError) as stopped:
+        build(load_config(content, out=tmp_path / "out", formats=("pdf",)))
+    assert {d.code for d in stopped.value.diagnostics} == {"font-coverage"}
+    result = sync(load_config(content), collection)
+    assert len(result.plan.add) == 2
+    assert [n["question"] for n in snapshot(collection)["notes"]] == ["表情符号？", "象形文字？"]
 
 
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:

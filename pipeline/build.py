@@ -174,8 +174,8 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             problems = (*found, *checks.duplicates())
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
-        data = BuildData(identity.cards, config, identity.note_type.mod)
-        with Outputs(config.out) as outputs:  # every output is written, then all appear at once
+        data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment)
+        with Outputs(config.out) as outputs, cache:  # every output written, then all at once
             for fmt in config.formats:
                 progress(fmt, 0, 1)
                 exporter(fmt)(data, outputs)

@@ -30,6 +30,7 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +44,8 @@ CACHE_DIR = ".cardsmith-cache"
 #: Changes whenever the layout of an entry changes.
 _FORMAT = "cardsmith-cache-1"
 _SUFFIX = ".pickle"
+#: What exporters keep beside an entry (:meth:`ParseCache.fragment`), by suffix.
+_FRAGMENTS = (".json",)
 #: Marks the folder as a cache for backup tools (https://bford.info/cachedir/).
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# cardsmith's compiled notes; safe to delete\n"
 #: Libraries whose behaviour shapes a compiled card.
@@ -95,6 +98,8 @@ class ParseCache:
     _keys: dict[str, str] = field(default_factory=dict)
     _pending: list[ParsedFile] = field(default_factory=list)
     _paths: list[str] = field(default_factory=list)
+    _own: dict[str, str] = field(default_factory=dict)
+    _staged: dict[Path, Path] = field(default_factory=dict)
 
     @classmethod
     def open(cls, config: Config, typst: bool) -> ParseCache:
@@ -145,6 +150,7 @@ class ParseCache:
                 self._data[path], self._keys[path] = data, key
             else:
                 found[path] = cached
+                self._own[path] = key + self._judged(cached)
         return found
 
     def data(self, path: str) -> bytes | None:
@@ -185,6 +191,12 @@ class ParseCache:
             return None
         return parsed if self._targets_unchanged(parsed) else None
 
+    @staticmethod
+    def _judged(parsed: ParsedFile) -> str:
+        """How the file's images and links were judged: with its key, what its records are."""
+        seen = [(t.kind, t.file, t.media) for card in parsed.cards for t in card.targets]
+        return hashlib.sha256(repr(seen).encode()).hexdigest() if seen else ""
+
     def _targets_unchanged(self, parsed: ParsedFile) -> bool:
         """Whether every image and link of the file is judged today as it was when compiled."""
         root = self.config.content.resolve()
@@ -196,11 +208,64 @@ class ParseCache:
                     return False
         return True
 
+    # -- outputs of one file
+    def fragment(self, path: str, kind: str, extra: str, make: Callable[[], bytes]) -> bytes:
+        """What an exporter wrote for the file ``path`` last time, or ``make()`` now.
+
+        An exporter's bytes for one file are a function of the file's compiled records (its
+        entry's key) and of what the identity stage gave them (``extra``: their ids, say),
+        so they are kept beside the entry, under both, and made again when either differs.
+        A fragment made now is written to a temporary file at once (at 100k questions the
+        ``cards.json`` fragments are 240 MB, never all held) and named in :meth:`save`.
+        """
+        own = self._own.get(path)  # the entry's key and how its targets were judged
+        if self.folder is None or own is None:
+            return make()
+        key = hashlib.sha256(f"{own}\0{kind}\0".encode() + extra.encode()).hexdigest()
+        target = self._entry(path, self.typst).with_suffix(f".{kind}")
+        assert target.suffix in _FRAGMENTS, kind
+        found = self._checked(target, key)
+        if found is not None:
+            return found
+        blob = make()
+        payload = _header(key, blob) + blob
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                out.write(payload)
+            self._staged[target] = Path(tmp)
+        except OSError:
+            pass  # not kept: the next build makes it again
+        return blob
+
+    def _checked(self, entry_path: Path, key: str) -> bytes | None:
+        """The payload of an entry whose header names ``key`` and whose hash holds."""
+        try:
+            blob = entry_path.read_bytes()
+        except OSError:
+            return None
+        payload = blob[_HEADER_SIZE:]
+        return payload if blob[:_HEADER_SIZE] == _header(key, payload) else None
+
+    def discard(self) -> None:
+        """Remove the fragments made by a build that failed after all."""
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def __enter__(self) -> ParseCache:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()  # after save() there is nothing left to remove
+
     # -- writing
     def store(self, parsed: ParsedFile) -> None:
         """Keep a freshly compiled file's records for :meth:`save`."""
         if self.folder is not None and parsed.path in self._keys:
             self._pending.append(parsed)
+            self._own[parsed.path] = self._keys[parsed.path] + self._judged(parsed)
 
     def save(self) -> None:
         """Write the entries of the files compiled this time; remove those of deleted files.
@@ -220,12 +285,17 @@ class ParseCache:
                 header = _header(self._keys[parsed.path], payload)
                 self._write(self._entry(parsed.path, self.typst), header + payload)
             self._pending.clear()
-            live = {self._entry(p, t).name for p in self._paths for t in (False, True)}
-            for old in self.folder.glob("*" + _SUFFIX):
-                if old.name not in live:
+            for target, tmp in self._staged.items():
+                os.replace(tmp, target)
+            self._staged.clear()
+            live = {self._entry(p, t).stem for p in self._paths for t in (False, True)}
+            for old in self.folder.iterdir():  # entries and fragments of files now gone
+                if old.stem not in live and old.suffix in (_SUFFIX, *_FRAGMENTS):
                     old.unlink(missing_ok=True)
         except OSError:
             pass
+        finally:
+            self.discard()
 
     def _write(self, target: Path, payload: bytes) -> None:
         assert self.folder is not None

@@ -238,6 +238,8 @@ class _FileParser:
             self.typst.prepare(self.tokens, self.lines)
         self.cards: list[Card] = []
         self.sections: list[tuple[int, str]] = []
+        # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
+        self.decks: dict[tuple[str, ...], Deck] = {}
         self.stray: list[int] = []
         self.skipped = 0
 
@@ -500,7 +502,11 @@ class _FileParser:
 
     # -- cards
     def deck(self) -> Deck:
-        return Deck(self.config.root_deck, self.file_title, tuple(t for _, t in self.sections))
+        sections = tuple(t for _, t in self.sections)
+        found = self.decks.get(sections)
+        if found is None:
+            found = self.decks[sections] = Deck(self.config.root_deck, self.file_title, sections)
+        return found
 
     def heading_card(self, open_q: tuple[int, int, str], body_end: int) -> None:
         h_start, body_start, question = open_q
@@ -926,4 +932,7 @@ def parse_file(
         assert problem
         return ParsedFile(path, (), (problem,))
     title = file_title(path, config)
-    return _FileParser(path, text, config, title, root.resolve(), typst).run()
+    parsed = _FileParser(path, text, config, title, root.resolve(), typst).run()
+    for card in parsed.cards:  # hashed here, in the worker: the identity stage only reads them
+        card.note_digest, card.answer_digest  # noqa: B018
+    return parsed

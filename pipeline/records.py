@@ -9,12 +9,17 @@ the Typst the sheet prints. Every exporter reads these records and decides nothi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
 
 from .config import Config
 from .errors import Diagnostic
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,12 @@ class Deck:
     sections: tuple[str, ...] = ()
     """Section headings above the question, outermost first (none before the first heading)."""
 
-    @property
+    @cached_property  # read for every card by identity and the exporters; decks are shared
     def parts(self) -> tuple[str, ...]:
         """Every level of the path, root first."""
         return (self.root, self.file_title, *self.sections)
 
-    @property
+    @cached_property
     def path(self) -> str:
         """The Anki deck name: the levels joined with ``::``."""
         return "::".join(self.parts)
@@ -143,6 +148,29 @@ class Card:
         card = object.__new__(Card)
         card.__dict__.update(self.__dict__, id=match.id, match=match)
         return card
+
+    @cached_property
+    def note_digest(self) -> str:
+        """sha256 of everything the Anki note shows; it changes exactly when the note must update.
+
+        The images' media names are hashes of their bytes, so a replaced image changes it.
+        Worked out in the compile worker (:func:`pipeline.parse.parse_file`), so it travels
+        with the card and the compiled-records cache, and the identity stage only reads it.
+        """
+        return _sha(
+            self.question_html,
+            self.answer_html,
+            self.deck.path,
+            self.source.path,
+            " ".join(self.tags),
+            # None for a card without images: its digest is what version 1 computed.
+            *(target.media for target in self.targets if target.media),
+        )
+
+    @cached_property
+    def answer_digest(self) -> str:
+        """sha256 of the answer Markdown: how the lock recognises a reworded question."""
+        return _sha(self.answer)
 
     @property
     def matched(self) -> Match:
@@ -300,6 +328,14 @@ class ParsedFile:
     """Problems found while reading and parsing (encoding, unclosed fences, raw HTML)."""
 
 
+class Fragments(Protocol):
+    """An exporter's bytes for one note file, kept between builds (the cache implements it)."""
+
+    def __call__(self, path: str, kind: str, extra: str, make: Callable[[], bytes]) -> bytes:
+        """The bytes kept for file ``path`` under ``kind`` and ``extra``, else ``make()``."""
+        ...
+
+
 @dataclass(frozen=True)
 class BuildData:
     """Everything the exporters read, gathered before anything is written."""
@@ -310,6 +346,9 @@ class BuildData:
     """The build's configuration (content folder, names, PDF options)."""
     note_type_mod: int = 0
     """When the note type's CSS or templates last changed (from the lock file)."""
+    fragments: Fragments | None = None
+    """What exporters wrote for each unchanged file last time (the compiled-records cache's
+    :meth:`~pipeline.cache.ParseCache.fragment`); None: every output is made in full."""
 
     @cached_property  # read by several exporters; worked out once
     def notes(self) -> tuple[Card, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -13,7 +14,8 @@ import pytest
 from pipeline import ContentError, build, check, load_config
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
-from pipeline.records import ParsedFile
+from pipeline.export import jsonfile
+from pipeline.records import Card, ParsedFile
 from tests.conftest import SEEDS
 
 #: Two note files: one question, and a section without any.
@@ -181,15 +183,50 @@ def test_an_image_changed_or_removed_makes_its_note_a_miss(
     result = build(load_config(content, out=tmp_path / "build", formats=("json",)))
     assert [d.code for d in result.diagnostics] == ["missing-image"]
     assert compiled == ["a.md", "b.md", "a.md", "a.md", "b.md", "a.md"]
+    # The file's bytes and key are those of the first build, its records are not: the
+    # cards.json kept for it then (same key, same ids) must not be served.
+    gone = {p.name: p.read_bytes() for p in (tmp_path / "build").iterdir() if p.name in OUTPUTS}
+    assert gone == _build(content, tmp_path / "plain2", formats=("json",), cache=False)
 
 
 def test_entries_of_deleted_files_are_removed(tmp_path: Path) -> None:
-    content = _notes(tmp_path / "content", **{"a.md": "## s\n", "b.md": "## t\n"})
+    files = {"a.md": "## s\n\n1. q？\n\n   a。\n", "b.md": "## t\n\n1. p？\n\n   b。\n"}
+    content = _notes(tmp_path / "content", **files)
     _build(content, tmp_path / "build", formats=("json",))
     assert len(list((tmp_path / CACHE_DIR).glob("*.pickle"))) == 2
+    assert len(list((tmp_path / CACHE_DIR).glob("*.json"))) == 2
     (content / "b.md").unlink()
     _build(content, tmp_path / "build", formats=("json",))
     assert len(list((tmp_path / CACHE_DIR).glob("*.pickle"))) == 1
+    assert len(list((tmp_path / CACHE_DIR).glob("*.json"))) == 1
+
+
+def test_an_unchanged_file_is_not_encoded_again_unless_its_ids_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    real = jsonfile.card_record
+
+    def counting(card: Card) -> dict[str, object]:
+        encoded.append(card.question)
+        return real(card)
+
+    monkeypatch.setattr(jsonfile, "card_record", counting)
+    content = _notes(tmp_path / "content", **TWO, **{"c.md": "## u\n\n1. r？\n\n   b。\n"})
+    first = _build(content, tmp_path / "build", formats=("json",))
+    assert encoded == ["q？", "r？"]
+    _edit(content / "c.md")
+    edited = _build(content, tmp_path / "build", formats=("json",))
+    assert encoded[2:] == ["r？", "新问题？"]  # a.md's lines were copied from the cache
+    assert edited == _build(content, tmp_path / "plain", formats=("json",), cache=False)
+    # The same file, another id (an older lock restored, say): encoded again, never stale.
+    lock = content / "cardsmith.lock.json"
+    old_id = json.loads(first["cards.json"])["cards"][0]["id"]
+    lock.write_text(lock.read_text("utf-8").replace(old_id, "csRESTORED01"), "utf-8")
+    del encoded[:]
+    again = _build(content, tmp_path / "build", formats=("json",))
+    assert encoded == ["q？"]
+    assert json.loads(again["cards.json"])["cards"][0]["id"] == "csRESTORED01"
 
 
 def test_a_failed_build_and_check_write_no_cache(tmp_path: Path, compiled: list[str]) -> None:

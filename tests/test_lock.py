@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from pipeline import build, load_config
 from pipeline import identity as identity_module
 from pipeline.cli import cli
-from pipeline.identity import assign, load_lock, normalise, read_lock
-from pipeline.records import Card
+from pipeline.errors import ConfigError
+from pipeline.identity import assign, load_lock, lock_text, normalise, read_lock
+from pipeline.records import Card, Lock, LockEntry, NoteTypeStamp
 from tests.conftest import FIXTURES, SEEDS, parse_fixture
 
 NOTES = "## s\n#### 1. 甲是什么？\n\n答甲\n\n#### 2. 乙是什么？\n\n答乙\n"
@@ -316,3 +317,56 @@ def test_a_removed_answer_is_an_orphan_until_the_answer_is_back(tmp_path: Path) 
     (content / "n.md").write_text(NOTES, "utf-8")
     result = build(load_config(content, out=tmp_path / "o", formats=("json",)))
     assert result.report.orphans == ()
+
+
+SORTED_BAD: dict[str, dict[str, object]] = {
+    "an id that is a number": {"id": 12345},
+    "a question that is null": {"question": None},
+    "a mod that is a string": {"mod": "1"},
+    "a mod that is true": {"mod": True},
+    "a slot that is a float": {"slot": 1.0},
+    "an id that is not an id": {"id": 'a"b\tc'},
+    "an unknown key": {"zz": ""},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SORTED_BAD))
+def test_a_bad_entry_in_the_layout_cardsmith_writes_is_refused_too(
+    name: str, tmp_path: Path
+) -> None:
+    # Entries in the written layout (keys sorted) take a faster path: it must refuse the same.
+    entry = {**GOOD_ENTRY, "after": "", "slot": 0, **SORTED_BAD[name]}
+    path = tmp_path / "cardsmith.lock.json"
+    path.write_text(json.dumps({"version": 2, "notes": [entry]}, sort_keys=True), "utf-8")
+    with pytest.raises(ConfigError, match="restore it from version control"):
+        load_lock(path)
+
+
+def test_the_lock_rows_are_what_the_json_encoder_writes_and_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    odd = ['引号"与\\反斜杠', "tab\tnew\nline\x00\x1f", "emoji 👨‍💻 \u2028\u2029", "</script>"]
+    entries = [
+        LockEntry(
+            id=f"cs{i:010d}",
+            path=text,
+            deck=f"根::{text}",
+            question=text,
+            answer="a" * 64,
+            digest="d" * 64,
+            mod=1_700_000_000 + i,
+            after="" if i == 0 else f"cs{i - 1:010d}",
+            slot=i,
+            successor=f"cs{i + 1:010d}" if i % 2 else "",
+        )
+        for i, text in enumerate(odd)
+    ]
+    lock = Lock(tuple(entries[:2]), tuple(entries[2:]), NoteTypeStamp("x" * 64, 5))
+    text = lock_text(lock)
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+    for entry in entries:
+        fields = {k: v for k, v in entry.__dict__.items() if k != "successor" or v}
+        assert encode(fields) in [row.rstrip(",") for row in text.split("\n")]
+    path = tmp_path / "cardsmith.lock.json"
+    path.write_text(text, "utf-8")
+    assert load_lock(path) == lock

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..records import BuildData, Card
@@ -43,13 +46,27 @@ def card_record(card: Card) -> dict[str, Any]:
     }
 
 
+def _file_rows(cards: Sequence[Card]) -> bytes:
+    """The lines of one note file's cards, without the separator after the last."""
+    return ",\n".join(_ENCODE(card_record(card)) for card in cards).encode("utf-8")
+
+
 def export(data: BuildData, outputs: Outputs) -> None:
-    """``cards.json``: one card a line, keys sorted, so it is stable and diffs well."""
+    """``cards.json``: one card a line, keys sorted, so it is stable and diffs well.
+
+    Written a note file at a time: the whole file is never in memory, and a file whose
+    records and ids are those of the last build is copied from the cache, not encoded again.
+    """
     with outputs.open(FILE_NAME) as out:
         out.write(f'{{"schema_version": {SCHEMA_VERSION}, "cards": [\n'.encode())
         separator = b""
-        for card in data.cards:  # a line at a time: the whole file is never in memory
-            row = _ENCODE(card_record(card))
-            out.write(separator + row.encode("utf-8"))
+        for path, group in itertools.groupby(data.cards, key=lambda card: card.source.path):
+            cards = tuple(group)
+            if data.fragments is None:
+                rows = _file_rows(cards)
+            else:
+                ids = " ".join(card.id for card in cards)
+                rows = data.fragments(path, "json", ids, functools.partial(_file_rows, cards))
+            out.write(separator + rows)
             separator = b",\n"
         out.write(b"\n]}\n")

@@ -4,7 +4,8 @@ A note file's :class:`~pipeline.records.ParsedFile` depends on more than its byt
 key holds all of it: the bytes, the settings the compile step reads (root deck, the file's
 title, the default fence language), whether Typst was rendered, the content folder, and a
 fingerprint of the code that compiles (every source file of this package, the versions of
-markdown-it-py, Pygments and Python, ``CARDSMITH_FASTLEX``), so neither an upgrade nor a
+markdown-it-py and its plugins, mdurl, Pygments, nh3, PyYAML and Python,
+``CARDSMITH_FASTLEX``), so neither an upgrade nor a
 developer's edit is ever served stale records. Images and links are judged against the
 file system (an image's media name is a hash of its bytes; a missing one shows a
 placeholder): a cached file's targets are judged again on load, and any difference makes
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import os
 import pickle
@@ -32,7 +34,6 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from .config import Config
@@ -48,8 +49,8 @@ _SUFFIX = ".pickle"
 _FRAGMENTS = (".json",)
 #: Marks the folder as a cache for backup tools (https://bford.info/cachedir/).
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# cardsmith's compiled notes; safe to delete\n"
-#: Libraries whose behaviour shapes a compiled card.
-_LIBRARIES = ("markdown-it-py", "mdurl", "pygments", "cardsmith")
+#: Libraries whose behaviour shapes a compiled card (cardsmith's own code is hashed whole).
+_LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3", "yaml")
 
 
 _HEADER_SIZE = len(_FORMAT) + 32 + 32
@@ -60,11 +61,10 @@ def _header(key: str, payload: bytes) -> bytes:
     return _FORMAT.encode() + bytes.fromhex(key) + hashlib.sha256(payload).digest()
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return ""
+def _version(module: str) -> str:
+    """The version a library says it is (read from the module, not from its package
+    metadata: importing ``importlib.metadata`` alone costs every build 14 ms)."""
+    return str(getattr(importlib.import_module(module), "__version__", ""))
 
 
 @functools.cache
@@ -119,6 +119,7 @@ class ParseCache:
             code_fingerprint(),
             path,
             typst,
+            _version("tex2typst") if typst else "",  # formulas in the Typst only
             str(config.content.resolve()),
             config.root_deck,
             file_title(path, config),

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,11 +32,11 @@ from .errors import (
     EnvironmentProblem,
     ExportCheckError,
 )
-from .init import init as run_init
-from .init import next_steps
 from .interrupts import raise_if_stopping, stopped_by_signals
-from .preview import Preview, serve
-from .watch import Outcome, Saves, Session
+
+if TYPE_CHECKING:
+    from .preview import Preview
+    from .watch import Outcome, Session
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -341,6 +341,9 @@ def init(folder: Path) -> None:
       cardsmith init my-notes
       cd my-notes && cardsmith build
     """
+    from .init import init as run_init  # each command loads what only it needs
+    from .init import next_steps
+
     written = run_init(folder)
     for path in written:
         click.echo(f"created {path}")
@@ -501,6 +504,8 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
       cardsmith watch
       cardsmith watch --content notes --format json --format apkg
     """
+    from .watch import Saves, Session
+
     session = Session(content, options, strict)
     config = load_config(content, **options)  # a wrong setting stops here, with exit 2
     folder = config.content
@@ -524,6 +529,8 @@ def _bug(exc: Exception) -> str:
 
 def _guarded(session: Session) -> Outcome:
     """A rebuild; a bug of ours is reported, and the watch goes on waiting for saves."""
+    from .watch import Outcome
+
     try:
         return session.rebuild()
     except Exception as exc:
@@ -557,6 +564,9 @@ def preview(content: Path | None, port: int, **options: Any) -> None:
       cardsmith preview
       cardsmith preview --content notes --port 8000
     """
+    from .preview import Preview, serve
+    from .watch import Saves
+
     config = load_config(content, **options)  # a wrong setting stops here, with exit 2
     if not config.content.is_dir():
         raise EnvironmentProblem(f"content folder '{config.content}' does not exist")

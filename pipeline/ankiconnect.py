@@ -255,7 +255,7 @@ def sync(
     force: bool = False,
 ) -> SyncResult:
     """Apply the notes to the Anki that runs AnkiConnect at ``url``."""
-    data, identity = notes_for(config)
+    data, identity, warnings = notes_for(config)
     want = desired(data)
     ac = AnkiConnect(url)
     record = _read_record(config, url)
@@ -268,4 +268,4 @@ def sync(
             _write_record(config, url, plan.state)
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
         write_lock(config.lock_path, lock)
-    return SyncResult(plan, not dry_run, identity.successors)
+    return SyncResult(plan, not dry_run, identity.successors, warnings)

@@ -421,6 +421,7 @@ def sync(
         _print_diagnostics(_located(exc.diagnostics, config.content))
         click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
         raise
+    _print_diagnostics(_located(result.diagnostics, config.content))
     for line in result.lines():
         click.echo(line, err=True)
     if dry_run:

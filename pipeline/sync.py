@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .build import Progress, _quiet, check
 from .cache import ParseCache
 from .config import Config
-from .errors import CardsmithError, ContentError, EnvironmentProblem
+from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem
 from .export.anki import Medium, note_fields
 from .identity import forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
@@ -586,6 +586,8 @@ class SyncResult:
     """False for a dry run."""
     successors: tuple[Successor, ...] = ()
     """Orphans with a likely successor: an ``[aliases]`` line would keep their history."""
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """The notes' warnings, as a build prints them (errors stop a sync before Anki opens)."""
 
     def lines(self) -> list[str]:
         """The plan, then how to keep the history of an orphan with a likely successor."""
@@ -595,8 +597,11 @@ class SyncResult:
         return out
 
 
-def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, Identity]:
-    """Parse, check and identify the notes; content errors stop here, before Anki is opened.
+def notes_for(
+    config: Config, progress: Progress = _quiet
+) -> tuple[BuildData, Identity, tuple[Diagnostic, ...]]:
+    """Parse, check and identify the notes, with their warnings; content errors stop here,
+    before Anki is opened.
 
     The compiled records are cached as a build caches them: a sync after a small edit
     compiles only the edited files.
@@ -610,7 +615,8 @@ def notes_for(config: Config, progress: Progress = _quiet) -> tuple[BuildData, I
         raise ContentError(result.collection.diagnostics)
     cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
     identity = result.identity
-    return BuildData(identity.cards, config, identity.note_type.mod), identity
+    data = BuildData(identity.cards, config, identity.note_type.mod)
+    return data, identity, result.collection.diagnostics
 
 
 def sync(
@@ -623,7 +629,7 @@ def sync(
     progress: Progress = _quiet,
 ) -> SyncResult:
     """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
-    data, identity = notes_for(config, progress)
+    data, identity, warnings = notes_for(config, progress)
     want = desired(data)
     progress("anki", 0, 1)
     col = open_collection(collection)
@@ -637,4 +643,4 @@ def sync(
     if not dry_run:  # the ids now in the collection are recorded, as after a build
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
         write_lock(config.lock_path, lock)  # deleted orphans are resolved
-    return SyncResult(plan, not dry_run, identity.successors)
+    return SyncResult(plan, not dry_run, identity.successors, warnings)

@@ -369,6 +369,19 @@ def test_a_character_no_pdf_font_has_does_not_stop_a_sync(tmp_path: Path) -> Non
     assert [n["question"] for n in snapshot(collection)["notes"]] == ["表情符号？", "象形文字？"]
 
 
+def test_a_sync_prints_the_notes_warnings_at_their_lines(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "n.md").write_text("## 节\n\n#### 1. 图在哪？\n\n![图](gone.png)\n", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    result = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{content / 'n.md'}:5: warning:" in result.output
+    assert "gone.png" in result.output
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

@@ -38,6 +38,8 @@ def init(folder: Path) -> tuple[Path, ...]:
     Nothing is ever overwritten: if any of the files exists, :class:`WouldOverwrite` names
     every one of them and nothing is written.
     """
+    if folder.exists() and not folder.is_dir():
+        raise EnvironmentProblem(f"{folder} is a file: give init a folder (new or existing)")
     targets = {folder / name: source for name, source in FILES.items()}
     existing = [str(path) for path in targets if path.exists() or path.is_symlink()]
     if existing:

@@ -140,6 +140,14 @@ def test_a_file_where_a_folder_goes_stops_init_before_it_writes(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content"]
 
 
+def test_a_file_given_as_the_folder_is_named_as_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("我的笔记\n", encoding="utf-8")
+    code, output = run("init", str(tmp_path / "notes.md"))
+    assert code == 2
+    assert f"{tmp_path}/notes.md is a file: give init a folder" in output
+    assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "我的笔记\n"
+
+
 def test_init_creates_a_missing_folder_with_its_parents(tmp_path: Path) -> None:
     assert run("init", str(tmp_path / "a" / "b"))[0] == 0
     assert (tmp_path / "a" / "b" / "content" / "python.md").is_file()

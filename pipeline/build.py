@@ -79,8 +79,17 @@ def parse_all(
         progress("parse", len(found), len(paths))
     parsed = [found[p] for p in paths]
     cards = tuple(card for f in parsed for card in f.cards)
-    diagnostics = tuple(d for f in parsed for d in f.diagnostics)
+    diagnostics = (*(d for f in parsed for d in f.diagnostics), *_no_notes(paths))
     return Collection(cards, diagnostics)
+
+
+def _no_notes(paths: list[str]) -> tuple[Diagnostic, ...]:
+    """A warning at the content folder itself (path "") when it holds no note file at all:
+    a wrong ``--content`` otherwise builds an empty deck without a word."""
+    if paths:
+        return ()
+    message = "no note files (*.md) in this folder: nothing to build; is it your notes folder?"
+    return (Diagnostic("", 0, "warning", message, "no-notes"),)
 
 
 @contextmanager

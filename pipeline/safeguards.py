@@ -27,8 +27,10 @@ class MassOrphanError(CardsmithError):
 
 def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> None:
     """Raise :class:`MassOrphanError` when the build would orphan most of the lock's ids."""
-    orphaned = len(identity.orphans)
-    # Every old entry is either an orphan or carried by a card that kept its id.
+    # Only this build's doing: the lock keeps earlier orphans until they are resolved, and
+    # counting them refused every build after one that was allowed to orphan most.
+    orphaned = len(identity.new_orphans)
+    # Every question of the last build is either orphaned now or carried by a card.
     kept = sum(1 for m in identity.matches if m.status != "added")
     before = orphaned + kept
     no_notes = orphaned > 0 and not identity.cards

@@ -398,3 +398,18 @@ def test_check_prints_each_diagnostic_on_one_line(tmp_path: Path) -> None:
     where = json.dumps(f"{tmp_path}/a\nb.md", ensure_ascii=False)
     assert result.stdout.splitlines()[0].startswith(f"{where}:2: warning: question has no answer")
     assert LOCK_NAME not in result.stdout
+
+
+def test_orphans_an_earlier_build_was_allowed_to_make_do_not_refuse_the_next(
+    built: tuple[Path, Path],
+) -> None:
+    # The lock keeps orphans until they are resolved: they are not this build's doing.
+    content, out = built
+    (content / "nlp.md").unlink()
+    (content / "python.md").write_text("## 节\n#### 1. 只剩一个问题\n\n回答\n", encoding="utf-8")
+    args = ("build", "--content", content, "--out", out, "-q", "--format", "json")
+    assert invoke(*args).exit_code == 2  # 184 questions orphaned at once
+    assert invoke(*args, "--allow-mass-orphan").exit_code == 0
+    assert len(json.loads(lock_of(content))["orphans"]) == 184
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output

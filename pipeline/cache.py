@@ -30,6 +30,7 @@ import importlib
 import json
 import os
 import pickle
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .export.outputs import running
 from .parse import file_title
 from .paths import Resolver
 from .records import ParsedFile
@@ -54,6 +56,12 @@ _LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3", "yam
 
 
 _HEADER_SIZE = len(_FORMAT) + 32 + 32
+#: A file being written: ``.<pid>.<random>.tmp``, so a killed build's can be told apart.
+_TEMP = re.compile(r"\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
+
+
+def _temp_prefix() -> str:
+    return f".{os.getpid()}."
 
 
 def _header(key: str, payload: bytes) -> bytes:
@@ -177,15 +185,11 @@ class ParseCache:
         An entry is a header (format, key, hash of the pickle) and then the pickle: a
         truncated, overwritten or edited entry fails the hash and is never unpickled.
         """
-        try:
-            blob = entry_path.read_bytes()
-        except OSError:
-            return None
-        header = _header(key, blob[_HEADER_SIZE:])
-        if blob[:_HEADER_SIZE] != header:
+        payload = self._checked(entry_path, key)
+        if payload is None:
             return None
         try:
-            parsed = pickle.loads(blob[_HEADER_SIZE:])
+            parsed = pickle.loads(payload)
         except Exception:  # the hash matched, so only a bug could bring us here
             return None
         if not isinstance(parsed, ParsedFile) or parsed.path != path:
@@ -232,7 +236,7 @@ class ParseCache:
         payload = _header(key, blob) + blob
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
                 out.write(payload)
             self._staged[target] = Path(tmp)
@@ -240,8 +244,10 @@ class ParseCache:
             pass  # not kept: the next build makes it again
         return blob
 
-    def _checked(self, entry_path: Path, key: str) -> bytes | None:
-        """The payload of an entry whose header names ``key`` and whose hash holds."""
+    @staticmethod
+    def _checked(entry_path: Path, key: str) -> bytes | None:
+        """The payload of an entry (records or fragment) whose header names ``key`` and whose
+        hash holds: a truncated, overwritten or edited entry is never used."""
         try:
             blob = entry_path.read_bytes()
         except OSError:
@@ -293,6 +299,8 @@ class ParseCache:
             for old in self.folder.iterdir():  # entries and fragments of files now gone
                 if old.stem not in live and old.suffix in (_SUFFIX, *_FRAGMENTS):
                     old.unlink(missing_ok=True)
+                elif (found := _TEMP.fullmatch(old.name)) and not running(int(found["pid"])):
+                    old.unlink(missing_ok=True)  # a killed build's
         except OSError:
             pass
         finally:
@@ -300,7 +308,7 @@ class ParseCache:
 
     def _write(self, target: Path, payload: bytes) -> None:
         assert self.folder is not None
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(payload)

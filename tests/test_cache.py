@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -243,3 +244,15 @@ def test_the_cache_is_beside_the_output_folder(tmp_path: Path) -> None:
     _build(content, tmp_path / "site" / "out", formats=("json",))
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [CACHE_DIR, "out"]
     assert Config(out=Path("build")).out.parent == Path(".")
+
+
+def test_a_killed_builds_temporary_files_are_removed_a_running_ones_kept(tmp_path: Path) -> None:
+    content = _notes(tmp_path / "content", **TWO)
+    _build(content, tmp_path / "build", formats=("json",))
+    cache = tmp_path / CACHE_DIR
+    dead = cache / ".4194304999.abc123.tmp"  # a pid no process has
+    alive = cache / f".{os.getppid()}.abc123.tmp"
+    for temp in (dead, alive):
+        temp.write_bytes(b"half")
+    _build(content, tmp_path / "build", formats=("json",))
+    assert not dead.exists() and alive.exists()

@@ -255,6 +255,7 @@ def test_leftovers_of_killed_builds_are_removed_by_the_next(built: tuple[Path, P
     dead = subprocess.Popen([sys.executable, "-c", ""])
     dead.wait()
     stale = [f".cards.json.{dead.pid}.abcd1234.tmp", ".cardsmith.apkg.k2j3h4g5.tmp"]
+    stale.append(".cards.json.99999999999999999999.abcd1234.tmp")  # no process has that pid
     live = f".cards.json.{os.getpid()}.zzzz9999.tmp"  # a build still running: left alone
     for name in [*stale, live, "notes-of-mine.txt"]:
         (out / name).write_text("x", encoding="utf-8")

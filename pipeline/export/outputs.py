@@ -171,11 +171,11 @@ def recover(folder: Path) -> None:
         raise FileProblem("list the folder", folder, exc) from exc
     for name in names:
         found = _JOURNAL.fullmatch(name)
-        if found and not _running(int(found["pid"])):
+        if found and not running(int(found["pid"])):
             _roll_forward(folder / name)
     for name in names:
         temp = _TEMP.fullmatch(name)
-        if (temp and not _running(int(temp["pid"]))) or (not temp and _OLD_TEMP.fullmatch(name)):
+        if (temp and not running(int(temp["pid"]))) or (not temp and _OLD_TEMP.fullmatch(name)):
             _unlink(folder / name)
 
 
@@ -198,12 +198,13 @@ def _roll_forward(journal: Path) -> None:
     _unlink(journal)
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether the process ``pid`` (this one included) still runs."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or a number no process can have
         return False
     except PermissionError:
         return True  # someone else's process

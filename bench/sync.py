@@ -2,7 +2,8 @@
 
 1. a first sync of the synthetic corpus into an empty collection;
 2. a sync with nothing changed;
-3. a re-sync after 1 % of the questions were reworded (their notes update in place).
+3. a re-sync after 1 % of the questions were reworded (their notes update in place), spread
+   over every note file, then as many reworded in one file.
 
 Each is timed unobserved, then run again from the same starting state for its peak memory
 (the process tree's proportional set size, as ``bench/run.py`` measures it).
@@ -34,9 +35,16 @@ def empty_collection(path: Path) -> None:
     Collection(str(path)).close()
 
 
-def reword(content: Path, every: int = 100) -> int:
-    """Append a word to every ``every``-th question; the number of questions changed."""
+def reword(content: Path, every: int = 100, one_file: bool = False) -> int:
+    """Append a word to every ``every``-th question; the number of questions changed.
+
+    ``one_file``: as many questions, all from the first note file (every fifth of its 500).
+    """
     cards = parse_all(load_config(content)).cards
+    if one_file:
+        first = [c for c in cards if c.source.path == cards[0].source.path]
+        cards = first[:: max(1, len(first) * every // len(cards))][: len(cards) // every]
+        every = 1
     lines: dict[str, list[str]] = {}
     changed = 0
     for card in cards[::every]:
@@ -95,8 +103,12 @@ def main() -> None:
     step("sync with nothing changed", lambda: None)
     edited: list[int] = []
     step(
-        f"re-sync after rewording 1 % ({n // 100} questions)",
+        f"re-sync after rewording 1 % ({n // 100} questions, spread over every file)",
         lambda: edited.append(reword(content)),
+    )
+    step(
+        f"re-sync after rewording {n // 100} questions of one file",
+        lambda: edited.append(reword(content, one_file=True)),
     )
     check(collection)
     build = [sys.executable, "-m", "pipeline", "build", "-q", "--format", "json"]

@@ -42,7 +42,7 @@ def reword(content: Path, every: int = 100, one_file: bool = False) -> int:
     """
     cards = parse_all(load_config(content)).cards
     if one_file:
-        first = [c for c in cards if c.source.path == cards[0].source.path]
+        first = tuple(c for c in cards if c.source.path == cards[0].source.path)
         cards = first[:: max(1, len(first) * every // len(cards))][: len(cards) // every]
         every = 1
     lines: dict[str, list[str]] = {}

@@ -1,11 +1,11 @@
 """Compiled note files kept between builds: an unchanged file is not compiled again.
 
 A note file's :class:`~pipeline.records.ParsedFile` depends on more than its bytes, and the
-key holds all of it: the bytes, the settings the compile step reads (root deck, the file's
-title, the default fence language), whether Typst was rendered, the content folder, and a
-fingerprint of the code that compiles (every source file of this package, the versions of
-markdown-it-py and its plugins, mdurl, Pygments, nh3, PyYAML and Python,
-``CARDSMITH_FASTLEX``), so neither an upgrade nor a
+key holds all of it: the bytes, the settings the compile step reads (:data:`COMPILE_SETTINGS`
+and the file's title), whether Typst was rendered, the content folder, and a fingerprint of
+the code that compiles (every source file of this package, the versions of markdown-it-py
+and its plugins, mdurl, Pygments, nh3, PyYAML and Python, ``CARDSMITH_FASTLEX``), so
+neither a setting, an upgrade nor a
 developer's edit is ever served stale records. Images and links are judged against the
 file system (an image's media name is a hash of its bytes; a missing one shows a
 placeholder): a cached file's targets are judged again on load, and any difference makes
@@ -51,6 +51,38 @@ _SUFFIX = ".pickle"
 _FRAGMENTS = (".json",)
 #: Marks the folder as a cache for backup tools (https://bford.info/cachedir/).
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# cardsmith's compiled notes; safe to delete\n"
+#: The settings the compile step reads, each in every entry's key (``content`` and
+#: ``titles`` are keyed as the folder and the file's own title). A question_level set to
+#: follow a no-questions hint must take effect at once, not when the file next changes.
+COMPILE_SETTINGS = (
+    "root_deck",
+    "default_language",
+    "question_level",
+    "question_style",
+    "question_pattern",
+)
+#: The settings it never reads: they shape outputs, identity or the run, not a compiled card
+#: (``tests/test_cache.py`` checks that every setting is in one of the two lists).
+OTHER_SETTINGS = frozenset(
+    {
+        "out",
+        "formats",
+        "include_unanswered",
+        "aliases",
+        "package_name",
+        "columns",
+        "paper",
+        "pdf_title",
+        "pdf_todo",
+        "pdf_decks",
+        "pdf_tags",
+        "fonts",
+        "mono_fonts",
+        "workers",
+        "allow_mass_orphan",
+        "cache",
+    }
+)
 #: Libraries whose behaviour shapes a compiled card (cardsmith's own code is hashed whole).
 _LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3", "yaml")
 
@@ -129,9 +161,8 @@ class ParseCache:
             typst,
             _version("tex2typst") if typst else "",  # formulas in the Typst only
             str(config.content.resolve()),
-            config.root_deck,
-            file_title(path, config),
-            config.default_language,
+            file_title(path, config),  # [titles], for this file
+            *(getattr(config, name) for name in COMPILE_SETTINGS),
         ]
         digest = hashlib.sha256(json.dumps(settings, ensure_ascii=False).encode())
         digest.update(hashlib.sha256(data).digest())

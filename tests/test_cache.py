@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline import ContentError, build, check, load_config
+from pipeline import cache as cache_module
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
 from pipeline.export import jsonfile
@@ -102,8 +104,14 @@ def test_no_cache_compiles_every_file_and_leaves_the_cache_alone(
 
 @pytest.mark.parametrize(
     "setting",
-    ['root_deck = "别的"\n', 'default_language = "python"\n'],
-    ids=["root_deck", "default_language"],
+    [
+        'root_deck = "别的"\n',
+        'default_language = "python"\n',
+        "question_level = 2\n",
+        'question_style = "list"\n',
+        'question_pattern = "^q"\n',
+    ],
+    ids=["root_deck", "default_language", "level", "style", "pattern"],
 )
 def test_a_changed_setting_makes_every_file_a_miss(
     tmp_path: Path, compiled: list[str], setting: str
@@ -256,3 +264,23 @@ def test_a_killed_builds_temporary_files_are_removed_a_running_ones_kept(tmp_pat
         temp.write_bytes(b"half")
     _build(content, tmp_path / "build", formats=("json",))
     assert not dead.exists() and alive.exists()
+
+
+def test_every_setting_is_keyed_or_known_not_to_shape_a_compiled_card() -> None:
+    # A new setting must be sorted into one list or the other before the cache can serve it.
+    fields = {f.name for f in dataclasses.fields(Config)}
+    keyed = {*cache_module.COMPILE_SETTINGS, "content", "titles"}
+    assert keyed.isdisjoint(cache_module.OTHER_SETTINGS)
+    assert keyed | cache_module.OTHER_SETTINGS == fields
+
+
+def test_a_question_level_set_after_the_hint_takes_effect_at_once(tmp_path: Path) -> None:
+    notes = "# 分布式\n\n### 什么是 CAP 定理？\n\n一致性、可用性、分区容错。\n"
+    content = _notes(tmp_path / "content", **{"dist.md": notes})
+    first = build(load_config(content, out=tmp_path / "build", formats=("json",)))
+    assert [d.code for d in first.diagnostics] == ["no-questions"]
+    (content / "cardsmith.toml").write_text("question_level = 3\n", encoding="utf-8")
+    again = build(load_config(content, out=tmp_path / "build", formats=("json",)))
+    assert again.diagnostics == ()
+    cards = json.loads((tmp_path / "build" / "cards.json").read_text("utf-8"))["cards"]
+    assert [c["question"] for c in cards] == ["什么是 CAP 定理？"]

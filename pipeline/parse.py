@@ -482,7 +482,8 @@ class _FileParser:
             return
         if headings:
             levels = [h.split(" ", 1)[0] for h in headings]
-            common = max(sorted(set(levels)), key=levels.count)  # ties: the shallowest
+            # Ties go to the deepest: a lone shallower heading is most often the file's title.
+            common = max(sorted(set(levels), reverse=True), key=levels.count)
             shown = ", ".join(f"'{h[:30]}'" for h in headings[:4])
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"

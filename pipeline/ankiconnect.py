@@ -255,7 +255,7 @@ def sync(
     force: bool = False,
 ) -> SyncResult:
     """Apply the notes to the Anki that runs AnkiConnect at ``url``."""
-    data, identity, warnings = notes_for(config)
+    data, identity, warnings = notes_for(config, dry_run=dry_run)
     want = desired(data)
     ac = AnkiConnect(url)
     record = _read_record(config, url)

@@ -378,6 +378,11 @@ def init(folder: Path) -> None:
     help="Delete the notes of deleted questions, with their reviews.",
 )
 @click.option("--force", is_flag=True, help="Overwrite notes edited in Anki since the last sync.")
+@click.option(
+    "--allow-mass-orphan",
+    is_flag=True,
+    help="Sync even if most questions of the lock file would be orphaned (all notes gone).",
+)
 @translated
 def sync(
     content: Path | None,
@@ -386,12 +391,14 @@ def sync(
     dry_run: bool,
     delete_orphans: bool,
     force: bool,
+    allow_mass_orphan: bool,
 ) -> None:
     """Apply the notes to Anki: add, update, move, orphan; review history kept.
 
     Give the collection file (Anki closed) or, with Anki running, its AnkiConnect
     address. Notes edited in Anki since the last sync are listed as conflicts and
-    left alone unless --force.
+    left alone unless --force. Like build, a sync that would orphan most questions
+    (a wrong --content, a half checkout) is refused unless --allow-mass-orphan.
 
     \b
     Examples:
@@ -402,7 +409,7 @@ def sync(
     if (collection is None) == (url is None):
         click.echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
-    config = load_config(content)
+    config = load_config(content, allow_mass_orphan=allow_mass_orphan or None)
     try:
         if url is not None:
             from .ankiconnect import sync as sync_running

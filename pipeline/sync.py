@@ -32,6 +32,7 @@ from .identity import forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
 from .records import BuildData, Identity, Successor
 from .report import orphan_lines
+from .safeguards import refuse_mass_orphan
 
 if TYPE_CHECKING:
     from anki.collection import Collection
@@ -598,10 +599,12 @@ class SyncResult:
 
 
 def notes_for(
-    config: Config, progress: Progress = _quiet
+    config: Config, progress: Progress = _quiet, dry_run: bool = False
 ) -> tuple[BuildData, Identity, tuple[Diagnostic, ...]]:
     """Parse, check and identify the notes, with their warnings; content errors stop here,
-    before Anki is opened.
+    before Anki is opened, and so does a sync that would orphan most of the lock's
+    questions (:func:`~pipeline.safeguards.refuse_mass_orphan`, as for a build; a dry run
+    shows the plan instead).
 
     The compiled records are cached as a build caches them: a sync after a small edit
     compiles only the edited files.
@@ -615,6 +618,8 @@ def notes_for(
         raise ContentError(result.collection.diagnostics)
     cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
     identity = result.identity
+    if not dry_run:
+        refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
     data = BuildData(identity.cards, config, identity.note_type.mod)
     return data, identity, result.collection.diagnostics
 
@@ -629,7 +634,7 @@ def sync(
     progress: Progress = _quiet,
 ) -> SyncResult:
     """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
-    data, identity, warnings = notes_for(config, progress)
+    data, identity, warnings = notes_for(config, progress, dry_run)
     want = desired(data)
     progress("anki", 0, 1)
     col = open_collection(collection)

@@ -382,6 +382,35 @@ def test_a_sync_prints_the_notes_warnings_at_their_lines(tmp_path: Path) -> None
     assert "gone.png" in result.output
 
 
+def test_a_sync_that_would_orphan_most_questions_is_refused_like_a_build(
+    tmp_path: Path,
+) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    for f in range(4):
+        questions = "".join(f"#### {q + 1}. 问题{f}{q}？\n\n答案{f}{q}。\n\n" for q in range(4))
+        (content / f"f{f}.md").write_text(f"## 节{f}\n\n{questions}", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    for f in range(1, 4):  # a half checkout: three files of four gone
+        (content / f"f{f}.md").unlink()
+    before, lock = mods(collection), (content / "cardsmith.lock.json").read_bytes()
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2
+    assert "would orphan 12 of the 16 question(s)" in refused.output
+    assert "--allow-mass-orphan" in refused.output
+    assert mods(collection) == before
+    assert (content / "cardsmith.lock.json").read_bytes() == lock
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"])  # a dry run shows what would happen
+    assert dry.exit_code == 0 and "12 to orphan" in dry.output, dry.output
+    allowed = CliRunner().invoke(cli, [*args, "--allow-mass-orphan"])
+    assert allowed.exit_code == 0, allowed.output
+    col = open_col(collection)
+    assert len(col.find_notes(f"tag:{ORPHAN_TAG}")) == 12
+    col.close()
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

@@ -81,6 +81,7 @@ class Config:
 
 # Config file keys -> Config field; a table keeps unknown keys easy to reject.
 _FILE_KEYS = {
+    "formats": "formats",
     "root_deck": "root_deck",
     "titles": "titles",
     "default_language": "default_language",

@@ -162,6 +162,7 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
                 _first_line(config.content, path, ch),
                 "error",
                 f"no PDF font has U+{ord(ch):04X} {ch}{f' ({name})' if name else ''}; "
-                f"{advice(ch)} and add it under [pdf] fonts in cardsmith.toml",
+                f"{advice(ch)} and add it under [pdf] fonts in cardsmith.toml "
+                '(no PDF wanted: formats = ["json", "apkg"] there)',
                 "font-coverage",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,14 @@ def test_a_folder_without_note_files_says_so_at_the_folder(tmp_path: Path) -> No
     assert "no note files (*.md) in this folder" in d.message
     (tmp_path / "n.md").write_text("## s\n\n1. q？\n\n   a。\n", encoding="utf-8")
     assert not check(load_config(tmp_path)).collection.diagnostics
+
+
+def test_notes_that_only_go_to_anki_say_so_and_are_not_asked_for_pdf_fonts(
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes"
+    shutil.copytree(FIXTURES / "check" / "font_coverage", notes)
+    (notes / "cardsmith.toml").write_text('formats = ["json", "apkg"]\n', encoding="utf-8")
+    assert not check(load_config(notes)).collection.diagnostics
+    (notes / "cardsmith.toml").write_text('formats = ["json", "pdf"]\n', encoding="utf-8")
+    assert {d.code for d in check(load_config(notes)).collection.diagnostics} == {"font-coverage"}

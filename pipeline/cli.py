@@ -334,7 +334,8 @@ def init(folder: Path) -> None:
 
     FOLDER (default: the current folder) is created if missing. The notes go into its
     content/ folder, so check and build need no flag there. Nothing is ever overwritten:
-    if one of the files exists, init names it, writes nothing and exits with 2.
+    a README.md already there is kept; if another of the files exists, init names it,
+    writes nothing and exits with 2.
 
     \b
     Examples:

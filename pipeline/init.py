@@ -25,6 +25,14 @@ FILES = {
     "content/transformer.md": "content/transformer.md",
 }
 
+#: Files init leaves as they are when the folder has them already (a clone's README.md).
+KEPT_IF_THERE = frozenset({"README.md"})
+
+
+def _there(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
 #: The one thing a person must not miss, printed after ``init`` (also in its README.md).
 LOCK_NOTE = (
     f"The first build writes content/{LOCK_NAME}: commit it with your notes. It keeps each "
@@ -35,13 +43,18 @@ LOCK_NOTE = (
 def init(folder: Path) -> tuple[Path, ...]:
     """Write the starter files into ``folder`` (created if missing) and return their paths.
 
-    Nothing is ever overwritten: if any of the files exists, :class:`WouldOverwrite` names
-    every one of them and nothing is written.
+    Nothing is ever overwritten: a README.md already there (a fresh clone's) is kept and
+    ours is not written; if any other file exists, :class:`WouldOverwrite` names every one
+    of them and nothing is written.
     """
     if folder.exists() and not folder.is_dir():
         raise EnvironmentProblem(f"{folder} is a file: give init a folder (new or existing)")
-    targets = {folder / name: source for name, source in FILES.items()}
-    existing = [str(path) for path in targets if path.exists() or path.is_symlink()]
+    targets = {
+        folder / name: source
+        for name, source in FILES.items()
+        if name not in KEPT_IF_THERE or not _there(folder / name)
+    }
+    existing = [str(path) for path in targets if _there(path)]
     if existing:
         raise WouldOverwrite(
             f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "

@@ -402,7 +402,8 @@ def open_collection(path: Path) -> Collection:
         from anki.errors import DBError
     except ImportError as exc:
         raise EnvironmentProblem(
-            "cardsmith sync needs Anki's library: pip install 'cardsmith[sync]'"
+            "cardsmith sync needs Anki's library (the 'sync' extra): pip install anki, or "
+            "install cardsmith with it: pipx install '.[sync]' from a checkout"
         ) from exc
     if not path.is_file():
         raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")

@@ -148,6 +148,17 @@ def test_a_file_given_as_the_folder_is_named_as_a_file(tmp_path: Path) -> None:
     assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "我的笔记\n"
 
 
+def test_a_readme_already_there_is_kept_so_a_fresh_clone_can_be_started(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "README.md").write_text("# 我的笔记\n", encoding="utf-8")
+    code, output = run("init", str(tmp_path))
+    assert code == 0, output
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == "# 我的笔记\n"
+    assert f"created {tmp_path}/README.md" not in output
+    assert (tmp_path / "content" / "python.md").is_file()
+
+
 def test_init_creates_a_missing_folder_with_its_parents(tmp_path: Path) -> None:
     assert run("init", str(tmp_path / "a" / "b"))[0] == 0
     assert (tmp_path / "a" / "b" / "content" / "python.md").is_file()

@@ -20,7 +20,7 @@ from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
-from .safeguards import refuse_mass_orphan
+from .safeguards import mass_orphan_warning, refuse_mass_orphan
 from .sources import discover
 from .validate import Validation
 
@@ -136,6 +136,8 @@ def check(
         identity = identify(config, collection.cards)
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *checks.duplicates(), *identity.diagnostics)
+        if not config.allow_mass_orphan:
+            found = (*found, *mass_orphan_warning(identity, config.lock_path))
         return CheckResult(_checked(identity.cards, collection, found), identity)
 
 

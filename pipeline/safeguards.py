@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CardsmithError, quoted
+from .errors import CardsmithError, Diagnostic, quoted
 from .records import Identity
 
 #: A build orphaning more than this share of the lock's entries is refused ...
@@ -25,8 +25,8 @@ class MassOrphanError(CardsmithError):
     """The build would drop most of the lock file's ids; nothing was written."""
 
 
-def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> None:
-    """Raise :class:`MassOrphanError` when the build would orphan most of the lock's ids."""
+def _mass_orphan(identity: Identity, lock_path: Path) -> str | None:
+    """Why a build of these cards would be refused ("would orphan …"); None when it would not."""
     # Only this build's doing: the lock keeps earlier orphans until they are resolved, and
     # counting them refused every build after one that was allowed to orphan most.
     orphaned = len(identity.new_orphans)
@@ -35,10 +35,26 @@ def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> No
     before = orphaned + kept
     no_notes = orphaned > 0 and not identity.cards
     most = orphaned > MASS_SHARE * before and orphaned >= MASS_MINIMUM
-    if allowed or not (no_notes or most):
-        return
-    found = f"{len(identity.cards)} question(s) found"
-    raise MassOrphanError(
-        f"this build would orphan {orphaned} of the {before} question(s) in {quoted(lock_path)}"
-        f" ({found}): are the notes all there? If this is what you want, run again with {FLAG}"
+    if not (no_notes or most):
+        return None
+    return (
+        f"would orphan {orphaned} of the {before} question(s) in {quoted(lock_path)}"
+        f" ({len(identity.cards)} question(s) found): are the notes all there? If this is what"
+        f" you want, run again with {FLAG}"
     )
+
+
+def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> None:
+    """Raise :class:`MassOrphanError` when the build would orphan most of the lock's ids."""
+    why = None if allowed else _mass_orphan(identity, lock_path)
+    if why is not None:
+        raise MassOrphanError(f"this build {why}")
+
+
+def mass_orphan_warning(identity: Identity, lock_path: Path) -> tuple[Diagnostic, ...]:
+    """What ``check`` says when a build of these notes would be refused (nothing otherwise):
+    a warning at the lock file, so a green check means a build that goes through."""
+    why = _mass_orphan(identity, lock_path)
+    if why is None:
+        return ()
+    return (Diagnostic(lock_path.name, 0, "warning", f"a build {why}", "mass-orphan"),)

@@ -414,3 +414,16 @@ def test_orphans_an_earlier_build_was_allowed_to_make_do_not_refuse_the_next(
     assert len(json.loads(lock_of(content))["orphans"]) == 184
     again = invoke(*args)
     assert again.exit_code == 0, again.output
+
+
+def test_check_warns_where_a_build_would_refuse_to_orphan_most_questions(
+    built: tuple[Path, Path],
+) -> None:
+    content, _ = built
+    (content / "nlp.md").unlink()
+    (content / "python.md").write_text("## 节\n#### 1. 只剩一个问题\n\n回答\n", encoding="utf-8")
+    result = invoke("check", "--content", content)
+    assert result.exit_code == 0  # a warning: deleting most questions may be meant
+    assert f"{content}/cardsmith.lock.json:0: warning: a build would orphan 184 of the 184 " in (
+        result.stdout
+    )

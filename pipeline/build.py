@@ -79,16 +79,23 @@ def parse_all(
         progress("parse", len(found), len(paths))
     parsed = [found[p] for p in paths]
     cards = tuple(card for f in parsed for card in f.cards)
-    diagnostics = (*(d for f in parsed for d in f.diagnostics), *_no_notes(paths))
+    diagnostics = (*(d for f in parsed for d in f.diagnostics), *_no_notes(paths, config.content))
     return Collection(cards, diagnostics)
 
 
-def _no_notes(paths: list[str]) -> tuple[Diagnostic, ...]:
+def _no_notes(paths: list[str], folder: Path) -> tuple[Diagnostic, ...]:
     """A warning at the content folder itself (path "") when it holds no note file at all:
-    a wrong ``--content`` otherwise builds an empty deck without a word."""
+    a wrong ``--content`` otherwise builds an empty deck without a word. The files it
+    does hold are named (notes saved as ``.txt``, say)."""
     if paths:
         return ()
-    message = "no note files (*.md) in this folder: nothing to build; is it your notes folder?"
+    try:
+        others = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name[0] != ".")
+    except OSError:
+        others = []
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    found = f" (it holds {shown})" if others else ""
+    message = f"no note files (*.md) in this folder{found}: nothing to build"
     return (Diagnostic("", 0, "warning", message, "no-notes"),)
 
 

@@ -73,7 +73,7 @@ def test_a_folder_without_note_files_says_so_at_the_folder(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("问题？\n", encoding="utf-8")
     (d,) = check(load_config(tmp_path)).collection.diagnostics
     assert (d.path, d.line, d.severity, d.code) == ("", 0, "warning", "no-notes")
-    assert "no note files (*.md) in this folder" in d.message
+    assert d.message == "no note files (*.md) in this folder (it holds notes.txt): nothing to build"
     (tmp_path / "n.md").write_text("## s\n\n1. q？\n\n   a。\n", encoding="utf-8")
     assert not check(load_config(tmp_path)).collection.diagnostics
 

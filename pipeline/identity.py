@@ -114,8 +114,8 @@ def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
         entry = object.__new__(LockEntry)
         entry.__dict__.update(_DEFAULTS, **raw)
         return entry
-    # The common case in one pass: known keys, exact types (json gives no subclasses, and
-    # type() keeps a bool from passing as a number).
+    # Any other layout (keys in another order, a hand edit): known keys, exact types, one
+    # pass, and a message naming the first problem.
     if not raw.keys() <= _KEYS or any(type(v) is not _ENTRY_TYPES[k] for k, v in raw.items()):
         unknown = sorted(set(raw) - _KEYS)
         if unknown:

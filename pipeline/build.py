@@ -100,7 +100,7 @@ def _no_notes(paths: list[str], folder: Path) -> tuple[Diagnostic, ...]:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a build runs, as it was again afterwards.
 
     A build allocates millions of objects that live to its end, and the collector would
@@ -136,7 +136,7 @@ def check(
     The compiled-records cache is read; it is written only by the caller of a ``cache``.
     """
     # The duplicate search is forked now, while this process is small.
-    with _collector_paused(), Validation(config.content) as checks:
+    with collector_paused(), Validation(config.content) as checks:
         collection = parse_all(config, progress, cache=cache or ParseCache.open(config, False))
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
@@ -180,7 +180,7 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
     """
     # The duplicate search runs in another process beside identity and the exporters,
     # forked now, while this process is small.
-    with _collector_paused(), Validation(config.content) as checks:
+    with collector_paused(), Validation(config.content) as checks:
         cache = ParseCache.open(config, typst="pdf" in config.formats)
         collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)

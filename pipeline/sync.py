@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .build import Progress, _quiet, check
+from .build import Progress, _quiet, check, collector_paused
 from .cache import ParseCache
 from .config import Config
 from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem
@@ -635,16 +635,17 @@ def sync(
     progress: Progress = _quiet,
 ) -> SyncResult:
     """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
-    data, identity, warnings = notes_for(config, progress, dry_run)
-    want = desired(data)
-    progress("anki", 0, 1)
-    col = open_collection(collection)
-    try:
-        plan = make_plan(want, read_state(col), force=force, delete_orphans=delete_orphans)
-        if not dry_run and not plan.empty:
-            apply(col, plan, want)
-    finally:
-        col.close()
+    with collector_paused():  # as in a build: 10 % of the Anki part at 10k questions
+        data, identity, warnings = notes_for(config, progress, dry_run)
+        want = desired(data)
+        progress("anki", 0, 1)
+        col = open_collection(collection)
+        try:
+            plan = make_plan(want, read_state(col), force=force, delete_orphans=delete_orphans)
+            if not dry_run and not plan.empty:
+                apply(col, plan, want)
+        finally:
+            col.close()
     progress("anki", 1, 1)
     if not dry_run:  # the ids now in the collection are recorded, as after a build
         lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])

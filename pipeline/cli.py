@@ -519,7 +519,10 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
     config = load_config(content, **options)  # a wrong setting stops here, with exit 2
     folder = config.content
     if not folder.is_dir():
-        raise EnvironmentProblem(f"content folder '{folder}' does not exist")
+        raise EnvironmentProblem(
+            f"content folder '{folder}' does not exist (run cardsmith in the folder that "
+            "holds it, or give the notes folder with --content)"
+        )
     with Saves(folder, config.out) as saves:  # watching before the first build
         click.echo(f"watching {folder}/ (Ctrl-C to stop)")
         _print_outcome(_guarded(session), folder)
@@ -578,7 +581,10 @@ def preview(content: Path | None, port: int, **options: Any) -> None:
 
     config = load_config(content, **options)  # a wrong setting stops here, with exit 2
     if not config.content.is_dir():
-        raise EnvironmentProblem(f"content folder '{config.content}' does not exist")
+        raise EnvironmentProblem(
+            f"content folder '{config.content}' does not exist (run cardsmith in the folder "
+            "that holds it, or give the notes folder with --content)"
+        )
     page = Preview(content, options)
     with Saves(config.content, config.out) as saves:  # watching before the first build
         click.echo(_preview_line(page))

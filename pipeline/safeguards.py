@@ -40,7 +40,7 @@ def _mass_orphan(identity: Identity, lock_path: Path) -> str | None:
     return (
         f"would orphan {orphaned} of the {before} question(s) in {quoted(lock_path)}"
         f" ({len(identity.cards)} question(s) found): are the notes all there? If this is what"
-        f" you want, run again with {FLAG}"
+        f" you want, run cardsmith build (or sync) with {FLAG}"
     )
 
 

@@ -55,7 +55,10 @@ def discover(content: Path) -> list[str]:
                 if stat.S_ISREG(kind):
                     found.append("/".join((*rel, name)))
                 else:
-                    problems.append(f"{quoted(entry.path)} is not a regular file; notes must be")
+                    problems.append(
+                        f"{quoted(entry.path)} is not a regular file (a pipe, a device); "
+                        "notes must be plain files"
+                    )
         todo.extend(reversed(subfolders))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -67,7 +70,10 @@ def _check_folder(content: Path) -> None:
     try:
         mode = content.stat().st_mode
     except FileNotFoundError:
-        raise EnvironmentProblem(f"content folder {quoted(content)} does not exist") from None
+        raise EnvironmentProblem(
+            f"content folder {quoted(content)} does not exist (run cardsmith in the folder "
+            "that holds it, or give the notes folder with --content)"
+        ) from None
     except OSError as exc:
         raise FileProblem("open the content folder", content, exc) from exc
     if not stat.S_ISDIR(mode):

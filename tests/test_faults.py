@@ -96,7 +96,8 @@ def test_a_named_pipe_called_md_is_an_error_not_a_hang(tmp_path: Path) -> None:
     proc = cardsmith("check", "--content", content, timeout=30)
     assert proc.returncode == 2
     assert one_line(proc.stderr) == (
-        f"cardsmith: error: '{content / 'x.md'}' is not a regular file; notes must be"
+        f"cardsmith: error: '{content / 'x.md'}' is not a regular file (a pipe, a device); "
+        "notes must be plain files"
     )
 
 
@@ -137,7 +138,7 @@ def test_a_notes_folder_with_no_notes_is_refused(built: tuple[Path, Path]) -> No
     assert result.exit_code == 2
     line = one_line(result.stderr)
     assert "would orphan 184 of the 184 question(s)" in line
-    assert "run again with --allow-mass-orphan" in line
+    assert "run cardsmith build (or sync) with --allow-mass-orphan" in line
     assert lock_of(content) == lock and snapshot(out) == outputs
 
 

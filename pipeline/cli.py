@@ -75,6 +75,14 @@ def _print_diagnostics(diagnostics: Iterable[Diagnostic], err: bool = True) -> N
         click.echo(str(d), err=err)
 
 
+def _saved(exc: BaseException) -> str:
+    """Where the traceback of an internal error went, in words for its one line."""
+    try:
+        return f"the traceback is in {_crash_report(exc)}"
+    except OSError:
+        return "the traceback could not be saved"
+
+
 def _crash_report(exc: BaseException) -> str:
     """Save the traceback of an unexpected exception; the file's path."""
     fd, path = tempfile.mkstemp(prefix="cardsmith-crash-", suffix=".txt")
@@ -98,21 +106,18 @@ def translated(command: F) -> F:
         except CardsmithError as exc:
             raise_if_stopping()
             code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
-            if not isinstance(exc, ContentError):
-                what = "internal error" if code == EXIT_INTERNAL else "error"
-                click.echo(f"cardsmith: {what}: {exc}", err=True)
+            if code == EXIT_INTERNAL:  # an output failed its self-check: saved like any bug
+                click.echo(f"cardsmith: internal error: {exc} ({_saved(exc)})", err=True)
+            elif not isinstance(exc, ContentError):
+                click.echo(f"cardsmith: error: {exc}", err=True)
             raise click.exceptions.Exit(code) from exc
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
             raise_if_stopping()  # a worker ended by Ctrl-C is no bug of ours
-            try:
-                where = f"the traceback is in {_crash_report(exc)}"
-            except OSError:
-                where = "the traceback could not be saved"
             click.echo(
                 f"cardsmith: internal error: {type(exc).__name__}: {exc} "
-                f"(a bug in cardsmith, not in your notes; {where})",
+                f"(a bug in cardsmith, not in your notes; {_saved(exc)})",
                 err=True,
             )
             raise click.exceptions.Exit(EXIT_INTERNAL) from exc
@@ -532,11 +537,7 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
 
 def _bug(exc: Exception) -> str:
     """One line on an unexpected exception, its traceback saved, as ``translated`` says it."""
-    try:
-        where = f"the traceback is in {_crash_report(exc)}"
-    except OSError:
-        where = "the traceback could not be saved"
-    return f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {where})"
+    return f"internal error: {type(exc).__name__}: {exc} (a bug in cardsmith; {_saved(exc)})"
 
 
 def _guarded(session: Session) -> Outcome:

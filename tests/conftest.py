@@ -33,3 +33,14 @@ def golden(path: Path, actual: str) -> str:
             pytest.fail(f"missing golden {path}; run with CARDSMITH_UPDATE_GOLDENS=1 and review it")
         path.write_text(actual, encoding="utf-8")
     return path.read_text(encoding="utf-8")
+
+
+def tiny_png(red: int = 0) -> bytes:
+    """A whole 2×2 PNG whose bytes differ with ``red`` (a build checks that images decode)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (2, 2), (red, 0, 0)).save(out, "PNG")
+    return out.getvalue()

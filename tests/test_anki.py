@@ -15,7 +15,7 @@ import pytest
 from pipeline import build, load_config
 from pipeline.errors import ConfigError, ExportCheckError
 from pipeline.export import anki as anki_export
-from tests.conftest import FIXTURES, SEEDS, golden
+from tests.conftest import FIXTURES, SEEDS, golden, tiny_png
 
 anki_collection = pytest.importorskip("anki.collection")
 from anki.collection import (  # noqa: E402
@@ -279,7 +279,7 @@ def test_changed_note_is_newer_even_within_the_same_second(tmp_path: Path) -> No
 
 
 def _png(colour: bytes) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + colour * 16  # content is all that matters to the hash
+    return tiny_png(colour[0])  # its content is all that matters to the hash
 
 
 def test_images_are_named_by_content_hash(tmp_path: Path, col: Collection) -> None:

@@ -19,12 +19,12 @@ from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
 from pipeline.export import jsonfile
 from pipeline.records import Card, ParsedFile
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, tiny_png
 
 #: Two note files: one question, and a section without any.
 TWO = {"a.md": "## s\n\n1. q？\n\n   a。\n", "b.md": "## t\n"}
 OUTPUTS = ("cards.json", "cardsmith.apkg", "cheatsheet.pdf")
-PNG = bytes.fromhex("89504e470d0a1a0a")  # any bytes do: only their hash is read
+PNG = tiny_png(1)  # a whole image: only its hash is read
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_an_image_changed_or_removed_makes_its_note_a_miss(
     (content / "img").mkdir()
     (content / "img" / "x.png").write_bytes(PNG)
     _build(content, tmp_path / "build", formats=("json",))
-    (content / "img" / "x.png").write_bytes(PNG + b"changed")
+    (content / "img" / "x.png").write_bytes(tiny_png(2))
     changed = _build(content, tmp_path / "build", formats=("json",))
     assert changed == _build(content, tmp_path / "plain", formats=("json",), cache=False)
     (content / "img" / "x.png").unlink()

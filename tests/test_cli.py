@@ -148,6 +148,7 @@ def test_a_failed_self_check_is_an_internal_error(
     code, output = run("build", "--content", str(content), "--out", str(tmp_path / "o"))
     assert code == 3
     assert "cardsmith: internal error: the Anki package failed its self-check" in output
+    assert "(the traceback is in " in output  # as the README promises for every exit 3
     assert "Traceback" not in output
     assert not (tmp_path / "o").exists()
 

@@ -491,11 +491,21 @@ def _print_outcome(outcome: Outcome, content: Path, changed: str = "") -> None:
     click.echo(_watch_line(outcome, changed))
 
 
+#: What a build reads besides whatever still exists: a deleted note or image is named too.
+_READ_SUFFIXES = frozenset({".md", ".toml", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
+
+
 def _changed_names(paths: set[str], content: Path) -> str:
+    """The saved files, as the line's prefix; an editor's scratch files that are gone again
+    (``sed -i``'s, vim's ``4913``) are left out."""
     root = content.resolve()
     names = sorted(
-        Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else p for p in paths
+        Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else p
+        for p in paths
+        if Path(p).suffix.lower() in _READ_SUFFIXES or Path(p).exists()
     )
+    if not names:
+        return ""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"{shown}: "
 

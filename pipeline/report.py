@@ -109,6 +109,16 @@ class BuildReport:
             }
         return out
 
+    def short_line(self) -> str:
+        """The summary in a few words, for a line a save (``watch``): only what moved.
+
+        ``166 note(s): 1 updated`` or ``166 note(s): no change``.
+        """
+        c = self.counts
+        notes = c["new"] + c["updated"] + c["unchanged"]
+        moved = [f"{c[k]} {k}" for k in ("new", "updated", "renamed", "moved", "orphaned") if c[k]]
+        return f"{notes} note(s): {', '.join(moved) or 'no change'}"
+
     def summary_lines(self) -> list[str]:
         c = self.counts
         notes = c["new"] + c["updated"] + c["unchanged"]

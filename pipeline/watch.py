@@ -9,6 +9,7 @@ above it shifts every later line of the file).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -37,12 +38,39 @@ def _same(d: Diagnostic) -> tuple[object, ...]:
     return (d.path, d.severity, d.code, d.message, d.related and d.related[0])
 
 
-def ignored(content: Path, out: Path) -> Callable[[watchfiles.Change, str], bool]:
+def linked(content: Path) -> tuple[Path, ...]:
+    """Where the links inside the content folder lead, when that is outside it.
+
+    A build follows links to notes and to folders of notes (``sources.discover``), so a
+    watch must see saves there too: the watcher watches only the folders it is given.
+    Links made after the watch started are seen once it is started again (README).
+    """
+    root = content.resolve()
+    found: set[Path] = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in (*dirs, *files):
+            path = Path(folder) / name
+            if not path.is_symlink():
+                continue
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # dangling, or a loop: discover reports it
+                continue
+            if target != root and root not in target.parents:
+                found.add(target)
+    return tuple(sorted(found))
+
+
+def ignored(
+    content: Path, out: Path, outside: tuple[Path, ...] = ()
+) -> Callable[[watchfiles.Change, str], bool]:
     """A filter for watchfiles: True for a change that should start a build.
 
     The build's own writes are left out: the lock file and the temporary files beside it
     (dotfiles, as every file ``discover`` skips), and the output folder and cache when they
-    lie inside the content folder. Everything else counts: notes, settings and images.
+    lie inside the content folder. Everything else counts: notes, settings and images, and
+    outside the folder the files and folders its links lead to (``outside``), nothing else.
     """
     content = content.resolve()
     skip = (out.resolve(), out.resolve().parent / CACHE_DIR)
@@ -56,8 +84,8 @@ def ignored(content: Path, out: Path) -> Callable[[watchfiles.Change, str], bool
             return False
         try:
             inside = where.relative_to(content).parts
-        except ValueError:
-            return True
+        except ValueError:  # a linked note, or a note in a linked folder, or not ours
+            return any(where == t or t in where.parents for t in outside)
         return not any(part.startswith(".") for part in inside)
 
     return wanted
@@ -74,7 +102,10 @@ class Saves:
     """
 
     def __init__(self, content: Path, out: Path) -> None:
-        self._content, self._filter = content, ignored(content, out)
+        outside = linked(content) if content.is_dir() else ()
+        self._content, self._filter = content, ignored(content, out, outside)
+        # A linked note is watched through its folder: editors save by replacing the file.
+        self._folders = sorted({t if t.is_dir() else t.parent for t in outside})
         self._queue: queue.Queue[set[str] | BaseException] = queue.Queue()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -86,6 +117,7 @@ class Saves:
         try:
             for changes in watchfiles.watch(
                 self._content,
+                *self._folders,
                 watch_filter=self._filter,
                 debounce=DEBOUNCE_MS,
                 stop_event=self._stop,
@@ -178,7 +210,7 @@ class Session:
             return self._compared(False, summary, found, started)
         except CardsmithError as exc:  # a missing folder, a font, a full disk
             return Outcome(False, f"not built: {exc}", seconds=time.perf_counter() - started)
-        summary = f"{result.report.summary_lines()[0]}; {_counts(result.diagnostics)}"
+        summary = f"{result.report.short_line()}; {_counts(result.diagnostics)}"
         return self._compared(True, summary, result.diagnostics, started)
 
     def _compared(

@@ -78,7 +78,7 @@ def test_watch_rebuilds_on_save_survives_a_broken_file_and_stops_on_ctrl_c(
     watching: tuple[Watch, Path], tmp_path: Path
 ) -> None:
     watch, content = watching
-    first = watch.until("1 new,")
+    first = watch.until("1 note(s): 1 new;")
     assert first[0].startswith(f"watching {content}")
     assert (tmp_path / "build" / "cards.json").is_file()
 
@@ -91,12 +91,12 @@ def test_watch_rebuilds_on_save_survives_a_broken_file_and_stops_on_ctrl_c(
 
     # Saved whole, with a second question: only the fix and the summary are printed.
     notes.write_text(NOTE + "\n2. 什么是元组？\n\n   不可变的序列。\n", encoding="utf-8")
-    fixed = watch.until("1 new,")
+    fixed = watch.until("2 note(s): 1 new;")
     assert [line for line in fixed if "fixed:" in line] == [
         line for line in fixed if "not valid UTF-8" in line
     ]
     assert len(fixed) == 2 and fixed[-1].split("] ", 1)[1].startswith("notes.md: ")
-    assert "1 new, 0 updated, 1 unchanged" in fixed[-1]
+    assert fixed[-1].split("] ", 1)[1].startswith("notes.md: 2 note(s): 1 new; 0 error(s)")
 
     code, err = watch.interrupt()
     assert code == 130  # as every command stops on Ctrl-C: one line, no traceback
@@ -128,3 +128,31 @@ def test_a_bug_during_a_rebuild_is_reported_and_the_watch_goes_on(
     assert "a bug in cardsmith" in outcome.summary
     (saved,) = tmp_path.glob("cardsmith-crash-*.txt")
     assert "Traceback" in saved.read_text(encoding="utf-8")
+
+
+def test_a_save_to_a_note_linked_from_outside_the_folder_is_seen(tmp_path: Path) -> None:
+    # A build follows links to notes and to folders; the watch must see saves there too.
+    shared = tmp_path / "shared"
+    (shared / "more").mkdir(parents=True)
+    (shared / "ext.md").write_text(NOTE, encoding="utf-8")
+    (shared / "more" / "d.md").write_text(NOTE.replace("列表", "字典"), encoding="utf-8")
+    (shared / "unrelated.txt").write_text("x", encoding="utf-8")
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "ext.md").symlink_to(shared / "ext.md")
+    (content / "linked").symlink_to(shared / "more")
+    watch = Watch(content, tmp_path / "build")
+    try:
+        watch.until("2 note(s): 2 new;")
+        (shared / "ext.md").write_text(NOTE + "\n2. 什么是集合？\n\n   无序。\n", "utf-8")
+        assert "ext.md: 3 note(s): 1 new;" in watch.until("1 new;")[-1]
+        (shared / "more" / "d.md").write_text(
+            NOTE.replace("列表", "字典") + "\n2. 键？\n\n   可哈希。\n", "utf-8"
+        )
+        assert "d.md: 4 note(s): 1 new;" in watch.until("1 new;")[-1]
+        code, _err = watch.interrupt()
+        assert code == 130
+    finally:
+        if watch.process.poll() is None:
+            watch.process.kill()
+            watch.process.wait()

@@ -597,13 +597,13 @@ def preview(content: Path | None, port: int, **options: Any) -> None:
             "that holds it, or give the notes folder with --content)"
         )
     page = Preview(content, options)
+    try:  # the port first: a taken one is said at once, not after compiling every note
+        server = serve(page, port)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
     with Saves(config.content, config.out) as saves:  # watching before the first build
-        click.echo(_preview_line(page))
-        try:
-            server = serve(page, port)
-        except OSError as exc:
-            raise EnvironmentProblem(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
         click.echo(f"preview at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+        click.echo(_preview_line(page))  # until then the page says "building…"
         try:
             for changed in saves:
                 click.echo(_preview_line(page, _changed_names(changed, config.content)))

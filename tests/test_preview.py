@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -52,9 +53,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     )
     assert process.stdout is not None
     lines = [process.stdout.readline(), process.stdout.readline()]
-    match = re.search(r"http://127\.0\.0\.1:\d+/", lines[1])
+    match = re.search(r"http://127\.0\.0\.1:\d+/", lines[0])  # the port first
     assert match, lines
-    assert "2 questions: 0 error(s), 1 warning(s)" in lines[0]
+    assert "2 questions: 0 error(s), 1 warning(s)" in lines[1]
     yield match.group(0), content
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 130  # as every command stops on Ctrl-C
@@ -176,3 +177,23 @@ def test_fill_replaces_fields_and_leaves_unknown_references() -> None:
     assert fill("{{Question}}|{{ Answer }}|{{#Tags}}", {"Question": "q", "Answer": "a"}) == (
         "q|a|{{#Tags}}"
     )
+
+
+def test_a_port_in_use_is_said_at_once_before_any_note_is_compiled(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "notes.md").write_text(NOTE, encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = ["preview", "--content", str(content), "--port", str(port)]
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / ".cardsmith-cache").exists()  # nothing was compiled

@@ -193,6 +193,7 @@ def test_a_port_in_use_is_said_at_once_before_any_note_is_compiled(tmp_path: Pat
             capture_output=True,
             text=True,
             timeout=60,
+            cwd=tmp_path,  # the cache would go beside ./build, here
         )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

@@ -161,6 +161,7 @@ class Preview:
         self.options = options
         self._lock = threading.Lock()
         self._page = Page(0, '<p class="pv-status">building…</p>')
+        self._good = ""  # the cards of the last build that read its settings
 
     @property
     def page(self) -> Page:
@@ -176,14 +177,18 @@ class Preview:
             result = check(config, cache=cache)
             cache.save()
         except CardsmithError as exc:  # settings or a missing folder: shown, not fatal
-            text = f'<p class="pv-status pv-error">{html.escape(str(exc))}</p>'
-            self._publish(Page(number, text, self.page.media))
+            # Above the cards of the last good build, so a typo in the settings does not
+            # empty the page (and lose the place) while it is being fixed.
+            kept = " The cards below are from the last good build." if self._good else ""
+            text = f'<p class="pv-status pv-error">{html.escape(str(exc))}{kept}</p>'
+            self._publish(Page(number, text + self._good, self.page.media))
             return f"not built: {exc}"
         cards = result.collection.cards
         diagnostics = result.collection.diagnostics
         data = BuildData(cards, config)
         skipped = {card.id for card in data.skipped}
         text, media = render_cards(cards, diagnostics, config, skipped)
+        self._good = text
         self._publish(Page(number, text, media))
         errors = sum(1 for d in diagnostics if d.severity == "error")
         warnings = len(diagnostics) - errors

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Page, sync_playwright
 
-from pipeline.preview import fill
+from pipeline.preview import Preview, fill
 
 CHROMIUM = "/usr/bin/chromium"  # scripts/system-deps.sh test installs it; no browser download
 #: The flags that work as root on a machine without a network (no sandbox, no background calls).
@@ -198,3 +198,18 @@ def test_a_port_in_use_is_said_at_once_before_any_note_is_compiled(tmp_path: Pat
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert not (tmp_path / ".cardsmith-cache").exists()  # nothing was compiled
+
+
+def test_a_broken_settings_file_keeps_the_last_cards_under_its_error(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "notes.md").write_text(NOTE, encoding="utf-8")
+    preview = Preview(content, {})
+    assert preview.refresh() == "2 questions: 0 error(s), 1 warning(s)"
+    good = preview.page.cards
+    (content / "cardsmith.toml").write_text("[pdf\n", encoding="utf-8")  # saved half-way
+    assert preview.refresh().startswith("not built: ")
+    page = preview.page
+    assert 'class="pv-status pv-error"' in page.cards
+    assert "The cards below are from the last good build." in page.cards
+    assert page.cards.endswith(good) and page.build == 2

@@ -11,6 +11,7 @@ header only: its real format is passed to Typst explicitly, and one larger than
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ _ROTATIONS = {
 
 TOO_LARGE = "图片过大，无法打印"
 NOT_AN_IMAGE = "不是可打印的图片"
+REMOTE_IN_SVG = "SVG 引用了网上的图片，无法打印"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,19 @@ def _svg(path: Path) -> bool:
     return head.startswith((b"<svg", b"<?xml")) and b"<svg" in head
 
 
+#: An SVG that pulls in a file from the web: Typst refuses the whole sheet for it.
+_SVG_REMOTE = re.compile(rb"""href\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
+
+
+def _svg_printable(path: Path) -> Printable:
+    """An SVG as Typst reads it, or a placeholder when it links an image on the web."""
+    try:
+        remote = _SVG_REMOTE.search(path.read_bytes())
+    except OSError:
+        return Printable("", NOT_AN_IMAGE)
+    return Printable("", REMOTE_IN_SVG) if remote else Printable(str(path), "svg")
+
+
 def printable(source: Path, scratch: Path) -> Printable:
     """How to print ``source``: itself with its real format, a scaled copy in ``scratch``, or
     a reason why not."""
@@ -69,7 +84,7 @@ def printable(source: Path, scratch: Path) -> Printable:
     except Image.DecompressionBombError:
         return Printable("", TOO_LARGE)
     except (UnidentifiedImageError, OSError):
-        return Printable(str(source), "svg") if _svg(source) else Printable("", NOT_AN_IMAGE)
+        return _svg_printable(source) if _svg(source) else Printable("", NOT_AN_IMAGE)
     with image:
         kind = TYPST_FORMATS.get(image.format or "")
         width, height = image.size  # from the header: nothing is decoded yet

@@ -325,3 +325,23 @@ def test_a_scaled_phone_photo_keeps_its_rotation(
     printed = images.printable(tmp_path / "photo.jpg", tmp_path)
     with Image.open(printed.path) as scaled:
         assert (printed.format, scaled.size) == ("jpg", (50, 100))
+
+
+def test_an_svg_that_links_an_image_on_the_web_is_a_placeholder_not_a_failed_sheet(
+    tmp_path: Path,
+) -> None:
+    # Typst refuses a whole sheet for one such SVG ("URLs are not allowed").
+    content = tmp_path / "content"
+    content.mkdir()
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        '<image href="https://example.com/t.png" width="10" height="10"/></svg>'
+    )
+    (content / "web.svg").write_text(svg, encoding="utf-8")
+    own = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>'
+    (content / "own.svg").write_text(own, encoding="utf-8")
+    (content / "n.md").write_text(
+        "## s\n#### 1. 图？\n\n![web](web.svg)\n\n#### 2. 另一个？\n\n![own](own.svg)\n", "utf-8"
+    )
+    text = _poppler("pdftotext", _build_pdf(content, tmp_path / "o"))
+    assert text.count("SVG 引用了网上的图片") == 1

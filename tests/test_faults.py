@@ -402,13 +402,18 @@ def test_check_prints_each_diagnostic_on_one_line(tmp_path: Path) -> None:
     assert LOCK_NAME not in result.stdout
 
 
+def _keep_one_question(content: Path) -> None:
+    """A half checkout: of the seeds' 184 questions, one new one is left."""
+    (content / "nlp.md").unlink()
+    (content / "python.md").write_text("## 节\n#### 1. 只剩一个问题\n\n回答\n", encoding="utf-8")
+
+
 def test_orphans_an_earlier_build_was_allowed_to_make_do_not_refuse_the_next(
     built: tuple[Path, Path],
 ) -> None:
     # The lock keeps orphans until they are resolved: they are not this build's doing.
     content, out = built
-    (content / "nlp.md").unlink()
-    (content / "python.md").write_text("## 节\n#### 1. 只剩一个问题\n\n回答\n", encoding="utf-8")
+    _keep_one_question(content)
     args = ("build", "--content", content, "--out", out, "-q", "--format", "json")
     assert invoke(*args).exit_code == 2  # 184 questions orphaned at once
     assert invoke(*args, "--allow-mass-orphan").exit_code == 0
@@ -421,8 +426,7 @@ def test_check_warns_where_a_build_would_refuse_to_orphan_most_questions(
     built: tuple[Path, Path],
 ) -> None:
     content, _ = built
-    (content / "nlp.md").unlink()
-    (content / "python.md").write_text("## 节\n#### 1. 只剩一个问题\n\n回答\n", encoding="utf-8")
+    _keep_one_question(content)
     result = invoke("check", "--content", content)
     assert result.exit_code == 0  # a warning: deleting most questions may be meant
     assert f"{content}/cardsmith.lock.json:0: warning: a build would orphan 184 of the 184 " in (

@@ -264,13 +264,9 @@ class ParseCache:
         if found is not None:
             return found
         blob = make()
-        payload = _header(key, blob) + blob
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-            self._staged[target] = Path(tmp)
+            self._staged[target] = self._temporary(_header(key, blob) + blob)
         except OSError:
             pass  # not kept: the next build makes it again
         return blob
@@ -338,12 +334,17 @@ class ParseCache:
             self.discard()
 
     def _write(self, target: Path, payload: bytes) -> None:
+        # A reader sees the old entry or the new one, never half of one.
+        os.replace(self._temporary(payload), target)
+
+    def _temporary(self, payload: bytes) -> Path:
+        """A new temporary file in the cache folder holding ``payload`` (none on an error)."""
         assert self.folder is not None
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(payload)
-            os.replace(tmp, target)  # a reader sees the old entry or the new one, never half
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return Path(tmp)

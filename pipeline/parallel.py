@@ -39,17 +39,20 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
         workers, mp_context=context, initializer=become_worker, initargs=(os.getpid(),)
     )
     try:
-        with _signals_held():  # pool.map forks the workers (all of them, at its first task)
-            results = pool.map(fn, items, chunksize=1)
-        yield from results
+        with _signals_held():  # the first submit forks the workers (all of them)
+            futures = [pool.submit(fn, item) for item in items]
+        for future in futures:
+            yield future.result()
     except BaseException:
         # An error, an interrupt, or the caller stopped early: the rest is not wanted, and
-        # shutting down would wait for every task already started.
+        # shutting down would wait for every task already started. No future is cancelled
+        # first (``pool.map`` cancels them as it stops): Python 3.11's pool then fails the
+        # pending ones on its own thread and, finding one cancelled, prints a traceback.
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}

@@ -129,5 +129,26 @@ def unclosed_math(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Fi
                 break
 
 
+#: A link markdown-it refused (``validateLink``: javascript:, vbscript:, file: and data:
+#: other than images), left in the text as written: ``[点我](javascript:…)``.
+_REFUSED_LINK = re.compile(r"\]\(\s*<?\s*(javascript|vbscript|file|data):", re.IGNORECASE)
+
+
+def refused_links(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+    """A Markdown link to a script or a local file: shown as its text, as raw HTML's is warned."""
+    for tok in tokens:
+        if tok.type != "inline" or not tok.map or not tok.children or "](" not in tok.content:
+            continue
+        for i, child in enumerate(tok.children):
+            for found in _REFUSED_LINK.finditer(child.content) if child.type == "text" else ():
+                yield (
+                    _inline_line(tok, i),
+                    "warning",
+                    f"a link to a '{found[1].lower()}:' address is not made (cards allow no "
+                    "scripts or local files in links), so it shows as the text you wrote",
+                    "refused-link",
+                )
+
+
 #: Every scan, in order.
-SCANS = (fences, raw_html, unclosed_math, pdflimits.nesting)
+SCANS = (fences, raw_html, unclosed_math, refused_links, pdflimits.nesting)

@@ -49,6 +49,7 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("remote_image", "warning", "remote-image"),
         ("font_coverage", "error", "font-coverage"),
         ("broken_image", "error", "unreadable-image"),  # half saved: Typst would stop on it
+        ("refused_link", "warning", "refused-link"),
     ],
 )
 def test_severity_of_each_check(case: str, severity: str, code: str) -> None:

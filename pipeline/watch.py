@@ -178,6 +178,10 @@ class Outcome:
     """How long the build took."""
 
 
+#: The code of a watch's own problem: the settings (or the folder) could not be read.
+SETTINGS_UNREAD = "settings"
+
+
 def _counts(diagnostics: tuple[Diagnostic, ...]) -> str:
     errors = sum(1 for d in diagnostics if d.severity == "error")
     return f"{errors} error(s), {len(diagnostics) - errors} warning(s)"
@@ -201,6 +205,9 @@ class Session:
         try:
             config = load_config(self.content, **self.options)
         except CardsmithError as exc:
+            # Kept with the last problems, so the build that follows its fix says "fixed:".
+            unread = Diagnostic("", 0, "error", str(exc), SETTINGS_UNREAD)
+            self._last = (*(d for d in self._last if d.code != SETTINGS_UNREAD), unread)
             return Outcome(False, f"not built: {exc}")
         try:
             result = build(config, strict=self.strict)

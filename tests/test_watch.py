@@ -112,6 +112,19 @@ def test_a_warning_whose_line_moved_is_not_reported_again(tmp_path: Path) -> Non
     assert moved.ok and moved.new == () and moved.fixed == ()
 
 
+def test_a_fixed_setting_is_reported_as_fixed(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text(NOTE, encoding="utf-8")
+    session = Session(tmp_path, {"out": tmp_path / "out", "formats": ("json",)})
+    assert session.rebuild().ok
+    (tmp_path / "cardsmith.toml").write_text("root_deck = 5\n", encoding="utf-8")
+    broken = session.rebuild()
+    assert not broken.ok and "root_deck" in broken.summary
+    (tmp_path / "cardsmith.toml").write_text('root_deck = "笔记"\n', encoding="utf-8")
+    fixed = session.rebuild()
+    assert fixed.ok and fixed.new == ()
+    assert [(d.code, "root_deck" in d.message) for d in fixed.fixed] == [("settings", True)]
+
+
 def test_a_bug_during_a_rebuild_is_reported_and_the_watch_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

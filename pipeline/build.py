@@ -170,6 +170,20 @@ class BuildResult:
     """Added / changed / renamed / orphaned / skipped, as printed at the end."""
     diagnostics: tuple[Diagnostic, ...]
     """Warnings (a build with errors raises :class:`ContentError` instead)."""
+    left: tuple[Path, ...] = ()
+    """Outputs of earlier builds this one did not write (a package under its old name, a
+    PDF no longer asked for): kept, never deleted, but named so none is taken for new."""
+
+
+#: The names of the outputs a build may write (``jsonfile.FILE_NAME``, a package under
+#: any ``package_name``, ``pdf.FILE_NAME``; ``tests/test_build_json.py`` holds them equal).
+OUTPUT_PATTERNS = ("cards.json", "*.apkg", "cheatsheet.pdf")
+
+
+def _left_over(out: Path, written: tuple[Path, ...]) -> tuple[Path, ...]:
+    names = {path.name for path in written}
+    found = {path for pattern in OUTPUT_PATTERNS for path in out.glob(pattern)}
+    return tuple(sorted(path for path in found if path.name not in names))
 
 
 def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
@@ -211,4 +225,4 @@ def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> 
             write_lock(config.lock_path, identity)
             written = outputs.commit()
             cache.save()  # with the outputs: a failed build writes nothing
-    return BuildResult(written, report, diagnostics)
+    return BuildResult(written, report, diagnostics, _left_over(config.out, written))

@@ -320,6 +320,8 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
             click.echo(line, err=True)
         for path in result.files:
             click.echo(f"wrote {path}", err=True)
+        for path in result.left:
+            click.echo(f"note: {path} is an earlier build's, not this one's", err=True)
 
 
 def main() -> None:

@@ -140,3 +140,23 @@ def test_a_content_problem_stops_the_build_before_any_exporter_runs(
     assert caught.value.diagnostics
     assert not (tmp_path / "out").exists()
     assert not (content / "cardsmith.lock.json").exists()
+
+
+def test_outputs_an_earlier_build_left_are_named_never_deleted(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "check" / "clean", content)
+    out = tmp_path / "out"
+    build(load_config(content, out=out, formats=("json", "apkg")))
+    (content / "cardsmith.toml").write_text('package_name = "mydeck"\n', encoding="utf-8")
+    result = build(load_config(content, out=out, formats=("json", "apkg")))
+    assert result.left == (out / "cardsmith.apkg",)  # the package under its old name
+    assert (out / "cardsmith.apkg").is_file() and (out / "mydeck.apkg").is_file()
+    again = build(load_config(content, out=out, formats=("json",)))
+    assert again.left == (out / "cardsmith.apkg", out / "mydeck.apkg")
+
+
+def test_the_output_names_a_build_looks_for_are_the_exporters_own() -> None:
+    from pipeline.build import OUTPUT_PATTERNS
+    from pipeline.export import jsonfile, pdf
+
+    assert OUTPUT_PATTERNS == (jsonfile.FILE_NAME, "*.apkg", pdf.FILE_NAME)

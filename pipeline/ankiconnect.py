@@ -26,7 +26,6 @@ from typing import Any
 
 from .config import Config
 from .export.anki import _NoteRow, _write, note_model
-from .identity import forget_orphans, write_lock
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
 from .sync import (
     ORPHAN_TAG,
@@ -42,6 +41,7 @@ from .sync import (
     desired,
     make_plan,
     notes_for,
+    record_ids,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -266,6 +266,5 @@ def sync(
             apply(ac, plan, want)
         if plan.state is not None:
             _write_record(config, url, plan.state)
-        lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
-        write_lock(config.lock_path, lock)
+        record_ids(config, identity, plan)
     return SyncResult(plan, not dry_run, identity.successors, warnings)

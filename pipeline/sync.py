@@ -647,7 +647,13 @@ def sync(
         finally:
             col.close()
     progress("anki", 1, 1)
-    if not dry_run:  # the ids now in the collection are recorded, as after a build
-        lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
-        write_lock(config.lock_path, lock)  # deleted orphans are resolved
+    if not dry_run:
+        record_ids(config, identity, plan)
     return SyncResult(plan, not dry_run, identity.successors, warnings)
+
+
+def record_ids(config: Config, identity: Identity, plan: Plan) -> None:
+    """Write the lock after a sync applied ``plan``: the ids now in Anki are recorded, as
+    after a build, and the orphans the sync deleted are resolved (gone from the lock)."""
+    lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+    write_lock(config.lock_path, lock)

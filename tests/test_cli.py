@@ -9,15 +9,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.export import anki as anki_export
-from pipeline.export.anki import Medium
-from pipeline.records import BuildData
 from tests.conftest import FIXTURES, ROOT, SEEDS
 
 
@@ -136,14 +134,14 @@ def _seed_copy(tmp_path: Path) -> Path:
 def test_a_failed_self_check_is_an_internal_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A package whose note count is not what was asked for: a bug of ours, exit 3, not 2.
-    real = anki_export.build_package
+    # A package database that lost a note: a bug of ours, exit 3, not 2.
+    real = anki_export._write_db
 
-    def one_note_short(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
-        count, media = real(data, out)
-        return count + 1, media
+    def one_note_lost(cursor: Any, *args: Any) -> None:
+        real(cursor, *args)
+        cursor.execute("DELETE FROM notes WHERE id = (SELECT max(id) FROM notes)")
 
-    monkeypatch.setattr(anki_export, "build_package", one_note_short)
+    monkeypatch.setattr(anki_export, "_write_db", one_note_lost)
     content = _seed_copy(tmp_path)
     code, output = run("build", "--content", str(content), "--out", str(tmp_path / "o"))
     assert code == 3

@@ -238,16 +238,17 @@ def write_lock(path: Path, lock: Lock | Identity | Sequence[LockEntry]) -> bool:
 
     if isinstance(lock, Identity):
         lock = lock.lock_file
-    text = lock_text(lock)
+    data = lock_text(lock).encode("utf-8")
     target = lock_target(path)
     try:
-        if target.read_text(encoding="utf-8") == text:
+        # Read only when the size is the same: a 100k lock is 30 MB.
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
             return False
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         pass  # missing, or already refused by load_lock when it was read
     with Outputs(target.parent) as content:
         with content.open(target.name) as out:
-            out.write(text.encode("utf-8"))
+            out.write(data)
         content.commit()
     return True
 

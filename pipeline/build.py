@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fontcheck
-from .cache import ParseCache
+from .cache import Memory, ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -186,16 +186,22 @@ def _left_over(out: Path, written: tuple[Path, ...]) -> tuple[Path, ...]:
     return tuple(sorted(path for path in found if path.name not in names))
 
 
-def build(config: Config, progress: Progress = _quiet, strict: bool = False) -> BuildResult:
+def build(
+    config: Config,
+    progress: Progress = _quiet,
+    strict: bool = False,
+    memory: Memory | None = None,
+) -> BuildResult:
     """Build every requested output from the notes: the stages, in order.
 
     Raises :class:`ContentError` (nothing written) when the notes have errors, or warnings
     under ``strict``; every check but the duplicate search runs before any exporter.
+    ``memory``: compiled records a long-running caller keeps between its builds.
     """
     # The duplicate search runs in another process beside identity and the exporters,
     # forked now, while this process is small.
     with collector_paused(), Validation(config.content) as checks:
-        cache = ParseCache.open(config, typst="pdf" in config.formats)
+        cache = ParseCache.open(config, typst="pdf" in config.formats, memory=memory)
         collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)
         identity = identify(config, collection.cards)

@@ -125,6 +125,20 @@ def code_fingerprint() -> str:
 
 
 @dataclass
+class Memory:
+    """Compiled records kept in memory by a long-running process (``watch``, ``preview``)
+    between its builds, so a rebuild reads and unpickles no entry of an unchanged file.
+
+    Held under the same key as the entry on disk and checked the same way (its images and
+    links judged again), so it is never trusted more than the cache itself. It holds the
+    records of every note file: about what a build holds at its peak, kept between builds.
+    """
+
+    records: dict[tuple[str, bool], tuple[str, ParsedFile]] = field(default_factory=dict)
+    """(path, Typst rendered) -> the key the records were compiled under, and the records."""
+
+
+@dataclass
 class ParseCache:
     """The compiled-records cache of one build: looked up first, saved after the outputs."""
 
@@ -134,6 +148,8 @@ class ParseCache:
     """The build's settings (the parts the compile step reads go into every key)."""
     typst: bool
     """Whether the build renders Typst (a PDF build's records carry it, others do not)."""
+    memory: Memory | None = None
+    """Records kept from this process's earlier builds (None: every build reads the disk)."""
     _data: dict[str, bytes] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
     _pending: list[ParsedFile] = field(default_factory=list)
@@ -142,9 +158,12 @@ class ParseCache:
     _staged: dict[Path, Path] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, config: Config, typst: bool) -> ParseCache:
-        """The cache beside the output folder, or a disabled one when ``config.cache`` is off."""
-        return cls(config.out.parent / CACHE_DIR if config.cache else None, config, typst)
+    def open(cls, config: Config, typst: bool, memory: Memory | None = None) -> ParseCache:
+        """The cache beside the output folder, or a disabled one when ``config.cache`` is off
+        (then ``memory`` is not used either)."""
+        if not config.cache:
+            return cls(None, config, typst)
+        return cls(config.out.parent / CACHE_DIR, config, typst, memory)
 
     # -- keys
     def _entry(self, path: str, typst: bool) -> Path:
@@ -191,6 +210,10 @@ class ParseCache:
             else:
                 found[path] = cached
                 self._own[path] = key + self._judged(cached)
+        if self.memory is not None:  # the records of files that are gone are let go
+            live = set(paths)
+            for gone in [k for k in self.memory.records if k[0] not in live]:
+                del self.memory.records[gone]
         return found
 
     def data(self, path: str) -> bytes | None:
@@ -205,10 +228,24 @@ class ParseCache:
         own = self._key(path, data, self.typst)
         for typst in dict.fromkeys((self.typst, True)):
             key = own if typst == self.typst else self._key(path, data, typst)
-            found = self._entry_records(self._entry(path, typst), path, key)
+            found = self._recalled(path, typst, key)
+            if found is None:
+                found = self._entry_records(self._entry(path, typst), path, key)
             if found is not None:
+                self._remember(path, typst, key, found)
                 return found, own
         return None, own
+
+    def _recalled(self, path: str, typst: bool, key: str) -> ParsedFile | None:
+        """The records this process holds for ``key``, when its targets are judged the same."""
+        held = self.memory.records.get((path, typst)) if self.memory is not None else None
+        if held is None or held[0] != key:
+            return None
+        return held[1] if self._targets_unchanged(held[1]) else None
+
+    def _remember(self, path: str, typst: bool, key: str, parsed: ParsedFile) -> None:
+        if self.memory is not None:
+            self.memory.records[(path, typst)] = (key, parsed)
 
     def _entry_records(self, entry_path: Path, path: str, key: str) -> ParsedFile | None:
         """The records of one entry, when its header says they are the ones for ``key``.
@@ -300,6 +337,8 @@ class ParseCache:
         if self.folder is not None and parsed.path in self._keys:
             self._pending.append(parsed)
             self._own[parsed.path] = self._keys[parsed.path] + self._judged(parsed)
+            # Valid whatever becomes of this build: the records are those of their key.
+            self._remember(parsed.path, self.typst, self._keys[parsed.path], parsed)
 
     def save(self) -> None:
         """Write the entries of the files compiled this time; remove those of deleted files.

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from . import resources
 from .build import check
-from .cache import ParseCache
+from .cache import Memory, ParseCache
 from .config import Config, load_config
 from .errors import CardsmithError, Diagnostic
 from .export.anki import FIELDS, Medium, note_fields, note_model
@@ -162,6 +162,7 @@ class Preview:
         self._lock = threading.Lock()
         self._page = Page(0, '<p class="pv-status">building…</p>')
         self._good = ""  # the cards of the last build that read its settings
+        self._memory = Memory()  # compiled records kept between refreshes
 
     @property
     def page(self) -> Page:
@@ -173,7 +174,7 @@ class Preview:
         number = self.page.build + 1
         try:
             config = load_config(self.content, **self.options)
-            cache = ParseCache.open(config, typst=False)
+            cache = ParseCache.open(config, typst=False, memory=self._memory)
             result = check(config, cache=cache)
             cache.save()
         except CardsmithError as exc:  # settings or a missing folder: shown, not fatal

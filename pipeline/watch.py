@@ -22,7 +22,7 @@ from typing import Any
 import watchfiles
 
 from .build import build
-from .cache import CACHE_DIR
+from .cache import CACHE_DIR, Memory
 from .config import LOCK_NAME, load_config
 from .errors import CardsmithError, ContentError, Diagnostic
 
@@ -198,6 +198,7 @@ class Session:
     strict: bool = False
     """Warnings fail the build too."""
     _last: tuple[Diagnostic, ...] = ()
+    _memory: Memory = field(default_factory=Memory)
 
     def rebuild(self) -> Outcome:
         """Build once. Content and settings errors are an outcome, never an exception."""
@@ -210,7 +211,7 @@ class Session:
             self._last = (*(d for d in self._last if d.code != SETTINGS_UNREAD), unread)
             return Outcome(False, f"not built: {exc}")
         try:
-            result = build(config, strict=self.strict)
+            result = build(config, strict=self.strict, memory=self._memory)
         except ContentError as exc:
             found = exc.diagnostics
             summary = f"build failed: {_counts(found)}; the previous outputs are kept"

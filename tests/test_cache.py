@@ -284,3 +284,39 @@ def test_a_question_level_set_after_the_hint_takes_effect_at_once(tmp_path: Path
     assert again.diagnostics == ()
     cards = json.loads((tmp_path / "build" / "cards.json").read_text("utf-8"))["cards"]
     assert [c["question"] for c in cards] == ["什么是 CAP 定理？"]
+
+
+def test_a_long_running_build_keeps_records_in_memory_and_judges_them_again(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    # watch and preview: a rebuild reads no entry of an unchanged file (the disk cache is
+    # removed here to prove it), yet an image changed on disk is still a miss.
+    content = _notes(
+        tmp_path / "content",
+        **{"a.md": "## s\n\n1. q？\n\n   ![图](x.png)\n", "b.md": "## t\n\n1. p？\n\n   a。\n"},
+    )
+    (content / "x.png").write_bytes(PNG)
+    memory = cache_module.Memory()
+    config = load_config(content, out=tmp_path / "build", formats=("json", "apkg"))
+    build(config, memory=memory)
+    shutil.rmtree(tmp_path / CACHE_DIR)
+    _edit(content / "b.md")
+    build(config, memory=memory)
+    assert compiled == ["a.md", "b.md", "b.md"]
+    (content / "x.png").write_bytes(tiny_png(2))
+    build(config, memory=memory)
+    assert compiled == ["a.md", "b.md", "b.md", "a.md"]
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "build").iterdir() if p.name in OUTPUTS}
+    assert kept == _build(content, tmp_path / "plain", formats=("json", "apkg"), cache=False)
+    (content / "b.md").unlink()
+    build(config, memory=memory)
+    assert sorted(memory.records) == [("a.md", False)]  # a deleted file's records let go
+
+
+def test_no_cache_keeps_nothing_in_memory(tmp_path: Path, compiled: list[str]) -> None:
+    content = _notes(tmp_path / "content", **TWO)
+    memory = cache_module.Memory()
+    config = load_config(content, out=tmp_path / "build", formats=("json",), cache=False)
+    build(config, memory=memory)
+    build(config, memory=memory)
+    assert compiled == ["a.md", "b.md", "a.md", "b.md"] and not memory.records

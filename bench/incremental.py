@@ -7,8 +7,10 @@ the cache. Then each repetition edits one file (a question is added to it, then 
 away again, so every build has one edited file) and builds twice, interleaved: without
 the cache (``--no-cache``: every file compiled again) and with it. A last build with
 nothing edited shows the floor of a warm build. Every build is a fresh process, timed
-from outside (interpreter start and imports included). Then one more warm build runs
-in-process with a timer on each stage, to show where the time goes.
+from outside (interpreter start and imports included), except the rebuilds of a ``watch``
+session after as many saves, timed inside it (its CPU column repeats the wall time). Then
+one more warm build runs in-process with a timer on each stage, to show where the time
+goes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,28 @@ marks.append(("config", time.perf_counter()))
 build(config, progress)
 marks.append(("end", time.perf_counter()))
 print(json.dumps([(name, round(t - t0, 3)) for name, t in marks]))
+"""
+
+#: Runs in a fresh interpreter: a ``cardsmith watch`` session's rebuilds, each after one
+#: file was saved (its records of the other files kept in memory), timed as watch times
+#: them (``Outcome.seconds``: from the rebuild's start to the outputs written).
+WATCH = """
+import json, sys
+from pathlib import Path
+from pipeline.watch import Session
+content, out, reps, extra = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+edited = sorted(content.glob("*.md"))[0]
+original = edited.read_text(encoding="utf-8")
+session = Session(content, {"out": out, "formats": tuple(sys.argv[5:])})
+assert session.rebuild().ok
+seconds = []
+for rep in range(reps):
+    edited.write_text(original + extra if rep % 2 == 0 else original, "utf-8")
+    outcome = session.rebuild()
+    assert outcome.ok, outcome.summary
+    seconds.append(outcome.seconds)
+edited.write_text(original, "utf-8")
+print(json.dumps(seconds))
 """
 
 
@@ -90,6 +114,13 @@ def main() -> None:
         runs["cache, nothing edited"] = [
             timed(build_cmd(content, out, formats, cache=True)) for _ in range(args.reps)
         ]
+        watch = subprocess.run(
+            [sys.executable, "-c", WATCH, str(content), str(out), str(args.reps), EXTRA, *formats],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        runs["watch: rebuild after one file saved"] = [(s, s) for s in json.loads(watch)]
         cache_mb = sum(p.stat().st_size for p in (work / ".cardsmith-cache").iterdir()) / 1e6
         print(json.dumps({"n": n, "formats": formats, "first build (writes cache)": first}))
         for name, samples in runs.items():

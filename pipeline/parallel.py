@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -96,6 +97,7 @@ def become_worker(parent: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_MAX_FD = 1 << 20  # os.closerange uses close_range(2) where there is one: no cost per fd
 
 
 def _death_signal() -> bool:
@@ -150,16 +152,23 @@ class Background(Generic[R]):
     every page either side touches afterwards. Only the arguments and the result cross
     over, pickled. Without fork, :meth:`send` does the work at once, in this process.
     Leaving the ``with`` block stops a child whose result was never asked for.
+
+    ``many``: the process serves one request after another until :meth:`close`, so a
+    long-running caller forks it once, while small, for all its builds. A result never
+    asked for is dropped at the next :meth:`send`; a process that died is replaced by the
+    work done in this process.
     """
 
-    def __init__(self, fn: Callable[..., R]) -> None:
+    def __init__(self, fn: Callable[..., R], many: bool = False) -> None:
         self._fn = fn
+        self._many = many
+        self._waiting = False
         self._process: BaseProcess | None = None
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
             self._pipe, child_end = context.Pipe()
             self._process = context.Process(
-                target=_serve, args=(child_end, fn, os.getpid()), daemon=True
+                target=_serve, args=(child_end, fn, os.getpid(), many), daemon=True
             )
             with _signals_held():
                 self._process.start()
@@ -167,46 +176,78 @@ class Background(Generic[R]):
 
     def send(self, *args: object) -> None:
         """Start the work on ``args``."""
-        if self._process is None:
-            self._value = self._fn(*args)
-        else:
-            self._pipe.send(args)
+        if self._process is not None and self._many and self._waiting:
+            with contextlib.suppress(RuntimeError):  # died: the work is done here instead
+                self._receive()  # the last build stopped before it asked: its result goes
+        if self._process is not None and self._many and not self._process.is_alive():
+            self.close()
+        if self._process is not None:
+            try:
+                self._pipe.send(args)
+                self._waiting = True
+                return
+            except ConnectionError:  # it died after all (a broken pipe): done here
+                self.close()
+        self._value = self._fn(*args)
+
+    def _receive(self) -> tuple[bool, object]:
+        assert self._process is not None
+        self._waiting = False
+        try:
+            found: tuple[bool, object] = self._pipe.recv()
+        except (EOFError, ConnectionError):  # the pipe's end closed, or reset: it died
+            self.close()
+            raise RuntimeError("a background worker process died without a result") from None
+        return found
 
     def result(self) -> R:
         """The result, waiting for it if need be; an exception in the child is raised here."""
         if self._process is None:
             return self._value
-        try:
-            ok, value = self._pipe.recv()
-        except EOFError:
-            raise RuntimeError("a background worker process died without a result") from None
-        self._process.join()
-        self._process = None
+        ok, value = self._receive()
+        if not self._many:
+            self._process.join()
+            self._process = None
         if ok:
-            self._value = value
+            self._value = value  # type: ignore[assignment]
             return self._value
+        assert isinstance(value, BaseException)
         raise value
+
+    def close(self) -> None:
+        """Stop the process (SIGKILL: a SIGTERM arriving before the child has set up its
+        handlers is lost)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._process = None
 
     def __enter__(self) -> Background[R]:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._process is not None:
-            # SIGKILL: a SIGTERM arriving before the child has set up its handlers is lost.
-            self._process.kill()
-            self._process.join()
-            self._process = None
+        self.close()
 
 
-def _serve(pipe: Connection, fn: Callable[..., object], parent: int) -> None:
+def _serve(pipe: Connection, fn: Callable[..., object], parent: int, many: bool) -> None:
     become_worker(parent)
+    # Nothing of the parent's but the pipe: a process that may live as long as its parent
+    # (many) must not hold the ends of other pipes open, or whoever waits for their end
+    # (a browser driver's, a subprocess's) waits for ever.
+    keep = pipe.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _MAX_FD)
     try:
-        args = pipe.recv()
-    except EOFError:
-        return  # the parent went away without sending work
-    try:
-        pipe.send((True, fn(*args)))
-    except BaseException as exc:  # sent to the parent, raised there
-        pipe.send((False, exc))
+        while True:
+            try:
+                args = pipe.recv()
+            except EOFError:
+                return  # the parent went away without sending work
+            try:
+                pipe.send((True, fn(*args)))
+            except BaseException as exc:  # sent to the parent, raised there
+                pipe.send((False, exc))
+            if not many:
+                return
     finally:
         pipe.close()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 
 from pipeline.parallel import Background, fork_map
@@ -37,3 +41,43 @@ def test_leaving_without_asking_stops_the_child() -> None:
         process = work._process
         assert process is not None and process.is_alive()
     assert not process.is_alive()
+
+
+def _slow_square(n: int) -> int:
+    time.sleep(n / 10)
+    return n * n
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_a_background_for_many_serves_each_request_in_the_same_process() -> None:
+    with Background(_pid, many=True) as work:
+        work.send(1)
+        first = work.result()
+        work.send(2)  # a build that stops before it asks for its result
+        work.send(3)  # the next one gets its own, not the one left over
+        assert work.result() == first != os.getpid()
+        work.send(4)
+        assert work.result() == first
+
+
+def test_a_background_for_many_whose_process_died_works_here() -> None:
+    with Background(_square, many=True) as work:
+        process = work._process
+        assert process is not None and process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+        work.send(5)
+        assert work.result() == 25
+    # Killed with a request under way: that request fails, the next one is done here.
+    with Background(_slow_square, many=True) as work:
+        process = work._process
+        assert process is not None and process.pid is not None
+        work.send(100)  # ten seconds of work
+        os.kill(process.pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="died without a result"):
+            work.result()
+        work.send(1)
+        assert work.result() == 1

@@ -131,18 +131,30 @@ def _entry_of(path: Path, where: str, raw: object) -> LockEntry:
     return LockEntry(**raw)
 
 
-def load_lock(path: Path) -> Lock:
-    """The lock file; an empty one when it does not exist yet. Every field's type is checked."""
+#: A lock file's bytes and what they were read as (or written from).
+KnownLock = tuple[bytes, Lock]
+
+
+def load_lock(path: Path, known: KnownLock | None = None) -> Lock:
+    """The lock file; an empty one when it does not exist yet. Every field's type is checked.
+
+    ``known``: a lock this process read or wrote before, taken as it is when the file
+    still holds exactly its bytes (a long-running ``watch`` reads a 100k lock in 0.45 s).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return Lock()
     except IsADirectoryError as exc:
         raise EnvironmentProblem(f"{path}: the lock file is a folder") from exc
-    except UnicodeDecodeError as exc:
-        raise _bad(path, f"not a valid lock file (not UTF-8: {exc.reason})") from exc
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read the lock file ({exc.strerror})") from exc
+    if known is not None and known[0] == data:
+        return known[1]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(path, f"not a valid lock file (not UTF-8: {exc.reason})") from exc
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -234,11 +246,15 @@ def lock_target(path: Path) -> Path:
 
 def write_lock(path: Path, lock: Lock | Identity | Sequence[LockEntry]) -> bool:
     """Write the lock (the old one or the new one, never half); False when it is unchanged."""
-    from .export.outputs import Outputs  # the lock is written as the outputs are
-
     if isinstance(lock, Identity):
         lock = lock.lock_file
-    data = lock_text(lock).encode("utf-8")
+    return write_lock_bytes(path, lock_text(lock).encode("utf-8"))
+
+
+def write_lock_bytes(path: Path, data: bytes) -> bool:
+    """:func:`write_lock` of a lock already made into its text (UTF-8)."""
+    from .export.outputs import Outputs  # the lock is written as the outputs are
+
     target = lock_target(path)
     try:
         # Read only when the size is the same: a 100k lock is 30 MB.
@@ -642,13 +658,18 @@ def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:
     return Lock(lock.notes, kept, lock.note_type), unknown
 
 
-def identify(config: Config, cards: Sequence[Card], now: int | None = None) -> Identity:
-    """The identity stage as a build and a check run it: read the lock, match, warn."""
+def identify(
+    config: Config, cards: Sequence[Card], now: int | None = None, known: KnownLock | None = None
+) -> Identity:
+    """The identity stage as a build and a check run it: read the lock, match, warn.
+
+    ``known``: the lock as this process last wrote it (:func:`load_lock`).
+    """
     from .notetype import current_look
 
     identity = assign(
         cards,
-        load_lock(config.lock_path),
+        load_lock(config.lock_path, known),
         config.aliases,
         now,
         look=current_look().digest,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .export.anki import _NoteRow, _write, note_model
+from .export.anki import _NoteRow, note_model, write_package
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
 from .sync import (
     ORPHAN_TAG,
@@ -188,7 +188,7 @@ def _package(plan: Plan) -> Path:
         decks[w.deck].append(_NoteRow(w.guid, now, " " + " ".join(w.tags) + " ", w.fields))
     fd, name = tempfile.mkstemp(suffix=".apkg", prefix="cardsmith-sync-")
     with open(fd, "wb") as out:
-        _write(out, decks, note_model(), {}, model_mod=now)
+        write_package(out, decks, note_model(), {}, model_mod=now)
     return Path(name)
 
 

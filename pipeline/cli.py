@@ -540,7 +540,7 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
             f"content folder '{folder}' does not exist (run cardsmith in the folder that "
             "holds it, or give the notes folder with --content)"
         )
-    with Saves(folder, config.out) as saves:  # watching before the first build
+    with session, Saves(folder, config.out) as saves:  # watching before the first build
         click.echo(f"watching {folder}/ (Ctrl-C to stop)")
         _print_outcome(_guarded(session), folder)
         for changed in saves:
@@ -612,6 +612,7 @@ def preview(content: Path | None, port: int, **options: Any) -> None:
         finally:
             server.shutdown()
             server.server_close()
+            page.close()
 
 
 def _preview_line(page: Preview, changed: str = "") -> str:

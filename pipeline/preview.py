@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import resources
-from .build import check
-from .cache import Memory, ParseCache
+from .build import Resident, check
+from .cache import ParseCache
 from .config import Config, load_config
 from .errors import CardsmithError, Diagnostic
 from .export.anki import FIELDS, Medium, note_fields, note_model
@@ -162,7 +162,11 @@ class Preview:
         self._lock = threading.Lock()
         self._page = Page(0, '<p class="pv-status">building…</p>')
         self._good = ""  # the cards of the last build that read its settings
-        self._memory = Memory()  # compiled records kept between refreshes
+        self._resident = Resident()  # kept between refreshes; made now, while small
+
+    def close(self) -> None:
+        """Stop what the page keeps between refreshes (the duplicate search's process)."""
+        self._resident.close()
 
     @property
     def page(self) -> Page:
@@ -174,8 +178,8 @@ class Preview:
         number = self.page.build + 1
         try:
             config = load_config(self.content, **self.options)
-            cache = ParseCache.open(config, typst=False, memory=self._memory)
-            result = check(config, cache=cache)
+            cache = ParseCache.open(config, typst=False, memory=self._resident.records)
+            result = check(config, cache=cache, resident=self._resident)
             cache.save()
         except CardsmithError as exc:  # settings or a missing folder: shown, not fatal
             # Above the cards of the last good build, so a typo in the settings does not

@@ -12,6 +12,14 @@ from .parallel import Background
 from .records import Card, TargetKind
 
 Check = Callable[[Sequence[Card], Path], Iterable[Diagnostic]]
+#: The near-duplicate search's process: questions joined by SEPARATOR -> similar pairs.
+DuplicateSearch = Background[list[tuple[int, int, float | None]]]
+
+
+def duplicate_search() -> DuplicateSearch:
+    """A search process that serves one build after another (:class:`Background`, ``many``):
+    for a long-running caller, made before its first build, while it is small."""
+    return Background(pairs_in, many=True)
 
 
 def _unanswered(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
@@ -128,10 +136,11 @@ class Validation:
     touching the cards, would end up with its own copy of their memory.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, search: DuplicateSearch | None = None) -> None:
         self.root = root
         self.cards: Sequence[Card] = ()
-        self._pairs = Background(pairs_in)
+        self._shared = search is not None
+        self._pairs = search if search is not None else Background(pairs_in)
 
     def start(self, cards: Sequence[Card]) -> None:
         """Begin checking ``cards``."""
@@ -150,4 +159,5 @@ class Validation:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pairs.__exit__(*exc)
+        if not self._shared:  # a long-running caller's search serves its next build too
+            self._pairs.__exit__(*exc)

@@ -21,8 +21,8 @@ from typing import Any
 
 import watchfiles
 
-from .build import build
-from .cache import CACHE_DIR, Memory
+from .build import Resident, build
+from .cache import CACHE_DIR
 from .config import LOCK_NAME, load_config
 from .errors import CardsmithError, ContentError, Diagnostic
 
@@ -198,7 +198,17 @@ class Session:
     strict: bool = False
     """Warnings fail the build too."""
     _last: tuple[Diagnostic, ...] = ()
-    _memory: Memory = field(default_factory=Memory)
+    _resident: Resident = field(default_factory=Resident)  # made with the session: small
+
+    def close(self) -> None:
+        """Stop what the session keeps between builds (the duplicate search's process)."""
+        self._resident.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def rebuild(self) -> Outcome:
         """Build once. Content and settings errors are an outcome, never an exception."""
@@ -211,7 +221,7 @@ class Session:
             self._last = (*(d for d in self._last if d.code != SETTINGS_UNREAD), unread)
             return Outcome(False, f"not built: {exc}")
         try:
-            result = build(config, strict=self.strict, memory=self._memory)
+            result = build(config, strict=self.strict, resident=self._resident)
         except ContentError as exc:
             found = exc.diagnostics
             summary = f"build failed: {_counts(found)}; the previous outputs are kept"

@@ -156,7 +156,19 @@ def test_outputs_an_earlier_build_left_are_named_never_deleted(tmp_path: Path) -
 
 
 def test_the_output_names_a_build_looks_for_are_the_exporters_own() -> None:
-    from pipeline.build import OUTPUT_PATTERNS
+    from pipeline.build import OUTPUT_NAMES
     from pipeline.export import jsonfile, pdf
 
-    assert OUTPUT_PATTERNS == (jsonfile.FILE_NAME, "*.apkg", pdf.FILE_NAME)
+    assert OUTPUT_NAMES == {"json": jsonfile.FILE_NAME, "apkg": "*.apkg", "pdf": pdf.FILE_NAME}
+
+
+def test_the_written_files_are_listed_in_the_order_of_the_formats(tmp_path: Path) -> None:
+    # The package's exporter runs first (it zips in the background), whatever the order.
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "a.md").write_text("## s\n\n1. q？\n\n   a。\n", encoding="utf-8")
+    for formats in (("json", "apkg"), ("apkg", "json")):
+        result = build(load_config(content, out=tmp_path / "out", formats=formats))
+        names = [path.name for path in result.files]
+        want = {"json": "cards.json", "apkg": "cardsmith.apkg"}
+        assert names == [*(want[f] for f in formats), "cardsmith.report.json"]

@@ -15,9 +15,11 @@ import pytest
 
 from pipeline import ContentError, build, check, load_config
 from pipeline import cache as cache_module
+from pipeline.build import Resident
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
 from pipeline.export import jsonfile
+from pipeline.identity import load_lock
 from pipeline.records import Card, ParsedFile
 from tests.conftest import SEEDS, tiny_png
 
@@ -296,27 +298,47 @@ def test_a_long_running_build_keeps_records_in_memory_and_judges_them_again(
         **{"a.md": "## s\n\n1. q？\n\n   ![图](x.png)\n", "b.md": "## t\n\n1. p？\n\n   a。\n"},
     )
     (content / "x.png").write_bytes(PNG)
-    memory = cache_module.Memory()
     config = load_config(content, out=tmp_path / "build", formats=("json", "apkg"))
-    build(config, memory=memory)
-    shutil.rmtree(tmp_path / CACHE_DIR)
-    _edit(content / "b.md")
-    build(config, memory=memory)
-    assert compiled == ["a.md", "b.md", "b.md"]
-    (content / "x.png").write_bytes(tiny_png(2))
-    build(config, memory=memory)
-    assert compiled == ["a.md", "b.md", "b.md", "a.md"]
-    kept = {p.name: p.read_bytes() for p in (tmp_path / "build").iterdir() if p.name in OUTPUTS}
-    assert kept == _build(content, tmp_path / "plain", formats=("json", "apkg"), cache=False)
-    (content / "b.md").unlink()
-    build(config, memory=memory)
-    assert sorted(memory.records) == [("a.md", False)]  # a deleted file's records let go
+    with Resident() as resident:
+        build(config, resident=resident)
+        shutil.rmtree(tmp_path / CACHE_DIR)
+        _edit(content / "b.md")
+        build(config, resident=resident)
+        assert compiled == ["a.md", "b.md", "b.md"]
+        (content / "x.png").write_bytes(tiny_png(2))
+        build(config, resident=resident)
+        assert compiled == ["a.md", "b.md", "b.md", "a.md"]
+        kept = {p.name: p.read_bytes() for p in (tmp_path / "build").iterdir() if p.name in OUTPUTS}
+        assert kept == _build(content, tmp_path / "plain", formats=("json", "apkg"), cache=False)
+        (content / "b.md").unlink()
+        build(config, resident=resident)
+        assert sorted(resident.records.records) == [("a.md", False)]  # a deleted file's let go
 
 
 def test_no_cache_keeps_nothing_in_memory(tmp_path: Path, compiled: list[str]) -> None:
     content = _notes(tmp_path / "content", **TWO)
-    memory = cache_module.Memory()
     config = load_config(content, out=tmp_path / "build", formats=("json",), cache=False)
-    build(config, memory=memory)
-    build(config, memory=memory)
-    assert compiled == ["a.md", "b.md", "a.md", "b.md"] and not memory.records
+    with Resident() as resident:
+        build(config, resident=resident)
+        build(config, resident=resident)
+    assert compiled == ["a.md", "b.md", "a.md", "b.md"] and not resident.records.records
+
+
+def test_the_lock_a_long_running_build_keeps_is_the_lock_file_read_again(
+    tmp_path: Path,
+) -> None:
+    # watch keeps the lock it wrote and skips parsing the file while it holds those bytes:
+    # that is only right if the file reads back as exactly that lock.
+    content = tmp_path / "content"
+    shutil.copytree(SEEDS, content)
+    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    with Resident() as resident:
+        build(config, resident=resident)
+        assert resident.lock is not None
+        data, kept = resident.lock
+        assert config.lock_path.read_bytes() == data
+        assert load_lock(config.lock_path) == kept
+        assert load_lock(config.lock_path, resident.lock) is kept
+        config.lock_path.write_bytes(data.replace(b'"version": 2', b'"version":  2', 1))
+        assert load_lock(config.lock_path, resident.lock) is not kept  # other bytes: read
+        assert load_lock(config.lock_path, resident.lock) == kept

@@ -154,7 +154,7 @@ def test_a_failed_self_check_is_an_internal_error(
 def test_an_unexpected_exception_exits_3_with_the_traceback_saved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_args: object) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(sys.modules["pipeline.build"], "identify", broken)

@@ -7,15 +7,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.cli import cli
 from pipeline.config import LOCK_NAME
-from pipeline.errors import Diagnostic, EnvironmentProblem
+from pipeline.errors import Diagnostic, EnvironmentProblem, FileProblem
 from pipeline.export.outputs import Outputs, recover
 from pipeline.sources import discover
 from tests.faultkit import (
@@ -295,6 +297,32 @@ def test_outputs_appear_only_at_commit(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_an_output_written_in_the_background_waits_for_commit_and_its_error_is_raised(
+    tmp_path: Path,
+) -> None:
+    def slow(out: BinaryIO) -> None:
+        time.sleep(0.2)
+        out.write(b"zipped")
+
+    with Outputs(tmp_path) as outputs:
+        outputs.background("a.apkg", slow, check=lambda path: None)
+        with outputs.open("b.json") as out:
+            out.write(b"new")
+        assert snapshot(tmp_path) == {}
+        outputs.commit()
+    assert snapshot(tmp_path) == {"a.apkg": b"zipped", "b.json": b"new"}
+
+    def failing(out: BinaryIO) -> None:
+        out.write(b"half")
+        raise FileProblem("read the image", tmp_path / "x.png", OSError(5, "Input/output error"))
+
+    with pytest.raises(FileProblem, match=r"x\.png"), Outputs(tmp_path) as outputs:
+        outputs.background("a.apkg", failing)
+        outputs.commit()
+    assert snapshot(tmp_path) == {"a.apkg": b"zipped", "b.json": b"new"}
+    assert leftovers(tmp_path) == []
+
+
 def test_an_unreadable_image_names_the_file(built: tuple[Path, Path]) -> None:
     content, out = built
     image = content / "1.png"  # nlp.md shows it
@@ -345,6 +373,22 @@ def test_a_full_disk_under_the_output_is_one_line(
         f"cardsmith: error: cannot write '{out}/cards.json': No space left on device"
     )
     assert not out.exists() and lock_of(content) == lock
+
+
+def test_a_full_disk_under_the_package_is_one_line(
+    built: tuple[Path, Path], tiny_disk: Path
+) -> None:
+    # The package is zipped in a thread of its own: its error is the build's all the same.
+    content, _ = built
+    lock = lock_of(content)
+    out = tiny_disk / "out"
+    proc = cardsmith("build", "--content", content, "--out", out, "-q", "--format", "apkg")
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == (
+        f"cardsmith: error: cannot write '{out}/cardsmith.apkg': No space left on device"
+    )
+    assert not out.exists(), list(out.iterdir())
+    assert lock_of(content) == lock
 
 
 def test_a_full_tmpdir_is_one_line(built: tuple[Path, Path], tiny_disk: Path) -> None:

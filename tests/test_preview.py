@@ -213,3 +213,4 @@ def test_a_broken_settings_file_keeps_the_last_cards_under_its_error(tmp_path: P
     assert 'class="pv-status pv-error"' in page.cards
     assert "The cards below are from the last good build." in page.cards
     assert page.cards.endswith(good) and page.build == 2
+    preview.close()

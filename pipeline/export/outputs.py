@@ -28,6 +28,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -72,6 +75,8 @@ class Outputs:
         self._pending: dict[str, Path] = {}
         self._made_folder = False
         self._ready = False
+        self._jobs: list[Future[None]] = []
+        self._threads: ThreadPoolExecutor | None = None
 
     def _prepare(self) -> None:
         """Create the folder if need be; finish or clear what killed builds left in it."""
@@ -105,12 +110,50 @@ class Outputs:
             raise FileProblem("create a file in", self.folder, exc) from exc
         return io.BufferedWriter(_OutputFile(fd, self.folder / name))
 
+    def background(
+        self,
+        name: str,
+        write: Callable[[BinaryIO], None],
+        check: Callable[[Path], None] | None = None,
+    ) -> None:
+        """Write the output ``name`` with ``write`` in a thread while the build goes on.
+
+        For work that mostly runs outside the GIL (zlib's DEFLATE, file copies): the
+        package's compression, 0.7 s at 100k questions, then overlaps the other outputs.
+        ``check`` reads the closed file back. :meth:`wait` (and so :meth:`commit`) waits
+        for every such output and raises what its thread raised.
+        """
+        out = self.open(name)
+
+        def run() -> None:
+            with out:
+                write(out)
+            if check is not None:
+                check(self._pending[name])
+
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="output")
+        self._jobs.append(self._threads.submit(run))
+
+    def wait(self) -> None:
+        """Wait for every output written in the background; raise the first one's error."""
+        jobs, self._jobs = self._jobs, []
+        try:
+            for job in jobs:
+                job.result()
+        finally:
+            futures_wait(jobs)  # every thread done before any file is renamed or removed
+            if self._threads is not None:
+                self._threads.shutdown()
+                self._threads = None
+
     def written(self, name: str) -> Path:
         """Where the not yet committed output ``name`` is (for reading it back)."""
         return self._pending[name]
 
     def commit(self) -> tuple[Path, ...]:
         """Give every written file its real name, all together; the paths, in write order."""
+        self.wait()
         if not self._pending:
             return ()
         pid = os.getpid()
@@ -140,7 +183,9 @@ class Outputs:
         return tuple(done)
 
     def discard(self) -> None:
-        """Remove every file not yet committed."""
+        """Remove every file not yet committed (once the threads writing them are done)."""
+        with contextlib.suppress(Exception):  # a failed build's second problem
+            self.wait()
         for tmp in self._pending.values():
             _unlink(tmp)
         self._pending.clear()

@@ -140,6 +140,7 @@ class Resident:
     file still holds them."""
 
     def close(self) -> None:
+        """Stop the duplicate search's process."""
         self.search.close()
 
     def __enter__(self) -> Resident:

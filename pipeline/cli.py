@@ -544,7 +544,9 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
         click.echo(f"watching {folder}/ (Ctrl-C to stop)")
         _print_outcome(_guarded(session), folder)
         for changed in saves:
-            _print_outcome(_guarded(session), folder, _changed_names(changed, folder))
+            news = session.news(changed)  # not the lock as its last build wrote it
+            if news:
+                _print_outcome(_guarded(session), folder, _changed_names(news, folder))
 
 
 def _bug(exc: Exception) -> str:

@@ -23,7 +23,7 @@ import watchfiles
 
 from .build import Resident, build
 from .cache import CACHE_DIR
-from .config import LOCK_NAME, load_config
+from .config import load_config
 from .errors import CardsmithError, ContentError, Diagnostic
 
 #: Longest wait, in ms, for a burst of saves (an editor writing a file in several steps,
@@ -67,10 +67,12 @@ def ignored(
 ) -> Callable[[watchfiles.Change, str], bool]:
     """A filter for watchfiles: True for a change that should start a build.
 
-    The build's own writes are left out: the lock file and the temporary files beside it
-    (dotfiles, as every file ``discover`` skips), and the output folder and cache when they
-    lie inside the content folder. Everything else counts: notes, settings and images, and
-    outside the folder the files and folders its links lead to (``outside``), nothing else.
+    The build's own writes are left out: the temporary files beside the lock (dotfiles, as
+    every file ``discover`` skips), and the output folder and cache when they lie inside
+    the content folder. The lock file itself counts: a lock restored from version control
+    must be built from; :meth:`Session.its_own` tells the build's own write of it apart.
+    Everything else counts too: notes, settings and images, and outside the folder the
+    files and folders its links lead to (``outside``), nothing else.
     """
     content = content.resolve()
     skip = (out.resolve(), out.resolve().parent / CACHE_DIR)
@@ -78,7 +80,7 @@ def ignored(
 
     def wanted(change: watchfiles.Change, path: str) -> bool:
         where = Path(path)
-        if not base(change, path) or where.name == LOCK_NAME:
+        if not base(change, path):
             return False
         if any(where == s or s in where.parents for s in skip):
             return False
@@ -199,6 +201,7 @@ class Session:
     """Warnings fail the build too."""
     _last: tuple[Diagnostic, ...] = ()
     _resident: Resident = field(default_factory=Resident)  # made with the session: small
+    _lock_path: Path | None = None
 
     def close(self) -> None:
         """Stop what the session keeps between builds (the duplicate search's process)."""
@@ -210,11 +213,26 @@ class Session:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def news(self, changed: set[str]) -> set[str]:
+        """``changed`` without the lock file while it holds what this session's last build
+        wrote: the watcher seeing that build's own write is no change to build from."""
+        lock, written = self._lock_path, self._resident.lock
+        if lock is None or written is None:
+            return changed
+        ours = {p for p in changed if Path(os.path.abspath(p)) == lock}
+        try:
+            if ours and lock.read_bytes() == written[0]:
+                return changed - ours
+        except OSError:
+            pass
+        return changed
+
     def rebuild(self) -> Outcome:
         """Build once. Content and settings errors are an outcome, never an exception."""
         started = time.perf_counter()
         try:
             config = load_config(self.content, **self.options)
+            self._lock_path = config.lock_path.absolute()
         except CardsmithError as exc:
             # Kept with the last problems, so the build that follows its fix says "fixed:".
             unread = Diagnostic("", 0, "error", str(exc), SETTINGS_UNREAD)

@@ -169,3 +169,36 @@ def test_a_save_to_a_note_linked_from_outside_the_folder_is_seen(tmp_path: Path)
         if watch.process.poll() is None:
             watch.process.kill()
             watch.process.wait()
+
+
+def test_a_lock_restored_from_version_control_is_built_from_its_own_writes_are_not(
+    watching: tuple[Watch, Path],
+) -> None:
+    watch, content = watching
+    watch.until("1 note(s): 1 new;")
+    lock = content / "cardsmith.lock.json"
+    first = lock.read_bytes()
+    notes = content / "notes.md"
+    notes.write_text(NOTE + "\n2. 什么是元组？\n\n   不可变的序列。\n", encoding="utf-8")
+    watch.until("2 note(s): 1 new;")
+    lock.write_bytes(first)  # `git checkout cardsmith.lock.json`: the second id is gone
+    restored = watch.until("1 new;")
+    assert restored[-1].split("] ", 1)[1].startswith("cardsmith.lock.json: 2 note(s): 1 new;")
+    assert lock.read_bytes() != first  # built from, and written again
+    # That build's own write of the lock started no build: the next line is the next save's.
+    third = "\n\n3. 集合？\n\n   无序。\n"
+    notes.write_text(NOTE + "\n2. 什么是元组？\n\n   不可变的序列。\n" + third, "utf-8")
+    after = watch.until("1 new;")
+    assert len(after) == 1 and "notes.md: 3 note(s): 1 new;" in after[0]
+
+
+def test_a_session_tells_its_own_lock_write_from_anothers(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text(NOTE, encoding="utf-8")
+    with Session(tmp_path, {"out": tmp_path / "out", "formats": ("json",)}) as session:
+        lock, notes = str(tmp_path / "cardsmith.lock.json"), str(tmp_path / "notes.md")
+        assert session.news({lock}) == {lock}  # no build yet
+        assert session.rebuild().ok
+        assert session.news({lock}) == set()
+        assert session.news({lock, notes}) == {notes}
+        Path(lock).write_bytes(Path(lock).read_bytes().replace(b'"version": 2', b'"version":  2'))
+        assert session.news({lock, notes}) == {lock, notes}

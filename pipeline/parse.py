@@ -464,11 +464,10 @@ class _FileParser:
         """Text in no question: one warning per block, or one for a file with no question."""
         if self.cards or self.skipped:
             for start in self.stray:
-                tok = self.tokens[start]
-                assert tok.map
-                text = " ".join(self.lines[tok.map[0]].split())
+                at = self.first_line(start)
+                text = " ".join(self.lines[at].split()) if at < len(self.lines) else ""
                 self.warn(
-                    tok.map[0] + 1,
+                    at + 1,
                     f"text outside any question is in no output: {text[:40]}",
                     "outside-question",
                 )
@@ -500,6 +499,15 @@ class _FileParser:
             "in cardsmith.toml or the file's front matter",
             "no-questions",
         )
+
+    def first_line(self, start: int) -> int:
+        """The 0-based first line of the block at ``tokens[start]``. A ``\\[…\\]`` block
+        has no source map: it starts at the first line with text after the block before it."""
+        mapped = self.tokens[start].map
+        if mapped:
+            return mapped[0]
+        after = next((t.map[1] for t in reversed(self.tokens[:start]) if t.map), 0)
+        return next((i for i in range(after, len(self.lines)) if self.lines[i].strip()), after)
 
     # -- cards
     def deck(self) -> Deck:

@@ -51,7 +51,9 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-def _parse_one(args: tuple[Path, str, Config, bool, bytes | None]) -> ParsedFile:
+def _parse_one(
+    args: tuple[Path, str, Config, bool, bytes | None, ParsedFile | None],
+) -> ParsedFile:
     return parse_file(*args)
 
 
@@ -69,7 +71,11 @@ def parse_all(
     paths = discover(config.content)
     cache = cache or ParseCache(None, config, typst)
     found = cache.lookup(paths)
-    jobs = [(config.content, p, config, typst, cache.data(p)) for p in paths if p not in found]
+    jobs = [
+        (config.content, p, config, typst, cache.data(p), cache.previous(p))
+        for p in paths
+        if p not in found
+    ]
     size = sum((config.content / job[1]).stat().st_size for job in jobs)
     # Below a few hundred KB, starting workers costs more than it saves.
     workers = worker_count(config.workers, len(jobs)) if size >= _PARALLEL_BYTES else 1

@@ -134,8 +134,9 @@ class Memory:
     records of every note file: about what a build holds at its peak, kept between builds.
     """
 
-    records: dict[tuple[str, bool], tuple[str, ParsedFile]] = field(default_factory=dict)
-    """(path, Typst rendered) -> the key the records were compiled under, and the records."""
+    records: dict[tuple[str, bool], tuple[str, str, ParsedFile]] = field(default_factory=dict)
+    """(path, Typst rendered) -> the key the records were compiled under, the part of it
+    that is not the file's bytes (:meth:`ParseCache.previous`), and the records."""
 
 
 @dataclass
@@ -171,7 +172,8 @@ class ParseCache:
         name = hashlib.sha256(f"{path}\0{typst}".encode()).hexdigest()[:32]
         return self.folder / (name + _SUFFIX)
 
-    def _key(self, path: str, data: bytes, typst: bool) -> str:
+    def _context(self, path: str, typst: bool) -> str:
+        """The part of an entry's key that is not the file's bytes: settings, code, path."""
         config = self.config
         settings = [
             _FORMAT,
@@ -183,7 +185,10 @@ class ParseCache:
             file_title(path, config),  # [titles], for this file
             *(getattr(config, name) for name in COMPILE_SETTINGS),
         ]
-        digest = hashlib.sha256(json.dumps(settings, ensure_ascii=False).encode())
+        return hashlib.sha256(json.dumps(settings, ensure_ascii=False).encode()).hexdigest()
+
+    def _key(self, path: str, data: bytes, typst: bool) -> str:
+        digest = hashlib.sha256(self._context(path, typst).encode())
         digest.update(hashlib.sha256(data).digest())
         return digest.hexdigest()
 
@@ -241,11 +246,20 @@ class ParseCache:
         held = self.memory.records.get((path, typst)) if self.memory is not None else None
         if held is None or held[0] != key:
             return None
-        return held[1] if self._targets_unchanged(held[1]) else None
+        return held[2] if self._targets_unchanged(held[2]) else None
 
     def _remember(self, path: str, typst: bool, key: str, parsed: ParsedFile) -> None:
         if self.memory is not None:
-            self.memory.records[(path, typst)] = (key, parsed)
+            self.memory.records[(path, typst)] = (key, self._context(path, typst), parsed)
+
+    def previous(self, path: str) -> ParsedFile | None:
+        """The records this process holds for an earlier version of the file ``path``,
+        compiled under the same settings and code: the compile step reuses its unchanged
+        cards (``parse_file``). None without :attr:`memory`."""
+        held = self.memory.records.get((path, self.typst)) if self.memory is not None else None
+        if held is None or held[1] != self._context(path, self.typst):
+            return None
+        return held[2]
 
     def _entry_records(self, entry_path: Path, path: str, key: str) -> ParsedFile | None:
         """The records of one entry, when its header says they are the ones for ``key``.

@@ -23,6 +23,7 @@ decided again would both double it and drift from the card.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,8 +213,16 @@ class _FileParser:
     """The content folder, resolved."""
     want_typst: bool
     """Render each card to Typst too (a PDF build)."""
+    previous: ParsedFile | None = None
+    """This file's records from an earlier compile with the same settings: cards whose
+    inputs are unchanged are taken from it (:attr:`ParsedFile.compiled`)."""
 
     def __post_init__(self) -> None:
+        self.reusable: dict[str, tuple[Card, tuple[Diagnostic, ...]]] = {}
+        if self.previous is not None and len(self.previous.compiled) == len(self.previous.cards):
+            for card, (key, made) in zip(self.previous.cards, self.previous.compiled, strict=True):
+                self.reusable.setdefault(key, (card, made))
+        self.compiled: list[tuple[str, tuple[Diagnostic, ...]]] = []
         self.diagnostics: list[Diagnostic] = []
         self.extra_tags: tuple[str, ...] = ()
         self.level = self.config.question_level
@@ -417,7 +426,8 @@ class _FileParser:
         self.finish(growing)
         self.report_unplaced()
         self.typst_problems()
-        return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics))
+        compiled = tuple(self.compiled)
+        return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics), compiled)
 
     def push_section(self, level: int, title: str) -> None:
         while self.sections and self.sections[-1][0] >= level:
@@ -433,7 +443,7 @@ class _FileParser:
     def typst_problems(self) -> None:
         """What the PDF could not print as written (a formula it shows as TeX)."""
         for line, message in self.typst.problems if self.typst else ():
-            self.warn(line, message, "math-pdf")
+            self.warn(line, message, _MATH_PDF)
 
     # -- never silent
     def setext(self, start: int) -> None:
@@ -741,7 +751,81 @@ class _FileParser:
         answer_tokens: list[Token],
         inline: Token,
     ) -> None:
-        """Compile one card: code, targets, then both renderings of the same tokens."""
+        """Compile one card: code, targets, then both renderings of the same tokens.
+
+        A card of an earlier compile (:attr:`previous`) whose inputs digest the same, and
+        whose images and links are judged the same today, is taken as it was, with the
+        diagnostics its compile made.
+        """
+        deck = self.deck()
+        key = self.card_key(question, children, line, answer_md, answer_tokens, inline, deck)
+        found = self.reusable.get(key)
+        if found is not None and self.judged_alike(found[0]):
+            card, made = found
+            self.cards.append(_with_deck(card, deck))
+            for diagnostic in made:  # the PDF's own problems are reported with the file's
+                if diagnostic.code == _MATH_PDF and self.typst is not None:
+                    self.typst.problems.append((diagnostic.line, diagnostic.message))
+                else:
+                    self.diagnostics.append(diagnostic)
+            self.compiled.append((key, made))
+            return
+        before = len(self.diagnostics)
+        typst_before = len(self.typst.problems) if self.typst else 0
+        self.compile_card(question, children, line, answer_md, answer_tokens, inline, deck)
+        pdf = self.typst.problems[typst_before:] if self.typst else []
+        made = (
+            *self.diagnostics[before:],
+            *(Diagnostic(self.path, at, "warning", message, _MATH_PDF) for at, message in pdf),
+        )
+        self.compiled.append((key, made))
+
+    def card_key(
+        self,
+        question: str,
+        children: list[Token],
+        line: int,
+        answer_md: str,
+        answer_tokens: list[Token],
+        inline: Token,
+        deck: Deck,
+    ) -> str:
+        """A digest of everything :meth:`compile_card` reads: the card's tokens (with their
+        lines), its deck and tags, and whether Typst is made."""
+        parts = (
+            question,
+            line,
+            answer_md,
+            deck.root,
+            deck.file_title,
+            deck.sections,
+            self.file_title,
+            self.extra_tags,
+            self.typst is not None,
+            _token_parts(children),
+            _token_parts([inline]),
+            _token_parts(answer_tokens),
+        )
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+    def judged_alike(self, card: Card) -> bool:
+        """Whether every image and link of an earlier compile's card is judged the same now."""
+        for target in card.targets:
+            now = self.resolver.target(target.url, target.line, target.image)
+            if (now.kind, now.file, now.media) != (target.kind, target.file, target.media):
+                return False
+        return True
+
+    def compile_card(
+        self,
+        question: str,
+        children: list[Token],
+        line: int,
+        answer_md: str,
+        answer_tokens: list[Token],
+        inline: Token,
+        deck: Deck,
+    ) -> None:
         compiled = [
             self.code_block(tok) for tok in answer_tokens if tok.type in ("fence", "code_block")
         ]
@@ -749,7 +833,6 @@ class _FileParser:
         targets = tuple(self.targets(inline)) + tuple(
             t for tok in answer_tokens if tok.type in _HAS_TARGETS for t in self.targets(tok)
         )
-        deck = self.deck()
         languages = sorted({cb.language for cb in code_blocks if cb.language})
         tags = tuple(
             dict.fromkeys(
@@ -856,6 +939,40 @@ _HAS_TARGETS = frozenset({"inline", "html_block"})
 _ASKED = ("？", "?")
 
 
+_MATH_PDF = "math-pdf"  # a formula the PDF prints as TeX source
+
+
+def _token_parts(tokens: list[Token]) -> tuple[object, ...]:
+    """Every field of the tokens that a renderer may read, children included."""
+    return tuple(
+        (
+            t.type,
+            t.tag,
+            t.nesting,
+            tuple(t.map) if t.map else None,
+            t.level,
+            t.content,
+            t.markup,
+            t.info,
+            t.block,
+            t.hidden,
+            tuple(sorted(t.attrs.items())) if t.attrs else (),
+            tuple(sorted(t.meta.items())) if t.meta else (),
+            _token_parts(t.children) if t.children else (),
+        )
+        for t in tokens
+    )
+
+
+def _with_deck(card: Card, deck: Deck) -> Card:
+    """``card`` filed under ``deck`` (the same value, this compile's shared object)."""
+    if card.deck is deck:
+        return card
+    copy = object.__new__(Card)
+    copy.__dict__.update(card.__dict__, deck=deck)
+    return copy
+
+
 def _asked_lines(question: str) -> int:
     """Lines up to the first that ends with a question mark, when more lines follow (0: none).
 
@@ -922,12 +1039,19 @@ def file_title(path: str, config: Config) -> str:
 
 
 def parse_file(
-    root: Path, path: str, config: Config, typst: bool = False, data: bytes | None = None
+    root: Path,
+    path: str,
+    config: Config,
+    typst: bool = False,
+    data: bytes | None = None,
+    previous: ParsedFile | None = None,
 ) -> ParsedFile:
     """Read, decode and compile one note file (``path`` relative to ``root``).
 
     ``typst`` renders every card to Typst as well, for the PDF. ``data``: the file's bytes,
     when the caller has read them already (the cache keys its entries by them).
+    ``previous``: this file's records from an earlier compile under the same settings and
+    code, whose unchanged cards are reused.
     """
     full = root / path
     try:
@@ -941,7 +1065,7 @@ def parse_file(
         assert problem
         return ParsedFile(path, (), (problem,))
     title = file_title(path, config)
-    parsed = _FileParser(path, text, config, title, root.resolve(), typst).run()
+    parsed = _FileParser(path, text, config, title, root.resolve(), typst, previous).run()
     for card in parsed.cards:  # hashed here, in the worker: the identity stage only reads them
         card.note_digest, card.answer_digest  # noqa: B018
     return parsed

@@ -326,6 +326,12 @@ class ParsedFile:
     """Every question of the file in source order, answered or not."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Problems found while reading and parsing (encoding, unclosed fences, raw HTML)."""
+    compiled: tuple[tuple[str, tuple[Diagnostic, ...]], ...] = ()
+    """For each card, in order: a digest of everything its compile step read (its tokens,
+    line, deck, tags, whether Typst was made) and the diagnostics that step made. A later
+    compile of the file in the same process reuses the card of an unchanged digest
+    (``parse_file``'s ``previous``): an edit then costs the parse of the file, not the
+    highlighting and rendering of all its cards."""
 
 
 class Fragments(Protocol):

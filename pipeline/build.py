@@ -12,7 +12,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from . import fontcheck
-from .cache import Memory, ParseCache
+from .cache import Earlier, Memory, ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -51,10 +51,9 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-def _parse_one(
-    args: tuple[Path, str, Config, bool, bytes | None, ParsedFile | None],
-) -> ParsedFile:
-    return parse_file(*args)
+def _parse_one(args: tuple[Path, str, Config, bool, bytes | None, Earlier | None]) -> ParsedFile:
+    root, path, config, typst, data, earlier = args
+    return parse_file(root, path, config, typst, data, earlier.load(path) if earlier else None)
 
 
 def parse_all(

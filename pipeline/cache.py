@@ -45,7 +45,7 @@ from .records import ParsedFile
 
 CACHE_DIR = ".cardsmith-cache"
 #: Changes whenever the layout of an entry changes.
-_FORMAT = "cardsmith-cache-1"
+_FORMAT = "cardsmith-cache-2"  # 2: a records entry starts with its key's context
 _SUFFIX = ".pickle"
 #: What exporters keep beside an entry (:meth:`ParseCache.fragment`), by suffix.
 _FRAGMENTS = (".json",)
@@ -88,6 +88,7 @@ _LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3", "yam
 
 
 _HEADER_SIZE = len(_FORMAT) + 32 + 32
+_CONTEXT_SIZE = 32  # a records entry's body: its key's context (sha256), then the pickle
 #: A file being written: ``.<pid>.<random>.tmp``, so a killed build's can be told apart.
 _TEMP = re.compile(r"\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
@@ -137,6 +138,44 @@ class Memory:
     records: dict[tuple[str, bool], tuple[str, str, ParsedFile]] = field(default_factory=dict)
     """(path, Typst rendered) -> the key the records were compiled under, the part of it
     that is not the file's bytes (:meth:`ParseCache.previous`), and the records."""
+
+
+def _unpickled(payload: bytes, path: str) -> ParsedFile | None:
+    """The records of an entry whose hash held (anything else than a file's records: None)."""
+    try:
+        parsed = pickle.loads(payload)
+    except Exception:  # the hash matched, so only a bug could bring us here
+        return None
+    return parsed if isinstance(parsed, ParsedFile) and parsed.path == path else None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """Where a note file's records from an earlier compile are (:meth:`ParseCache.previous`)."""
+
+    records: ParsedFile | None = None
+    """Held in this process's memory."""
+    entry: Path | None = None
+    """Else the file's cache entry, whatever the bytes it was compiled from."""
+    context: str = ""
+    """What the entry's key must hold besides those bytes (settings, code, path)."""
+
+    def load(self, path: str) -> ParsedFile | None:
+        """The records, when they are there, whole (their hash holds) and of this context.
+
+        Read in the worker that compiles the file: a worker is sent where, not the cards.
+        """
+        if self.records is not None or self.entry is None:
+            return self.records
+        try:
+            blob = self.entry.read_bytes()
+        except OSError:
+            return None
+        head, body = blob[:_HEADER_SIZE], blob[_HEADER_SIZE:]
+        whole = head.startswith(_FORMAT.encode()) and head[-32:] == hashlib.sha256(body).digest()
+        if not whole or body[:_CONTEXT_SIZE] != bytes.fromhex(self.context):
+            return None
+        return _unpickled(body[_CONTEXT_SIZE:], path)
 
 
 @dataclass
@@ -252,14 +291,18 @@ class ParseCache:
         if self.memory is not None:
             self.memory.records[(path, typst)] = (key, self._context(path, typst), parsed)
 
-    def previous(self, path: str) -> ParsedFile | None:
-        """The records this process holds for an earlier version of the file ``path``,
-        compiled under the same settings and code: the compile step reuses its unchanged
-        cards (``parse_file``). None without :attr:`memory`."""
-        held = self.memory.records.get((path, self.typst)) if self.memory is not None else None
-        if held is None or held[1] != self._context(path, self.typst):
+    def previous(self, path: str) -> Earlier | None:
+        """Where the records of an earlier version of the file ``path`` are, compiled under
+        the same settings and code: the compile step reuses its unchanged cards
+        (``parse_file``). Held in :attr:`memory`, or the file's entry on disk, read by the
+        worker that compiles the file (None: caching is off)."""
+        if self.folder is None:
             return None
-        return held[2]
+        context = self._context(path, self.typst)
+        held = self.memory.records.get((path, self.typst)) if self.memory is not None else None
+        if held is not None and held[1] == context:
+            return Earlier(records=held[2])
+        return Earlier(entry=self._entry(path, self.typst), context=context)
 
     def _entry_records(self, entry_path: Path, path: str, key: str) -> ParsedFile | None:
         """The records of one entry, when its header says they are the ones for ``key``.
@@ -270,13 +313,8 @@ class ParseCache:
         payload = self._checked(entry_path, key)
         if payload is None:
             return None
-        try:
-            parsed = pickle.loads(payload)
-        except Exception:  # the hash matched, so only a bug could bring us here
-            return None
-        if not isinstance(parsed, ParsedFile) or parsed.path != path:
-            return None
-        return parsed if self._targets_unchanged(parsed) else None
+        parsed = _unpickled(payload[_CONTEXT_SIZE:], path)
+        return parsed if parsed is not None and self._targets_unchanged(parsed) else None
 
     @staticmethod
     def _judged(parsed: ParsedFile) -> str:
@@ -368,7 +406,8 @@ class ParseCache:
             if not tag.exists():
                 tag.write_text(_TAG, encoding="utf-8")
             for parsed in self._pending:
-                payload = pickle.dumps(parsed, protocol=5)
+                context = bytes.fromhex(self._context(parsed.path, self.typst))
+                payload = context + pickle.dumps(parsed, protocol=5)
                 header = _header(self._keys[parsed.path], payload)
                 self._write(self._entry(parsed.path, self.typst), header + payload)
             self._pending.clear()

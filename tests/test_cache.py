@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import ContentError, build, check, load_config
 from pipeline import cache as cache_module
+from pipeline import parse as parse_module
 from pipeline.build import Resident
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
@@ -342,3 +343,53 @@ def test_the_lock_a_long_running_build_keeps_is_the_lock_file_read_again(
         config.lock_path.write_bytes(data.replace(b'"version": 2', b'"version":  2', 1))
         assert load_lock(config.lock_path, resident.lock) is not kept  # other bytes: read
         assert load_lock(config.lock_path, resident.lock) == kept
+
+
+@pytest.fixture
+def carded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The questions whose cards each compile makes (not taken from an earlier compile)."""
+    made: list[str] = []
+    parser = parse_module._FileParser
+    real = parser.compile_card
+
+    def counting(self: parse_module._FileParser, question: str, *args: object) -> None:
+        made.append(question)
+        real(self, question, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parser, "compile_card", counting)
+    return made
+
+
+def test_an_edited_file_reuses_the_unchanged_cards_of_its_entry(
+    tmp_path: Path, carded: list[str]
+) -> None:
+    # A fresh build (no watch): the file's last entry on disk gives the cards that did not
+    # change; a damaged entry gives none, and the outputs are the same bytes either way.
+    text = "## s\n\n1. q？\n\n   a。\n\n2. p？\n\n   b。\n"
+    content = _notes(tmp_path / "content", **{"a.md": text})
+    _build(content, tmp_path / "build")
+    assert carded == ["q？", "p？"]
+    (content / "a.md").write_text(text.replace("b。", "改。"), encoding="utf-8")
+    edited = _build(content, tmp_path / "build")
+    assert carded == ["q？", "p？", "p？"]
+    assert edited == _build(content, tmp_path / "plain", cache=False)
+    del carded[:]
+    (entry,) = (tmp_path / CACHE_DIR).glob("*.pickle")
+    entry.write_bytes(entry.read_bytes()[:-1])  # cut short: never read
+    (content / "a.md").write_text(text, encoding="utf-8")
+    again = _build(content, tmp_path / "build")
+    assert carded == ["q？", "p？"]
+    assert again == _build(content, tmp_path / "plain2", cache=False)
+
+
+def test_cards_of_an_entry_compiled_under_other_settings_are_not_reused(
+    tmp_path: Path, carded: list[str]
+) -> None:
+    text = "## s\n\n1. q？\n\n   a。\n\n2. p？\n\n   b。\n"
+    content = _notes(tmp_path / "content", **{"a.md": text})
+    _build(content, tmp_path / "build")
+    (content / "cardsmith.toml").write_text('root_deck = "别的"\n', encoding="utf-8")
+    (content / "a.md").write_text(text.replace("b。", "改。"), encoding="utf-8")
+    other = _build(content, tmp_path / "build")
+    assert carded == ["q？", "p？", "q？", "p？"]
+    assert other == _build(content, tmp_path / "plain", cache=False)

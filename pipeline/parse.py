@@ -757,12 +757,14 @@ class _FileParser:
         whose images and links are judged the same today, is taken as it was, with the
         diagnostics its compile made.
         """
-        deck = self.deck()
-        key = self.card_key(question, children, line, answer_md, answer_tokens, inline, deck)
+        made_from = _CardSource(
+            question, children, line, answer_md, answer_tokens, inline, self.deck()
+        )
+        key = self.card_key(made_from)
         found = self.reusable.get(key)
         if found is not None and self.judged_alike(found[0]):
             card, made = found
-            self.cards.append(_with_deck(card, deck))
+            self.cards.append(_with_deck(card, made_from.deck))
             for diagnostic in made:  # the PDF's own problems are reported with the file's
                 if diagnostic.code == _MATH_PDF and self.typst is not None:
                     self.typst.problems.append((diagnostic.line, diagnostic.message))
@@ -772,7 +774,7 @@ class _FileParser:
             return
         before = len(self.diagnostics)
         typst_before = len(self.typst.problems) if self.typst else 0
-        self.compile_card(question, children, line, answer_md, answer_tokens, inline, deck)
+        self.compile_card(made_from)
         pdf = self.typst.problems[typst_before:] if self.typst else []
         made = (
             *self.diagnostics[before:],
@@ -780,31 +782,23 @@ class _FileParser:
         )
         self.compiled.append((key, made))
 
-    def card_key(
-        self,
-        question: str,
-        children: list[Token],
-        line: int,
-        answer_md: str,
-        answer_tokens: list[Token],
-        inline: Token,
-        deck: Deck,
-    ) -> str:
+    def card_key(self, source: _CardSource) -> str:
         """A digest of everything :meth:`compile_card` reads: the card's tokens (with their
         lines), its deck and tags, and whether Typst is made."""
+        deck = source.deck
         parts = (
-            question,
-            line,
-            answer_md,
+            source.question,
+            source.line,
+            source.answer_md,
             deck.root,
             deck.file_title,
             deck.sections,
             self.file_title,
             self.extra_tags,
             self.typst is not None,
-            _token_parts(children),
-            _token_parts([inline]),
-            _token_parts(answer_tokens),
+            _token_parts(source.children),
+            _token_parts([source.inline]),
+            _token_parts(source.answer_tokens),
         )
         return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
@@ -816,22 +810,13 @@ class _FileParser:
                 return False
         return True
 
-    def compile_card(
-        self,
-        question: str,
-        children: list[Token],
-        line: int,
-        answer_md: str,
-        answer_tokens: list[Token],
-        inline: Token,
-        deck: Deck,
-    ) -> None:
-        compiled = [
-            self.code_block(tok) for tok in answer_tokens if tok.type in ("fence", "code_block")
-        ]
+    def compile_card(self, source: _CardSource) -> None:
+        """Compile one card from scratch: code, targets, then both renderings."""
+        tokens, deck = source.answer_tokens, source.deck
+        compiled = [self.code_block(tok) for tok in tokens if tok.type in ("fence", "code_block")]
         code_blocks = tuple(cb for cb in compiled if cb is not None)
-        targets = tuple(self.targets(inline)) + tuple(
-            t for tok in answer_tokens if tok.type in _HAS_TARGETS for t in self.targets(tok)
+        targets = tuple(self.targets(source.inline)) + tuple(
+            t for tok in tokens if tok.type in _HAS_TARGETS for t in self.targets(tok)
         )
         languages = sorted({cb.language for cb in code_blocks if cb.language})
         tags = tuple(
@@ -849,17 +834,17 @@ class _FileParser:
         typst = self.typst
         self.cards.append(
             Card(
-                question=question,
-                answer=answer_md if answer_tokens else "",
-                question_html=render_inline(children, self.env).strip(),
-                answer_html=render_blocks(answer_tokens, self.env) if answer_tokens else "",
+                question=source.question,
+                answer=source.answer_md if tokens else "",
+                question_html=render_inline(source.children, self.env).strip(),
+                answer_html=render_blocks(tokens, self.env) if tokens else "",
                 deck=deck,
-                source=Source(self.path, line),
+                source=Source(self.path, source.line),
                 code_blocks=code_blocks,
                 targets=targets,
                 tags=tags,
-                question_typst=typst.inline(children) if typst else "",
-                answer_typst=self.answer_typst(answer_md, answer_tokens),
+                question_typst=typst.inline(source.children) if typst else "",
+                answer_typst=self.answer_typst(source.answer_md, tokens),
             )
         )
 
@@ -940,6 +925,26 @@ _ASKED = ("？", "?")
 
 
 _MATH_PDF = "math-pdf"  # a formula the PDF prints as TeX source
+
+
+@dataclass(frozen=True)
+class _CardSource:
+    """What one card is compiled from."""
+
+    question: str
+    """The question as Markdown."""
+    children: list[Token]
+    """The question's inline tokens."""
+    line: int
+    """1-based line of the question."""
+    answer_md: str
+    """The answer as Markdown ("" when unanswered)."""
+    answer_tokens: list[Token]
+    """The answer's block tokens."""
+    inline: Token
+    """The question's inline token (its images and links)."""
+    deck: Deck
+    """The deck the card files under."""
 
 
 def _token_parts(tokens: list[Token]) -> tuple[object, ...]:

@@ -352,9 +352,9 @@ def carded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     parser = parse_module._FileParser
     real = parser.compile_card
 
-    def counting(self: parse_module._FileParser, question: str, *args: object) -> None:
-        made.append(question)
-        real(self, question, *args)  # type: ignore[arg-type]
+    def counting(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
+        made.append(source.question)
+        real(self, source)
 
     monkeypatch.setattr(parser, "compile_card", counting)
     return made

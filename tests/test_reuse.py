@@ -78,9 +78,9 @@ def test_only_the_cards_whose_inputs_changed_are_compiled(
     compiled: list[str] = []
     real = parse_module._FileParser.compile_card
 
-    def counting(self: parse_module._FileParser, question: str, *args: object) -> None:
-        compiled.append(question)
-        real(self, question, *args)  # type: ignore[arg-type]
+    def counting(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
+        compiled.append(source.question)
+        real(self, source)
 
     monkeypatch.setattr(parse_module._FileParser, "compile_card", counting)
     after = _compile(file, original + APPENDED, before, False)

@@ -16,7 +16,7 @@ from .cache import Earlier, Memory, ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
-from .identity import KnownLock, identify, lock_text, write_lock_bytes
+from .identity import KnownLock, identify, lock_text, refuse_changed_lock, write_lock_bytes
 from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
@@ -288,6 +288,7 @@ def build(
                 out.write((text + "\n").encode("utf-8"))
             lock = lock_text(identity.lock_file).encode("utf-8")  # while the package zips
             outputs.wait()  # every output whole before the lock records its ids
+            refuse_changed_lock(config.lock_path, identity)
             # The lock first: an id may be recorded and never shipped, never the reverse.
             write_lock_bytes(config.lock_path, lock)
             if resident is not None:

@@ -667,6 +667,7 @@ def identify(
     """
     from .notetype import current_look
 
+    found = lock_state(config.lock_path)  # before reading: a later change is then seen
     identity = assign(
         cards,
         load_lock(config.lock_path, known),
@@ -676,6 +677,26 @@ def identify(
         include_unanswered=config.include_unanswered,
     )
     warning = lost_lock(config.lock_path, config.out, {card.source.path for card in cards})
-    if warning is None:
-        return identity
-    return replace(identity, diagnostics=(*identity.diagnostics, warning))
+    warnings = (*identity.diagnostics, warning) if warning else identity.diagnostics
+    return replace(identity, diagnostics=warnings, read_from=found)
+
+
+def lock_state(path: Path) -> tuple[int, int, int] | None:
+    """The lock file's (inode, size, modification time in ns), through a link; None when
+    there is none. A file replaced or rewritten (``git checkout``) has another."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+def refuse_changed_lock(path: Path, identity: Identity) -> None:
+    """:class:`EnvironmentProblem` when the lock file changed after identity read it (a lock
+    restored from version control while the build ran): writing the new lock would undo
+    that change without a word."""
+    if lock_state(path) != identity.read_from:
+        raise EnvironmentProblem(
+            f"{path}: the lock file changed while this build ran (restored from version "
+            "control?); nothing was written: build again"
+        )

@@ -304,6 +304,9 @@ class Identity:
     """The note type's stamp for this build."""
     successors: tuple[Successor, ...] = ()
     """Orphans paired with their likely successor, for an ``[aliases]`` line."""
+    read_from: tuple[int, int, int] | None = None
+    """The lock file as identity found it: (inode, size, modification time in ns); None
+    when there was none. A build writes the new lock only while the file is still so."""
 
     @property
     def matches(self) -> tuple[Match, ...]:

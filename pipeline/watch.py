@@ -202,6 +202,7 @@ class Session:
     _last: tuple[Diagnostic, ...] = ()
     _resident: Resident = field(default_factory=Resident)  # made with the session: small
     _lock_path: Path | None = None
+    _built = False  # the last rebuild wrote its outputs
 
     def close(self) -> None:
         """Stop what the session keeps between builds (the duplicate search's process)."""
@@ -217,8 +218,8 @@ class Session:
         """``changed`` without the lock file while it holds what this session's last build
         wrote: the watcher seeing that build's own write is no change to build from."""
         lock, written = self._lock_path, self._resident.lock
-        if lock is None or written is None:
-            return changed
+        if lock is None or written is None or not self._built:
+            return changed  # after a build that stopped, every change is one to build from
         ours = {p for p in changed if Path(os.path.abspath(p)) == lock}
         try:
             if ours and lock.read_bytes() == written[0]:
@@ -230,6 +231,7 @@ class Session:
     def rebuild(self) -> Outcome:
         """Build once. Content and settings errors are an outcome, never an exception."""
         started = time.perf_counter()
+        self._built = False
         try:
             config = load_config(self.content, **self.options)
             self._lock_path = config.lock_path.absolute()
@@ -246,6 +248,7 @@ class Session:
             return self._compared(False, summary, found, started)
         except CardsmithError as exc:  # a missing folder, a font, a full disk
             return Outcome(False, f"not built: {exc}", seconds=time.perf_counter() - started)
+        self._built = True
         summary = f"{result.report.short_line()}; {_counts(result.diagnostics)}"
         return self._compared(True, summary, result.diagnostics, started)
 

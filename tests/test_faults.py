@@ -15,6 +15,7 @@ from typing import BinaryIO
 import pytest
 from click.testing import CliRunner, Result
 
+from pipeline import build, load_config
 from pipeline.cli import cli
 from pipeline.config import LOCK_NAME
 from pipeline.errors import Diagnostic, EnvironmentProblem, FileProblem
@@ -465,3 +466,31 @@ def test_check_warns_where_a_build_would_refuse_to_orphan_most_questions(
     assert f"{content}/cardsmith.lock.json:0: warning: a build would orphan 184 of the 184 " in (
         result.stdout
     )
+
+
+def test_a_lock_changed_while_the_build_ran_is_not_written_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `git checkout cardsmith.lock.json` during a build: writing the build's lock would undo
+    # it without a word. The build stops instead, writing nothing.
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "a.md").write_text("## s\n\n1. q？\n\n   a。\n", encoding="utf-8")
+    out = tmp_path / "out"
+    build(load_config(content, out=out, formats=("json",)))
+    (content / "a.md").write_text("## s\n\n1. q？\n\n   a。\n\n2. p？\n\n   b。\n", "utf-8")
+    restored = b'{"version": 2, "notes": [], "orphans": []}\n'  # an older lock, say
+    build_module = sys.modules["pipeline.build"]
+    real = build_module.identify
+
+    def restored_meanwhile(*args: object, **kwargs: object) -> object:
+        found = real(*args, **kwargs)
+        (content / LOCK_NAME).write_bytes(restored)
+        return found
+
+    monkeypatch.setattr(build_module, "identify", restored_meanwhile)
+    before = snapshot(out)
+    with pytest.raises(EnvironmentProblem, match="the lock file changed while this build ran"):
+        build(load_config(content, out=out, formats=("json", "apkg")))
+    assert (content / LOCK_NAME).read_bytes() == restored
+    assert snapshot(out) == before and leftovers(out) == []

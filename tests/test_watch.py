@@ -202,3 +202,33 @@ def test_a_session_tells_its_own_lock_write_from_anothers(tmp_path: Path) -> Non
         assert session.news({lock, notes}) == {notes}
         Path(lock).write_bytes(Path(lock).read_bytes().replace(b'"version": 2', b'"version":  2'))
         assert session.news({lock, notes}) == {lock, notes}
+
+
+def test_after_a_build_that_stopped_the_lock_is_a_change_to_build_from(tmp_path: Path) -> None:
+    # A broken lock restored to the bytes the watch last wrote: the build that failed in
+    # between left a saved note unbuilt, so the restore must start a build.
+    (tmp_path / "notes.md").write_text(NOTE, encoding="utf-8")
+    with Session(tmp_path, {"out": tmp_path / "out", "formats": ("json",)}) as session:
+        lock = tmp_path / "cardsmith.lock.json"
+        assert session.rebuild().ok
+        written = lock.read_bytes()
+        lock.write_bytes(b"<<<<<<< HEAD\n" + written)
+        assert not session.rebuild().ok
+        lock.write_bytes(written)
+        assert session.news({str(lock)}) == {str(lock)}
+        assert session.rebuild().ok
+        assert session.news({str(lock)}) == set()
+
+
+def test_a_fixed_setting_is_printed_as_its_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A settings problem has no file line; "content:0: error: …" read like a note's.
+    from pipeline.cli import _print_outcome
+    from pipeline.errors import Diagnostic
+    from pipeline.watch import SETTINGS_UNREAD
+
+    unread = Diagnostic("", 0, "error", "cardsmith.toml: 'root_deck' must be text", SETTINGS_UNREAD)
+    _print_outcome(Outcome(True, "1 note(s): no change", fixed=(unread,)), tmp_path)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "fixed: cardsmith.toml: 'root_deck' must be text"

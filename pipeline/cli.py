@@ -488,8 +488,10 @@ def _watch_line(outcome: Outcome, changed: str) -> str:
 def _print_outcome(outcome: Outcome, content: Path, changed: str = "") -> None:
     for d in _located(outcome.new, content):
         click.echo(str(d))
-    for d in _located(outcome.fixed, content):
-        click.echo(f"fixed: {d}")
+    from .watch import SETTINGS_UNREAD
+
+    for d in _located(outcome.fixed, content):  # a settings problem has no line to point at
+        click.echo(f"fixed: {d.message}" if d.code == SETTINGS_UNREAD else f"fixed: {d}")
     click.echo(_watch_line(outcome, changed))
 
 

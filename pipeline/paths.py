@@ -131,8 +131,13 @@ def undecodable(data: bytes) -> str:
     except Image.DecompressionBombError:
         return ""  # whole, just huge: the PDF says so itself
     except (OSError, SyntaxError, ValueError) as exc:
-        return str(exc) or type(exc).__name__
+        # Pillow names the stream it read ("cannot identify image file <_io.BytesIO object
+        # at 0x…>"): a memory address, nothing for the person.
+        return _STREAM.sub("", str(exc)).strip() or type(exc).__name__
     return ""
+
+
+_STREAM = re.compile(r"\s*<_io\.\w+ object at 0x[0-9a-f]+>")
 
 
 @lru_cache(maxsize=4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import check, load_config
-from tests.conftest import FIXTURES, golden
+from tests.conftest import FIXTURES, golden, tiny_png
 
 CASES = sorted(p for p in (FIXTURES / "check").iterdir() if p.is_dir())
 
@@ -89,3 +89,15 @@ def test_notes_that_only_go_to_anki_say_so_and_are_not_asked_for_pdf_fonts(
     assert not check(load_config(notes)).collection.diagnostics
     (notes / "cardsmith.toml").write_text('formats = ["json", "pdf"]\n', encoding="utf-8")
     assert {d.code for d in check(load_config(notes)).collection.diagnostics} == {"font-coverage"}
+
+
+def test_an_image_too_short_to_be_recognised_says_so_without_a_memory_address(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.png").write_bytes(tiny_png(1)[:40])  # the signature, then the file ends
+    (tmp_path / "n.md").write_text("## s\n\n1. 图？\n\n   ![图](a.png)\n", encoding="utf-8")
+    (d,) = check(load_config(tmp_path)).collection.diagnostics
+    assert d.code == "unreadable-image"
+    assert d.message == (
+        "cannot read image 'a.png': not a whole image (cannot identify image file); save it again"
+    )

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from pipeline import ContentError, EnvironmentProblem, build, check, fontcheck, load_config
+from pipeline.build import parse_all
+from pipeline.errors import FileProblem
 from pipeline.export import pdf
+from pipeline.export.outputs import Outputs
+from pipeline.identity import identify
+from pipeline.records import BuildData
 from tests.conftest import FIXTURES, SEEDS, golden
 
 pytestmark = pytest.mark.skipif(
@@ -345,3 +350,47 @@ def test_an_svg_that_links_an_image_on_the_web_is_a_placeholder_not_a_failed_she
     )
     text = _poppler("pdftotext", _build_pdf(content, tmp_path / "o"))
     assert text.count("SVG 引用了网上的图片") == 1
+
+
+def _checked_with_image(tmp_path: Path, image: bytes) -> tuple[Path, BuildData]:
+    """Notes with one image, compiled and identified as a build would before its exporters."""
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "dot.png").write_bytes(image)
+    (content / "n.md").write_text("## s\n#### 1. 图？\n\n![dot](dot.png)\n", "utf-8")
+    config = load_config(content, out=tmp_path / "o", formats=("pdf",))
+    cards = parse_all(config, typst=True).cards  # with their Typst, as a PDF build has them
+    return content, BuildData(identify(config, cards).cards, config)
+
+
+@pytest.mark.parametrize("replaced_by", ["nothing", "a folder"])
+def test_an_image_gone_since_the_notes_were_read_is_a_file_problem(
+    tmp_path: Path, replaced_by: str
+) -> None:
+    # Deleted (or made a folder) while the build ran: exit 2 naming it, as the package says.
+    content, data = _checked_with_image(tmp_path, _png())
+    (content / "dot.png").unlink()
+    if replaced_by == "a folder":
+        (content / "dot.png").mkdir()
+    with (
+        pytest.raises(FileProblem, match=r"cannot read the image '.*dot\.png'"),
+        Outputs(tmp_path / "o") as outputs,
+    ):
+        pdf.export(data, outputs)
+
+
+def test_an_image_cut_short_since_the_notes_were_read_is_said_plainly(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    saved = io.BytesIO()
+    Image.effect_noise((64, 64), 80).convert("RGB").save(saved, "PNG")
+    whole = saved.getvalue()
+    content, data = _checked_with_image(tmp_path, whole)
+    (content / "dot.png").write_bytes(whole[:1000])  # being saved, say
+    with (
+        pytest.raises(EnvironmentProblem, match="was it being saved while the build ran"),
+        Outputs(tmp_path / "o") as outputs,
+    ):
+        pdf.export(data, outputs)

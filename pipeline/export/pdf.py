@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import fontcheck, resources
 from ..config import Config
-from ..errors import EnvironmentProblem, ExportCheckError
+from ..errors import EnvironmentProblem, ExportCheckError, FileProblem
 from ..highlight import typst_string
 from ..images import Printable, printable
 from ..parallel import interruptible
@@ -132,7 +132,10 @@ def image_files(cards: Sequence[Card], root: Path, scratch: Path) -> dict[str, P
     files = sorted(
         {t.file for c in cards for t in c.targets if t.image and t.kind == "local" and t.file}
     )
-    return {"/" + f: printable(root / f, scratch) for f in files}
+    try:
+        return {"/" + f: printable(root / f, scratch) for f in files}
+    except OSError as exc:  # gone (or made a folder) since the notes were read
+        raise FileProblem("read the image", Path(exc.filename or root), exc) from exc
 
 
 def _images_dict(images: Mapping[str, Printable]) -> str:
@@ -167,6 +170,11 @@ def export(data: BuildData, outputs: Outputs) -> None:
                 )
             )
         except typst.TypstError as exc:
+            if "decode image" in str(exc):  # whole when the notes were read: changed since
+                raise EnvironmentProblem(
+                    f"Typst could not read an image of the cheat sheet ({exc}); was it being "
+                    "saved while the build ran? Build again"
+                ) from exc
             raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc
     font_warnings = [str(w) for w in warnings if "font" in str(w).lower()]
     if font_warnings:

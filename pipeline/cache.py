@@ -326,12 +326,7 @@ class ParseCache:
         """Whether every image and link of the file is judged today as it was when compiled."""
         root = self.config.content.resolve()
         resolver = Resolver(root, (root / parsed.path).parent.resolve())
-        for card in parsed.cards:
-            for target in card.targets:
-                now = resolver.target(target.url, target.line, target.image)
-                if (now.kind, now.file, now.media) != (target.kind, target.file, target.media):
-                    return False
-        return True
+        return all(resolver.judged_alike(card.targets) for card in parsed.cards)
 
     # -- outputs of one file
     def fragment(self, path: str, kind: str, extra: str, make: Callable[[], bytes]) -> bytes:

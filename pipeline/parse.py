@@ -762,7 +762,7 @@ class _FileParser:
         )
         key = self.card_key(made_from)
         found = self.reusable.get(key)
-        if found is not None and self.judged_alike(found[0]):
+        if found is not None and self.resolver.judged_alike(found[0].targets):
             card, made = found
             self.cards.append(_with_deck(card, made_from.deck))
             for diagnostic in made:  # the PDF's own problems are reported with the file's
@@ -801,14 +801,6 @@ class _FileParser:
             _token_parts(source.answer_tokens),
         )
         return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
-
-    def judged_alike(self, card: Card) -> bool:
-        """Whether every image and link of an earlier compile's card is judged the same now."""
-        for target in card.targets:
-            now = self.resolver.target(target.url, target.line, target.image)
-            if (now.kind, now.file, now.media) != (target.kind, target.file, target.media):
-                return False
-        return True
 
     def compile_card(self, source: _CardSource) -> None:
         """Compile one card from scratch: code, targets, then both renderings."""

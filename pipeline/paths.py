@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,15 @@ class Resolver:
     _seen: dict[tuple[str, bool, bool], tuple[TargetKind, str, str, str]] = field(
         default_factory=dict
     )
+
+    def judged_alike(self, targets: Iterable[Target]) -> bool:
+        """Whether each of ``targets``, judged by an earlier compile, is judged the same now:
+        the same kind, file and media name (a hash of the image's bytes)."""
+        for earlier in targets:
+            now = self.target(earlier.url, earlier.line, earlier.image)
+            if (now.kind, now.file, now.media) != (earlier.kind, earlier.file, earlier.media):
+                return False
+        return True
 
     def target(self, url: str, line: int, image: bool, embed: bool = False) -> Target:
         """The verdict on ``url`` (a ``src`` or ``href`` as markdown-it normalised it).

@@ -70,7 +70,7 @@ def ignored(
     The build's own writes are left out: the temporary files beside the lock (dotfiles, as
     every file ``discover`` skips), and the output folder and cache when they lie inside
     the content folder. The lock file itself counts: a lock restored from version control
-    must be built from; :meth:`Session.its_own` tells the build's own write of it apart.
+    must be built from; :meth:`Session.news` tells the build's own write of it apart.
     Everything else counts too: notes, settings and images, and outside the folder the
     files and folders its links lead to (``outside``), nothing else.
     """
@@ -202,7 +202,7 @@ class Session:
     _last: tuple[Diagnostic, ...] = ()
     _resident: Resident = field(default_factory=Resident)  # made with the session: small
     _lock_path: Path | None = None
-    _built = False  # the last rebuild wrote its outputs
+    _built: bool = False  # the last rebuild wrote its outputs
 
     def close(self) -> None:
         """Stop what the session keeps between builds (the duplicate search's process)."""

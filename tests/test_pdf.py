@@ -9,6 +9,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -390,7 +391,30 @@ def test_an_image_cut_short_since_the_notes_were_read_is_said_plainly(tmp_path: 
     content, data = _checked_with_image(tmp_path, whole)
     (content / "dot.png").write_bytes(whole[:1000])  # being saved, say
     with (
-        pytest.raises(EnvironmentProblem, match="was it being saved while the build ran"),
+        pytest.raises(EnvironmentProblem, match="was it changed while the build ran"),
+        Outputs(tmp_path / "o") as outputs,
+    ):
+        pdf.export(data, outputs)
+
+
+@pytest.mark.parametrize("replaced_by", ["nothing", "a folder"])
+def test_an_image_gone_just_before_typst_reads_it_is_said_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replaced_by: str
+) -> None:
+    # Between the sheet's own look at its images and Typst's read of them (found by a trial).
+    content, data = _checked_with_image(tmp_path, _png())
+    real = pdf.image_files
+
+    def then_gone(*args: Any) -> dict[str, Any]:
+        found = real(*args)
+        (content / "dot.png").unlink()
+        if replaced_by == "a folder":
+            (content / "dot.png").mkdir()
+        return found
+
+    monkeypatch.setattr(pdf, "image_files", then_gone)
+    with (
+        pytest.raises(EnvironmentProblem, match=r"the image '.*dot\.png' is gone\); was it"),
         Outputs(tmp_path / "o") as outputs,
     ):
         pdf.export(data, outputs)

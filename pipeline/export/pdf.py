@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import fontcheck, resources
 from ..config import Config
-from ..errors import EnvironmentProblem, ExportCheckError, FileProblem
+from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..highlight import typst_string
 from ..images import Printable, printable
 from ..parallel import interruptible
@@ -154,7 +154,8 @@ def export(data: BuildData, outputs: Outputs) -> None:
     check_fonts(data.config)
     root = data.config.content.resolve()
     with tempfile.TemporaryDirectory(prefix="cardsmith-images-") as scratch:
-        source = document(cards, data.config, image_files(cards, root, Path(scratch)))
+        images = image_files(cards, root, Path(scratch))
+        source = document(cards, data.config, images)
         if len(source) > MAX_SHEET_BYTES:  # refused before Typst takes the memory
             raise EnvironmentProblem(sheet_message(len(source)))
         try:
@@ -170,10 +171,14 @@ def export(data: BuildData, outputs: Outputs) -> None:
                 )
             )
         except typst.TypstError as exc:
-            if "decode image" in str(exc):  # whole when the notes were read: changed since
+            # Every image was whole when the notes were read: one gone, a folder or cut short
+            # now changed while the build ran, which is no bug of ours.
+            gone = [p.path for p in images.values() if p.path and not Path(p.path).is_file()]
+            if gone or "decode image" in str(exc):
+                what = f"the image {quoted(gone[0])} is gone" if gone else f"{exc}"
                 raise EnvironmentProblem(
-                    f"Typst could not read an image of the cheat sheet ({exc}); was it being "
-                    "saved while the build ran? Build again"
+                    f"Typst could not read an image of the cheat sheet ({what}); was it changed "
+                    "while the build ran? Build again"
                 ) from exc
             raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc
     font_warnings = [str(w) for w in warnings if "font" in str(w).lower()]

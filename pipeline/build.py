@@ -52,8 +52,9 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
 
 
 def _parse_one(args: tuple[Path, str, Config, bool, bytes | None, Earlier | None]) -> ParsedFile:
-    root, path, config, typst, data, earlier = args
-    return parse_file(root, path, config, typst, data, earlier.load(path) if earlier else None)
+    root, path, config, typst, data, earlier = args  # no earlier: no cache to keep them in
+    previous = earlier.load(path) if earlier else None
+    return parse_file(root, path, config, typst, data, previous, keyed=earlier is not None)
 
 
 def parse_all(

@@ -196,6 +196,7 @@ class ParseCache:
     _paths: list[str] = field(default_factory=list)
     _own: dict[str, str] = field(default_factory=dict)
     _staged: dict[Path, Path] = field(default_factory=dict)
+    _contexts: dict[tuple[str, bool], str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, config: Config, typst: bool, memory: Memory | None = None) -> ParseCache:
@@ -212,7 +213,16 @@ class ParseCache:
         return self.folder / (name + _SUFFIX)
 
     def _context(self, path: str, typst: bool) -> str:
-        """The part of an entry's key that is not the file's bytes: settings, code, path."""
+        """The part of an entry's key that is not the file's bytes: settings, code, path.
+
+        Made once a build for each file: the key, memory and the entry each need it.
+        """
+        found = self._contexts.get((path, typst))
+        if found is None:
+            found = self._contexts[(path, typst)] = self._context_of(path, typst)
+        return found
+
+    def _context_of(self, path: str, typst: bool) -> str:
         config = self.config
         settings = [
             _FORMAT,

@@ -216,6 +216,9 @@ class _FileParser:
     previous: ParsedFile | None = None
     """This file's records from an earlier compile with the same settings: cards whose
     inputs are unchanged are taken from it (:attr:`ParsedFile.compiled`)."""
+    keyed: bool = True
+    """Digest each card's inputs for a later compile (a build without the cache keeps no
+    records, and skips the digests: 15 % of its compile)."""
 
     def __post_init__(self) -> None:
         self.reusable: dict[str, tuple[Card, tuple[Diagnostic, ...]]] = {}
@@ -760,6 +763,9 @@ class _FileParser:
         made_from = _CardSource(
             question, children, line, answer_md, answer_tokens, inline, self.deck()
         )
+        if not self.keyed:
+            self.compile_card(made_from)
+            return
         key = self.card_key(made_from)
         found = self.reusable.get(key)
         if found is not None and self.resolver.judged_alike(found[0].targets):
@@ -786,21 +792,13 @@ class _FileParser:
         """A digest of everything :meth:`compile_card` reads: the card's tokens (with their
         lines), its deck and tags, and whether Typst is made."""
         deck = source.deck
-        parts = (
-            source.question,
-            source.line,
-            source.answer_md,
-            deck.root,
-            deck.file_title,
-            deck.sections,
-            self.file_title,
-            self.extra_tags,
-            self.typst is not None,
-            _token_parts(source.children),
-            _token_parts([source.inline]),
-            _token_parts(source.answer_tokens),
-        )
-        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+        head = (source.question, source.line, source.answer_md, deck.root, deck.file_title)
+        rest = (deck.sections, self.file_title, self.extra_tags, self.typst is not None)
+        parts = [repr((*head, *rest))]
+        for tokens in (source.children, [source.inline], source.answer_tokens):
+            parts.append(_GROUP)
+            _token_parts(tokens, parts)
+        return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
     def compile_card(self, source: _CardSource) -> None:
         """Compile one card from scratch: code, targets, then both renderings."""
@@ -939,26 +937,26 @@ class _CardSource:
     """The deck the card files under."""
 
 
-def _token_parts(tokens: list[Token]) -> tuple[object, ...]:
-    """Every field of the tokens that a renderer may read, children included."""
-    return tuple(
-        (
-            t.type,
-            t.tag,
-            t.nesting,
-            tuple(t.map) if t.map else None,
-            t.level,
-            t.content,
-            t.markup,
-            t.info,
-            t.block,
-            t.hidden,
-            tuple(sorted(t.attrs.items())) if t.attrs else (),
-            tuple(sorted(t.meta.items())) if t.meta else (),
-            _token_parts(t.children) if t.children else (),
+#: Separators of the token digest. A field of the note's own text is written after its
+#: length, so no text can pass for a separator or for the next field.
+_GROUP, _CHILDREN, _END = "\x1d", "\x1c", "\x1e"
+
+
+def _token_parts(tokens: list[Token], out: list[str]) -> None:
+    """Every field of the tokens that a renderer may read, children included, appended to
+    ``out`` as text (joined strings hash a third faster than a repr of nested tuples)."""
+    for t in tokens:
+        attrs = repr(sorted(t.attrs.items())) if t.attrs else ""
+        meta = repr(sorted(t.meta.items())) if t.meta else ""  # repr: escaped, unambiguous
+        markup, info, content = t.markup, t.info, t.content  # the note's text: length first
+        out.append(
+            f"{t.type} {t.tag} {t.nesting} {t.map} {t.level} {t.block} {t.hidden} "
+            f"{len(markup)}:{markup}{len(info)}:{info}{len(content)}:{content}{attrs}|{meta}{_END}"
         )
-        for t in tokens
-    )
+        if t.children:
+            out.append(_CHILDREN)
+            _token_parts(t.children, out)
+            out.append(_END)
 
 
 def _with_deck(card: Card, deck: Deck) -> Card:
@@ -1042,13 +1040,15 @@ def parse_file(
     typst: bool = False,
     data: bytes | None = None,
     previous: ParsedFile | None = None,
+    keyed: bool = True,
 ) -> ParsedFile:
     """Read, decode and compile one note file (``path`` relative to ``root``).
 
     ``typst`` renders every card to Typst as well, for the PDF. ``data``: the file's bytes,
     when the caller has read them already (the cache keys its entries by them).
     ``previous``: this file's records from an earlier compile under the same settings and
-    code, whose unchanged cards are reused.
+    code, whose unchanged cards are reused. ``keyed``: make the digests that let a later
+    compile reuse these cards (:attr:`ParsedFile.compiled`; useless without a cache).
     """
     full = root / path
     try:
@@ -1062,7 +1062,8 @@ def parse_file(
         assert problem
         return ParsedFile(path, (), (problem,))
     title = file_title(path, config)
-    parsed = _FileParser(path, text, config, title, root.resolve(), typst, previous).run()
+    parser = _FileParser(path, text, config, title, root.resolve(), typst, previous, keyed)
+    parsed = parser.run()
     for card in parsed.cards:  # hashed here, in the worker: the identity stage only reads them
         card.note_digest, card.answer_digest  # noqa: B018
     return parsed

@@ -37,9 +37,9 @@ def compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     build_module = sys.modules["pipeline.build"]
     real: Callable[..., ParsedFile] = build_module.parse_file
 
-    def counting(root: Path, path: str, *args: object) -> ParsedFile:
+    def counting(root: Path, path: str, *args: object, **kwargs: object) -> ParsedFile:
         seen.append(path)
-        return real(root, path, *args)
+        return real(root, path, *args, **kwargs)
 
     monkeypatch.setattr(build_module, "parse_file", counting)
     return seen

@@ -99,3 +99,13 @@ def test_a_reused_card_whose_image_changed_is_compiled_again(tmp_path: Path) -> 
     assert again == _compile(note, text, None, False)
     assert again.cards[0].targets[0].media != before.cards[0].targets[0].media
     assert again.cards[1] == before.cards[1]
+
+
+def test_a_compile_that_keeps_nothing_makes_no_digests_and_the_same_cards() -> None:
+    # A build without the cache keeps no records, so the digests would only cost time.
+    file = SEEDS / "nlp.md"
+    config = load_config(file.parent)
+    keyed = parse_file(file.parent, file.name, config, False, None, None)
+    bare = parse_file(file.parent, file.name, config, False, None, None, keyed=False)
+    assert bare.compiled == () and len(keyed.compiled) == len(keyed.cards)
+    assert (bare.cards, bare.diagnostics) == (keyed.cards, keyed.diagnostics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -393,3 +394,35 @@ def test_cards_of_an_entry_compiled_under_other_settings_are_not_reused(
     other = _build(content, tmp_path / "build")
     assert carded == ["q？", "p？", "q？", "p？"]
     assert other == _build(content, tmp_path / "plain", cache=False)
+
+
+def test_a_long_running_build_reads_a_file_again_whenever_it_may_have_changed(
+    tmp_path: Path, compiled: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # watch hashes a note file or a kept cards.json fragment once, and then trusts it while
+    # its inode, size and times are the same. Written in place with the same size and its
+    # modification time put back, a file still has a new change time: read again.
+    content = _notes(tmp_path / "content", **TWO, **{"c.md": "## u\n\n1. r？\n\n   b。\n"})
+    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    name = hashlib.sha256(b"c.md\0False").hexdigest()[:32]
+    fragment = tmp_path / CACHE_DIR / f"{name}.json"  # c.md's lines of cards.json
+    with Resident() as resident:
+        build(config, resident=resident)
+        # Changed a moment ago: not trusted (a second write in the same tick would not show).
+        assert content / "a.md" not in resident.records.hashed
+        monkeypatch.setattr(cache_module, "_SETTLED_NS", 0)
+        build(config, resident=resident)  # reads and hashes again, and trusts from now on
+        assert {content / "a.md", content / "c.md", fragment} <= set(resident.records.hashed)
+        build(config, resident=resident)
+        assert compiled == ["a.md", "b.md", "c.md"]
+        for path, old, new in ((content / "a.md", "a。", "b。"), (fragment, '"r', '"R')):
+            before = path.stat()
+            path.write_bytes(path.read_bytes().replace(old.encode(), new.encode()))
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            assert path.stat().st_size == before.st_size
+            build(config, resident=resident)
+        assert compiled == ["a.md", "b.md", "c.md", "a.md"]
+        kept = (tmp_path / "build" / "cards.json").read_text("utf-8")
+    plain = _build(content, tmp_path / "plain", formats=("json",), cache=False)
+    assert kept.encode() == plain["cards.json"]
+    assert '"b。' in kept and '"r？' in kept and '"R' not in kept

@@ -16,7 +16,14 @@ from .cache import Earlier, Memory, ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
-from .identity import KnownLock, identify, lock_text, refuse_changed_lock, write_lock_bytes
+from .identity import (
+    KnownLock,
+    LockRows,
+    identify,
+    lock_text,
+    refuse_changed_lock,
+    write_lock_bytes,
+)
 from .parallel import fork_map, worker_count
 from .parse import parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
@@ -144,6 +151,8 @@ class Resident:
     lock: KnownLock | None = None
     """The lock file as the last build wrote it, and its bytes: not parsed again while the
     file still holds them."""
+    lock_rows: LockRows = field(default_factory=dict)
+    """The rows of that lock's text, by entry: an unchanged card's row is not made again."""
 
     def close(self) -> None:
         """Stop the duplicate search's process."""
@@ -287,7 +296,8 @@ def build(
             with outputs.open(REPORT_NAME) as out:
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))
-            lock = lock_text(identity.lock_file).encode("utf-8")  # while the package zips
+            rows = resident.lock_rows if resident else None
+            lock = lock_text(identity.lock_file, rows).encode("utf-8")  # while the package zips
             outputs.wait()  # every output whole before the lock records its ids
             refuse_changed_lock(config.lock_path, identity)
             # The lock first: an id may be recorded and never shipped, never the reverse.

@@ -219,18 +219,41 @@ def _row(e: LockEntry) -> str:
     )
 
 
-def _rows(entries: Sequence[LockEntry]) -> str:
-    rows = [_row(e) for e in sorted(entries, key=lambda e: e.id)]
+#: Rows of an earlier lock text, by the entry they were made from: ``id(entry)`` -> the
+#: entry (held, so that its id is not given to another object) and its row.
+LockRows = dict[int, tuple[LockEntry, str]]
+
+
+def _rows(entries: Sequence[LockEntry], made: LockRows, now: LockRows) -> str:
+    """The entries' rows, sorted by id; a row in ``made`` is taken, not made again. Every
+    row used goes into ``now``."""
+    rows = []
+    for e in sorted(entries, key=lambda e: e.id):
+        held = made.get(id(e))
+        if held is None or held[0] is not e:
+            held = (e, _row(e))
+        now[id(e)] = held
+        rows.append(held[1])
     return "\n" + ",\n".join(rows) + "\n" if rows else ""
 
 
-def lock_text(entries: Sequence[LockEntry] | Lock) -> str:
-    """The lock file: sorted by id, one entry a line, so a diff shows one line per question."""
+def lock_text(entries: Sequence[LockEntry] | Lock, made: LockRows | None = None) -> str:
+    """The lock file: sorted by id, one entry a line, so a diff shows one line per question.
+
+    ``made``: the rows of this process's last lock text, updated to this one's. A watch's
+    next lock reuses the entries of every unchanged card (:func:`assign`), and their rows
+    with them: 0.25 s of a rebuild at 100k questions.
+    """
     lock = entries if isinstance(entries, Lock) else Lock(tuple(entries))
     stamp = _ENCODE(lock.note_type.__dict__)
+    before, now = made or {}, LockRows()
+    notes, orphans = _rows(lock.notes, before, now), _rows(lock.orphans, before, now)
+    if made is not None:
+        made.clear()
+        made.update(now)
     return (
-        f'{{"version": {LOCK_VERSION}, "note_type": {stamp}, "notes": [{_rows(lock.notes)}], '
-        f'"orphans": [{_rows(lock.orphans)}]}}\n'
+        f'{{"version": {LOCK_VERSION}, "note_type": {stamp}, "notes": [{notes}], '
+        f'"orphans": [{orphans}]}}\n'
     )
 
 

@@ -370,3 +370,29 @@ def test_the_lock_rows_are_what_the_json_encoder_writes_and_read_back_the_same(
     path = tmp_path / "cardsmith.lock.json"
     path.write_text(text, "utf-8")
     assert load_lock(path) == lock
+
+
+def test_rows_kept_from_the_last_lock_text_give_the_same_text_and_are_not_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A watch keeps the rows of its last lock: an entry carried over (the same object)
+    # keeps its row, a new or changed entry gets a new one, and the text is the same.
+    made: list[str] = []
+    real = identity_module._row
+
+    def counted(entry: LockEntry) -> str:
+        made.append(entry.id)
+        return real(entry)
+
+    monkeypatch.setattr(identity_module, "_row", counted)
+    base = LockEntry(**GOOD_ENTRY)  # type: ignore[arg-type]
+    a, b, c = (replace(base, id=f"cs{n}AAAAAAAAA", slot=n) for n in range(3))
+    rows: identity_module.LockRows = {}
+    first = Lock((b, a), (c,), NoteTypeStamp("x" * 64, 5))
+    assert lock_text(first, rows) == lock_text(first)
+    del made[:]
+    changed = replace(b, question="乙是什么？")  # an equal entry would do too: a new object
+    second = Lock((a, changed), (), NoteTypeStamp("x" * 64, 5))
+    assert lock_text(second, rows) == lock_text(second)
+    assert made == [changed.id, a.id, changed.id]  # with the rows: only the changed one
+    assert sorted(rows) == sorted([id(a), id(changed)])  # rows of dropped entries let go

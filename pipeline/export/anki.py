@@ -40,6 +40,7 @@ from .outputs import Outputs
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _DATABASE = "collection.anki2"  # in the scratch folder
+_PAGE_SIZE = 65536  # bytes, SQLite's largest
 _NEW_CARD = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
@@ -305,6 +306,10 @@ def _database(
     db_path = tmp / _DATABASE
     try:
         conn = sqlite3.connect(db_path)
+        # Fewer, larger pages: a note's fields (a few KB) fit in one page instead of a chain
+        # of overflow pages. The database is 13 % smaller and made 10 % faster at 10k
+        # questions (bench/README.md), and SQLite reads any page size.
+        conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
         # A scratch file, copied into the zip and deleted: no journal, no waiting for the disk.
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")

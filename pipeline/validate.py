@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from . import pdflimits
-from .duplicates import SEPARATOR, duplicate_diagnostics, pairs_in
+from .duplicates import SEPARATOR, KeptPairs, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
 from .records import Card, TargetKind
@@ -17,9 +17,10 @@ DuplicateSearch = Background[list[tuple[int, int, float | None]]]
 
 
 def duplicate_search() -> DuplicateSearch:
-    """A search process that serves one build after another (:class:`Background`, ``many``):
-    for a long-running caller, made before its first build, while it is small."""
-    return Background(pairs_in, many=True)
+    """A search process that serves one build after another (:class:`Background`, ``many``),
+    comparing only the questions that changed (:class:`KeptPairs`): for a long-running
+    caller, made before its first build, while it is small."""
+    return Background(KeptPairs(), many=True)
 
 
 def _unanswered(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import check, load_config
+from pipeline import check, duplicates, load_config
 from pipeline.duplicates import (
+    SEPARATOR,
+    KeptPairs,
     all_pairs,
     question_tokens,
     similar_pairs,
@@ -169,3 +171,62 @@ def test_a_question_whose_whole_overlap_is_one_busy_unit_is_still_found() -> Non
     questions = ["卷积神经网络的应用", *(f"卷积神经网络的应用和{tail}" for tail in tails)]
     near = {(i, j): score for i, j, score in similar_pairs(questions) if score is not None}
     assert near == all_pairs(questions) == {(0, j): 17 / 21 for j in range(1, 11)}
+
+
+def _session_edit(questions: list[str], rng: random.Random) -> list[str]:
+    """One save in a watch: a few questions reworded, added, removed, copied or moved."""
+    questions = list(questions)
+    for _ in range(rng.randint(1, 6)):
+        at = rng.randrange(len(questions))
+        kind = rng.randrange(5)
+        if kind == 0:
+            questions[at] = _edited(questions[at], rng)
+        elif kind == 1:
+            questions.insert(at, _edited(rng.choice(questions), rng))
+        elif kind == 2 and len(questions) > 1:
+            del questions[at]
+        elif kind == 3:
+            questions.insert(at, rng.choice(questions))  # a word-for-word copy
+        else:
+            questions.insert(rng.randrange(len(questions)), questions.pop(at))
+    return questions
+
+
+@pytest.mark.parametrize(
+    ("frames", "names"), [(_FRAMES, _NAMES), (_CJK_FRAMES, _CJK_NAMES)], ids=["mixed", "chinese"]
+)
+def test_a_search_that_keeps_its_pairs_finds_what_a_whole_search_finds_edit_after_edit(
+    frames: Sequence[str], names: Sequence[str]
+) -> None:
+    rng = random.Random(7)
+    questions = _templated(600, 3, frames, names)
+    kept = KeptPairs()
+    for _ in range(40):
+        assert kept(SEPARATOR.join(questions)) == list(similar_pairs(questions))
+        questions = _session_edit(questions, rng)
+    # A save that rewrites everything joins everything again, with the same result.
+    questions = _templated(600, 4, frames, names)
+    assert kept(SEPARATOR.join(questions)) == list(similar_pairs(questions))
+
+
+def test_a_search_that_keeps_its_pairs_joins_again_when_probing_would_cost_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    questions = _templated(400, 5)
+    kept = KeptPairs()
+    kept(SEPARATOR.join(questions))
+    joins: list[int] = []
+    real = duplicates.similar_pairs
+
+    def counted(found: Sequence[str], known: object = None) -> object:
+        joins.append(len(found))
+        return real(found, known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "similar_pairs", counted)
+    questions[0] = _edited(questions[0], random.Random(1))
+    assert kept(SEPARATOR.join(questions)) == list(real(questions))
+    assert joins == []  # one question changed: probed, not joined
+    monkeypatch.setattr(duplicates, "_PROBE_BUDGET", 0)
+    questions[1] = _edited(questions[1], random.Random(2))
+    assert kept(SEPARATOR.join(questions)) == list(real(questions))
+    assert joins == [400]

@@ -17,6 +17,7 @@ from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
 from .identity import (
+    KeptMatches,
     KnownLock,
     LockRows,
     identify,
@@ -153,6 +154,8 @@ class Resident:
     file still holds them."""
     lock_rows: LockRows = field(default_factory=dict)
     """The rows of that lock's text, by entry: an unchanged card's row is not made again."""
+    matches: KeptMatches = field(default_factory=KeptMatches)
+    """The note files whose matches that lock settled: taken as they are while unchanged."""
 
     def close(self) -> None:
         """Stop the duplicate search's process."""
@@ -273,7 +276,12 @@ def build(
         cache = ParseCache.open(config, typst="pdf" in config.formats, memory=records)
         collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)
-        identity = identify(config, collection.cards, known=resident.lock if resident else None)
+        identity = identify(
+            config,
+            collection.cards,
+            known=resident.lock if resident else None,
+            kept=resident.matches if resident else None,
+        )
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *identity.diagnostics)
         if _must_stop((*collection.diagnostics, *found), strict):
@@ -303,7 +311,8 @@ def build(
             # The lock first: an id may be recorded and never shipped, never the reverse.
             write_lock_bytes(config.lock_path, lock)
             if resident is not None:
-                resident.lock = (lock, identity.lock_file)
+                new_lock = identity.lock_file
+                resident.lock, resident.matches.lock = (lock, new_lock), new_lock
             written = _in_order(outputs.commit(), config.formats)
             cache.save()  # with the outputs: a failed build writes nothing
     return BuildResult(written, report, diagnostics, _left_over(config.out, written))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pipeline import ConfigError, ContentError, build, check, load_config
-from pipeline.identity import assign, lock_text, read_lock
+from pipeline.config import Config
+from pipeline.identity import KeptMatches, assign, lock_text, read_lock
+from pipeline.parse import parse_file
+from pipeline.records import Card, Lock, ParsedFile
 from tests.conftest import FIXTURES, parse_fixture
 
 NOTES = FIXTURES / "parse" / "heading_questions.md"
@@ -99,3 +103,98 @@ def test_a_corrupt_lock_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "n.md").write_text("## s\n#### 1. q\n\na\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not a valid lock file"):
         check(load_config(tmp_path))
+
+
+# --- a watch carries settled files over (KeptMatches) -------------------------------------
+
+_WORDS = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"
+#: A note file as (section, question, answer) rows.
+Notes = list[tuple[str, str, str]]
+
+
+def _text(rows: Notes) -> str:
+    out, section = [], None
+    for sec, question, answer in rows:
+        if sec != section:
+            out.append(f"## {sec}\n")
+            section = sec
+        out.append(f"1. {question}\n\n   {answer}\n")
+    return "\n".join(out)
+
+
+def _saved(
+    files: dict[str, Notes], rng: random.Random, aliases: dict[str, str], ids: list[str]
+) -> None:
+    """One save of a watch session: the kinds of edit that move ids between questions."""
+    path = rng.choice(sorted(files))
+    rows = files[path]
+    at = rng.randrange(len(rows)) if rows else 0
+    kind = rng.randrange(11)
+    if kind == 0 and rows:  # reworded
+        sec, q, a = rows[at]
+        rows[at] = (sec, q[:-1] + rng.choice(_WORDS) + "？", a)
+    elif kind == 1 and rows:  # answer edited, or removed
+        sec, q, a = rows[at]
+        rows[at] = (sec, q, rng.choice(("", a + rng.choice(_WORDS))))
+    elif kind == 2 and rows:
+        del rows[at]
+    elif kind == 3 and rows:  # the same question twice in one file
+        rows.insert(at, rows[at])
+    elif kind == 4 and rows:  # copied or moved to another file
+        other = files[rng.choice(sorted(files))]
+        other.insert(rng.randrange(len(other) + 1), rows[at])
+        if rng.random() < 0.5:
+            del rows[at]
+    elif kind == 5 and rows:  # a section renamed
+        old = rows[at][0]
+        files[path] = [(old + "新" if s == old else s, q, a) for s, q, a in rows]
+    elif kind == 6 and len(rows) > 1:  # two questions swapped
+        j = rng.randrange(len(rows))
+        rows[at], rows[j] = rows[j], rows[at]
+    elif kind == 7:  # a new question
+        rows.insert(at, (rng.choice(("一", "二")), "".join(rng.sample(_WORDS, 4)) + "？", "答。"))
+    elif kind == 8 and rows and ids:  # an alias to an id the lock knows
+        aliases[rows[at][1]] = rng.choice(ids)
+    elif kind == 9 and aliases:
+        del aliases[rng.choice(sorted(aliases))]
+    elif kind == 10:  # a file removed, or a new one
+        if len(files) > 2 and rng.random() < 0.5:
+            del files[path]
+        else:
+            files[f"n{len(files)}{rng.randrange(99)}.md"] = [("一", "新的问题是什么？", "新。")]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
+    tmp_path: Path, seed: int
+) -> None:
+    # A watch takes the files its last match settled as they are (KeptMatches); after every
+    # save of a random session its result must be the one assign gives from scratch.
+    rng = random.Random(seed)
+    files: dict[str, Notes] = {
+        f"f{n}.md": [
+            (rng.choice(("一", "二")), "".join(rng.sample(_WORDS, 4)) + "？", f"答{k}。")
+            for k in range(rng.randint(2, 8))
+        ]
+        for n in range(4)
+    }
+    config = Config(content=tmp_path)
+    parsed: dict[str, tuple[str, ParsedFile]] = {}  # the watch's memory: same text, same cards
+    kept, lock, aliases = KeptMatches(), Lock(), dict[str, str]()
+    carried_any = False
+    for step in range(60):
+        cards: list[Card] = []
+        for path in sorted(files):
+            text = _text(files[path])
+            if path not in parsed or parsed[path][0] != text:
+                (tmp_path / path).write_text(text, "utf-8")
+                parsed[path] = (text, parse_file(tmp_path, path, config))
+            cards.extend(parsed[path][1].cards)
+        settled = set(kept.files) if kept.lock is lock else set()
+        fresh = assign(cards, lock, dict(aliases), now=1000 + step)
+        again = assign(cards, lock, dict(aliases), now=1000 + step, kept=kept)
+        assert again == fresh, f"step {step}"
+        carried_any |= bool(settled & set(files))
+        lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
+        _saved(files, rng, aliases, [e.id for e in lock.notes])
+    assert carried_any

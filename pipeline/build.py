@@ -31,7 +31,7 @@ from .records import BuildData, Card, Collection, Identity, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import mass_orphan_warning, refuse_mass_orphan
 from .sources import discover
-from .validate import DuplicateSearch, Validation, duplicate_search
+from .validate import CheckedFiles, DuplicateSearch, Validation, duplicate_search
 
 #: (stage, done, total) -> None; called as work progresses.
 Progress = Callable[[str, int, int], None]
@@ -156,6 +156,9 @@ class Resident:
     """The rows of that lock's text, by entry: an unchanged card's row is not made again."""
     matches: KeptMatches = field(default_factory=KeptMatches)
     """The note files whose matches that lock settled: taken as they are while unchanged."""
+    checked: CheckedFiles = field(default_factory=dict)
+    """What the per-card checks found in each file's cards: not checked again while the
+    same."""
 
     def close(self) -> None:
         """Stop the duplicate search's process."""
@@ -270,9 +273,10 @@ def build(
     ``resident``: what a long-running caller keeps between its builds.
     """
     records, search = (resident.records, resident.search) if resident else (None, None)
+    checked = resident.checked if resident else None
     # The duplicate search runs in another process beside identity and the exporters,
     # forked now, while this process is small (or once, by a long-running caller).
-    with collector_paused(), Validation(config.content, search) as checks:
+    with collector_paused(), Validation(config.content, search, checked) as checks:
         cache = ParseCache.open(config, typst="pdf" in config.formats, memory=records)
         collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)

@@ -24,7 +24,16 @@ from pathlib import Path
 from .config import Config
 from .duplicates import bigrams, normalise_question
 from .errors import ConfigError, Diagnostic, EnvironmentProblem
-from .records import Card, Identity, Lock, LockEntry, Match, NoteTypeStamp, Successor
+from .records import (
+    Card,
+    Identity,
+    Lock,
+    LockEntry,
+    Match,
+    NoteTypeStamp,
+    Successor,
+    file_runs,
+)
 
 #: Version 2 added the note type's stamp, the orphans and each question's place.
 LOCK_VERSION = 2
@@ -495,17 +504,6 @@ class KeptMatches:
     """The settled note files, by path."""
 
 
-def _runs(cards: Sequence[Card]) -> list[tuple[str, int, int]]:
-    """Each note file's run of ``cards`` (which come a file at a time): path, start, end."""
-    runs: list[tuple[str, int, int]] = []
-    start = 0
-    for i in range(1, len(cards) + 1):
-        if i == len(cards) or cards[i].source.path != cards[start].source.path:
-            runs.append((cards[start].source.path, start, i))
-            start = i
-    return runs
-
-
 def assign(
     cards: Sequence[Card],
     previous: Sequence[LockEntry] | Lock,
@@ -526,7 +524,7 @@ def assign(
     lock = previous if isinstance(previous, Lock) else Lock(tuple(previous))
     aliases = aliases or {}
     _check_aliases(aliases)
-    runs = _runs(cards)
+    runs = file_runs(cards)
     # The files the last call settled, taken as they are (KeptMatches).
     settled = kept.files if kept is not None and kept.lock is lock else {}
     alias_ids = set(aliases.values())

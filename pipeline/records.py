@@ -9,7 +9,7 @@ the Typst the sheet prints. Every exporter reads these records and decides nothi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, Protocol
@@ -370,6 +370,18 @@ class BuildData:
         if self.config.include_unanswered:
             return ()
         return tuple(card for card in self.cards if not card.answered)
+
+
+def file_runs(cards: Sequence[Card]) -> list[tuple[str, int, int]]:
+    """Each note file's run of ``cards`` (a build's cards come a file at a time): its path,
+    start and end."""
+    runs: list[tuple[str, int, int]] = []
+    start = 0
+    for i in range(1, len(cards) + 1):
+        if i == len(cards) or cards[i].source.path != cards[start].source.path:
+            runs.append((cards[start].source.path, start, i))
+            start = i
+    return runs
 
 
 @dataclass(frozen=True)

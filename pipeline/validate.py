@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import is_
 from pathlib import Path
 
 from . import pdflimits
 from .duplicates import SEPARATOR, KeptPairs, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
-from .records import Card, TargetKind
+from .records import Card, TargetKind, file_runs
 
 Check = Callable[[Sequence[Card], Path], Iterable[Diagnostic]]
+#: A note file's cards as compiled and what the per-card checks found in them, by path.
+CheckedFiles = dict[str, tuple[tuple[Card, ...], tuple[Diagnostic, ...]]]
 #: The near-duplicate search's process: questions joined by SEPARATOR -> similar pairs.
 DuplicateSearch = Background[list[tuple[int, int, float | None]]]
 
@@ -137,9 +140,15 @@ class Validation:
     touching the cards, would end up with its own copy of their memory.
     """
 
-    def __init__(self, root: Path, search: DuplicateSearch | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        search: DuplicateSearch | None = None,
+        checked: CheckedFiles | None = None,
+    ) -> None:
         self.root = root
         self.cards: Sequence[Card] = ()
+        self._checked = checked
         self._shared = search is not None
         self._pairs = search if search is not None else Background(pairs_in)
 
@@ -149,8 +158,27 @@ class Validation:
         self._pairs.send(SEPARATOR.join(c.question for c in cards))
 
     def per_card(self) -> tuple[Diagnostic, ...]:
-        """The problems of every per-card check: cheap, so they run before any export."""
-        return tuple(d for _, check in CHECKS for d in check(self.cards, self.root))
+        """The problems of every per-card check: cheap, so they run before any export.
+
+        With ``checked`` (a watch's), a file whose cards are the very ones checked last
+        time is not checked again: every check looks at one card, or one file's cards, and
+        nothing else (0.13 s of a rebuild at 100k questions). The problems then come a file
+        at a time; the build sorts them all.
+        """
+        if self._checked is None:
+            return tuple(d for _, check in CHECKS for d in check(self.cards, self.root))
+        found: list[Diagnostic] = []
+        now: CheckedFiles = {}
+        for path, start, end in file_runs(self.cards):
+            cards = tuple(self.cards[start:end])
+            held = self._checked.get(path)
+            if held is None or len(held[0]) != len(cards) or not all(map(is_, held[0], cards)):
+                held = (cards, tuple(d for _, check in CHECKS for d in check(cards, self.root)))
+            now[path] = held
+            found.extend(held[1])
+        self._checked.clear()
+        self._checked.update(now)
+        return tuple(found)
 
     def duplicates(self) -> tuple[Diagnostic, ...]:
         """The duplicate questions, waiting for the search if need be (warnings only)."""

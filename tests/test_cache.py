@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,9 +17,11 @@ import pytest
 from pipeline import ContentError, build, check, load_config
 from pipeline import cache as cache_module
 from pipeline import parse as parse_module
+from pipeline import validate as validate_module
 from pipeline.build import Resident
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
+from pipeline.errors import Diagnostic
 from pipeline.export import jsonfile
 from pipeline.identity import load_lock
 from pipeline.records import Card, ParsedFile
@@ -426,3 +428,36 @@ def test_a_long_running_build_reads_a_file_again_whenever_it_may_have_changed(
     plain = _build(content, tmp_path / "plain", formats=("json",), cache=False)
     assert kept.encode() == plain["cards.json"]
     assert '"b。' in kept and '"r？' in kept and '"R' not in kept
+
+
+def test_a_long_running_build_checks_again_only_the_files_whose_cards_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = _notes(
+        tmp_path / "content",
+        **{
+            "a.md": "## s\n\n1. 没有答案？\n\n1. 代码？\n\n   ```\n   x = 1\n   ```\n",
+            "b.md": "## t\n\n1. 图？\n\n   ![远](https://example.com/x.png)\n",
+        },
+    )
+    checked: list[str] = []
+    first_check = validate_module.CHECKS[0]
+
+    def counted(cards: Sequence[Card], root: Path) -> Iterable[Diagnostic]:
+        checked.extend(card.source.path for card in cards)
+        return first_check[1](cards, root)
+
+    monkeypatch.setattr(
+        validate_module, "CHECKS", ((first_check[0], counted), *validate_module.CHECKS[1:])
+    )
+    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    with Resident() as resident:
+        first = build(config, resident=resident).diagnostics
+        assert sorted(set(checked)) == ["a.md", "b.md"]
+        del checked[:]
+        (content / "a.md").write_text("## s\n\n1. 没有答案？\n", "utf-8")
+        again = build(config, resident=resident).diagnostics
+        assert checked == ["a.md"]  # b.md's cards are the ones checked last time
+    assert {d.code for d in first} == {"unanswered", "fence-language", "remote-image"}
+    assert again == check(config).collection.diagnostics
+    assert {d.code for d in again} == {"unanswered", "remote-image"}

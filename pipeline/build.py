@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 from . import fontcheck
 from .cache import Earlier, Memory, ParseCache
@@ -159,6 +160,8 @@ class Resident:
     checked: CheckedFiles = field(default_factory=dict)
     """What the per-card checks found in each file's cards: not checked again while the
     same."""
+    exported: dict[str, dict[int, Any]] = field(default_factory=dict)
+    """What the exporters kept of the last build (:attr:`BuildData.kept`)."""
 
     def close(self) -> None:
         """Stop the duplicate search's process."""
@@ -293,7 +296,8 @@ def build(
             problems = (*found, *checks.duplicates())
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
-        data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment)
+        kept = resident.exported if resident else None
+        data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment, kept)
         with Outputs(config.out) as outputs, cache:  # every output written, then all at once
             for fmt in sorted(config.formats, key=lambda f: f not in _STARTED_FIRST):
                 progress(fmt, 0, 1)

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from .config import Config
 from .errors import Diagnostic
@@ -358,6 +358,11 @@ class BuildData:
     fragments: Fragments | None = None
     """What exporters wrote for each unchanged file last time (the compiled-records cache's
     :meth:`~pipeline.cache.ParseCache.fragment`); None: every output is made in full."""
+    kept: dict[str, dict[int, Any]] | None = None
+    """What each exporter kept from this process's last build (a watch's), by exporter:
+    parts of its output by the identified card they were made from (its ``id()``, with the
+    card held so the id is not reused). An exporter replaces its own part; None: nothing is
+    kept."""
 
     @cached_property  # read by several exporters; worked out once
     def notes(self) -> tuple[Card, ...]:

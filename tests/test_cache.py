@@ -22,6 +22,7 @@ from pipeline.build import Resident
 from pipeline.cache import CACHE_DIR
 from pipeline.config import Config
 from pipeline.errors import Diagnostic
+from pipeline.export import anki as anki_module
 from pipeline.export import jsonfile
 from pipeline.identity import load_lock
 from pipeline.records import Card, ParsedFile
@@ -461,3 +462,37 @@ def test_a_long_running_build_checks_again_only_the_files_whose_cards_changed(
     assert {d.code for d in first} == {"unanswered", "fence-language", "remote-image"}
     assert again == check(config).collection.diagnostics
     assert {d.code for d in again} == {"unanswered", "remote-image"}
+
+
+def test_a_long_running_build_makes_again_only_the_package_rows_of_changed_cards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = _notes(
+        tmp_path / "content",
+        **{
+            "a.md": "## s\n\n1. 甲？\n\n   答甲。\n\n1. 乙？\n\n   ![图](x.png)\n",
+            "b.md": "## t\n\n1. 丙？\n\n   答丙。\n",
+        },
+    )
+    (content / "x.png").write_bytes(PNG)
+    made: list[str] = []
+    real = anki_module.note_fields
+
+    def counted(card: Card, *args: object) -> tuple[str, ...]:
+        made.append(card.question)
+        return real(card, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anki_module, "note_fields", counted)
+    config = load_config(content, out=tmp_path / "build", formats=("apkg",))
+    with Resident() as resident:
+        build(config, resident=resident)
+        build(config, resident=resident)  # every card settled: only the image's row again
+        del made[:]
+        (content / "b.md").write_text("## t\n\n1. 丙？\n\n   答丙，改了。\n", "utf-8")
+        build(config, resident=resident)
+        assert made == ["乙？", "丙？"]
+        kept = (tmp_path / "build" / "cardsmith.apkg").read_bytes()
+    assert (
+        kept
+        == _build(content, tmp_path / "plain", formats=("apkg",), cache=False)["cardsmith.apkg"]
+    )

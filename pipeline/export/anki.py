@@ -142,12 +142,25 @@ def _prepare(data: BuildData, tmp: Path) -> tuple[int, dict[str, Medium]]:
     media: dict[str, Medium] = {}
     count = 0
     mods = [card.matched.mod for card in data.cards] or [0]
+    # A watch's rows of its last build, by the card they were made from (a card carried over
+    # by the identity stage is the same object, so its row is the same); a card showing an
+    # image is made again, to name its media.
+    kept = data.kept.setdefault("anki", {}) if data.kept is not None else {}
+    made = {}
     for card in data.notes:
-        fields = note_fields(card, root, media)
-        tags = " " + " ".join(card.tags) + " "
-        row = _NoteRow(card.id, card.matched.mod, tags, fields)
-        decks.setdefault(card.deck.path, []).append(row)
+        held = kept.get(id(card))
+        if held is None or held[0] is not card:
+            fields = note_fields(card, root, media)
+            tags = " " + " ".join(card.tags) + " "
+            held = (card, _NoteRow(card.id, card.matched.mod, tags, fields))
+            if not any(target.media for target in card.targets):
+                made[id(card)] = held
+        else:
+            made[id(card)] = held
+        decks.setdefault(card.deck.path, []).append(held[1])
         count += 1
+    if data.kept is not None:
+        data.kept["anki"] = made
     _checked_database(tmp, decks, model, media, max(*mods, data.note_type_mod))
     return count, media
 

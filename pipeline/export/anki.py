@@ -11,6 +11,7 @@ import hashlib
 import html
 import itertools
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -124,23 +125,14 @@ def _source_html(path: str, file_title: str, section: str) -> str:
     return html.escape(f"{path} — {where}" if where else path)
 
 
-def build_package(data: BuildData, out: BinaryIO) -> tuple[int, dict[str, Medium]]:
-    """Write the .apkg into ``out``; the number of notes and the media packed, by name."""
-    with _scratch() as tmp:
-        count, media = _prepare(data, tmp)
-        _pack(tmp, media, out)
-    return count, media
-
-
-def _prepare(data: BuildData, tmp: Path) -> tuple[int, dict[str, Medium]]:
-    """The package's database, written in the scratch folder ``tmp`` and checked (note
-    count, guids, images: checked here, not read back out of the zip, which cost a 100k
-    build 1.1 s of decompressing for the same rows); the number of notes, the media."""
+def _prepare(data: BuildData, tmp: Path) -> tuple[Path, list[str], dict[str, Medium]]:
+    """The package's database, written in the scratch folder ``tmp``: its path, the guids
+    it must hold, and the media its notes show, by name. Not checked yet (:func:`export`
+    checks it beside the zip's compression)."""
     model = note_model()
     root = data.config.content.resolve()
     decks: dict[str, list[_NoteRow]] = {}
     media: dict[str, Medium] = {}
-    count = 0
     mods = [card.matched.mod for card in data.cards] or [0]
     # A watch's rows of its last build, by the card they were made from (a card carried over
     # by the identity stage is the same object, so its row is the same); a card showing an
@@ -158,11 +150,10 @@ def _prepare(data: BuildData, tmp: Path) -> tuple[int, dict[str, Medium]]:
         else:
             made[id(card)] = held
         decks.setdefault(card.deck.path, []).append(held[1])
-        count += 1
     if data.kept is not None:
         data.kept["anki"] = made
-    _checked_database(tmp, decks, model, media, max(*mods, data.note_type_mod))
-    return count, media
+    db_path = _database(tmp, decks, model, max(*mods, data.note_type_mod))
+    return db_path, [row.guid for rows in decks.values() for row in rows], media
 
 
 def _checked_database(
@@ -395,19 +386,47 @@ def self_check(package: Path, expected_guids: Sequence[str]) -> None:
     _raise(problems)
 
 
+def _second_name(db_path: Path) -> Path | None:
+    """A hard link to the database in a scratch folder of its own, so that its check and
+    its compression each remove theirs when done; None where links cannot be made."""
+    folder = _scratch_folder()
+    try:
+        os.link(db_path, folder / _DATABASE)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return folder / _DATABASE
+
+
 def export(data: BuildData, outputs: Outputs) -> None:
     """``<package_name>.apkg``, checked as it is made: its database before it is packed
     (note count, guids, images), then the zip's directory.
 
-    The database is made here; it is zipped in the background (:meth:`Outputs.background`)
-    while the build writes its other outputs.
+    The database is made here. It is checked and zipped in the background
+    (:meth:`Outputs.alongside`, :meth:`Outputs.background`), the two side by side, while
+    the build writes its other outputs: at 100k questions the check (0.27 s) no longer
+    waits for the compression (1.1 s), nor the compression for the check.
     """
     tmp = _scratch_folder()
     try:
-        _count, media = _prepare(data, tmp)
+        db_path, guids, media = _prepare(data, tmp)
+        linked = _second_name(db_path)
+        if linked is None:
+            _raise(database_problems(db_path, guids, set(media)))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+    if linked is not None:
+        checked_db = linked
+
+        def check() -> None:
+            try:
+                _raise(database_problems(checked_db, guids, set(media)))
+            finally:
+                shutil.rmtree(checked_db.parent, ignore_errors=True)
+
+        outputs.alongside(check)
 
     def pack(out: BinaryIO) -> None:
         try:

@@ -131,9 +131,14 @@ class Outputs:
             if check is not None:
                 check(self._pending[name])
 
+        self.alongside(run)
+
+    def alongside(self, job: Callable[[], None]) -> None:
+        """Run ``job`` in a thread while the build goes on (two at a time, for the two
+        cores this is measured on); :meth:`wait` raises what it raised."""
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="output")
-        self._jobs.append(self._threads.submit(run))
+            self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="output")
+        self._jobs.append(self._threads.submit(job))
 
     def wait(self) -> None:
         """Wait for every output written in the background; raise the first one's error."""

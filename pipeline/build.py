@@ -298,7 +298,9 @@ def build(
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
         kept = resident.exported if resident else None
         data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment, kept)
-        with Outputs(config.out) as outputs, cache:  # every output written, then all at once
+        # Every output written, then all at once; a watch does not wait for the old ones'
+        # blocks to be freed.
+        with Outputs(config.out, remove_later=resident is not None) as outputs, cache:
             for fmt in sorted(config.formats, key=lambda f: f not in _STARTED_FIRST):
                 progress(fmt, 0, 1)
                 exporter(fmt)(data, outputs)

@@ -19,7 +19,7 @@ from pipeline import build, load_config
 from pipeline.cli import cli
 from pipeline.config import LOCK_NAME
 from pipeline.errors import Diagnostic, EnvironmentProblem, FileProblem
-from pipeline.export.outputs import Outputs, recover
+from pipeline.export.outputs import Outputs, recover, removed
 from pipeline.sources import discover
 from tests.faultkit import (
     cardsmith,
@@ -295,6 +295,18 @@ def test_outputs_appear_only_at_commit(tmp_path: Path) -> None:
         assert snapshot(tmp_path) == {}
         outputs.commit()
     assert snapshot(tmp_path) == {"one.json": b"new", "two.pdf": b"new"}
+    assert leftovers(tmp_path) == []
+
+
+def test_a_watch_removes_the_links_to_its_old_outputs_in_the_background(tmp_path: Path) -> None:
+    # Each commit names its links anew, so one not yet removed never meets the next.
+    for text in (b"1", b"2", b"3"):
+        with Outputs(tmp_path, remove_later=True) as outputs:
+            with outputs.open("one.json") as out:
+                out.write(text)
+            outputs.commit()
+        assert snapshot(tmp_path) == {"one.json": text}
+    removed()
     assert leftovers(tmp_path) == []
 
 

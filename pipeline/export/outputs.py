@@ -10,7 +10,8 @@ of several files at once, so a commit is a small journal, as in a database:
 3. a journal ``.cardsmith-commit.<pid>.json`` listing the renames is written (atomically):
    from here on the new outputs are the committed ones;
 4. the temporary files are renamed to their real names, SIGINT and SIGTERM held back
-   meanwhile; the journal and the links are removed.
+   meanwhile; the journal and the links are removed (the links in the background for a
+   long-running caller: freeing the old outputs' blocks took a 100k rebuild 0.1 s).
 
 A rename that fails in step 4 puts the old files back (all old) and raises. A build killed
 in step 4 (SIGKILL, a power cut) leaves the journal: the next build in the folder first
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import re
@@ -70,8 +72,11 @@ class Outputs:
     file-system error is raised as :class:`~pipeline.errors.FileProblem`, naming the path.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, remove_later: bool = False) -> None:
+        """``remove_later``: the links to the old outputs are removed in the background
+        after a commit (:func:`removed`), not before it returns (a ``watch``)."""
         self.folder = folder
+        self._remove_later = remove_later
         self._pending: dict[str, Path] = {}
         self._made_folder = False
         self._ready = False
@@ -163,7 +168,10 @@ class Outputs:
             return ()
         pid = os.getpid()
         renames = [(tmp, self.folder / name) for name, tmp in self._pending.items()]
-        backups = {final: self.folder / f".{final.name}.{pid}.old.tmp" for _, final in renames}
+        serial = next(_SERIALS)  # its own names: the last commit's may not be removed yet
+        backups = {
+            final: self.folder / f".{final.name}.{pid}.old{serial}.tmp" for _, final in renames
+        }
         for final, backup in backups.items():
             _backup(final, backup)
         journal = self.folder / JOURNAL.format(pid=pid)
@@ -180,7 +188,13 @@ class Outputs:
                         raise FileProblem(f"rename {quoted(tmp)} to", final, exc) from exc
                     done.append(final)
                 _unlink(journal)
-        finally:
+        except BaseException:
+            for backup in backups.values():
+                _unlink(backup)
+            raise
+        if self._remove_later:
+            _remove_later(tuple(backups.values()))
+        else:
             for backup in backups.values():
                 _unlink(backup)
         self._pending.clear()
@@ -211,6 +225,32 @@ class Outputs:
         _tb: TracebackType | None,
     ) -> None:
         self.discard()  # after commit() there is nothing left to remove
+
+
+_SERIALS = itertools.count()
+_remover: ThreadPoolExecutor | None = None
+_removals: list[Future[None]] = []
+
+
+def _remove_later(paths: tuple[Path, ...]) -> None:
+    """Remove ``paths`` in a background thread (one for the process; a process that exits
+    waits for it). A file it cannot remove is left to :func:`recover`."""
+    global _remover
+    if _remover is None:
+        _remover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="remove")
+
+    def remove() -> None:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    _removals[:] = [job for job in _removals if not job.done()]
+    _removals.append(_remover.submit(remove))
+
+
+def removed() -> None:
+    """Wait until every removal :func:`_remove_later` was given is done."""
+    futures_wait(list(_removals))
 
 
 def recover(folder: Path) -> None:

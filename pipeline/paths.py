@@ -20,9 +20,11 @@ renderers show the image or a placeholder, the Anki exporter packs the file. The
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -98,7 +100,7 @@ class Resolver:
         if not image:
             return "local", file, "", ""
         try:
-            data = resolved.read_bytes()
+            data = read_regular(resolved)
         except FileNotFoundError:  # the card shows a placeholder
             return "missing", file, "", ""
         except OSError as exc:  # a folder, no permission: the build stops at its line
@@ -107,6 +109,25 @@ class Resolver:
         if broken:  # saved half-way, say: Anki would show a broken image, Typst would stop
             return "unreadable", file, "", f"not a whole image ({broken}); save it again"
         return "local", file, media_name(data, resolved.suffix), ""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of the file at ``path``; :class:`OSError` when it is not a regular file.
+
+    Opened without waiting and looked at before it is read: reading a named pipe waits for
+    a writer for ever, and the build with it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # no effect on a regular file's reads
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a file (a named pipe, socket or device)", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as found:
+            return found.read()
+    finally:
+        os.close(fd)
 
 
 #: The first bytes of the formats whose data is checked to the end (others, SVG among them,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,15 @@ def test_an_image_too_short_to_be_recognised_says_so_without_a_memory_address(
     assert d.message == (
         "cannot read image 'a.png': not a whole image (cannot identify image file); save it again"
     )
+
+
+def test_an_image_that_is_a_named_pipe_is_refused_at_its_line_not_waited_for(
+    tmp_path: Path,
+) -> None:
+    # Reading a named pipe waits for a writer for ever; the build would hang without a word.
+    os.mkfifo(tmp_path / "a.png")
+    (tmp_path / "n.md").write_text("## s\n\n1. 图？\n\n   ![图](a.png)\n", encoding="utf-8")
+    run = [sys.executable, "-m", "pipeline", "check", "--content", str(tmp_path)]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr  # an error in the notes
+    assert "n.md:5: error: cannot read image 'a.png': not a file (a named pipe" in result.stdout

@@ -33,7 +33,7 @@ from ..notetype import FIELDS as FIELDS
 from ..notetype import MODEL_ID as MODEL_ID
 from ..notetype import MODEL_NAME as MODEL_NAME
 from ..notetype import current_look
-from ..paths import is_external
+from ..paths import is_external, read_regular
 from ..records import BuildData, Card
 from ..render import escape_attr
 from .outputs import Outputs
@@ -89,7 +89,7 @@ class Medium:
     def data(self) -> bytes:
         """The file's bytes; :class:`FileProblem` when it cannot be read any more."""
         try:
-            return self.file.read_bytes()
+            return read_regular(self.file)  # replaced by a named pipe since: no waiting
         except OSError as exc:
             raise FileProblem("read the image", self.file, exc) from exc
 

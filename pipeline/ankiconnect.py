@@ -26,6 +26,7 @@ from typing import Any
 
 from .config import Config
 from .export.anki import _NoteRow, note_model, write_package
+from .identity import refuse_changed_lock
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
 from .sync import (
     ORPHAN_TAG,
@@ -262,6 +263,7 @@ def sync(
     state = read_state(ac, want, record)
     plan = make_plan(want, state, force=force, delete_orphans=delete_orphans)
     if not dry_run:
+        refuse_changed_lock(config.lock_path, identity)  # a lock restored meanwhile: Anki untouched
         if not plan.empty:
             apply(ac, plan, want)
         if plan.state is not None:

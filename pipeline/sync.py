@@ -28,7 +28,7 @@ from .cache import ParseCache
 from .config import Config
 from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem
 from .export.anki import Medium, note_fields
-from .identity import forget_orphans, write_lock
+from .identity import forget_orphans, lock_state, refuse_changed_lock, write_lock
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
 from .records import BuildData, Identity, Successor
 from .report import orphan_lines
@@ -637,6 +637,8 @@ def sync(
     """Apply the notes to the collection at ``collection`` (Anki must be closed)."""
     with collector_paused():  # as in a build: 10 % of the Anki part at 10k questions
         data, identity, warnings = notes_for(config, progress, dry_run)
+        if not dry_run:  # a lock restored meanwhile: Anki is not touched
+            refuse_changed_lock(config.lock_path, identity)
         want = desired(data)
         progress("anki", 0, 1)
         col = open_collection(collection)
@@ -654,6 +656,17 @@ def sync(
 
 def record_ids(config: Config, identity: Identity, plan: Plan) -> None:
     """Write the lock after a sync applied ``plan``: the ids now in Anki are recorded, as
-    after a build, and the orphans the sync deleted are resolved (gone from the lock)."""
+    after a build, and the orphans the sync deleted are resolved (gone from the lock).
+
+    A lock that changed while Anki was being updated (restored from version control) is
+    left as it is, and :class:`EnvironmentProblem` says so: the next sync matches the notes
+    against it and brings Anki in step (a note whose id it does not know becomes an orphan,
+    kept with its reviews), where writing over it would undo the restore without a word.
+    """
     lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+    if lock_state(config.lock_path) != identity.read_from:
+        raise EnvironmentProblem(
+            f"{config.lock_path}: the lock file changed while this sync ran (restored from "
+            "version control?); Anki was updated, the lock was not written: sync again"
+        )
     write_lock(config.lock_path, lock)

@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 
+from pipeline import ankiconnect as ankiconnect_module
 from pipeline import load_config
 from pipeline.ankiconnect import AnkiConnect
 from pipeline.ankiconnect import sync as sync_running
-from pipeline.sync import ORPHAN_TAG, SyncError
+from pipeline.errors import EnvironmentProblem
+from pipeline.sync import ORPHAN_TAG, SyncError, notes_for
 from tests.conftest import FIXTURES, ROOT
 
 DESKTOP = Path(os.environ.get("ANKI_DESKTOP_DIR", ROOT.parent / "shared" / "anki-desktop"))
@@ -86,7 +88,9 @@ def state(ac: AnkiConnect) -> dict[str, Any]:
     return {"notes": notes, "decks": sorted(ac("deckNames"))}
 
 
-def test_the_same_plan_through_ankiconnect(anki: tuple[str, Path], tmp_path: Path) -> None:
+def test_the_same_plan_through_ankiconnect(
+    anki: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, base = anki
     ac = AnkiConnect(url)
     content = tmp_path / "content"
@@ -130,6 +134,22 @@ def test_the_same_plan_through_ankiconnect(anki: tuple[str, Path], tmp_path: Pat
     assert got["notes"]["GIL是什么？"]["decks"] == ["面试题::a::新名"]
     assert all(n["reps"] == 1 for n in got["notes"].values())  # no review lost
     assert sync_running(load_config(content), url).plan.empty  # nothing left to do
+    # A lock restored (git checkout) while the notes were read: Anki is not touched.
+    lock = content / "cardsmith.lock.json"
+    older, before = lock.read_bytes(), state(ac)
+
+    def then_restored(*args: Any, **kwargs: Any) -> Any:
+        found = notes_for(*args, **kwargs)
+        (content / "restored.tmp").write_bytes(older)
+        (content / "restored.tmp").replace(lock)
+        return found
+
+    monkeypatch.setattr(ankiconnect_module, "notes_for", then_restored)
+    (content / "a.md").write_text((content / "a.md").read_text("utf-8") + "\n改\n", "utf-8")
+    with pytest.raises(EnvironmentProblem, match="the lock file changed while this build ran"):
+        sync_running(load_config(content), url)
+    assert state(ac) == before and lock.read_bytes() == older
+    monkeypatch.undo()
     forced = sync_running(load_config(content), url, force=True, delete_orphans=True)
     assert len(forced.plan.forced) == 1
     assert "  delete: 1 orphan note(s) and their 1 review(s)" in forced.plan.lines()

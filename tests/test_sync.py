@@ -20,8 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import build, load_config
+from pipeline import sync as sync_module
 from pipeline.cli import cli
-from pipeline.errors import ContentError
+from pipeline.errors import ContentError, EnvironmentProblem
 from pipeline.export import anki as anki_export
 from pipeline.sync import ORPHAN_TAG, SyncError, sync
 from tests.conftest import FIXTURES, golden
@@ -548,3 +549,49 @@ def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sync", "--content", str(tmp_path)])
     assert result.exit_code == 2
     assert "give --collection PATH or --ankiconnect [URL]" in result.output
+
+
+def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Path) -> bytes:
+    """Make ``sync_module.<name>`` put an older lock in place once it has run (as a
+    ``git checkout`` of the lock would while a sync runs); the older lock's bytes."""
+    lock = content / "cardsmith.lock.json"
+    older = lock.read_bytes()
+    real = getattr(sync_module, name)
+
+    def then_restored(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        (content / "restored.tmp").write_bytes(older)
+        (content / "restored.tmp").replace(lock)  # another file under the lock's name
+        return found
+
+    monkeypatch.setattr(sync_module, name, then_restored)
+    return older
+
+
+def test_a_lock_restored_while_the_notes_are_read_stops_the_sync_before_anki(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    older = _restore_lock_after(monkeypatch, "notes_for", content)
+    before = mods(collection)
+    with pytest.raises(EnvironmentProblem, match="the lock file changed while this build ran"):
+        sync(load_config(content), collection)
+    assert mods(collection) == before  # Anki untouched
+    assert (content / "cardsmith.lock.json").read_bytes() == older
+
+
+def test_a_lock_restored_while_anki_is_updated_is_not_written_over(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    older = _restore_lock_after(monkeypatch, "apply", content)
+    before = mods(collection)
+    with pytest.raises(EnvironmentProblem, match="Anki was updated, the lock was not written"):
+        sync(load_config(content), collection)
+    assert mods(collection) != before
+    assert (content / "cardsmith.lock.json").read_bytes() == older
+    monkeypatch.undo()
+    sync(load_config(content), collection)  # and the next sync brings Anki in step
+    assert_in_step(collection, content)

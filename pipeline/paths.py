@@ -62,7 +62,7 @@ class Resolver:
         """Whether each of ``targets``, judged by an earlier compile, is judged the same now:
         the same kind, file and media name (a hash of the image's bytes)."""
         for earlier in targets:
-            now = self.target(earlier.url, earlier.line, earlier.image)
+            now = self.target(earlier.url, earlier.line, earlier.image, earlier.embed)
             if (now.kind, now.file, now.media) != (earlier.kind, earlier.file, earlier.media):
                 return False
         return True
@@ -80,7 +80,7 @@ class Resolver:
                 verdict = self._judge("/" + found, image) if found else verdict
             self._seen[key] = verdict
         kind, file, media, reason = self._seen[key]
-        return Target(url, unquote(url), line, image, kind, file, media, reason)
+        return Target(url, unquote(url), line, image, kind, file, media, reason, embed)
 
     def _judge(self, url: str, image: bool) -> tuple[TargetKind, str, str, str]:
         """(kind, file, media name, reason) of a destination."""

@@ -108,6 +108,9 @@ class Target:
     """For a found local image: its name in Anki's flat media folder (content hash + suffix)."""
     reason: str = ""
     """For an unreadable image: the operating system's words (``Permission denied``)."""
+    embed: bool = False
+    """An Obsidian embed (``![[name.png]]``): when missing where written, it was looked for
+    by name in the whole content folder, as Obsidian does."""
 
 
 @dataclass(frozen=True)

@@ -496,3 +496,17 @@ def test_a_long_running_build_makes_again_only_the_package_rows_of_changed_cards
         kept
         == _build(content, tmp_path / "plain", formats=("apkg",), cache=False)["cardsmith.apkg"]
     )
+
+
+def test_an_obsidian_embed_found_by_name_is_a_hit_on_the_next_build(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    # ![[x.png]] names an image stored elsewhere in the folder, as Obsidian finds it; judged
+    # again without looking for it by name, it was "missing", and its file never a hit.
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. 图？\n\n   ![[x.png]]\n"})
+    (content / "img").mkdir()
+    (content / "img" / "x.png").write_bytes(PNG)
+    first = _build(content, tmp_path / "build", formats=("json",))
+    again = _build(content, tmp_path / "build", formats=("json",))
+    assert compiled == ["a.md"] and again == first
+    assert json.loads(first["cards.json"])["cards"][0]["images"] == ["x.png"]

@@ -494,7 +494,7 @@ class KeptMatches:
     are its own. So the next build takes such a file's results as they are, unless an
     alias now names one of its questions or ids. ``tests/test_identity.py`` compares this
     with :func:`assign` from scratch after every edit of a random session. At 100k
-    questions a watch's identity went from 1.2 s to 0.2 s.
+    questions a watch's identity went from 1.2 s to 0.27 s.
     """
 
     lock: Lock | None = None
@@ -502,6 +502,30 @@ class KeptMatches:
     for it, and only while it is read back as this very object (:func:`load_lock`)."""
     files: dict[str, Settled] = field(default_factory=dict)
     """The settled note files, by path."""
+
+
+def _carried(
+    cards: Sequence[Card],
+    runs: Sequence[tuple[str, int, int]],
+    settled: Mapping[str, Settled],
+    aliases: Mapping[str, str],
+) -> dict[int, Settled]:
+    """The settled files (:class:`KeptMatches`) taken as they are, by the start of their
+    run in ``cards``: those whose cards are the very ones settled, and whose questions and
+    ids no alias names."""
+    alias_ids = set(aliases.values())
+    carried = {}
+    for path, start, end in runs:
+        held = settled.get(path)
+        if (
+            held is not None
+            and len(held[0]) == end - start
+            and all(map(operator.is_, held[0], cards[start:end]))
+            and not (aliases and any(c.question in aliases for c in held[0]))
+            and not (alias_ids and any(c.id in alias_ids for c in held[1]))
+        ):
+            carried[start] = held
+    return carried
 
 
 def assign(
@@ -525,20 +549,7 @@ def assign(
     aliases = aliases or {}
     _check_aliases(aliases)
     runs = file_runs(cards)
-    # The files the last call settled, taken as they are (KeptMatches).
-    settled = kept.files if kept is not None and kept.lock is lock else {}
-    alias_ids = set(aliases.values())
-    carried: dict[int, Settled] = {}  # start of a file's run -> its settled results
-    for path, start, end in runs:
-        held = settled.get(path)
-        if (
-            held is not None
-            and len(held[0]) == end - start
-            and all(map(operator.is_, held[0], cards[start:end]))
-            and not (aliases and any(c.question in aliases for c in held[0]))
-            and not (alias_ids and any(c.id in alias_ids for c in held[1]))
-        ):
-            carried[start] = held
+    carried = _carried(cards, runs, kept.files if kept and kept.lock is lock else {}, aliases)
     rest = [i for path, start, end in runs if start not in carried for i in range(start, end)]
     old: dict[str, LockEntry] = {}
     diagnostics: list[Diagnostic] = []

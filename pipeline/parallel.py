@@ -118,32 +118,6 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def interruptible(fn: Callable[..., R], *args: object, **kwargs: object) -> R:
-    """``fn(*args, **kwargs)`` in another thread while this one waits for it.
-
-    Python handles a signal only between two bytecodes of the main thread: during a long
-    call into native code (Typst typesetting a large PDF), Ctrl-C would wait for the end of
-    the call. Waiting here instead, it stops the build at once (the thread is a daemon).
-    """
-    outcome: list[tuple[bool, object]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, fn(*args, **kwargs)))
-        except BaseException as exc:  # raised in the caller's thread below
-            outcome.append((False, exc))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
-    ok, value = outcome[0]
-    if not ok:
-        assert isinstance(value, BaseException)
-        raise value
-    return value  # type: ignore[return-value]
-
-
 class Background(Generic[R]):
     """A forked process that computes ``fn(*args)`` while this one goes on with other work.
 

@@ -418,3 +418,22 @@ def test_an_image_gone_just_before_typst_reads_it_is_said_plainly(
         Outputs(tmp_path / "o") as outputs,
     ):
         pdf.export(data, outputs)
+
+
+def test_typst_typesets_in_a_process_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Typst keeps what it memoizes for as long as its process lives: in a watch's process,
+    # a PDF on every save grew it by 1.3 GB a rebuild at 10k questions. So Typst never
+    # typesets in the build's process (it would raise here) but in a new interpreter.
+    import typst
+
+    def in_this_process(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("Typst typeset in the build's own process")
+
+    monkeypatch.setattr(typst, "compile_with_warnings", in_this_process)
+    monkeypatch.setattr(typst, "compile", in_this_process)
+    shutil.copytree(FIXTURES / "render" / "math", tmp_path / "content")
+    out = _build_pdf(tmp_path / "content", tmp_path / "o", columns=1)
+    printed = _poppler("pdftotext", out, "-raw", "-f", "2")
+    assert printed == (FIXTURES / "render" / "math" / "expected.pdf.txt").read_text("utf-8")

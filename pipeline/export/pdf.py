@@ -10,6 +10,7 @@ Typst draws missing glyphs as boxes without a word, so fonts are checked first
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from itertools import groupby
@@ -20,9 +21,9 @@ from ..config import Config
 from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..highlight import typst_string
 from ..images import Printable, printable
-from ..parallel import interruptible
 from ..pdflimits import MAX_SHEET_BYTES, sheet_message
 from ..records import BuildData, Card
+from ..typeset import typeset
 from ..typstmd import escape
 from .outputs import Outputs
 
@@ -147,9 +148,8 @@ def _images_dict(images: Mapping[str, Printable]) -> str:
 
 
 def export(data: BuildData, outputs: Outputs) -> None:
-    """``cheatsheet.pdf``: fonts checked first, then typeset by Typst."""
-    import typst
-
+    """``cheatsheet.pdf``: fonts checked first, then typeset by Typst in a process of its own
+    (:func:`~pipeline.typeset.typeset`), which Ctrl-C stops at once."""
     cards = selected(data.cards, data.config)
     check_fonts(data.config)
     root = data.config.content.resolve()
@@ -158,31 +158,27 @@ def export(data: BuildData, outputs: Outputs) -> None:
         source = document(cards, data.config, images)
         if len(source) > MAX_SHEET_BYTES:  # refused before Typst takes the memory
             raise EnvironmentProblem(sheet_message(len(source)))
+        sheet, pdf_file = Path(scratch) / "sheet.typ", Path(scratch) / "sheet.pdf"
         try:
-            # Images are named by absolute path (the notes' own, or a scaled copy in the
-            # scratch folder), all vetted by the path rules; so the root is the file system's.
-            # typst-py types input and root with one constrained TypeVar; bytes + str is valid.
-            pdf, warnings = interruptible(  # Ctrl-C need not wait for the end of typesetting
-                lambda: typst.compile_with_warnings(  # type: ignore[call-overload]
-                    source.encode("utf-8"),
-                    root=Path(root.anchor),
-                    format="pdf",
-                    pdf_tags=False,  # tags double the file and add 30 % time; not needed
-                )
-            )
-        except typst.TypstError as exc:
+            sheet.write_text(source, encoding="utf-8")
+        except OSError as exc:
+            raise FileProblem("write the sheet's Typst source in", Path(scratch), exc) from exc
+        # Images are named by absolute path (the notes' own, or a scaled copy in the
+        # scratch folder), all vetted by the path rules; so the root is the file system's.
+        warnings, error = typeset(sheet, Path(root.anchor), pdf_file)
+        if error:
             # Every image was whole when the notes were read: one gone, a folder or cut short
             # now changed while the build ran, which is no bug of ours.
             gone = [p.path for p in images.values() if p.path and not Path(p.path).is_file()]
-            if gone or "decode image" in str(exc):
-                what = f"the image {quoted(gone[0])} is gone" if gone else f"{exc}"
+            if gone or "decode image" in error:
+                what = f"the image {quoted(gone[0])} is gone" if gone else error
                 raise EnvironmentProblem(
                     f"Typst could not read an image of the cheat sheet ({what}); was it changed "
                     "while the build ran? Build again"
-                ) from exc
-            raise ExportCheckError(f"Typst could not typeset the cheat sheet: {exc}") from exc
-    font_warnings = [str(w) for w in warnings if "font" in str(w).lower()]
-    if font_warnings:
-        raise EnvironmentProblem("; ".join(font_warnings))
-    with outputs.open(FILE_NAME) as out:
-        out.write(pdf)
+                )
+            raise ExportCheckError(f"Typst could not typeset the cheat sheet: {error}")
+        font_warnings = [w for w in warnings if "font" in w.lower()]
+        if font_warnings:
+            raise EnvironmentProblem("; ".join(font_warnings))
+        with outputs.open(FILE_NAME) as out, pdf_file.open("rb") as typeset_pdf:
+            shutil.copyfileobj(typeset_pdf, out, 1 << 20)

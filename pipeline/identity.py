@@ -17,7 +17,7 @@ import re
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -469,6 +469,36 @@ def _match(
     return Match(card_id, "changed", mod, old_deck=entry.deck, was_note=was)
 
 
+def _same_question(
+    cards: Sequence[Card],
+    found: Sequence[int],
+    entries: Sequence[LockEntry],
+    slots: Mapping[int, int],
+) -> Iterator[tuple[int, str]]:
+    """Which of the cards ``found`` (indexes into ``cards``, in order), all asking the same
+    question, takes which of ``entries`` (in the lock's order): (card, id) pairs.
+
+    The same answer in the same place first, then the same answer, then the same place,
+    then the rest in order. Taken in the lock's order (by id), a question asked twice in a
+    file swapped its ids on the next build, and a copy put above the original took the
+    original's id, and with it its reviews.
+    """
+    open_cards, open_ids = list(found), list(entries)
+    tiers: tuple[Callable[[Card, int, LockEntry], bool], ...] = (
+        lambda card, slot, e: e.answer == card.answer_digest and e.slot == slot,
+        lambda card, _slot, e: e.answer == card.answer_digest,
+        lambda _card, slot, e: e.slot == slot,
+        lambda _card, _slot, _e: True,
+    )
+    for alike in tiers:
+        for i in list(open_cards):
+            entry = next((e for e in open_ids if alike(cards[i], slots[i], e)), None)
+            if entry is not None:
+                open_cards.remove(i)
+                open_ids.remove(entry)
+                yield i, entry.id
+
+
 def _check_aliases(aliases: Mapping[str, str]) -> None:
     for question, oid in aliases.items():
         if not isinstance(oid, str) or not ID_FORMAT.fullmatch(oid):
@@ -627,6 +657,7 @@ def assign(
     # lock's order. Keyed by file and question at once: comparing each candidate's file in
     # turn was a fifth of identity at 100k questions.
     questions = {i: cards[i].question.strip() for i in rest}
+    slots = dict(zip(rest, _places([cards[i] for i in rest]), strict=True))
     for same_file in (True, False):
         if len(chosen) == open_count or len(taken) == len(old):
             break  # every card has its id, or no id is left: pass 2 would find nothing
@@ -634,18 +665,20 @@ def assign(
         for oid, entry in old.items():
             if oid not in taken:
                 candidates[(entry.path if same_file else "", entry.question.strip())].append(oid)
+        asking: dict[tuple[str, str], list[int]] = defaultdict(list)  # key -> cards, in order
         for i in rest:
-            if i in chosen:
-                continue
-            card = cards[i]
-            key = (card.source.path if same_file else "", questions[i])
-            for oid in candidates.get(key, ()):
-                if oid not in taken:
+            if i not in chosen:
+                asking[(cards[i].source.path if same_file else "", questions[i])].append(i)
+        for key, asked in asking.items():
+            free_ids = [oid for oid in candidates.get(key, ()) if oid not in taken]
+            if len(asked) == 1 and len(free_ids) <= 1:  # the common case: one for one
+                for i, oid in zip(asked, free_ids, strict=False):
                     take(i, oid, "exact")
-                    break
+                continue
+            for i, oid in _same_question(cards, asked, [old[o] for o in free_ids], slots):
+                take(i, oid, "exact")
     # Pass 3: rewordings, best match first. A file's places are its own: its cards' slots
     # are counted among the cards of the files not carried over.
-    slots = dict(zip(rest, _places([cards[i] for i in rest]), strict=True))
     todo = [i for i in rest if i not in chosen]
     free = {oid: e for oid, e in old.items() if oid not in taken}
     likely: list[tuple[float, bool, int, str]] = []

@@ -198,3 +198,49 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
         _saved(files, rng, aliases, [e.id for e in lock.notes])
     assert carried_any
+
+
+def _ids_by_answer(content: Path) -> dict[str, str]:
+    """Each card's answer -> its id, after a build of ``content``."""
+    build(load_config(content, out=content.parent / "out", formats=("json",)))
+    records = json.loads((content.parent / "out" / "cards.json").read_text("utf-8"))["cards"]
+    return {record["answer"]: record["id"] for record in records}
+
+
+def test_a_question_asked_twice_in_a_file_keeps_each_id_build_after_build(
+    tmp_path: Path,
+) -> None:
+    # Matched in the lock's order (by id), the first of the two took the smaller id: when
+    # the copy's id sorted first, the two swapped ids on the next build, and the reviews of
+    # the original went to the copy's answer.
+    (tmp_path / "n.md").write_text(
+        "## s\n\n1. 什么是闭包？\n\n   答一。\n\n2. 什么是协程？\n\n   答二。\n\n"
+        "3. 什么是闭包？\n\n   答三。\n",
+        "utf-8",
+    )
+    cards = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
+    first = assign(cards, (), now=1000)
+    renamed = {first.cards[0].id: "csZZZZZZZZZZ", first.cards[2].id: "csAAAAAAAAAA"}
+    moved = [
+        replace(e, id=renamed.get(e.id, e.id), after=renamed.get(e.after, e.after))
+        for e in first.lock
+    ]
+    lock = Lock(tuple(sorted(moved, key=lambda e: e.id)))
+    again = assign(cards, lock, now=2000)
+    assert [c.id for c in again.cards] == ["csZZZZZZZZZZ", first.cards[1].id, "csAAAAAAAAAA"]
+    assert {c.matched.status for c in again.cards} == {"unchanged"}
+    assert again.lock_file == lock  # nothing changed: nothing written
+
+
+def test_a_copy_put_above_its_original_does_not_take_the_originals_id(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    notes = tmp_path / "notes" / "n.md"
+    notes.write_text("## s\n\n1. 什么是闭包？\n\n   原来的答案。\n", "utf-8")
+    first = _ids_by_answer(notes.parent)
+    notes.write_text(
+        "## s\n\n1. 什么是闭包？\n\n   新写的答案。\n\n2. 什么是闭包？\n\n   原来的答案。\n",
+        "utf-8",
+    )
+    second = _ids_by_answer(notes.parent)
+    assert second["原来的答案。"] == first["原来的答案。"]
+    assert second["新写的答案。"] != first["原来的答案。"]

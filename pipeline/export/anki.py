@@ -153,19 +153,12 @@ def _prepare(data: BuildData, tmp: Path) -> tuple[Path, list[str], dict[str, Med
     if data.kept is not None:
         data.kept["anki"] = made
     db_path = _database(tmp, decks, model, max(*mods, data.note_type_mod))
-    return db_path, [row.guid for rows in decks.values() for row in rows], media
+    return db_path, _guids(decks), media
 
 
-def _checked_database(
-    tmp: Path,
-    decks: dict[str, list[_NoteRow]],
-    model: genanki.Model,
-    media: dict[str, Medium],
-    model_mod: int,
-) -> None:
-    db_path = _database(tmp, decks, model, model_mod)
-    expected = [row.guid for rows in decks.values() for row in rows]
-    _raise(database_problems(db_path, expected, set(media)))
+def _guids(decks: dict[str, list[_NoteRow]]) -> list[str]:
+    """The guids the package's database must hold, deck by deck."""
+    return [row.guid for rows in decks.values() for row in rows]
 
 
 def write_package(
@@ -177,7 +170,8 @@ def write_package(
 ) -> None:
     """A package of the given rows (deck name -> its notes), database checked, into ``out``."""
     with _scratch() as tmp:
-        _checked_database(tmp, decks, model, media, model_mod)
+        db_path = _database(tmp, decks, model, model_mod)
+        _raise(database_problems(db_path, _guids(decks), set(media)))
         _pack(tmp, media, out)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import shutil
 import sqlite3
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -379,3 +381,28 @@ def test_obsidian_embeds_and_spaced_paths_are_packed(tmp_path: Path, col: Collec
     assert answer.count(f'src="{name}"') == 4  # four ways to write one picture, one file
     assert "图片缺失: 不存在 的图.png" in answer  # reported as written, not %-encoded
     assert [p.name for p in Path(col.media.dir()).iterdir()] == [name]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 3 * 4096, 3 * 4096 + 17])
+def test_the_database_is_deflated_on_two_cores_into_one_stream_whatever_it_is_fed_in(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 4 KB here (8 MB in a build): none, one, several, an exact multiple.
+    monkeypatch.setattr(anki_export, "_BLOCK", 4096)
+    data = bytes(random.Random(size).choice(b"<p>code</p> \\n") for _ in range(size))
+    outputs = []
+    for feed in (1, 1000, 1 << 20):
+        with anki_export._TwoCoreDeflate() as deflate:
+            out = b"".join(deflate.compress(data[i : i + feed]) for i in range(0, size, feed))
+            outputs.append(out + deflate.flush())
+    assert outputs[0] == outputs[1] == outputs[2]  # the same bytes, however it was fed
+    assert zlib.decompress(outputs[0], -15) == data  # one whole DEFLATE stream
+
+
+def test_a_package_is_a_whole_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(anki_export, "_BLOCK", 4096)  # the seeds' database is many blocks
+    shutil.copytree(SEEDS, tmp_path / "content")
+    build(load_config(tmp_path / "content", out=tmp_path / "o", formats=("apkg",)))
+    with zipfile.ZipFile(tmp_path / "o" / "cardsmith.apkg") as package:
+        assert package.testzip() is None  # every entry's CRC checked
+        assert package.getinfo("collection.anki2").file_size > 20 * 4096

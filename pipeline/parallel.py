@@ -86,14 +86,21 @@ def become_worker(parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)  # the parent's watcher (see interrupts.py) is not for us
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # held while forking
-    if not _death_signal():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
+    die_with(parent)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def die_with(parent: int) -> None:
+    """Make this process die with ``parent`` (its parent process), even when the parent is
+    killed outright: the kernel's death signal where there is one, else a watching thread.
+    A parent already gone ends this process at once."""
+    if not _death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>

@@ -7,6 +7,8 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -437,3 +439,57 @@ def test_typst_typesets_in_a_process_of_its_own(
     out = _build_pdf(tmp_path / "content", tmp_path / "o", columns=1)
     printed = _poppler("pdftotext", out, "-raw", "-f", "2")
     assert printed == (FIXTURES / "render" / "math" / "expected.pdf.txt").read_text("utf-8")
+
+
+def test_typst_cannot_write_the_sheet_is_a_file_problem_naming_the_folder(
+    tmp_path: Path,
+) -> None:
+    from pipeline.typeset import typeset
+
+    (tmp_path / "sheet.typ").write_text("= 标题\n", encoding="utf-8")
+    target = tmp_path / "gone" / "sheet.pdf"  # a folder that is not there: the write fails
+    with pytest.raises(FileProblem, match=r"cannot write the typeset sheet in .*gone.*No such"):
+        typeset(tmp_path / "sheet.typ", Path("/"), target)
+
+
+def test_typst_dies_with_a_build_killed_outright(tmp_path: Path) -> None:
+    # A build killed with SIGKILL cannot stop its children: Typst's process asks the kernel to
+    # kill it when its parent dies, as the build's other workers do.
+    source = tmp_path / "sheet.typ"
+    source.write_text("#for i in range(400000) [#i ]\n", encoding="utf-8")
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from pipeline.typeset import typeset; "
+            "typeset(pathlib.Path(sys.argv[1]), pathlib.Path('/'), pathlib.Path(sys.argv[2]))",
+            str(source),
+            str(tmp_path / "sheet.pdf"),
+        ]
+    )
+    child = None
+    for _ in range(200):  # wait for Typst's process to start
+        found = subprocess.run(
+            ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
+        ).stdout.split()
+        if found:
+            child = int(found[0])
+            break
+        time.sleep(0.05)
+    assert child is not None, "Typst's process never started"
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("Typst's process outlived the build killed outright")
+    assert not (tmp_path / "sheet.pdf").exists()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

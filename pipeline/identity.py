@@ -472,31 +472,36 @@ def _match(
 def _same_question(
     cards: Sequence[Card],
     found: Sequence[int],
-    entries: Sequence[LockEntry],
+    pools: tuple[Sequence[LockEntry], Sequence[LockEntry]],
     slots: Mapping[int, int],
 ) -> Iterator[tuple[int, str]]:
     """Which of the cards ``found`` (indexes into ``cards``, in order), all asking the same
-    question, takes which of ``entries`` (in the lock's order): (card, id) pairs.
+    question, takes which entry: (card, id) pairs. ``pools``: the lock's questions, then
+    its orphans, each in the lock's order.
 
-    The same answer in the same place first, then the same answer, then the same place,
-    then the rest in order. Taken in the lock's order (by id), a question asked twice in a
-    file swapped its ids on the next build, and a copy put above the original took the
-    original's id, and with it its reviews.
+    A question's entry before an orphan's; within each, the same answer in the same place
+    first, then the same answer, then the same place, then the rest in order. Taken in the
+    lock's order (by id), a question asked twice in a file swapped its ids on the next
+    build, and a copy put above the original took the original's id, and with it its
+    reviews; an orphan's answer must not outweigh the place of the question's own entry
+    (an answer edited, then put back, handed the card a deleted copy's id).
     """
-    open_cards, open_ids = list(found), list(entries)
+    open_cards = list(found)
     tiers: tuple[Callable[[Card, int, LockEntry], bool], ...] = (
         lambda card, slot, e: e.answer == card.answer_digest and e.slot == slot,
         lambda card, _slot, e: e.answer == card.answer_digest,
         lambda _card, slot, e: e.slot == slot,
         lambda _card, _slot, _e: True,
     )
-    for alike in tiers:
-        for i in list(open_cards):
-            entry = next((e for e in open_ids if alike(cards[i], slots[i], e)), None)
-            if entry is not None:
-                open_cards.remove(i)
-                open_ids.remove(entry)
-                yield i, entry.id
+    for pool in pools:
+        open_ids = list(pool)
+        for alike in tiers:
+            for i in list(open_cards):
+                entry = next((e for e in open_ids if alike(cards[i], slots[i], e)), None)
+                if entry is not None:
+                    open_cards.remove(i)
+                    open_ids.remove(entry)
+                    yield i, entry.id
 
 
 def _check_aliases(aliases: Mapping[str, str]) -> None:
@@ -675,7 +680,9 @@ def assign(
                 for i, oid in zip(asked, free_ids, strict=False):
                     take(i, oid, "exact")
                 continue
-            for i, oid in _same_question(cards, asked, [old[o] for o in free_ids], slots):
+            live = [old[o] for o in free_ids if o in in_notes]
+            gone_ = [old[o] for o in free_ids if o not in in_notes]
+            for i, oid in _same_question(cards, asked, (live, gone_), slots):
                 take(i, oid, "exact")
     # Pass 3: rewordings, best match first. A file's places are its own: its cards' slots
     # are counted among the cards of the files not carried over.

@@ -244,3 +244,22 @@ def test_a_copy_put_above_its_original_does_not_take_the_originals_id(tmp_path: 
     second = _ids_by_answer(notes.parent)
     assert second["原来的答案。"] == first["原来的答案。"]
     assert second["新写的答案。"] != first["原来的答案。"]
+
+
+def test_an_answer_edited_and_put_back_keeps_its_id_over_a_deleted_copys(tmp_path: Path) -> None:
+    # The copy's entry became an orphan with the old answer; once the edit was put back, that
+    # answer outweighed the place of the question's own entry, which became the orphan.
+    (tmp_path / "notes").mkdir()
+    notes = tmp_path / "notes" / "n.md"
+    one = "1. 什么是协程？\n\n   协程答案。\n"
+    gil = "2. 什么是GIL？\n\n   全局解释器锁。\n"
+    notes.write_text(f"## s\n\n{one}\n{gil}", "utf-8")
+    first = _ids_by_answer(notes.parent)
+    notes.write_text(f"## s\n\n{one}\n{one}\n{gil}", "utf-8")  # copied under itself
+    _ids_by_answer(notes.parent)
+    notes.write_text(f"## s\n\n{one}\n{gil}", "utf-8")  # the copy deleted: an orphan
+    _ids_by_answer(notes.parent)
+    notes.write_text(f"## s\n\n{one.replace('协程答案。', '协程答案，改过。')}\n{gil}", "utf-8")
+    assert _ids_by_answer(notes.parent)["协程答案，改过。"] == first["协程答案。"]
+    notes.write_text(f"## s\n\n{one}\n{gil}", "utf-8")  # the edit put back
+    assert _ids_by_answer(notes.parent) == first

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -479,12 +482,16 @@ def test_typst_dies_with_a_build_killed_outright(tmp_path: Path) -> None:
     assert child is not None, "Typst's process never started"
     parent.kill()
     parent.wait()
-    for _ in range(100):
-        if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("Typst's process outlived the build killed outright")
+    try:
+        for _ in range(100):
+            if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("Typst's process outlived the build killed outright")
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # never left typesetting for minutes
+            os.kill(child, signal.SIGKILL)
     assert not (tmp_path / "sheet.pdf").exists()
 
 

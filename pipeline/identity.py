@@ -33,6 +33,7 @@ from .records import (
     NoteTypeStamp,
     Successor,
     file_runs,
+    same_cards,
 )
 
 #: Version 2 added the note type's stamp, the orphans and each question's place.
@@ -554,8 +555,7 @@ def _carried(
         held = settled.get(path)
         if (
             held is not None
-            and len(held[0]) == end - start
-            and all(map(operator.is_, held[0], cards[start:end]))
+            and same_cards(held[0], cards[start:end])
             and not (aliases and any(c.question in aliases for c in held[0]))
             and not (alias_ids and any(c.id in alias_ids for c in held[1]))
         ):
@@ -681,8 +681,8 @@ def assign(
                     take(i, oid, "exact")
                 continue
             live = [old[o] for o in free_ids if o in in_notes]
-            gone_ = [old[o] for o in free_ids if o not in in_notes]
-            for i, oid in _same_question(cards, asked, (live, gone_), slots):
+            orphaned = [old[o] for o in free_ids if o not in in_notes]
+            for i, oid in _same_question(cards, asked, (live, orphaned), slots):
                 take(i, oid, "exact")
     # Pass 3: rewordings, best match first. A file's places are its own: its cards' slots
     # are counted among the cards of the files not carried over.

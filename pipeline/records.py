@@ -9,6 +9,7 @@ the Typst the sheet prints. Every exporter reads these records and decides nothi
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -390,6 +391,12 @@ def file_runs(cards: Sequence[Card]) -> list[tuple[str, int, int]]:
             runs.append((cards[start].source.path, start, i))
             start = i
     return runs
+
+
+def same_cards(earlier: Sequence[Card], now: Sequence[Card]) -> bool:
+    """Whether ``now`` holds the very card objects of ``earlier``, in order: what a
+    long-running caller kept for a file's compiled cards still holds while they are."""
+    return len(earlier) == len(now) and all(map(operator.is_, earlier, now))
 
 
 @dataclass(frozen=True)

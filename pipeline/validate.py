@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import is_
 from pathlib import Path
 
 from . import pdflimits
 from .duplicates import SEPARATOR, KeptPairs, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
-from .records import Card, TargetKind, file_runs
+from .records import Card, TargetKind, file_runs, same_cards
 
 Check = Callable[[Sequence[Card], Path], Iterable[Diagnostic]]
 #: A note file's cards as compiled and what the per-card checks found in them, by path.
@@ -172,7 +171,7 @@ class Validation:
         for path, start, end in file_runs(self.cards):
             cards = tuple(self.cards[start:end])
             held = self._checked.get(path)
-            if held is None or len(held[0]) != len(cards) or not all(map(is_, held[0], cards)):
+            if held is None or not same_cards(held[0], cards):
                 held = (cards, tuple(d for _, check in CHECKS for d in check(cards, self.root)))
             now[path] = held
             found.extend(held[1])

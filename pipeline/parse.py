@@ -19,14 +19,24 @@ code block's language, syntax check and highlighting (lexed once for the HTML an
 Typst), each image and link resolved by the path rules, the card's HTML and, for a PDF
 build, its Typst. Parsing is most of the cost of a build, and exporters that parsed or
 decided again would both double it and drift from the card.
+
+A file compiled again after an edit (the cache holds its earlier records) is spliced: its
+earlier compile cut it into units at the top-level headings where nothing was left open,
+and the units whose lines are unchanged are taken as they were; only the lines between
+them are parsed. The records are those of a whole compile, field for field
+(``tests/test_splice.py``), and a file whose shape or structure the edit reaches is
+compiled whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import pickle
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +55,7 @@ from .highlight import (
 )
 from .paths import Resolver
 from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
-from .records import Card, CodeBlock, Deck, ParsedFile, Source, Target
+from .records import Card, CodeBlock, Deck, ParsedFile, Shape, Source, Target, Unit
 from .render import markdown, render_blocks, render_inline
 from .shapes import (
     ANSWER_MARK,
@@ -53,6 +63,7 @@ from .shapes import (
     NOT_QUESTIONS,
     NUMBER,
     QUESTION_MARK,
+    Heading,
     as_strings,
     asking_level,
     asks,
@@ -63,6 +74,7 @@ from .shapes import (
     plain_text,
     strip_number,
     structure_problems,
+    top_headings,
 )
 from .typstmd import TypstRenderer, escape
 
@@ -175,6 +187,59 @@ def tag_name(text: str) -> str:
 # --- the parser ----------------------------------------------------------------------------
 
 
+#: A line that opens an ATX heading (CommonMark 4.2), outside any container.
+_ATX_LINE = re.compile(r"(#{1,6})(?:[ \t]|$)")
+
+
+def _atx_level(line: str) -> int:
+    """The level of the ATX heading ``line`` opens (0: it opens none)."""
+    found = _ATX_LINE.match(line)
+    return len(found.group(1)) if found else 0
+
+
+def _digest(lines: list[str], start: int, end: int) -> bytes:
+    return hashlib.blake2b("\n".join(lines[start:end]).encode(), digest_size=16).digest()
+
+
+def _regions(units: Sequence[Unit], lines: list[str]) -> list[Unit | tuple[int, int]]:
+    """The file's lines in order: the earlier compile's units that are still there (the
+    same lines at the same place, followed by a heading or, for the last one, by the
+    end of the file), and the line ranges between them, to parse."""
+    regions: list[Unit | tuple[int, int]] = []
+    at, end = 0, len(lines)
+    for k, unit in enumerate(units):
+        if unit.start < at or unit.end > end:
+            continue
+        ends_file = k == len(units) - 1
+        if ends_file != (unit.end == end):
+            continue
+        if not ends_file and not _ATX_LINE.match(lines[unit.end]):
+            continue
+        if _digest(lines, unit.start, unit.end) != unit.digest:
+            continue
+        if unit.start > at:
+            regions.append((at, unit.start))
+        regions.append(unit)
+        at = unit.end
+    if at < end or not regions:
+        regions.append((at, end))
+    return regions
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """Where the compile stood at a unit's first line (counts of what it had made)."""
+
+    line: int
+    cards: int
+    said: int
+    stray: int
+    skipped: int
+    sections: tuple[tuple[int, str], ...]
+    open_level: int
+    """Level of the heading question whose answer ran up to this line (0: none)."""
+
+
 @dataclass
 class _Answer:
     """A question being read whose answer is still growing (a paragraph or list question)."""
@@ -245,14 +310,19 @@ class _FileParser:
         # The renderers read the path rules' verdict on each image from the environment.
         self.env: dict[str, Any] = {"images": self.images}
         self.typst = TypstRenderer(self.images) if self.want_typst else None
-        self.tokens: list[Token] = markdown().parse(self.text, self.env)
-        if self.typst:
-            self.typst.prepare(self.tokens, self.lines)
+        self.tokens: list[Token] = []  # the parsed lines' (all of them but in a splice)
+        self.open_q: tuple[int, int, str] | None = None  # (heading index, body start, question)
+        self.growing: _Answer | None = None  # a list or paragraph question's answer
+        self.scans: list[tuple[int, Diagnostic]] = []  # (index in contentscan.SCANS, finding)
+        self.headings: list[Heading] = []
+        self.bold_lines: list[int] = []
+        self.marks: list[_Mark] = []
+        self.taken_open = 0  # open_level at the end of a unit taken whole
         self.cards: list[Card] = []
         self.sections: list[tuple[int, str]] = []
         # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
         self.decks: dict[tuple[str, ...], Deck] = {}
-        self.stray: list[int] = []
+        self.stray: list[int] = []  # 0-based first lines of blocks in no question
         self.skipped = 0
 
     # -- diagnostics
@@ -282,35 +352,49 @@ class _FileParser:
         self.pattern = re.compile(pattern) if pattern else None
 
     # -- structure
-    def detect(self) -> None:
-        """Decide, once per file, what opens a question (see :mod:`pipeline.shapes`)."""
-        style, tokens = self.style, self.tokens
-        headings = style in ("auto", "heading")
+    def detect(self, headings: Sequence[Heading], asking_bold: int) -> None:
+        """Decide, once per file, what opens a question (see :mod:`pipeline.shapes`), from
+        its top-level headings and the number of its paragraphs that ask in bold."""
+        style = self.style
+        headings_ask = style in ("auto", "heading")
         self.q_level: int | None = None
         self.q_any = False  # unnumbered headings at the question level ask too
         self.chapters: frozenset[int] = frozenset()
-        if headings and self.level:
+        if headings_ask and self.level:
             self.q_level, self.q_any = self.level, True
-        elif headings:
-            found = numbering(tokens)
+        elif headings_ask:
+            found = numbering(headings)
             self.q_level, self.chapters = found.level, found.chapters
             if self.q_level is None:
-                self.q_level = asking_level(tokens)
+                self.q_level = asking_level(headings)
                 self.q_any = self.q_level is not None
             if style == "heading":
                 self.q_any = True
         self.lists = style in ("auto", "list")
         self.qa = style in ("auto", "qa")
-        self.bold = style == "bold"
-        if style == "auto":
-            asking_bold = sum(
-                1
-                for i, tok in enumerate(tokens)
-                if tok.type == "paragraph_open"
-                and tok.level == 0
-                and self.bold_question(tokens[i + 1], True)
-            )
-            self.bold = asking_bold >= 2
+        self.bold = style == "bold" or (style == "auto" and asking_bold >= 2)
+
+    def asking_bold(self, tokens: list[Token], start: int, end: int) -> list[int]:
+        """0-based lines of the top-level paragraphs among ``tokens[start:end]`` whose first
+        line is a bold question."""
+        return [
+            tok.map[0]
+            for i in range(start, end)
+            if (tok := tokens[i]).type == "paragraph_open"
+            and tok.level == 0
+            and tok.map
+            and self.bold_question(tokens[i + 1], True)
+        ]
+
+    def settings(self) -> tuple[Any, ...]:
+        """What the shape is decided from besides the lines (settings, front matter)."""
+        pattern = self.pattern.pattern if self.pattern else ""
+        return (self.level, self.style, pattern, self.extra_tags, self.file_title)
+
+    def shape(self) -> Shape:
+        return Shape(
+            self.settings(), self.q_level, self.q_any, self.chapters, self.lists, self.qa, self.bold
+        )
 
     def bold_question(self, inline: Token, asking: bool) -> str:
         """The question of a paragraph whose first line is all bold ("" when it is not)."""
@@ -337,7 +421,7 @@ class _FileParser:
         numbered = marked or NUMBER.match(text)
         # Numbered: at the question level; deeper (in no question); or a shallower one
         # that is no chapter (``## 2. 其他`` with text but no numbered headings below it).
-        if numbered and (level >= self.q_level or start not in self.chapters):
+        if numbered and (level >= self.q_level or self.tokens[start].map[0] not in self.chapters):  # type: ignore[index]
             return _unbold(_unmark(text, marked) if marked else strip_number(text))
         if level != self.q_level:
             return None
@@ -356,37 +440,157 @@ class _FileParser:
         return self.bold and bool(self.bold_question(inline, self.style == "auto"))
 
     def run(self) -> ParsedFile:
-        self.scan_file_wide()
-        self.detect()
+        """Compile the whole file from one parse of it."""
+        early, self.diagnostics = self.diagnostics, []
+        self.tokens = tokens = markdown().parse(self.text, self.env)
+        if self.typst:
+            self.typst.prepare(tokens, self.lines)
+        self.scans = self.scan(tokens)
+        self.headings = top_headings(tokens)
+        self.bold_lines = self.asking_bold(tokens, 0, len(tokens))
+        self.detect(self.headings, len(self.bold_lines))
+        self.mark(0, 0)
+        self.walk(0, len(tokens))
+        self.close()
+        self.report_unplaced()
+        self.typst_problems()
+        unitary = not self.env.get("references") and self.typst is None and self.keyed
+        return self.result(early, unitary and "\0" not in self.text)
+
+    def splice(self, previous: ParsedFile) -> ParsedFile | None:
+        """Compile the file from ``previous`` (this file's records from an earlier compile
+        under the same settings and code): its units whose lines are the same, at the same
+        place, are taken as they were, and only the lines between them are parsed.
+
+        None when the file cannot be spliced (the shape of the file changed, a reference
+        definition, a unit that no longer starts cleanly...): compile it whole then. The
+        result is the whole compile's, field for field (``tests/test_splice.py``).
+        """
+        if self.typst is not None or not self.keyed or "\0" in self.text:
+            return None
+        shape, units = pickle.loads(previous.units)
+        if shape.settings != self.settings():
+            return None
+        regions = _regions(units, self.lines)
+        parsed: dict[int, list[Token]] = {}
+        for k, region in enumerate(regions):
+            if isinstance(region, tuple):
+                tokens = self.parse_lines(*region)
+                if tokens is None:
+                    return None
+                parsed[k] = tokens
+                self.scans += self.scan(tokens)
+                self.headings += top_headings(tokens)
+                self.bold_lines += self.asking_bold(tokens, 0, len(tokens))
+            else:
+                self.scans += region.scans
+                self.headings += region.headings
+                self.bold_lines += region.bold
+        self.detect(self.headings, len(self.bold_lines))
+        if self.shape() != shape:
+            return None
+        early, self.diagnostics = self.diagnostics, []
+        self.mark(0, 0)
+        for k, region in enumerate(regions):
+            if isinstance(region, Unit):
+                if self.take(region, previous):
+                    continue
+                again = self.parse_lines(region.start, region.end)
+                if again is None:
+                    return None
+                parsed[k] = again
+            first = len(self.tokens)
+            self.tokens += parsed[k]
+            self.walk(first, len(self.tokens))
+        self.close()
+        if not self.cards and not self.skipped:
+            return None  # "no question in this file" reads every heading of it
+        self.report_unplaced()
+        return self.result(early, True)
+
+    def parse_lines(self, start: int, end: int) -> list[Token] | None:
+        """The tokens of the 0-based lines ``[start, end)`` parsed on their own, placed.
+
+        ``start`` is 0 or a top-level heading before which nothing is open. The line at
+        ``end`` (a heading) is parsed with them: it must come out a top-level heading, so
+        that nothing they open runs on past ``end`` (else None, as for a reference
+        definition, which reaches the whole file).
+        """
+        lines = self.lines
+        upto = min(end + 1, len(lines))
+        env: dict[str, Any] = {"images": self.images}
+        tokens = markdown().parse("\n".join(lines[start:upto]), env)
+        if env.get("references"):
+            return None
+        if upto > end:
+            head = tokens[-3] if len(tokens) >= 3 else None
+            if head is None or head.type != "heading_open" or head.level != 0:
+                return None
+            if head.map != [end - start, end - start + 1] or is_setext(head):
+                return None
+            del tokens[-3:]
+        for tok in tokens:
+            if tok.map:
+                tok.map = [tok.map[0] + start, tok.map[1] + start]
+        return tokens
+
+    def take(self, unit: Unit, previous: ParsedFile) -> bool:
+        """Take ``unit`` of ``previous`` as it was, when the compile stands where it stood
+        then: nothing open at its start, the same sections, its last answer ending at the
+        heading after it, its images and links judged the same. False: it is read again."""
+        lines = self.lines
+        if self.open_q and _atx_level(lines[unit.start]) > len(self.tokens[self.open_q[0]].markup):
+            return False  # it starts with a sub-heading of the question before it
+        self.boundary(unit.start, len(self.tokens))
+        if tuple(self.sections) != unit.sections:
+            return False
+        after = _atx_level(lines[unit.end]) if unit.end < len(lines) else 0
+        if unit.open_level and after > unit.open_level:
+            return False  # its last answer goes on under the heading after it
+        first, last = unit.cards
+        cards = previous.cards[first:last]
+        if not all(self.resolver.judged_alike(card.targets) for card in cards):
+            return False
+        for card in cards:
+            self.cards.append(
+                _with_deck(card, self.decks.setdefault(card.deck.sections, card.deck))
+            )
+        self.compiled += previous.compiled[first:last]
+        self.diagnostics += unit.said
+        self.stray += unit.stray
+        self.skipped += unit.skipped
+        self.sections = list(unit.after)
+        self.taken_open = unit.open_level  # its last question's answer ran to its end
+        return True
+
+    def walk(self, first: int, last: int) -> None:
+        """Read the blocks of ``tokens[first:last]`` into cards, carrying on from where the
+        blocks before them left off (an open question, an answer still growing)."""
         tokens = self.tokens
         q_level = self.q_level
-        open_q: tuple[int, int, str] | None = None  # (heading index, body start, question)
-        growing: _Answer | None = None
-        for start, end in _blocks(tokens, 0, len(tokens)):
+        for start, end in _blocks(tokens, first, last):
             tok = tokens[start]
             kind = tok.type
             if kind == "heading_open":
                 if is_setext(tok):
                     self.setext(start)
-                    if open_q:
+                    if self.open_q:
                         continue
+                    growing = self.growing
                     if growing and growing.next_number == 0:
                         self.grow(growing, start, end)
                     elif growing:
                         growing.trailing.append((start, end))
                     continue
                 level = len(tok.markup)
-                if open_q and level > len(tokens[open_q[0]].markup):
+                if self.open_q and level > len(tokens[self.open_q[0]].markup):
                     continue  # a sub-heading of the answer
-                if open_q:
-                    self.heading_card(open_q, start)
-                    open_q = None
-                self.finish(growing)
-                growing = None
+                assert tok.map
+                self.boundary(tok.map[0], start)
                 inline = tokens[start + 1]
                 question = self.heading_question(start, level)
                 if question is None and q_level is not None and level > q_level:
-                    self.stray.append(start)  # deeper than the questions: not a section
+                    self.unplaced(start)  # deeper than the questions: not a section
                 elif question is None:
                     title = plain_text(inline.children or ())
                     if self.sections or deck_name(title) != self.file_title:
@@ -396,22 +600,23 @@ class _FileParser:
                 else:
                     while self.sections and self.sections[-1][0] >= level:
                         self.sections.pop()  # a question closes the sections of its level
-                    open_q = (start, end, question)
+                    self.open_q = (start, end, question)
                 continue
-            if open_q:
+            if self.open_q:
                 continue
+            growing = self.growing
             if kind == "paragraph_open" and self.paragraph_question(tokens[start + 1]):
                 self.finish(growing)
-                growing = self.paragraph_cards(start)
+                self.growing = self.paragraph_cards(start)
                 continue
             if kind == "hr":
                 continue  # a rule between questions is presentation
             if kind in ("ordered_list_open", "bullet_list_open") and is_toc(tokens, start, end):
                 self.finish(growing)
-                growing = None
+                self.growing = None
                 continue  # a table of contents of in-page anchors: dropped on purpose
             if self.sections and self.sections[-1][1].lower() in NOT_QUESTIONS:
-                self.stray.append(start)  # a bibliography or contents section asks nothing
+                self.unplaced(start)  # a bibliography or contents section asks nothing
                 continue
             if growing and growing.next_number == 0:
                 self.grow(growing, start, end)  # a paragraph question's answer goes on
@@ -419,29 +624,110 @@ class _FileParser:
                 number = int(tok.attrGet("start") or 1)
                 if growing:
                     self.finish(growing, continued=number == growing.next_number)
-                growing = self.list_cards(start, end, number)
+                self.growing = self.list_cards(start, end, number)
             elif growing:
                 growing.trailing.append((start, end))
             elif kind != "html_block":  # raw HTML was reported already
-                self.stray.append(start)
-        if open_q:
-            self.heading_card(open_q, len(tokens))
-        self.finish(growing)
-        self.report_unplaced()
-        self.typst_problems()
-        compiled = tuple(self.compiled)
-        return ParsedFile(self.path, tuple(self.cards), tuple(self.diagnostics), compiled)
+                self.unplaced(start)
+
+    def boundary(self, line: int, body_end: int) -> None:
+        """A top-level heading at the 0-based ``line`` that is no sub-heading of an open
+        question: the question before it ends (its answer runs to ``tokens[body_end]``),
+        and so does an answer still growing. Nothing is left open: a unit may start here."""
+        open_level = len(self.tokens[self.open_q[0]].markup) if self.open_q else self.taken_open
+        self.taken_open = 0
+        if self.open_q:
+            self.heading_card(self.open_q, body_end, line)
+            self.open_q = None
+        self.finish(self.growing)
+        self.growing = None
+        self.mark(line, open_level)
+
+    def close(self) -> None:
+        """The end of the file: the last question ends."""
+        self.boundary(len(self.lines), len(self.tokens))
+
+    def mark(self, line: int, open_level: int) -> None:
+        found = _Mark(
+            line,
+            len(self.cards),
+            len(self.diagnostics),
+            len(self.stray),
+            self.skipped,
+            tuple(self.sections),
+            open_level,
+        )
+        if self.marks and self.marks[-1].line == line:
+            # Nothing between them (a unit not taken after all, read again): one mark, and
+            # the answer that ended here was the one the first saw.
+            open_level = open_level or self.marks[-1].open_level
+            self.marks[-1] = replace(found, open_level=open_level)
+        else:
+            self.marks.append(found)
+
+    def unplaced(self, start: int) -> None:
+        """The block at ``tokens[start]`` is in no question (reported at the end)."""
+        self.stray.append(self.first_line(start))
+
+    def scan(self, tokens: list[Token]) -> list[tuple[int, Diagnostic]]:
+        """The file-wide checks' findings in ``tokens`` (which read the whole file's lines)."""
+        return [
+            (i, Diagnostic(self.path, line, severity, message, code))
+            for i, scan in enumerate(contentscan.SCANS)
+            for line, severity, message, code in scan(tokens, self.lines)
+        ]
+
+    def result(self, early: list[Diagnostic], unitary: bool) -> ParsedFile:
+        """The compiled file: the diagnostics of reading it (``early``), of the scans, of
+        its cards; with its units when ``unitary`` (the next compile may splice)."""
+        scans = (d for _, d in sorted(self.scans, key=lambda found: found[0]))
+        units = b""
+        if unitary and (self.cards or self.skipped):
+            units = pickle.dumps((self.shape(), self.units()), pickle.HIGHEST_PROTOCOL)
+        return ParsedFile(
+            self.path,
+            tuple(self.cards),
+            (*early, *scans, *self.diagnostics),
+            tuple(self.compiled),
+            units,
+        )
+
+    def units(self) -> tuple[Unit, ...]:
+        """The units between the marks: each with what the compile read and said in it."""
+        starts = [m.line for m in self.marks[:-1]]
+        headings: list[list[Heading]] = [[] for _ in starts]
+        bold: list[list[int]] = [[] for _ in starts]
+        scans: list[list[tuple[int, Diagnostic]]] = [[] for _ in starts]
+        for heading in self.headings:
+            headings[bisect_right(starts, heading.line) - 1].append(heading)
+        for line in self.bold_lines:
+            bold[bisect_right(starts, line) - 1].append(line)
+        for found in self.scans:
+            scans[max(0, bisect_right(starts, found[1].line - 1) - 1)].append(found)
+        lines = self.lines
+        return tuple(
+            Unit(
+                a.line,
+                b.line,
+                _digest(lines, a.line, b.line),
+                a.sections,
+                b.sections,
+                b.open_level,
+                tuple(headings[k]),
+                tuple(bold[k]),
+                (a.cards, b.cards),
+                tuple(scans[k]),
+                tuple(self.diagnostics[a.said : b.said]),
+                tuple(self.stray[a.stray : b.stray]),
+                b.skipped - a.skipped,
+            )
+            for k, (a, b) in enumerate(itertools.pairwise(self.marks))
+        )
 
     def push_section(self, level: int, title: str) -> None:
         while self.sections and self.sections[-1][0] >= level:
             self.sections.pop()
         self.sections.append((level, deck_name(title)))
-
-    # -- file-wide checks (need the raw token stream)
-    def scan_file_wide(self) -> None:
-        for scan in contentscan.SCANS:
-            for line, severity, message, code in scan(self.tokens, self.lines):
-                self.warn(line, message, code, severity)
 
     def typst_problems(self) -> None:
         """What the PDF could not print as written (a formula it shows as TeX)."""
@@ -476,8 +762,7 @@ class _FileParser:
     def report_unplaced(self) -> None:
         """Text in no question: one warning per block, or one for a file with no question."""
         if self.cards or self.skipped:
-            for start in self.stray:
-                at = self.first_line(start)
+            for at in self.stray:
                 text = " ".join(self.lines[at].split()) if at < len(self.lines) else ""
                 self.warn(
                     at + 1,
@@ -530,7 +815,9 @@ class _FileParser:
             found = self.decks[sections] = Deck(self.config.root_deck, self.file_title, sections)
         return found
 
-    def heading_card(self, open_q: tuple[int, int, str], body_end: int) -> None:
+    def heading_card(self, open_q: tuple[int, int, str], body_end: int, line_end: int) -> None:
+        """The card of the heading question ``open_q``: its answer is ``tokens[body_start:
+        body_end]``, up to the 0-based ``line_end``."""
         h_start, body_start, question = open_q
         heading, inline = self.tokens[h_start], self.tokens[h_start + 1]
         assert heading.map
@@ -541,7 +828,6 @@ class _FileParser:
             stripped = _strip_number(children)  # the number was plain text in front
         else:
             stripped = self.inline_of(question, heading.map[0]).children or []
-        line_end = self.tokens[body_end].map[0] if body_end < len(self.tokens) else len(self.lines)  # type: ignore[index]
         answer_md = "\n".join(_trim_blank(self.lines[heading.map[1] : line_end]))
         answer_tokens = self.tokens[body_start:body_end]
         self.add_card(question, stripped, heading.map[0] + 1, answer_md, answer_tokens, inline)
@@ -595,7 +881,7 @@ class _FileParser:
             last_start, last_end = trailing.pop()
             self.grow(growing, last_start, last_end)  # from the first trailing block on
         else:
-            self.stray.extend(s for s, _ in trailing)
+            self.stray.extend(self.first_line(s) for s, _ in trailing)
         answer_md = "\n".join(_trim_blank(growing.lines))
         self.add_card(
             growing.question,
@@ -1062,8 +1348,13 @@ def parse_file(
         assert problem
         return ParsedFile(path, (), (problem,))
     title = file_title(path, config)
-    parser = _FileParser(path, text, config, title, root.resolve(), typst, previous, keyed)
-    parsed = parser.run()
+
+    def parser() -> _FileParser:
+        return _FileParser(path, text, config, title, root.resolve(), typst, previous, keyed)
+
+    parsed = parser().splice(previous) if previous is not None and previous.units else None
+    if parsed is None:
+        parsed = parser().run()
     for card in parsed.cards:  # hashed here, in the worker: the identity stage only reads them
         card.note_digest, card.answer_digest  # noqa: B018
     return parsed

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from .config import Config
 from .errors import Diagnostic
+from .shapes import Heading
 
 
 def _sha(*parts: str) -> str:
@@ -324,6 +325,69 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What opens a question in one note file: decided once for the whole file."""
+
+    settings: tuple[Any, ...]
+    """What the decision starts from: question level, style and pattern, the front
+    matter's tags and the file's title."""
+    q_level: int | None
+    """The heading level of the questions (None: no heading asks)."""
+    q_any: bool
+    """Every heading of that level asks, numbered or not."""
+    chapters: frozenset[int]
+    """0-based lines of the numbered headings that hold numbered questions (chapters)."""
+    lists: bool
+    """Top-level numbered lists ask."""
+    qa: bool
+    """``Q:``/``问：`` paragraphs ask."""
+    bold: bool
+    """Paragraphs opening with a bold line ask."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A run of a note file's lines that compiles on its own: it starts at line 0 or at a
+    top-level ``#`` heading before which nothing was left open (no answer still growing),
+    and ends where the next such run starts.
+
+    A later compile whose lines are the same at the same place, under the same sections,
+    takes its cards and diagnostics as they were and parses only the other lines: block
+    parsing restarts at such a heading (an ATX heading closes every container and can
+    only be swallowed by a fence, raw HTML or a ``$$`` block left open, which the compile
+    that made the unit ruled out: CommonMark 4.2, 5).
+    """
+
+    start: int
+    """0-based first line."""
+    end: int
+    """0-based line after the last (the next unit's first line, or the file's end)."""
+    digest: bytes
+    """blake2b of its lines, joined with newlines."""
+    sections: tuple[tuple[int, str], ...]
+    """The section headings open where it starts: (level, deck name)."""
+    after: tuple[tuple[int, str], ...]
+    """The section headings open where it ends."""
+    open_level: int
+    """Level of the heading question whose answer runs to its end (0: none): the next
+    heading must be no deeper, or the answer goes on into it."""
+    headings: tuple[Heading, ...]
+    """Its top-level ``#`` headings."""
+    bold: tuple[int, ...]
+    """0-based lines of its top-level paragraphs that open with a bold line that asks."""
+    cards: tuple[int, int]
+    """Its cards: a range of :attr:`ParsedFile.cards` (and of ``compiled``)."""
+    scans: tuple[tuple[int, Diagnostic], ...]
+    """What the file-wide scans found in it: (index in ``contentscan.SCANS``, finding)."""
+    said: tuple[Diagnostic, ...]
+    """What the compile said while reading it (its cards' problems included)."""
+    stray: tuple[int, ...]
+    """0-based first lines of its blocks that are in no question."""
+    skipped: int
+    """Questions it skips (a numbered heading without text)."""
+
+
+@dataclass(frozen=True)
 class ParsedFile:
     """The result of reading and compiling one note file."""
 
@@ -339,6 +403,11 @@ class ParsedFile:
     compile of the file in the same process reuses the card of an unchanged digest
     (``parse_file``'s ``previous``): an edit then costs the parse of the file, not the
     highlighting and rendering of all its cards."""
+    units: bytes = field(default=b"", compare=False)
+    """The file's :class:`Shape` and :class:`Unit` records, pickled as a pair (b"": none
+    were made): a later compile takes the units whose lines are unchanged as they are,
+    and parses only the rest (``pipeline/parse.py``). Kept pickled, they cost a cache hit
+    nothing; only the next compile of this file reads them."""
 
 
 class Fragments(Protocol):

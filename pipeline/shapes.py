@@ -113,16 +113,30 @@ def is_toc(tokens: Sequence[Token], start: int, end: int) -> bool:
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A top-level ``#`` heading (CommonMark 4.2), as a file's shape is detected from it."""
+
+    line: int
+    """0-based line of the heading."""
+    level: int
+    """How many ``#`` open it."""
+    text: str
+    """Its Markdown, trimmed (the inline token's content)."""
+    shown: str
+    """Its plain text (what a person reads)."""
+
+
+@dataclass(frozen=True)
 class Numbering:
     """What the numbered headings of a file say about where its questions are."""
 
     level: int | None
     """The question level (None: no numbered headings)."""
     chapters: frozenset[int]
-    """Token indices of numbered headings that have numbered headings below them."""
+    """0-based lines of numbered headings that have numbered headings below them."""
 
 
-def numbering(tokens: Sequence[Token]) -> Numbering:
+def numbering(headings: Sequence[Heading]) -> Numbering:
     """The heading level that holds the questions, from the numbered headings.
 
     A numbered heading that has numbered headings below it (before the next heading of
@@ -131,26 +145,24 @@ def numbering(tokens: Sequence[Token]) -> Numbering:
     什么是 GIL？`` asks at level 4, ``# 1.激活函数`` over ``### 1.…`` at level 3, an
     outline ``1.1 / 1.1.1`` at its deepest level, while a question whose answer has a few
     numbered sub-headings (``##### 1. 长期依赖问题``) stays a question.
+    ``headings``: the file's top-level ATX headings, in order (:func:`top_headings`).
     """
     numbered: dict[int, int] = {}
     per_level: dict[int, int] = {}
     chapters: set[int] = set()
-    open_numbered: list[tuple[int, int]] = []  # (level, token index)
-    for i, tok in enumerate(tokens):
-        if tok.type != "heading_open" or tok.level != 0 or tok.markup not in _ATX:
-            continue
-        level = len(tok.markup)
+    open_numbered: list[tuple[int, int]] = []  # (level, line)
+    for heading in headings:
+        level = heading.level
         while open_numbered and open_numbered[-1][0] >= level:
             open_numbered.pop()
-        text = tokens[i + 1].content
-        if not (NUMBER.match(text) or QUESTION_MARK.match(text)):
+        if not (NUMBER.match(heading.text) or QUESTION_MARK.match(heading.text)):
             continue
         numbered[level] = numbered.get(level, 0) + 1
-        for above, index in open_numbered:
-            if index not in chapters:
-                chapters.add(index)
+        for above, line in open_numbered:
+            if line not in chapters:
+                chapters.add(line)
                 per_level[above] = per_level.get(above, 0) + 1
-        open_numbered.append((level, i))
+        open_numbered.append((level, heading.line))
     found = next((n for n in sorted(numbered) if per_level.get(n, 0) * 2 <= numbered[n]), None)
     return Numbering(found, frozenset(chapters))
 
@@ -163,18 +175,27 @@ def is_setext(heading: Token) -> bool:
     return heading.markup not in _ATX
 
 
-def asking_level(tokens: Sequence[Token]) -> int | None:
+def top_headings(tokens: Sequence[Token], start: int = 0, end: int | None = None) -> list[Heading]:
+    """The top-level ATX headings among ``tokens[start:end]``."""
+    found = []
+    for i in range(start, len(tokens) if end is None else end):
+        tok = tokens[i]
+        if tok.type == "heading_open" and tok.level == 0 and tok.markup in _ATX and tok.map:
+            inline = tokens[i + 1]
+            shown = plain_text(inline.children or ())
+            found.append(Heading(tok.map[0], len(tok.markup), inline.content, shown))
+    return found
+
+
+def asking_level(headings: Sequence[Heading]) -> int | None:
     """Without numbered headings: the level where at least two headings, and at least
     two in five of that level's headings, read as questions (``## 什么是 GIL？``)."""
     total: dict[int, int] = {}
     asking: dict[int, int] = {}
-    for i, tok in enumerate(tokens):
-        if tok.type != "heading_open" or tok.level != 0 or tok.markup not in _ATX:
-            continue
-        level = len(tok.markup)
-        total[level] = total.get(level, 0) + 1
-        if asks(plain_text(tokens[i + 1].children or ())):
-            asking[level] = asking.get(level, 0) + 1
+    for heading in headings:
+        total[heading.level] = total.get(heading.level, 0) + 1
+        if asks(heading.shown):
+            asking[heading.level] = asking.get(heading.level, 0) + 1
     best = [(n, level) for level, n in asking.items() if n >= 2 and n * 5 >= total[level] * 2]
     return max(best)[1] if best else None
 

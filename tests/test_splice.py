@@ -1,0 +1,183 @@
+"""A note file compiled again after an edit takes the units of its earlier compile whose
+lines did not change, and parses only the lines between them (``_FileParser.splice``).
+
+The records are always those of a compile from scratch, units included, edit after edit:
+each compile below starts from the one before it, never from a fresh one.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline import load_config
+from pipeline import parse as parse_module
+from pipeline.parse import parse_file
+from pipeline.records import ParsedFile
+from tests.conftest import FIXTURES, SEEDS
+from tests.test_reuse import FILES
+
+#: Lines that change how the lines around them parse: headings of every level, fences,
+#: raw HTML and formula blocks left open or closed, containers, setext underlines, a
+#: reference definition (which reaches the whole file), table rows, question markers.
+TRICKY = (
+    "# 新章",
+    "## 新节",
+    "#### 新问题？",
+    "#### 1. 编号的问题？",
+    "##### 子标题",
+    "####### 七级不是标题",
+    "#",
+    "```",
+    "```python",
+    "~~~",
+    "<!--",
+    "-->",
+    "<pre>",
+    "</pre>",
+    "<div>",
+    "$$",
+    "\\[",
+    "\\]",
+    "",
+    "- 条目",
+    "1. 列表里的问题？",
+    "   缩进的答案。",
+    "    # 缩进四格是代码",
+    "> # 引用里的标题",
+    "Q: 问答的问题？",
+    "A: 问答的答案。",
+    "**粗体的问题是什么？**",
+    "---",
+    "===",
+    "| 列 | 说明 |",
+    "|---|---|",
+    "[ref]: https://example.com/",
+    "见[链接][ref]。",
+    "## 参考文献",
+)
+
+
+def _edit(rng: random.Random) -> Callable[[str], str]:
+    """Insert a tricky line, or delete, copy, change or swap lines, somewhere."""
+
+    def edit(text: str) -> str:
+        lines = text.split("\n")
+        i = rng.randrange(len(lines))
+        how = rng.choice(("insert", "insert", "delete", "copy", "change", "swap"))
+        if how == "insert":
+            lines.insert(i, rng.choice(TRICKY))
+        elif how == "delete" and len(lines) > 1:
+            del lines[i]
+        elif how == "copy":
+            lines.insert(i, lines[i])
+        elif how == "swap":
+            j = rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            lines[i] += rng.choice(("改", " 改动", "`", "**", "？"))
+        return "\n".join(lines)
+
+    return edit
+
+
+def _compile(file: Path, text: str, previous: ParsedFile | None) -> ParsedFile:
+    config = load_config(file.parent)
+    return parse_file(file.parent, file.name, config, False, text.encode("utf-8"), previous)
+
+
+def _units(parsed: ParsedFile) -> object:
+    return pickle.loads(parsed.units) if parsed.units else None
+
+
+SPLICED = [*FILES, FIXTURES / "splice" / "notes.md"]
+
+
+@pytest.mark.parametrize("file", SPLICED, ids=lambda f: f"{f.parent.name}/{f.name}")
+def test_edit_after_edit_the_splice_gives_the_records_of_a_compile_from_scratch(
+    file: Path,
+) -> None:
+    rng = random.Random(file.name)
+    edit = _edit(rng)
+    for _chain in range(3):
+        text = file.read_text(encoding="utf-8")
+        before = _compile(file, text, None)
+        for step in range(25):
+            text = edit(text)
+            fresh = _compile(file, text, None)
+            spliced = _compile(file, text, before)
+            assert spliced == fresh, f"step {step}"
+            assert _units(spliced) == _units(fresh), f"step {step}"
+            before = spliced
+
+
+def test_an_edited_answer_parses_only_its_own_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    file = FIXTURES / "splice" / "notes.md"
+    text = file.read_text(encoding="utf-8")
+    before = _compile(file, text, None)
+    edited = text.replace("可以，HTML 注释", "可以的，HTML 注释")
+    parsed: list[tuple[int, int]] = []
+    compiled: list[str] = []
+    parser = parse_module._FileParser
+    real_parse, real_compile = parser.parse_lines, parser.compile_card
+
+    def parse_lines(self: parse_module._FileParser, start: int, end: int) -> object:
+        parsed.append((start, end))
+        return real_parse(self, start, end)
+
+    def compile_card(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
+        compiled.append(source.question)
+        real_compile(self, source)
+
+    def whole(self: parse_module._FileParser) -> ParsedFile:
+        raise AssertionError("the file was parsed whole")
+
+    monkeypatch.setattr(parse_module._FileParser, "parse_lines", parse_lines)
+    monkeypatch.setattr(parse_module._FileParser, "compile_card", compile_card)
+    monkeypatch.setattr(parse_module._FileParser, "run", whole)
+    after = _compile(file, edited, before)
+    assert parsed == [(18, 26)]  # "#### 2. 注释里能藏标题吗？" up to the next question
+    assert compiled == ["注释里能藏标题吗？"]
+    assert after.cards[0] is before.cards[0] and after.cards[2:] == before.cards[2:]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda t: t.replace("## 基础", "## 基础篇"), id="a section renamed"),
+        pytest.param(lambda t: t.replace("#### 2.", "##### 2."), id="a question made sub-heading"),
+        pytest.param(lambda t: t.replace("-->\n", ""), id="a comment left open"),
+        pytest.param(lambda t: t + "\n[ref]: https://example.com/\n", id="a reference definition"),
+        pytest.param(lambda t: "---\nquestion_style: list\n---\n" + t, id="front matter settings"),
+    ],
+)
+def test_an_edit_that_reaches_other_units_is_read_again(change: Callable[[str], str]) -> None:
+    file = FIXTURES / "splice" / "notes.md"
+    text = file.read_text(encoding="utf-8")
+    before = _compile(file, text, None)
+    edited = change(text)
+    assert _compile(file, edited, before) == _compile(file, edited, None)
+
+
+def test_a_unit_that_becomes_part_of_an_answer_above_it_is_read_again(tmp_path: Path) -> None:
+    # "##### 说明" is deeper than the questions: text in no question, where a unit starts.
+    # Once the section above it is a question, it is that question's answer.
+    text = "## 节\n\n##### 说明\n\n内容。\n\n#### 1. 问题一？\n\n答案一。\n"
+    note = tmp_path / "notes.md"
+    before = _compile(note, text, None)
+    edited = text.replace("## 节", "#### 2. 新问题？")
+    after = _compile(note, edited, before)
+    assert after == _compile(note, edited, None)
+    assert "内容。" in after.cards[0].answer
+
+
+def test_a_compile_for_the_pdf_or_without_the_cache_makes_no_units() -> None:
+    file = SEEDS / "python.md"
+    config = load_config(file.parent)
+    assert parse_file(file.parent, file.name, config, False).units
+    assert not parse_file(file.parent, file.name, config, True).units
+    assert not parse_file(file.parent, file.name, config, False, keyed=False).units

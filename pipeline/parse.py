@@ -34,7 +34,7 @@ import hashlib
 import itertools
 import pickle
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -201,28 +201,64 @@ def _digest(lines: list[str], start: int, end: int) -> bytes:
     return hashlib.blake2b("\n".join(lines[start:end]).encode(), digest_size=16).digest()
 
 
-def _regions(units: Sequence[Unit], lines: list[str]) -> list[Unit | tuple[int, int]]:
-    """The file's lines in order: the earlier compile's units that are still there (the
-    same lines at the same place, followed by a heading or, for the last one, by the
-    end of the file), and the line ranges between them, to parse."""
-    regions: list[Unit | tuple[int, int]] = []
-    at, end = 0, len(lines)
+@dataclass(frozen=True)
+class _Placed:
+    """An earlier compile's unit found again in the file, maybe moved."""
+
+    unit: Unit
+    start: int
+    """0-based line where it starts now."""
+    end: int
+    """0-based line after it now."""
+
+    @property
+    def moved(self) -> int:
+        """Lines it moved down (negative: up)."""
+        return self.start - self.unit.start
+
+
+#: Lines tried for a unit whose first line the file holds more than once.
+_TRIES = 4
+
+
+def _regions(units: Sequence[Unit], lines: list[str]) -> list[_Placed | tuple[int, int]]:
+    """The file's lines in order: the earlier compile's units found again (their lines
+    unchanged, followed by a top-level heading or, for the last one, by the end of the
+    file; moved when lines were added or removed above them), and the line ranges
+    between them, to parse.
+
+    A unit starts at the file's first line or at a heading, and is looked for only there
+    (so one whose first line is no heading, only at the top). A unit whose scans found
+    something is looked for only where it was: their messages quote line numbers.
+    """
+    n = len(lines)
+    heads: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        if i == 0 or (line[:1] == "#" and _ATX_LINE.match(line)):
+            heads.setdefault(line, []).append(i)
+    regions: list[_Placed | tuple[int, int]] = []
+    at = 0
     for k, unit in enumerate(units):
-        if unit.start < at or unit.end > end:
-            continue
-        ends_file = k == len(units) - 1
-        if ends_file != (unit.end == end):
-            continue
-        if not ends_file and not _ATX_LINE.match(lines[unit.end]):
-            continue
-        if _digest(lines, unit.start, unit.end) != unit.digest:
-            continue
-        if unit.start > at:
-            regions.append((at, unit.start))
-        regions.append(unit)
-        at = unit.end
-    if at < end or not regions:
-        regions.append((at, end))
+        last, size = k == len(units) - 1, unit.end - unit.start
+        found = heads.get(unit.first, ())
+        tries = 0
+        for start in found[bisect_left(found, at) :]:
+            end = start + size
+            if end > n or tries == _TRIES:
+                break
+            if unit.scans and start != unit.start:
+                continue
+            if last != (end == n) or (not last and not _ATX_LINE.match(lines[end])):
+                continue
+            tries += 1
+            if _digest(lines, start, end) == unit.digest:
+                if start > at:
+                    regions.append((at, start))
+                regions.append(_Placed(unit, start, end))
+                at = end
+                break
+    if at < n or not regions:
+        regions.append((at, n))
     return regions
 
 
@@ -318,6 +354,7 @@ class _FileParser:
         self.bold_lines: list[int] = []
         self.marks: list[_Mark] = []
         self.taken_open = 0  # open_level at the end of a unit taken whole
+        self.earlier: Shape | None = None  # in a splice: the shape of the compile spliced from
         self.cards: list[Card] = []
         self.sections: list[tuple[int, str]] = []
         # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
@@ -459,8 +496,8 @@ class _FileParser:
 
     def splice(self, previous: ParsedFile) -> ParsedFile | None:
         """Compile the file from ``previous`` (this file's records from an earlier compile
-        under the same settings and code): its units whose lines are the same, at the same
-        place, are taken as they were, and only the lines between them are parsed.
+        under the same settings and code): its units whose lines are the same, wherever
+        they moved, are taken as they were, and only the lines between them are parsed.
 
         None when the file cannot be spliced (the shape of the file changed, a reference
         definition, a unit that no longer starts cleanly...): compile it whole then. The
@@ -471,6 +508,7 @@ class _FileParser:
         shape, units = pickle.loads(previous.units)
         if shape.settings != self.settings():
             return None
+        self.earlier = shape
         regions = _regions(units, self.lines)
         parsed: dict[int, list[Token]] = {}
         for k, region in enumerate(regions):
@@ -483,16 +521,18 @@ class _FileParser:
                 self.headings += top_headings(tokens)
                 self.bold_lines += self.asking_bold(tokens, 0, len(tokens))
             else:
-                self.scans += region.scans
-                self.headings += region.headings
-                self.bold_lines += region.bold
+                moved, unit = region.moved, region.unit
+                self.scans += unit.scans  # found only where they were (``_regions``)
+                self.headings += [replace(h, line=h.line + moved) for h in unit.headings]
+                self.bold_lines += [line + moved for line in unit.bold]
         self.detect(self.headings, len(self.bold_lines))
-        if self.shape() != shape:
+        # Which headings are chapters is judged unit by unit (``take``): lines move.
+        if replace(self.shape(), chapters=frozenset()) != replace(shape, chapters=frozenset()):
             return None
         early, self.diagnostics = self.diagnostics, []
         self.mark(0, 0)
         for k, region in enumerate(regions):
-            if isinstance(region, Unit):
+            if isinstance(region, _Placed):
                 if self.take(region, previous):
                     continue
                 again = self.parse_lines(region.start, region.end)
@@ -534,30 +574,36 @@ class _FileParser:
                 tok.map = [tok.map[0] + start, tok.map[1] + start]
         return tokens
 
-    def take(self, unit: Unit, previous: ParsedFile) -> bool:
-        """Take ``unit`` of ``previous`` as it was, when the compile stands where it stood
-        then: nothing open at its start, the same sections, its last answer ending at the
-        heading after it, its images and links judged the same. False: it is read again."""
-        lines = self.lines
-        if self.open_q and _atx_level(lines[unit.start]) > len(self.tokens[self.open_q[0]].markup):
+    def take(self, placed: _Placed, previous: ParsedFile) -> bool:
+        """Take a unit of ``previous`` as it was (its lines moved with it), when the compile
+        stands where it stood then: nothing open at its start, the same sections, its last
+        answer ending at the heading after it, its chapters the same, its images and links
+        judged the same. False: it is read again."""
+        lines, unit, moved = self.lines, placed.unit, placed.moved
+        open_q = self.open_q
+        if open_q and _atx_level(lines[placed.start]) > len(self.tokens[open_q[0]].markup):
             return False  # it starts with a sub-heading of the question before it
-        self.boundary(unit.start, len(self.tokens))
+        self.boundary(placed.start, len(self.tokens))
         if tuple(self.sections) != unit.sections:
             return False
-        after = _atx_level(lines[unit.end]) if unit.end < len(lines) else 0
+        after = _atx_level(lines[placed.end]) if placed.end < len(lines) else 0
         if unit.open_level and after > unit.open_level:
             return False  # its last answer goes on under the heading after it
+        assert self.earlier is not None
+        were = [h.line in self.earlier.chapters for h in unit.headings]
+        if [h.line + moved in self.chapters for h in unit.headings] != were:
+            return False
         first, last = unit.cards
         cards = previous.cards[first:last]
         if not all(self.resolver.judged_alike(card.targets) for card in cards):
             return False
         for card in cards:
-            self.cards.append(
-                _with_deck(card, self.decks.setdefault(card.deck.sections, card.deck))
-            )
-        self.compiled += previous.compiled[first:last]
-        self.diagnostics += unit.said
-        self.stray += unit.stray
+            deck = self.decks.setdefault(card.deck.sections, card.deck)
+            self.cards.append(_with_deck(_moved(card, moved), deck))
+        for key, made in previous.compiled[first:last]:
+            self.compiled.append((key, _moved_all(made, moved)))
+        self.diagnostics += _moved_all(unit.said, moved)
+        self.stray += [line + moved for line in unit.stray]
         self.skipped += unit.skipped
         self.sections = list(unit.after)
         self.taken_open = unit.open_level  # its last question's answer ran to its end
@@ -710,6 +756,7 @@ class _FileParser:
                 a.line,
                 b.line,
                 _digest(lines, a.line, b.line),
+                lines[a.line] if a.line < len(lines) else "",
                 a.sections,
                 b.sections,
                 b.open_level,
@@ -1056,6 +1103,8 @@ class _FileParser:
         found = self.reusable.get(key)
         if found is not None and self.resolver.judged_alike(found[0].targets):
             card, made = found
+            moved = made_from.line - card.source.line  # the same card further up or down
+            card, made = _moved(card, moved), _moved_all(made, moved)
             self.cards.append(_with_deck(card, made_from.deck))
             for diagnostic in made:  # the PDF's own problems are reported with the file's
                 if diagnostic.code == _MATH_PDF and self.typst is not None:
@@ -1076,14 +1125,18 @@ class _FileParser:
 
     def card_key(self, source: _CardSource) -> str:
         """A digest of everything :meth:`compile_card` reads: the card's tokens (with their
-        lines), its deck and tags, and whether Typst is made."""
+        lines, counted from its question's: a card moved down the file is the same card,
+        its lines moved), its deck and tags, and whether Typst is made (then its line too:
+        the PDF's problems are found at their lines)."""
         deck = source.deck
-        head = (source.question, source.line, source.answer_md, deck.root, deck.file_title)
+        at = source.line if self.typst else 0
+        head = (source.question, at, source.answer_md, deck.root, deck.file_title)
         rest = (deck.sections, self.file_title, self.extra_tags, self.typst is not None)
         parts = [repr((*head, *rest))]
+        base = source.line - 1 - at
         for tokens in (source.children, [source.inline], source.answer_tokens):
             parts.append(_GROUP)
-            _token_parts(tokens, parts)
+            _token_parts(tokens, parts, base)
         return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
     def compile_card(self, source: _CardSource) -> None:
@@ -1228,21 +1281,50 @@ class _CardSource:
 _GROUP, _CHILDREN, _END = "\x1d", "\x1c", "\x1e"
 
 
-def _token_parts(tokens: list[Token], out: list[str]) -> None:
+def _token_parts(tokens: list[Token], out: list[str], base: int = 0) -> None:
     """Every field of the tokens that a renderer may read, children included, appended to
-    ``out`` as text (joined strings hash a third faster than a repr of nested tuples)."""
+    ``out`` as text (joined strings hash a third faster than a repr of nested tuples);
+    their lines counted from the 0-based line ``base``."""
     for t in tokens:
+        where = t.map and [t.map[0] - base, t.map[1] - base]
         attrs = repr(sorted(t.attrs.items())) if t.attrs else ""
         meta = repr(sorted(t.meta.items())) if t.meta else ""  # repr: escaped, unambiguous
         markup, info, content = t.markup, t.info, t.content  # the note's text: length first
         out.append(
-            f"{t.type} {t.tag} {t.nesting} {t.map} {t.level} {t.block} {t.hidden} "
+            f"{t.type} {t.tag} {t.nesting} {where} {t.level} {t.block} {t.hidden} "
             f"{len(markup)}:{markup}{len(info)}:{info}{len(content)}:{content}{attrs}|{meta}{_END}"
         )
         if t.children:
             out.append(_CHILDREN)
-            _token_parts(t.children, out)
+            _token_parts(t.children, out, base)
             out.append(_END)
+
+
+def _moved(card: Card, lines: int) -> Card:
+    """``card`` as compiled ``lines`` lines further down the file: its lines moved (those
+    of its question, code blocks, images and links), nothing else."""
+    if not lines:
+        return card
+    copy = object.__new__(Card)  # its digests, worked out already, hold: they read no line
+    copy.__dict__.update(
+        card.__dict__,
+        source=Source(card.source.path, card.source.line + lines),
+        code_blocks=tuple(
+            replace(
+                block,
+                line=block.line + lines,
+                error=(block.error[0] + lines, block.error[1]) if block.error else None,
+            )
+            for block in card.code_blocks
+        ),
+        targets=tuple(replace(target, line=target.line + lines) for target in card.targets),
+    )
+    return copy
+
+
+def _moved_all(found: tuple[Diagnostic, ...], lines: int) -> tuple[Diagnostic, ...]:
+    """Diagnostics ``lines`` lines further down."""
+    return tuple(replace(d, line=d.line + lines) for d in found) if lines else found
 
 
 def _with_deck(card: Card, deck: Deck) -> Card:

@@ -364,6 +364,9 @@ class Unit:
     """0-based line after the last (the next unit's first line, or the file's end)."""
     digest: bytes
     """blake2b of its lines, joined with newlines."""
+    first: str
+    """Its first line (a heading, but for a file's first unit): where to look for it when
+    lines were added or removed above it."""
     sections: tuple[tuple[int, str], ...]
     """The section headings open where it starts: (level, deck name)."""
     after: tuple[tuple[int, str], ...]

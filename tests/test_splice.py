@@ -145,6 +145,52 @@ def test_an_edited_answer_parses_only_its_own_unit(monkeypatch: pytest.MonkeyPat
     assert after.cards[0] is before.cards[0] and after.cards[2:] == before.cards[2:]
 
 
+def test_lines_added_above_a_unit_move_it_and_its_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    file = FIXTURES / "splice" / "notes.md"
+    text = file.read_text(encoding="utf-8")
+    before = _compile(file, text, None)
+    edited = text.replace("可以，HTML 注释", "可以。\n\nHTML 注释")  # two lines more
+    fresh = _compile(file, edited, None)
+    compiled: list[str] = []
+    real = parse_module._FileParser.compile_card
+
+    def compile_card(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
+        compiled.append(source.question)
+        real(self, source)
+
+    monkeypatch.setattr(parse_module._FileParser, "compile_card", compile_card)
+    after = _compile(file, edited, before)
+    assert after == fresh
+    assert compiled == ["注释里能藏标题吗？"]
+    assert [c.source.line for c in after.cards[2:]] == [c.source.line + 2 for c in before.cards[2:]]
+    assert after.diagnostics[0].line == before.diagnostics[0].line + 2  # the setext warning
+
+
+def test_a_heading_that_is_no_longer_a_chapter_is_read_again(tmp_path: Path) -> None:
+    # A numbered heading with numbered questions under it is a chapter (a section); with
+    # none, it asks. Its own lines did not change: the question below it went.
+    chapter = "## {n}. 第{n}章\n\n#### {n}. 问题{n}？\n\n答案{n}。\n\n"
+    text = "".join(chapter.format(n=n) for n in (1, 2, 3))
+    note = tmp_path / "notes.md"
+    before = _compile(note, text, None)
+    edited = text.replace("#### 2. 问题2？\n\n答案2。\n\n", "")
+    after = _compile(note, edited, before)
+    assert after == _compile(note, edited, None)
+    assert "第2章" in [card.question for card in after.cards]
+
+
+def test_a_card_moved_inside_a_parsed_stretch_keeps_its_problems_at_its_lines(
+    tmp_path: Path,
+) -> None:
+    text = "## 节\n\n1. 问题一？\n\n   答案一。\n\n2. 问题二？\n\n   ```foobar\n   x\n   ```\n"
+    note = tmp_path / "notes.md"
+    before = _compile(note, text, None)
+    edited = text.replace("答案一。", "答案一。\n\n   补充。")
+    after = _compile(note, edited, before)
+    assert after == _compile(note, edited, None)
+    assert [d.line for d in after.diagnostics] == [d.line + 2 for d in before.diagnostics]
+
+
 @pytest.mark.parametrize(
     "change",
     [

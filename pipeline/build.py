@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fontcheck
-from .cache import Earlier, Memory, ParseCache
+from .cache import Earlier, Entry, Memory, ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -60,10 +61,16 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-def _parse_one(args: tuple[Path, str, Config, bool, bytes | None, Earlier | None]) -> ParsedFile:
-    root, path, config, typst, data, earlier = args  # no earlier: no cache to keep them in
+Job = tuple[Path, str, Config, bool, bytes | None, Earlier | None, Entry | None]
+
+
+def _parse_one(job: Job) -> tuple[ParsedFile | bytes, Path | None]:
+    """Compile one file: its records, or, when the worker writes its cache entry
+    (``entry``), the records pickled and the entry's temporary file."""
+    root, path, config, typst, data, earlier, entry = job  # no earlier: no cache to keep them
     previous = earlier.load(path) if earlier else None
-    return parse_file(root, path, config, typst, data, previous, keyed=earlier is not None)
+    parsed = parse_file(root, path, config, typst, data, previous, keyed=earlier is not None)
+    return entry.write(parsed) if entry is not None else (parsed, None)
 
 
 def parse_all(
@@ -80,18 +87,21 @@ def parse_all(
     paths = discover(config.content)
     cache = cache or ParseCache(None, config, typst)
     found = cache.lookup(paths)
-    jobs = [
-        (config.content, p, config, typst, cache.data(p), cache.previous(p))
-        for p in paths
-        if p not in found
-    ]
-    size = sum((config.content / job[1]).stat().st_size for job in jobs)
+    todo = [p for p in paths if p not in found]
+    size = sum((config.content / p).stat().st_size for p in todo)
     # Below a few hundred KB, starting workers costs more than it saves.
-    workers = worker_count(config.workers, len(jobs)) if size >= _PARALLEL_BYTES else 1
+    workers = worker_count(config.workers, len(todo)) if size >= _PARALLEL_BYTES else 1
+    # A worker writes the entry of the file it compiles: the records are pickled once.
+    jobs: list[Job] = [
+        (config.content, p, config, typst, cache.data(p), cache.previous(p), entry)
+        for p in todo
+        for entry in [cache.entry(p) if workers > 1 else None]
+    ]
     progress("parse", len(found), len(paths))
-    for result in fork_map(_parse_one, jobs, workers):
+    for made, written in fork_map(_parse_one, jobs, workers):
+        result = pickle.loads(made) if isinstance(made, bytes) else made
         found[result.path] = result
-        cache.store(result)
+        cache.store(result, written)
         progress("parse", len(found), len(paths))
     parsed = [found[p] for p in paths]
     cards = tuple(card for f in parsed for card in f.cards)
@@ -279,8 +289,13 @@ def build(
     checked = resident.checked if resident else None
     # The duplicate search runs in another process beside identity and the exporters,
     # forked now, while this process is small (or once, by a long-running caller).
-    with collector_paused(), Validation(config.content, search, checked) as checks:
-        cache = ParseCache.open(config, typst="pdf" in config.formats, memory=records)
+    # The cache's block discards what a failed build's workers wrote for it.
+    typst = "pdf" in config.formats
+    with (
+        collector_paused(),
+        Validation(config.content, search, checked) as checks,
+        ParseCache.open(config, typst, memory=records, staging=True) as cache,
+    ):
         collection = parse_all(config, progress, cache.typst, cache)
         checks.start(collection.cards)
         identity = identify(
@@ -300,7 +315,7 @@ def build(
         data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment, kept)
         # Every output written, then all at once; a watch does not wait for the old ones'
         # blocks to be freed.
-        with Outputs(config.out, remove_later=resident is not None) as outputs, cache:
+        with Outputs(config.out, remove_later=resident is not None) as outputs:
             for fmt in sorted(config.formats, key=lambda f: f not in _STARTED_FIRST):
                 progress(fmt, 0, 1)
                 exporter(fmt)(data, outputs)

@@ -223,6 +223,35 @@ class Earlier:
         return _unpickled(body[_CONTEXT_SIZE:], path)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A compiled file's cache entry, for the worker that compiles it to write (so the
+    build's own process does not pickle the records again: 0.1 s of a 10k re-sync after
+    edits in every file, ``bench/README.md``). It is named in :meth:`ParseCache.save`."""
+
+    folder: Path
+    """The cache folder."""
+    key: str
+    """The entry's key (:meth:`ParseCache._key`)."""
+    context: str
+    """The key's context, hex (the first bytes of the entry's body)."""
+    owner: int
+    """The build's process id: its temporary files are told apart by it."""
+
+    def write(self, parsed: ParsedFile) -> tuple[bytes, Path | None]:
+        """The records pickled, and a temporary file holding their entry (None when it
+        could not be written: the cache then costs the next build time, never this one)."""
+        pickled = pickle.dumps(parsed, protocol=5)
+        payload = bytes.fromhex(self.context) + pickled
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{self.owner}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                out.write(_header(self.key, payload) + payload)
+        except OSError:
+            return pickled, None
+        return pickled, Path(tmp)
+
+
 @dataclass
 class ParseCache:
     """The compiled-records cache of one build: looked up first, saved after the outputs."""
@@ -235,6 +264,9 @@ class ParseCache:
     """Whether the build renders Typst (a PDF build's records carry it, others do not)."""
     memory: Memory | None = None
     """Records kept from this process's earlier builds (None: every build reads the disk)."""
+    staging: bool = False
+    """The caller saves the cache, or leaves its ``with`` block (which discards what was not
+    saved): the workers may write their entries (:meth:`entry`)."""
     _data: dict[str, bytes] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
     _pending: list[ParsedFile] = field(default_factory=list)
@@ -244,12 +276,14 @@ class ParseCache:
     _contexts: dict[tuple[str, bool], str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, config: Config, typst: bool, memory: Memory | None = None) -> ParseCache:
+    def open(
+        cls, config: Config, typst: bool, memory: Memory | None = None, staging: bool = False
+    ) -> ParseCache:
         """The cache beside the output folder, or a disabled one when ``config.cache`` is off
         (then ``memory`` is not used either)."""
         if not config.cache:
             return cls(None, config, typst)
-        return cls(config.out.parent / CACHE_DIR, config, typst, memory)
+        return cls(config.out.parent / CACHE_DIR, config, typst, memory, staging)
 
     # -- keys
     def _entry(self, path: str, typst: bool) -> Path:
@@ -468,10 +502,26 @@ class ParseCache:
         self.discard()  # after save() there is nothing left to remove
 
     # -- writing
-    def store(self, parsed: ParsedFile) -> None:
-        """Keep a freshly compiled file's records for :meth:`save`."""
+    def entry(self, path: str) -> Entry | None:
+        """Where a worker writes the entry of the file ``path`` it compiles (None: caching
+        is off, the caller does not save it, or the folder cannot be made)."""
+        if self.folder is None or not self.staging or path not in self._keys:
+            return None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        context = self._context(path, self.typst)
+        return Entry(self.folder, self._keys[path], context, os.getpid())
+
+    def store(self, parsed: ParsedFile, written: Path | None = None) -> None:
+        """Keep a freshly compiled file's records for :meth:`save` (``written``: the
+        temporary file of their entry, written by the worker: :class:`Entry`)."""
         if self.folder is not None and parsed.path in self._keys:
-            self._pending.append(parsed)
+            if written is not None:
+                self._staged[self._entry(parsed.path, self.typst)] = written
+            else:
+                self._pending.append(parsed)
             self._own[parsed.path] = self._keys[parsed.path] + self._judged(parsed)
             # Valid whatever becomes of this build: the records are those of their key.
             self._remember(parsed.path, self.typst, self._keys[parsed.path], parsed)

@@ -510,3 +510,51 @@ def test_an_obsidian_embed_found_by_name_is_a_hit_on_the_next_build(
     again = _build(content, tmp_path / "build", formats=("json",))
     assert compiled == ["a.md"] and again == first
     assert json.loads(first["cards.json"])["cards"][0]["images"] == ["x.png"]
+
+
+def test_entries_the_workers_wrote_are_the_next_builds_hits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Notes large enough for workers: each worker writes the entry of the file it compiled.
+    # The workers are other processes: each compile is written down in a file.
+    build_module = sys.modules["pipeline.build"]
+    monkeypatch.setattr(build_module, "_PARALLEL_BYTES", 0)
+    log = tmp_path / "compiled.txt"
+    real: Callable[..., ParsedFile] = build_module.parse_file
+
+    def logged(root: Path, path: str, *args: object, **kwargs: object) -> ParsedFile:
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()} {path}\n")
+        return real(root, path, *args, **kwargs)
+
+    def written(self: cache_module.Entry, parsed: ParsedFile) -> tuple[bytes, Path | None]:
+        found = real_write(self, parsed)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()} wrote {parsed.path}\n")
+        return found
+
+    real_write = cache_module.Entry.write
+    monkeypatch.setattr(build_module, "parse_file", logged)
+    monkeypatch.setattr(cache_module.Entry, "write", written)
+    content = tmp_path / "content"
+    shutil.copytree(SEEDS, content)
+    first = _build(content, tmp_path / "build", workers=2)
+    compiles = log.read_text("utf-8").split("\n")[:-1]
+    assert sorted(c.split()[-1] for c in compiles) == sorted(["nlp.md", "python.md"] * 2)
+    assert str(os.getpid()) not in {c.split()[0] for c in compiles}  # in the workers
+    assert not [p.name for p in (tmp_path / CACHE_DIR).iterdir() if p.suffix == ".tmp"]
+    assert _build(content, tmp_path / "build", workers=2) == first
+    assert log.read_text("utf-8").split("\n")[:-1] == compiles  # every file a hit
+
+
+def test_entries_the_workers_wrote_for_a_failed_build_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
+    broken = {"c.md": "## s\n\n1. q？\n\n   [x](../../x.md)\n"}
+    content = _notes(tmp_path / "content", **TWO, **broken)
+    with pytest.raises(ContentError):
+        build(load_config(content, out=tmp_path / "build", formats=("json",), workers=2))
+    assert not [p for p in (tmp_path / CACHE_DIR).iterdir() if p.name != "CACHEDIR.TAG"]
+    check(load_config(content, out=tmp_path / "build", workers=2))  # a check saves nothing
+    assert not [p for p in (tmp_path / CACHE_DIR).iterdir() if p.name != "CACHEDIR.TAG"]

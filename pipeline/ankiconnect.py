@@ -40,8 +40,10 @@ from .sync import (
     _same_deck,
     _tags_for,
     desired,
+    fields_hash,
     make_plan,
     notes_for,
+    question_text,
     record_ids,
 )
 
@@ -146,10 +148,12 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         for info in infos:
             mine = [c for c in info["cards"] if c in deck_of]
             guid = info["fields"]["ID"]["value"]
+            fields = tuple(info["fields"][name]["value"] for name in FIELDS)
             notes[guid] = Existing(
                 nid=info["noteId"],
                 guid=guid,
-                fields=tuple(info["fields"][name]["value"] for name in FIELDS),
+                fields_hash=fields_hash(fields),
+                question=question_text(fields, guid),
                 tags=tuple(info["tags"]),
                 cards=tuple(mine),
                 decks=tuple(deck_of[c] for c in mine),

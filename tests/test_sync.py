@@ -595,3 +595,54 @@ def test_a_lock_restored_while_anki_is_updated_is_not_written_over(
     monkeypatch.undo()
     sync(load_config(content), collection)  # and the next sync brings Anki in step
     assert_in_step(collection, content)
+
+
+class _Unsendable(Exception):
+    """An error that cannot be pickled (as some of Anki's own may not be)."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not picklable")
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (SyncError("the disk is full"), "the disk is full"),
+        (_Unsendable(7, "deep inside Anki"), "Anki's library failed: _Unsendable: 7: deep inside"),
+    ],
+)
+def test_what_anki_raises_in_the_collections_process_is_the_syncs_error(
+    synced: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    expected: str,
+) -> None:
+    # The collection is opened, read and written in a process of its own (forked with the
+    # sync, so what is patched here is patched there); its error ends the sync here.
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    lock = (content / "cardsmith.lock.json").read_bytes()
+
+    def failing(*_args: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(sync_module, "apply", failing)
+    with pytest.raises(SyncError, match=expected):
+        sync(load_config(content), collection)
+    assert (content / "cardsmith.lock.json").read_bytes() == lock  # no id recorded
+    open_col(collection).close()  # the collection is closed again
+
+
+def test_a_sync_stopped_by_its_notes_leaves_the_collection_closed_and_unchanged(
+    synced: tuple[Path, Path],
+) -> None:
+    content, collection = synced
+    (content / "broken.md").write_text("## s\n\n1. q？\n\n   [x](../../../x.md)\n", "utf-8")
+    before = mods(collection)
+    with pytest.raises(ContentError):
+        sync(load_config(content), collection)
+    assert mods(collection) == before  # mods() opens it: it was closed

@@ -521,12 +521,13 @@ def _ensure_model(col: Collection, want: NoteTypeLook, how: str) -> None:
         col.models.update_dict(model)
 
 
-def apply(col: Collection, plan: Plan, want: Desired) -> None:
-    """Carry the plan out with Anki's library (each step one of Anki's own operations)."""
+def apply(col: Collection, plan: Plan, look: NoteTypeLook) -> None:
+    """Carry the plan out with Anki's library (each step one of Anki's own operations);
+    ``look``: the note type's CSS and templates, for a plan that creates or updates it."""
     from anki.collection import AddNoteRequest
 
     if plan.model:
-        _ensure_model(col, want.model, plan.model)
+        _ensure_model(col, look, plan.model)
     model = _our_model(col)
     for name in plan.create_decks:
         col.decks.id(name, create=True)
@@ -618,9 +619,10 @@ class CollectionSide:
         assert isinstance(found, State)
         return found
 
-    def apply(self, plan: Plan, want: Desired) -> None:
-        """Carry ``plan`` out, and close the collection (raises what Anki raised)."""
-        self._conn.send((plan, want))
+    def apply(self, plan: Plan, look: NoteTypeLook) -> None:
+        """Carry ``plan`` out, and close the collection (raises what Anki raised). Only the
+        plan is sent: its notes are the ones that change."""
+        self._conn.send((plan, look))
         self._sent = True
         self._receive()
 
@@ -664,6 +666,9 @@ def _sendable(exc: BaseException) -> BaseException:
 def _collection_side(path: Path, conn: Connection, parent: int) -> None:
     """The body of :class:`CollectionSide`'s process: open, read, wait, apply, close."""
     become_worker(parent)
+    # The notes' compile has the cores first: this process's work fits where the build's
+    # own runs alone (identity, the checks), and nothing waits for it before then.
+    os.nice(10)
     try:
         col = open_collection(path)
     except BaseException as exc:
@@ -756,7 +761,7 @@ def sync(
         progress("anki", 0, 1)
         plan = make_plan(want, side.state(), force=force, delete_orphans=delete_orphans)
         if not dry_run and not plan.empty:
-            side.apply(plan, want)
+            side.apply(plan, want.model)
     progress("anki", 1, 1)
     if not dry_run:
         record_ids(config, identity, plan)

@@ -232,34 +232,51 @@ def _regions(units: Sequence[Unit], lines: list[str]) -> list[_Placed | tuple[in
     something is looked for only where it was: their messages quote line numbers.
     """
     n = len(lines)
-    heads: dict[str, list[int]] = {}
-    for i, line in enumerate(lines):
-        if i == 0 or (line[:1] == "#" and _ATX_LINE.match(line)):
-            heads.setdefault(line, []).append(i)
+    heads: dict[str, list[int]] = {}  # first lines of where units may start, made if needed
+
+    def starts(first: str) -> list[int]:
+        if not heads:
+            for i, line in enumerate(lines):
+                if i == 0 or (line[:1] == "#" and _ATX_LINE.match(line)):
+                    heads.setdefault(line, []).append(i)
+        return heads.get(first, [])
+
     regions: list[_Placed | tuple[int, int]] = []
-    at = 0
+    at = moved = 0
     for k, unit in enumerate(units):
         last, size = k == len(units) - 1, unit.end - unit.start
-        found = heads.get(unit.first, ())
-        tries = 0
-        for start in found[bisect_left(found, at) :]:
-            end = start + size
-            if end > n or tries == _TRIES:
-                break
-            if unit.scans and start != unit.start:
-                continue
-            if last != (end == n) or (not last and not _ATX_LINE.match(lines[end])):
-                continue
-            tries += 1
-            if _digest(lines, start, end) == unit.digest:
-                if start > at:
-                    regions.append((at, start))
-                regions.append(_Placed(unit, start, end))
-                at = end
-                break
+        # Where the last unit found says it is, most often; else where its first line is.
+        guess = unit.start + moved
+        heading = guess == 0 or bool(_ATX_LINE.match(unit.first))
+        if at <= guess < n and lines[guess] == unit.first and heading:
+            start = guess if _fits(unit, guess, last, lines) else None
+        else:
+            start = None
+        if start is None:
+            found = starts(unit.first)
+            tried = found[bisect_left(found, at) :][:_TRIES]
+            start = next((s for s in tried if _fits(unit, s, last, lines)), None)
+        if start is None:
+            continue
+        if start > at:
+            regions.append((at, start))
+        regions.append(_Placed(unit, start, start + size))
+        at, moved = start + size, start - unit.start
     if at < n or not regions:
         regions.append((at, n))
     return regions
+
+
+def _fits(unit: Unit, start: int, last: bool, lines: list[str]) -> bool:
+    """Whether ``unit`` is found again at the 0-based line ``start``: its lines the same,
+    a top-level heading after them (the end of the file after the last unit), and, for a
+    unit whose scans found something, where it was."""
+    end = start + unit.end - unit.start
+    if end > len(lines) or (unit.scans and start != unit.start):
+        return False
+    if last != (end == len(lines)) or (not last and not _ATX_LINE.match(lines[end])):
+        return False
+    return _digest(lines, start, end) == unit.digest
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,19 @@ def tiny_png(red: int = 0) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (2, 2), (red, 0, 0)).save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.fixture
+def compiled_cards(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The questions whose cards are compiled from scratch (not reused), in order."""
+    from pipeline import parse as parse_module
+
+    seen: list[str] = []
+    real = parse_module._FileParser.compile_card
+
+    def counting(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
+        seen.append(source.question)
+        real(self, source)
+
+    monkeypatch.setattr(parse_module._FileParser, "compile_card", counting)
+    return seen

@@ -90,6 +90,17 @@ def _compile(file: Path, text: str, previous: ParsedFile | None) -> ParsedFile:
     return parse_file(file.parent, file.name, config, False, text.encode("utf-8"), previous)
 
 
+def _spliced(file: Path, text: str, edited: str) -> tuple[ParsedFile, ParsedFile]:
+    """The compile of ``text``, then that of ``edited`` spliced from it: the same as a
+    compile from scratch of ``edited``."""
+    before = _compile(file, text, None)
+    fresh = _compile(file, edited, None)
+    after = _compile(file, edited, before)
+    assert after == fresh
+    assert _units(after) == _units(fresh)
+    return before, after
+
+
 def _units(parsed: ParsedFile) -> object:
     return pickle.loads(parsed.units) if parsed.units else None
 
@@ -115,53 +126,42 @@ def test_edit_after_edit_the_splice_gives_the_records_of_a_compile_from_scratch(
             before = spliced
 
 
-def test_an_edited_answer_parses_only_its_own_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edited_answer_parses_only_its_own_unit(
+    monkeypatch: pytest.MonkeyPatch, compiled_cards: list[str]
+) -> None:
     file = FIXTURES / "splice" / "notes.md"
     text = file.read_text(encoding="utf-8")
     before = _compile(file, text, None)
+    del compiled_cards[:]
     edited = text.replace("可以，HTML 注释", "可以的，HTML 注释")
     parsed: list[tuple[int, int]] = []
-    compiled: list[str] = []
-    parser = parse_module._FileParser
-    real_parse, real_compile = parser.parse_lines, parser.compile_card
+    real_parse = parse_module._FileParser.parse_lines
 
     def parse_lines(self: parse_module._FileParser, start: int, end: int) -> object:
         parsed.append((start, end))
         return real_parse(self, start, end)
 
-    def compile_card(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
-        compiled.append(source.question)
-        real_compile(self, source)
-
     def whole(self: parse_module._FileParser) -> ParsedFile:
         raise AssertionError("the file was parsed whole")
 
     monkeypatch.setattr(parse_module._FileParser, "parse_lines", parse_lines)
-    monkeypatch.setattr(parse_module._FileParser, "compile_card", compile_card)
     monkeypatch.setattr(parse_module._FileParser, "run", whole)
     after = _compile(file, edited, before)
     assert parsed == [(18, 26)]  # "#### 2. 注释里能藏标题吗？" up to the next question
-    assert compiled == ["注释里能藏标题吗？"]
+    assert compiled_cards == ["注释里能藏标题吗？"]
     assert after.cards[0] is before.cards[0] and after.cards[2:] == before.cards[2:]
 
 
-def test_lines_added_above_a_unit_move_it_and_its_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lines_added_above_a_unit_move_it_and_its_cards(compiled_cards: list[str]) -> None:
     file = FIXTURES / "splice" / "notes.md"
     text = file.read_text(encoding="utf-8")
     before = _compile(file, text, None)
     edited = text.replace("可以，HTML 注释", "可以。\n\nHTML 注释")  # two lines more
     fresh = _compile(file, edited, None)
-    compiled: list[str] = []
-    real = parse_module._FileParser.compile_card
-
-    def compile_card(self: parse_module._FileParser, source: parse_module._CardSource) -> None:
-        compiled.append(source.question)
-        real(self, source)
-
-    monkeypatch.setattr(parse_module._FileParser, "compile_card", compile_card)
+    del compiled_cards[:]
     after = _compile(file, edited, before)
     assert after == fresh
-    assert compiled == ["注释里能藏标题吗？"]
+    assert compiled_cards == ["注释里能藏标题吗？"]
     assert [c.source.line for c in after.cards[2:]] == [c.source.line + 2 for c in before.cards[2:]]
     assert after.diagnostics[0].line == before.diagnostics[0].line + 2  # the setext warning
 
@@ -171,11 +171,8 @@ def test_a_heading_that_is_no_longer_a_chapter_is_read_again(tmp_path: Path) -> 
     # none, it asks. Its own lines did not change: the question below it went.
     chapter = "## {n}. 第{n}章\n\n#### {n}. 问题{n}？\n\n答案{n}。\n\n"
     text = "".join(chapter.format(n=n) for n in (1, 2, 3))
-    note = tmp_path / "notes.md"
-    before = _compile(note, text, None)
     edited = text.replace("#### 2. 问题2？\n\n答案2。\n\n", "")
-    after = _compile(note, edited, before)
-    assert after == _compile(note, edited, None)
+    _, after = _spliced(tmp_path / "notes.md", text, edited)
     assert "第2章" in [card.question for card in after.cards]
 
 
@@ -183,11 +180,8 @@ def test_a_card_moved_inside_a_parsed_stretch_keeps_its_problems_at_its_lines(
     tmp_path: Path,
 ) -> None:
     text = "## 节\n\n1. 问题一？\n\n   答案一。\n\n2. 问题二？\n\n   ```foobar\n   x\n   ```\n"
-    note = tmp_path / "notes.md"
-    before = _compile(note, text, None)
     edited = text.replace("答案一。", "答案一。\n\n   补充。")
-    after = _compile(note, edited, before)
-    assert after == _compile(note, edited, None)
+    before, after = _spliced(tmp_path / "notes.md", text, edited)
     assert [d.line for d in after.diagnostics] == [d.line + 2 for d in before.diagnostics]
 
 
@@ -204,20 +198,14 @@ def test_a_card_moved_inside_a_parsed_stretch_keeps_its_problems_at_its_lines(
 def test_an_edit_that_reaches_other_units_is_read_again(change: Callable[[str], str]) -> None:
     file = FIXTURES / "splice" / "notes.md"
     text = file.read_text(encoding="utf-8")
-    before = _compile(file, text, None)
-    edited = change(text)
-    assert _compile(file, edited, before) == _compile(file, edited, None)
+    _spliced(file, text, change(text))
 
 
 def test_a_unit_that_becomes_part_of_an_answer_above_it_is_read_again(tmp_path: Path) -> None:
     # "##### 说明" is deeper than the questions: text in no question, where a unit starts.
     # Once the section above it is a question, it is that question's answer.
     text = "## 节\n\n##### 说明\n\n内容。\n\n#### 1. 问题一？\n\n答案一。\n"
-    note = tmp_path / "notes.md"
-    before = _compile(note, text, None)
-    edited = text.replace("## 节", "#### 2. 新问题？")
-    after = _compile(note, edited, before)
-    assert after == _compile(note, edited, None)
+    _, after = _spliced(tmp_path / "notes.md", text, text.replace("## 节", "#### 2. 新问题？"))
     assert "内容。" in after.cards[0].answer
 
 

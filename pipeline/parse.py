@@ -34,7 +34,7 @@ import hashlib
 import itertools
 import pickle
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +76,7 @@ from .shapes import (
     structure_problems,
     top_headings,
 )
+from .splice import Mark, Placed, atx_level, digest, found_again, moved_all, moved_card
 from .typstmd import TypstRenderer, escape
 
 #: ``… **A:** …`` inside a question's line: where its answer starts.
@@ -187,112 +188,6 @@ def tag_name(text: str) -> str:
 # --- the parser ----------------------------------------------------------------------------
 
 
-#: A line that opens an ATX heading (CommonMark 4.2), outside any container.
-_ATX_LINE = re.compile(r"(#{1,6})(?:[ \t]|$)")
-
-
-def _atx_level(line: str) -> int:
-    """The level of the ATX heading ``line`` opens (0: it opens none)."""
-    found = _ATX_LINE.match(line)
-    return len(found.group(1)) if found else 0
-
-
-def _digest(lines: list[str], start: int, end: int) -> bytes:
-    return hashlib.blake2b("\n".join(lines[start:end]).encode(), digest_size=16).digest()
-
-
-@dataclass(frozen=True)
-class _Placed:
-    """An earlier compile's unit found again in the file, maybe moved."""
-
-    unit: Unit
-    start: int
-    """0-based line where it starts now."""
-    end: int
-    """0-based line after it now."""
-
-    @property
-    def moved(self) -> int:
-        """Lines it moved down (negative: up)."""
-        return self.start - self.unit.start
-
-
-#: Lines tried for a unit whose first line the file holds more than once.
-_TRIES = 4
-
-
-def _regions(units: Sequence[Unit], lines: list[str]) -> list[_Placed | tuple[int, int]]:
-    """The file's lines in order: the earlier compile's units found again (their lines
-    unchanged, followed by a top-level heading or, for the last one, by the end of the
-    file; moved when lines were added or removed above them), and the line ranges
-    between them, to parse.
-
-    A unit starts at the file's first line or at a heading, and is looked for only there
-    (so one whose first line is no heading, only at the top). A unit whose scans found
-    something is looked for only where it was: their messages quote line numbers.
-    """
-    n = len(lines)
-    heads: dict[str, list[int]] = {}  # first lines of where units may start, made if needed
-
-    def starts(first: str) -> list[int]:
-        if not heads:
-            for i, line in enumerate(lines):
-                if i == 0 or (line[:1] == "#" and _ATX_LINE.match(line)):
-                    heads.setdefault(line, []).append(i)
-        return heads.get(first, [])
-
-    regions: list[_Placed | tuple[int, int]] = []
-    at = moved = 0
-    for k, unit in enumerate(units):
-        last, size = k == len(units) - 1, unit.end - unit.start
-        # Where the last unit found says it is, most often; else where its first line is.
-        guess = unit.start + moved
-        heading = guess == 0 or bool(_ATX_LINE.match(unit.first))
-        if at <= guess < n and lines[guess] == unit.first and heading:
-            start = guess if _fits(unit, guess, last, lines) else None
-        else:
-            start = None
-        if start is None:
-            found = starts(unit.first)
-            tried = found[bisect_left(found, at) :][:_TRIES]
-            start = next((s for s in tried if _fits(unit, s, last, lines)), None)
-        if start is None:
-            continue
-        if start > at:
-            regions.append((at, start))
-        regions.append(_Placed(unit, start, start + size))
-        at, moved = start + size, start - unit.start
-    if at < n or not regions:
-        regions.append((at, n))
-    return regions
-
-
-def _fits(unit: Unit, start: int, last: bool, lines: list[str]) -> bool:
-    """Whether ``unit`` is found again at the 0-based line ``start``: its lines the same,
-    a top-level heading after them (the end of the file after the last unit), and, for a
-    unit whose scans found something, where it was."""
-    end = start + unit.end - unit.start
-    if end > len(lines) or (unit.scans and start != unit.start):
-        return False
-    if last != (end == len(lines)) or (not last and not _ATX_LINE.match(lines[end])):
-        return False
-    return _digest(lines, start, end) == unit.digest
-
-
-@dataclass(frozen=True)
-class _Mark:
-    """Where the compile stood at a unit's first line (counts of what it had made)."""
-
-    line: int
-    cards: int
-    said: int
-    stray: int
-    skipped: int
-    sections: tuple[tuple[int, str], ...]
-    open_level: int
-    """Level of the heading question whose answer ran up to this line (0: none)."""
-
-
 @dataclass
 class _Answer:
     """A question being read whose answer is still growing (a paragraph or list question)."""
@@ -369,7 +264,7 @@ class _FileParser:
         self.scans: list[tuple[int, Diagnostic]] = []  # (index in contentscan.SCANS, finding)
         self.headings: list[Heading] = []
         self.bold_lines: list[int] = []
-        self.marks: list[_Mark] = []
+        self.marks: list[Mark] = []
         self.taken_open = 0  # open_level at the end of a unit taken whole
         self.earlier: Shape | None = None  # in a splice: the shape of the compile spliced from
         self.cards: list[Card] = []
@@ -526,7 +421,7 @@ class _FileParser:
         if shape.settings != self.settings():
             return None
         self.earlier = shape
-        regions = _regions(units, self.lines)
+        regions = found_again(units, self.lines)
         parsed: dict[int, list[Token]] = {}
         for k, region in enumerate(regions):
             if isinstance(region, tuple):
@@ -539,7 +434,7 @@ class _FileParser:
                 self.bold_lines += self.asking_bold(tokens, 0, len(tokens))
             else:
                 moved, unit = region.moved, region.unit
-                self.scans += unit.scans  # found only where they were (``_regions``)
+                self.scans += unit.scans  # found only where they were (``regions``)
                 self.headings += [replace(h, line=h.line + moved) for h in unit.headings]
                 self.bold_lines += [line + moved for line in unit.bold]
         self.detect(self.headings, len(self.bold_lines))
@@ -549,7 +444,7 @@ class _FileParser:
         early, self.diagnostics = self.diagnostics, []
         self.mark(0, 0)
         for k, region in enumerate(regions):
-            if isinstance(region, _Placed):
+            if isinstance(region, Placed):
                 if self.take(region, previous):
                     continue
                 again = self.parse_lines(region.start, region.end)
@@ -591,19 +486,19 @@ class _FileParser:
                 tok.map = [tok.map[0] + start, tok.map[1] + start]
         return tokens
 
-    def take(self, placed: _Placed, previous: ParsedFile) -> bool:
+    def take(self, placed: Placed, previous: ParsedFile) -> bool:
         """Take a unit of ``previous`` as it was (its lines moved with it), when the compile
         stands where it stood then: nothing open at its start, the same sections, its last
         answer ending at the heading after it, its chapters the same, its images and links
         judged the same. False: it is read again."""
         lines, unit, moved = self.lines, placed.unit, placed.moved
         open_q = self.open_q
-        if open_q and _atx_level(lines[placed.start]) > len(self.tokens[open_q[0]].markup):
+        if open_q and atx_level(lines[placed.start]) > len(self.tokens[open_q[0]].markup):
             return False  # it starts with a sub-heading of the question before it
         self.boundary(placed.start, len(self.tokens))
         if tuple(self.sections) != unit.sections:
             return False
-        after = _atx_level(lines[placed.end]) if placed.end < len(lines) else 0
+        after = atx_level(lines[placed.end]) if placed.end < len(lines) else 0
         if unit.open_level and after > unit.open_level:
             return False  # its last answer goes on under the heading after it
         assert self.earlier is not None
@@ -616,10 +511,10 @@ class _FileParser:
             return False
         for card in cards:
             deck = self.decks.setdefault(card.deck.sections, card.deck)
-            self.cards.append(_with_deck(_moved(card, moved), deck))
+            self.cards.append(_with_deck(moved_card(card, moved), deck))
         for key, made in previous.compiled[first:last]:
-            self.compiled.append((key, _moved_all(made, moved)))
-        self.diagnostics += _moved_all(unit.said, moved)
+            self.compiled.append((key, moved_all(made, moved)))
+        self.diagnostics += moved_all(unit.said, moved)
         self.stray += [line + moved for line in unit.stray]
         self.skipped += unit.skipped
         self.sections = list(unit.after)
@@ -711,7 +606,7 @@ class _FileParser:
         self.boundary(len(self.lines), len(self.tokens))
 
     def mark(self, line: int, open_level: int) -> None:
-        found = _Mark(
+        found = Mark(
             line,
             len(self.cards),
             len(self.diagnostics),
@@ -772,7 +667,7 @@ class _FileParser:
             Unit(
                 a.line,
                 b.line,
-                _digest(lines, a.line, b.line),
+                digest(lines, a.line, b.line),
                 lines[a.line] if a.line < len(lines) else "",
                 a.sections,
                 b.sections,
@@ -1121,7 +1016,7 @@ class _FileParser:
         if found is not None and self.resolver.judged_alike(found[0].targets):
             card, made = found
             moved = made_from.line - card.source.line  # the same card further up or down
-            card, made = _moved(card, moved), _moved_all(made, moved)
+            card, made = moved_card(card, moved), moved_all(made, moved)
             self.cards.append(_with_deck(card, made_from.deck))
             for diagnostic in made:  # the PDF's own problems are reported with the file's
                 if diagnostic.code == _MATH_PDF and self.typst is not None:
@@ -1315,33 +1210,6 @@ def _token_parts(tokens: list[Token], out: list[str], base: int = 0) -> None:
             out.append(_CHILDREN)
             _token_parts(t.children, out, base)
             out.append(_END)
-
-
-def _moved(card: Card, lines: int) -> Card:
-    """``card`` as compiled ``lines`` lines further down the file: its lines moved (those
-    of its question, code blocks, images and links), nothing else."""
-    if not lines:
-        return card
-    copy = object.__new__(Card)  # its digests, worked out already, hold: they read no line
-    copy.__dict__.update(
-        card.__dict__,
-        source=Source(card.source.path, card.source.line + lines),
-        code_blocks=tuple(
-            replace(
-                block,
-                line=block.line + lines,
-                error=(block.error[0] + lines, block.error[1]) if block.error else None,
-            )
-            for block in card.code_blocks
-        ),
-        targets=tuple(replace(target, line=target.line + lines) for target in card.targets),
-    )
-    return copy
-
-
-def _moved_all(found: tuple[Diagnostic, ...], lines: int) -> tuple[Diagnostic, ...]:
-    """Diagnostics ``lines`` lines further down."""
-    return tuple(replace(d, line=d.line + lines) for d in found) if lines else found
 
 
 def _with_deck(card: Card, deck: Deck) -> Card:

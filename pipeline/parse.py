@@ -188,6 +188,29 @@ def tag_name(text: str) -> str:
 # --- the parser ----------------------------------------------------------------------------
 
 
+#: What opens or closes a display formula (``$$…$$``, ``\\[…\\]``). Such a block opens only
+#: where it closes, however far below (the plugins' rule), so unlike a fence its reach
+#: depends on lines past any heading.
+_MATH_DELIMITERS = ("$$", "\\[", "\\]")
+
+
+def _has_math_delimiter(lines: list[str]) -> bool:
+    return any(d in line for line in lines for d in _MATH_DELIMITERS)
+
+
+def _loose_math(tokens: list[Token]) -> bool:
+    """Whether a display formula's delimiter was left as text: a later edit anywhere may
+    pair it with another, across headings, so the file is not cut into units. (A file
+    whose delimiters all pair keeps its units; an edit that adds or removes one is
+    compiled whole.)"""
+    return any(
+        child.type == "text" and _has_math_delimiter([child.content])
+        for tok in tokens
+        if tok.type == "inline"
+        for child in tok.children or ()
+    )
+
+
 @dataclass
 class _Answer:
     """A question being read whose answer is still growing (a paragraph or list question)."""
@@ -404,7 +427,7 @@ class _FileParser:
         self.report_unplaced()
         self.typst_problems()
         unitary = not self.env.get("references") and self.typst is None and self.keyed
-        return self.result(early, unitary and "\0" not in self.text)
+        return self.result(early, unitary and "\0" not in self.text and not _loose_math(tokens))
 
     def splice(self, previous: ParsedFile) -> ParsedFile | None:
         """Compile the file from ``previous`` (this file's records from an earlier compile
@@ -425,6 +448,8 @@ class _FileParser:
         parsed: dict[int, list[Token]] = {}
         for k, region in enumerate(regions):
             if isinstance(region, tuple):
+                if _has_math_delimiter(self.lines[region[0] : region[1]]):
+                    return None  # it may pair with one in a unit: see _loose_math
                 tokens = self.parse_lines(*region)
                 if tokens is None:
                     return None
@@ -457,6 +482,8 @@ class _FileParser:
         self.close()
         if not self.cards and not self.skipped:
             return None  # "no question in this file" reads every heading of it
+        if self.env.get("references"):
+            return None  # defined by an answer read on its own: it reaches the other cards
         self.report_unplaced()
         return self.result(early, True)
 

@@ -201,6 +201,46 @@ def test_an_edit_that_reaches_other_units_is_read_again(change: Callable[[str], 
     _spliced(file, text, change(text))
 
 
+#: Display formulas whose delimiters pair across headings once an edit adds or removes
+#: one (a ``$$`` block opens only where it closes, however far below): found by a trial.
+FORMULAS = {
+    "a closing $$ removed": (
+        "## 优化\n#### 1. 什么是梯度？\n$$\ng = \\nabla L\n$$\n#### 2. 什么是学习率？\n步长。\n"
+        "#### 3. 什么是动量？\n$$\nv = \\beta v + g\n$$\n",
+        lambda t: t.replace("g = \\nabla L\n$$\n", "g = \\nabla L\n", 1),
+    ),
+    "a closing \\] appended": (
+        "Q: What is TCP?\n#\n\\[\n# English notes\n",
+        lambda t: t + "\\]\n",
+    ),
+    "an opening \\[ inserted": (
+        "#### 2. 什么是正则化？\n## 基础\n\\]\n",
+        lambda t: t.replace("## 基础", "\\[\n## 基础"),
+    ),
+    "a heading inside a formula found again": (
+        "# 第一章 向量\n$$\n# x\n### 三级\n$$\n## 1.2 范数\n# x\n# 1. 一章\n",
+        lambda t: t.replace("## 1.2", "# 1.2"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FORMULAS, ids=list(FORMULAS))
+def test_a_formula_whose_delimiters_pair_across_headings_is_read_whole(
+    case: str, tmp_path: Path
+) -> None:
+    text, change = FORMULAS[case]
+    _spliced(tmp_path / "notes.md", text, change(text))
+
+
+def test_a_reference_defined_by_an_answer_read_on_its_own_stops_the_splice(
+    tmp_path: Path,
+) -> None:
+    # The answer's lazy line is parsed on its own, where it is a reference definition.
+    text = "# A\n\n1. 什么是 GIL？\n\n   答案\n\n# B\n\n1. 问题？\n\n   see [x][ref]\n"
+    edited = text.replace("\n\n   答案\n", "\n[ref]: https://example.com\n")
+    _spliced(tmp_path / "notes.md", text, edited)
+
+
 def test_a_unit_that_becomes_part_of_an_answer_above_it_is_read_again(tmp_path: Path) -> None:
     # "##### 说明" is deeper than the questions: text in no question, where a unit starts.
     # Once the section above it is a question, it is that question's answer.

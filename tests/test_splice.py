@@ -203,7 +203,7 @@ def test_an_edit_that_reaches_other_units_is_read_again(change: Callable[[str], 
 
 #: Display formulas whose delimiters pair across headings once an edit adds or removes
 #: one (a ``$$`` block opens only where it closes, however far below): found by a trial.
-FORMULAS = {
+FORMULAS: dict[str, tuple[str, Callable[[str], str]]] = {
     "a closing $$ removed": (
         "## 优化\n#### 1. 什么是梯度？\n$$\ng = \\nabla L\n$$\n#### 2. 什么是学习率？\n步长。\n"
         "#### 3. 什么是动量？\n$$\nv = \\beta v + g\n$$\n",

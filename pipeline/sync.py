@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import re
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -417,6 +418,7 @@ def open_collection(path: Path) -> Collection:
         ) from exc
     if not path.is_file():
         raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")
+    _refuse_other_files(path)
     try:
         return Collection(str(path))
     except DBError as exc:
@@ -426,6 +428,31 @@ def open_collection(path: Path) -> Collection:
                 "or use cardsmith sync --ankiconnect while Anki runs"
             ) from exc
         raise SyncError(f"{path} is not an Anki collection ({str(exc)[:120]})") from exc
+
+
+def _refuse_other_files(path: Path) -> None:
+    """Raise :class:`SyncError` unless ``path`` looks like an Anki collection: Anki's
+    library makes a new collection in whatever file it opens, so an empty file or another
+    program's SQLite database would be written into (even by a dry run). Read only."""
+    what = "the collection.anki2 of an Anki profile"
+    if path.stat().st_size == 0:
+        raise SyncError(f"{path} is an empty file, not an Anki collection ({what})")
+    try:
+        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            found = db.execute(
+                "select 1 from sqlite_master where type = 'table' and name = 'col'"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return  # locked (open in Anki) or unreadable: Anki's own open says which
+    except sqlite3.DatabaseError:
+        raise SyncError(f"{path} is not an Anki collection: not a database ({what})") from None
+    if found is None:
+        raise SyncError(
+            f"{path} is not an Anki collection: a database without Anki's tables ({what})"
+        )
 
 
 def _db(col: Collection) -> Any:

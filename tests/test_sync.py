@@ -646,3 +646,39 @@ def test_a_sync_stopped_by_its_notes_leaves_the_collection_closed_and_unchanged(
     with pytest.raises(ContentError):
         sync(load_config(content), collection)
     assert mods(collection) == before  # mods() opens it: it was closed
+
+
+def _other_sqlite(path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("create table t (x)")
+    db.execute("insert into t values (42)")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b""), "an empty file, not an Anki collection"),
+        (lambda p: p.write_text("hello\n"), "not an Anki collection: not a database"),
+        (_other_sqlite, "not an Anki collection: a database without Anki's tables"),
+    ],
+    ids=["empty", "text", "another program's database"],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "sync"])
+def test_a_file_that_is_no_collection_is_refused_and_left_as_it_was(
+    tmp_path: Path, make: Callable[[Path], object], expected: str, dry_run: bool
+) -> None:
+    # Anki's library would make a collection in it (found by the third trial).
+    content = tmp_path / "content"
+    put_notes(CASES / "moves" / "before", content)
+    target = tmp_path / "anki" / "collection.anki2"
+    target.parent.mkdir()
+    make(target)
+    before = target.read_bytes()
+    with pytest.raises(SyncError, match=expected):
+        sync(load_config(content), target, dry_run=dry_run)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["collection.anki2"]

@@ -793,7 +793,7 @@ def sync(
     with collector_paused(), CollectionSide(collection) as side:
 
         def compiled_then_read(stage: str, done: int, total: int) -> None:
-            if stage != "parse":  # the notes are compiled: the cores are free
+            if stage != "parse" or done == total:  # compiled: the cores are free
                 side.read()
             progress(stage, done, total)
 

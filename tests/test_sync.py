@@ -568,32 +568,33 @@ def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Pat
     return older
 
 
-def test_a_lock_restored_while_the_notes_are_read_stops_the_sync_before_anki(
-    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("restored_after", "message", "anki_updated"),
+    [
+        ("notes_for", "the lock file changed while this build ran", False),
+        ("apply", "Anki was updated, the lock was not written", True),
+    ],
+    ids=["while the notes are read", "while Anki is updated"],
+)
+def test_a_lock_restored_while_a_sync_runs_is_never_written_over(
+    synced: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    restored_after: str,
+    message: str,
+    anki_updated: bool,
 ) -> None:
+    # Before Anki is touched the sync stops; once Anki was updated, it leaves the lock as
+    # restored, and the next sync brings Anki in step.
     content, collection = synced
     put_notes(CASES / "moves" / "after", content)
-    older = _restore_lock_after(monkeypatch, "notes_for", content)
+    older = _restore_lock_after(monkeypatch, restored_after, content)
     before = mods(collection)
-    with pytest.raises(EnvironmentProblem, match="the lock file changed while this build ran"):
+    with pytest.raises(EnvironmentProblem, match=message):
         sync(load_config(content), collection)
-    assert mods(collection) == before  # Anki untouched
-    assert (content / "cardsmith.lock.json").read_bytes() == older
-
-
-def test_a_lock_restored_while_anki_is_updated_is_not_written_over(
-    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    content, collection = synced
-    put_notes(CASES / "moves" / "after", content)
-    older = _restore_lock_after(monkeypatch, "apply", content)
-    before = mods(collection)
-    with pytest.raises(EnvironmentProblem, match="Anki was updated, the lock was not written"):
-        sync(load_config(content), collection)
-    assert mods(collection) != before
+    assert (mods(collection) != before) == anki_updated
     assert (content / "cardsmith.lock.json").read_bytes() == older
     monkeypatch.undo()
-    sync(load_config(content), collection)  # and the next sync brings Anki in step
+    sync(load_config(content), collection)
     assert_in_step(collection, content)
 
 

@@ -721,6 +721,10 @@ def assign(
             if i in chosen:
                 oid, how, score = chosen[i]
                 match = _match(old.get(oid), oid, card, digest, now, how, score)
+                if oid in was_orphan and not match.was_note and match.status != "added":
+                    # An answer given back: Anki still holds the note it had (kept as an
+                    # orphan under this id), and the import updates it.
+                    match = replace(match, was_note=True)
             else:
                 key = (card.source.path, card.question)
                 while (nid := new_id(card, salts[key])) in used:

@@ -317,6 +317,9 @@ def test_a_removed_answer_is_an_orphan_until_the_answer_is_back(tmp_path: Path) 
     (content / "n.md").write_text(NOTES, "utf-8")
     result = build(load_config(content, out=tmp_path / "o", formats=("json",)))
     assert result.report.orphans == ()
+    # Anki kept the note while it had no answer: the import updates it (found by a trial).
+    counts = result.report.counts
+    assert (counts["new"], counts["updated"]) == (0, 1)
 
 
 SORTED_BAD: dict[str, dict[str, object]] = {

@@ -441,8 +441,8 @@ def sync(
         click.echo(line, err=True)
     if dry_run:
         click.echo("dry run: nothing was written", err=True)
-    elif result.plan.empty:
-        click.echo("Anki is up to date: nothing was written", err=True)
+    else:
+        click.echo(result.plan.done_line(), err=True)
 
 
 @cli.command()

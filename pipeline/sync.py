@@ -228,6 +228,31 @@ class Plan:
             or self.state is not None
         )
 
+    def done_line(self) -> str:
+        """What carrying the plan out wrote, in one line (for the end of a sync)."""
+        counts = (
+            (len(self.add), "note(s) added"),
+            (len(self.update), "updated"),
+            (len(self.move), "moved"),
+            (len(self.orphan), "orphaned"),
+            (len(self.revive), "back from orphan"),
+            (len(self.delete), "deleted"),
+            (len(self.create_decks), "deck(s) made"),
+            (len(self.remove_decks), "empty deck(s) removed"),
+            (len(self.media), "image(s) added"),
+        )
+        made = {"create": ["the note type made"], "update": ["the note type updated"], "": []}
+        done = ", ".join([*(f"{n} {what}" for n, what in counts if n), *made[self.model]])
+        head = f"Anki is in step: {done}" if done else "Anki is in step: the sync record updated"
+        if not self.empty:
+            return head + self.conflicts_left()
+        return "Anki is up to date: nothing was written" + self.conflicts_left()
+
+    def conflicts_left(self) -> str:
+        if not self.conflict:
+            return ""
+        return f"; {len(self.conflict)} conflict(s) left as they are (--force overwrites them)"
+
     def lines(self) -> list[str]:
         """The plan for people: one line per action, with questions and decks."""
         out = [

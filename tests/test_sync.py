@@ -300,6 +300,15 @@ def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -
     assert "dry run: nothing was written" in result.output
     assert mods(collection) == before
     assert (content / "cardsmith.lock.json").read_text("utf-8") == lock
+    done = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[-1].startswith("Anki is in step: ")  # what was written
+    again = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert again.output.splitlines()[-1] == "Anki is up to date: nothing was written"
 
 
 def test_conflicts_are_left_unless_forced(tmp_path: Path) -> None:

@@ -279,6 +279,7 @@ class Plan:
         if self.delete:
             reviews = sum(e.reviews for e in self.delete)
             out.append(f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s)")
+            out += [f"  delete: {e.question[:40]} ({e.reviews} review(s))" for e in self.delete]
         elif self.kept_orphans or self.orphan:
             kept = len(self.kept_orphans) + len(self.orphan)
             out.append(

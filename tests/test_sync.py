@@ -340,6 +340,7 @@ def test_delete_orphans_says_how_many_reviews_go(synced: tuple[Path, Path]) -> N
     )
     assert result.exit_code == 0, result.output
     assert "delete: 1 orphan note(s) and their 2 review(s)" in result.output
+    assert "delete: 列表和元组的区别 (2 review(s))" in result.output  # each one named
     assert all(not n["orphan"] for n in snapshot(collection)["notes"])
     assert_in_step(collection, content)
 

@@ -313,6 +313,7 @@ class _FileParser:
         self.marks: list[Mark] = []
         self.taken_open = 0  # open_level at the end of a unit taken whole
         self.earlier: Shape | None = None  # in a splice: the shape of the compile spliced from
+        self.digests: dict[tuple[int, int], bytes] = {}  # of the units taken, where they are now
         self.cards: list[Card] = []
         self.sections: list[tuple[int, str]] = []
         # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
@@ -571,6 +572,7 @@ class _FileParser:
         self.skipped += unit.skipped
         self.sections = list(unit.after)
         self.taken_open = unit.open_level  # its last question's answer ran to its end
+        self.digests[(placed.start, placed.end)] = unit.digest  # its lines: hashed already
         return True
 
     def walk(self, first: int, last: int) -> None:
@@ -719,7 +721,7 @@ class _FileParser:
             Unit(
                 a.line,
                 b.line,
-                digest(lines, a.line, b.line),
+                self.digests.get((a.line, b.line)) or digest(lines, a.line, b.line),
                 lines[a.line] if a.line < len(lines) else "",
                 a.sections,
                 b.sections,

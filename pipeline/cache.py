@@ -97,8 +97,21 @@ _CONTEXT_SIZE = 32  # a records entry's body: its key's context (sha256), then t
 _TEMP = re.compile(r"\.(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
 
-def _temp_prefix() -> str:
-    return f".{os.getpid()}."
+def _temp_prefix(owner: int | None = None) -> str:
+    return f".{os.getpid() if owner is None else owner}."
+
+
+def _temporary(folder: Path, payload: bytes, owner: int | None = None) -> Path:
+    """A new temporary file in ``folder`` holding ``payload`` (none on an error), named for
+    the build's process ``owner`` (default: this process)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(owner), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
 
 
 def _header(key: str, payload: bytes) -> bytes:
@@ -244,12 +257,11 @@ class Entry:
         pickled = pickle.dumps(parsed, protocol=5)
         payload = bytes.fromhex(self.context) + pickled
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{self.owner}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                out.write(_header(self.key, payload) + payload)
+            return pickled, _temporary(
+                self.folder, _header(self.key, payload) + payload, self.owner
+            )
         except OSError:
             return pickled, None
-        return pickled, Path(tmp)
 
 
 @dataclass
@@ -566,11 +578,4 @@ class ParseCache:
     def _temporary(self, payload: bytes) -> Path:
         """A new temporary file in the cache folder holding ``payload`` (none on an error)."""
         assert self.folder is not None
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return Path(tmp)
+        return _temporary(self.folder, payload)

@@ -17,6 +17,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
@@ -73,6 +74,30 @@ def _html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _env: Any
     return f"\\({tex}\\)"
 
 
+def _place_bracket_blocks(state: StateCore) -> None:
+    """Give the ``\\[…\\]`` blocks their lines: ``texmath`` makes them without a source map,
+    where every other block has one (an answer's lines and every warning read it). Each
+    starts at the first line holding ``\\[`` after the block before it, and ends with the
+    line holding ``\\]``."""
+    tokens = state.tokens
+    if not any(tok.map is None and tok.block and tok.type in MATH_TOKENS for tok in tokens):
+        return
+    lines = state.src.split("\n")
+    after, ends = 0, []  # the open containers' last lines
+    for tok in tokens:
+        if tok.nesting == 1:
+            ends.append(tok.map[1] if tok.map else after)
+            after = tok.map[0] if tok.map else after
+        elif tok.nesting == -1:
+            after = ends.pop() if ends else after
+        elif tok.map:
+            after = tok.map[1]
+        elif tok.block and tok.type in MATH_TOKENS:
+            start = next((i for i in range(after, len(lines)) if "\\[" in lines[i]), after)
+            end = next((i for i in range(start, len(lines)) if "\\]" in lines[i]), start)
+            tok.map, after = [start, end + 1], end + 1
+
+
 def math_plugin(md: MarkdownIt) -> None:
     """Plugin: the four math forms, rendered for Anki's MathJax."""
     # A ``$$`` that never closes must not make parsing quadratic: no blank lines inside.
@@ -83,6 +108,7 @@ def math_plugin(md: MarkdownIt) -> None:
     lenient = math_inline_dollar(allow_space=False, allow_digits=True, allow_double=True)
     md.inline.ruler.at("math_inline", _digit_safe(strict, lenient))
     texmath_plugin(md, delimiters="brackets")
+    md.core.ruler.after("block", "math_block_lines", _place_bracket_blocks)
     # Both plugins render the same token types, whichever came last for both: ours instead.
     for name in MATH_TOKENS:
         md.add_render_rule(name, _html)

@@ -53,7 +53,6 @@ from .highlight import (
     typst_string,
     unknown_language_message,
 )
-from .mathmd import MATH_TOKENS
 from .paths import Resolver
 from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
 from .records import Card, CodeBlock, Deck, ParsedFile, Shape, Source, Target, Unit
@@ -210,28 +209,6 @@ def _loose_math(tokens: list[Token]) -> bool:
         if tok.type == "inline"
         for child in tok.children or ()
     )
-
-
-def _place_formulas(tokens: list[Token], lines: Sequence[str]) -> None:
-    """Give the ``\\[…\\]`` blocks their lines: the plugin makes them without a source map
-    (every other block has one), which the answers read from. Each starts at the first
-    line holding ``\\[`` after the block before it, and ends with the line holding ``\\]``.
-    """
-    after, ends = 0, []  # the open containers' last lines
-    for tok in tokens:
-        if tok.nesting == 1:
-            ends.append(tok.map[1] if tok.map else after)
-            after = tok.map[0] if tok.map else after
-        elif tok.nesting == -1:
-            after = ends.pop() if ends else after
-        elif tok.map:
-            after = tok.map[1]
-        elif tok.block and tok.type in MATH_TOKENS:
-            start = next((i for i in range(after, len(lines)) if "\\[" in lines[i]), None)
-            if start is None:
-                continue
-            end = next((i for i in range(start, len(lines)) if "\\]" in lines[i]), start)
-            tok.map, after = [start, end + 1], end + 1  # the PDF's warnings read it too
 
 
 @dataclass
@@ -439,9 +416,8 @@ class _FileParser:
         """Compile the whole file from one parse of it."""
         early, self.diagnostics = self.diagnostics, []
         self.tokens = tokens = markdown().parse(self.text, self.env)
-        _place_formulas(tokens, self.lines)
         if self.typst:
-            self.typst.prepare(tokens, self.lines)
+            self.typst.prepare(tokens)
         self.scans = self.scan(tokens)
         self.headings = top_headings(tokens)
         self.bold_lines = self.asking_bold(tokens, 0, len(tokens))
@@ -524,7 +500,6 @@ class _FileParser:
         upto = min(end + 1, len(lines))
         env: dict[str, Any] = {"images": self.images}
         tokens = markdown().parse("\n".join(lines[start:upto]), env)
-        _place_formulas(tokens, lines[start:upto])
         if env.get("references"):
             return None
         if upto > end:
@@ -812,8 +787,9 @@ class _FileParser:
         )
 
     def first_line(self, start: int) -> int:
-        """The 0-based first line of the block at ``tokens[start]``. A ``\\[…\\]`` block
-        has no source map: it starts at the first line with text after the block before it."""
+        """The 0-based first line of the block at ``tokens[start]``. A block a plugin made
+        without a source map (``mathmd`` gives the formulas theirs) starts at the first line
+        with text after the block before it."""
         mapped = self.tokens[start].map
         if mapped:
             return mapped[0]
@@ -854,7 +830,6 @@ class _FileParser:
     def blocks_of(self, lines: list[str], line: int) -> list[Token]:
         """Block tokens of ``lines`` (part of a paragraph), placed from the 0-based ``line``."""
         tokens = markdown().parse("\n".join(lines), self.env)
-        _place_formulas(tokens, lines)
         for tok in tokens:
             if tok.map:
                 tok.map = [tok.map[0] + line, tok.map[1] + line]

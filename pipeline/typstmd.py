@@ -97,19 +97,8 @@ class TypstRenderer:
         self.math: Mapping[str, str | None] = {}
         """TeX formula -> its Typst math, or None to print the TeX (see :meth:`prepare`)."""
 
-    def prepare(self, tokens: Sequence[Token], lines: Sequence[str]) -> None:
-        """Convert every formula of the file's tokens at once (Typst checks them in one go).
-
-        A ``\\[…\\]`` block has no source map: its line is found after the block before it.
-        """
-        after = 0
-        for tok in tokens:
-            if tok.map:
-                after = tok.map[1]
-            elif tok.type in MATH_TOKENS:
-                opening = (i for i in range(after, len(lines)) if "\\[" in lines[i])
-                after = next(opening, after)
-                tok.meta["line"] = after + 1
+    def prepare(self, tokens: Sequence[Token]) -> None:
+        """Convert every formula of the file's tokens at once (Typst checks them in one go)."""
         self.math = convert_all(
             t.content
             for tok in tokens

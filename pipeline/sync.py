@@ -241,12 +241,11 @@ class Plan:
             (len(self.remove_decks), "empty deck(s) removed"),
             (len(self.media), "image(s) added"),
         )
+        if self.empty:
+            return "Anki is up to date: nothing was written" + self.conflicts_left()
         made = {"create": ["the note type made"], "update": ["the note type updated"], "": []}
         done = ", ".join([*(f"{n} {what}" for n, what in counts if n), *made[self.model]])
-        head = f"Anki is in step: {done}" if done else "Anki is in step: the sync record updated"
-        if not self.empty:
-            return head + self.conflicts_left()
-        return "Anki is up to date: nothing was written" + self.conflicts_left()
+        return f"Anki is in step: {done or 'the sync record updated'}" + self.conflicts_left()
 
     def conflicts_left(self) -> str:
         if not self.conflict:

@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -438,6 +439,97 @@ def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> No
     col = open_col(collection)
     assert len(col.find_notes("tag:my_tag")) == 1
     col.close()
+
+
+# --- the collection read with SQLite alone --------------------------------------------------
+
+
+def _lived_in(collection: Path, content: Path) -> None:
+    """A collection as a person leaves it: their own deck, tag, suspended card and filtered
+    deck, reviews, an orphan, an image."""
+    put_notes(CASES / "moves" / "after", content)
+    sync(load_config(content), collection)
+    (content / "c.md").write_text("## 数据\n", "utf-8")  # its question gone: an orphan
+    sync(replace(load_config(content), allow_mass_orphan=True), collection)
+    col = open_col(collection)
+    try:
+        col.decks.id("Mine::empty", create=True)
+        nids = col.find_notes(f"mid:{MID}")
+        note = col.get_note(nids[0])
+        note.tags.append("my_tag")
+        col.update_note(note)
+        col.sched.suspend_cards(list(col.get_note(nids[1]).card_ids()))
+        filtered = col.sched.get_or_create_filtered_deck(deck_id=0)  # type: ignore[arg-type]
+        filtered.name = "Cram"
+        filtered.config.search_terms[0].search = f"mid:{MID}"
+        col.sched.add_or_update_filtered_deck(filtered)
+        col.media.write_data("mine.png", b"\x89PNG made by hand")
+    finally:
+        col.close()
+
+
+def test_the_collection_reads_the_same_with_sqlite_as_with_ankis_library(
+    synced: tuple[Path, Path],
+) -> None:
+    content, collection = synced
+    _lived_in(collection, content)
+    files = sorted(p.name for p in collection.parent.iterdir())
+    direct = sync_module.read_directly(collection)
+    assert sorted(p.name for p in collection.parent.iterdir()) == files, "no -wal, no -shm"
+    assert direct is not None, "a collection of Anki's current schema is read directly"
+    col = open_col(collection)
+    try:
+        through_anki = sync_module.read_state(col)
+        assert direct[0] == through_anki
+        assert any(e.orphaned for e in through_anki.notes.values())
+        assert "Cram" in through_anki.decks and "mine.png" in through_anki.media
+        assert sync_module._fingerprint(col.db.first) == direct[1]  # as read: not read again
+    finally:
+        col.close()
+
+
+def _reworded(note: Any) -> None:
+    note["Answer"] += "!"
+    assert note.col is not None
+    note.col.update_note(note)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda col: _reworded(col.get_note(col.find_notes("")[0])),
+        lambda col: col.decks.id("Another", create=True),
+        lambda col: col.sched.suspend_cards([col.find_cards("")[0]]),
+        lambda col: col.set_config("cardsmith.sync", {"notes": {}, "decks": []}),
+    ],
+    ids=["note saved", "deck added", "card suspended", "sync record"],
+)
+def test_a_collection_changed_after_it_was_read_is_told_apart(
+    synced: tuple[Path, Path], change: Callable[[Collection], object]
+) -> None:
+    _content, collection = synced
+    direct = sync_module.read_directly(collection)
+    assert direct is not None
+    col = open_col(collection)
+    try:
+        change(col)
+        assert sync_module._fingerprint(col.db.first) != direct[1]
+    finally:
+        col.close()
+
+
+def test_changes_anki_has_not_yet_written_into_the_file_are_left_to_anki(
+    synced: tuple[Path, Path],
+) -> None:
+    # Anki running (or stopped short) keeps its last changes in the -wal file beside it.
+    _content, collection = synced
+    col = open_col(collection)
+    try:
+        col.decks.id("Another", create=True)
+        assert Path(f"{collection}-wal").stat().st_size > 0
+        assert sync_module.read_directly(collection) is None
+    finally:
+        col.close()
 
 
 # --- the long test: a dozen rounds of mixed edits with studying in between -------------------

@@ -459,7 +459,7 @@ def _lived_in(collection: Path, content: Path) -> None:
         note.tags.append("my_tag")
         col.update_note(note)
         col.sched.suspend_cards(list(col.get_note(nids[1]).card_ids()))
-        filtered = col.sched.get_or_create_filtered_deck(deck_id=0)  # type: ignore[arg-type]
+        filtered = col.sched.get_or_create_filtered_deck(deck_id=0)
         filtered.name = "Cram"
         filtered.config.search_terms[0].search = f"mid:{MID}"
         col.sched.add_or_update_filtered_deck(filtered)

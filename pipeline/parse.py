@@ -55,7 +55,7 @@ from .highlight import (
 )
 from .paths import Resolver
 from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
-from .records import Card, CodeBlock, Deck, ParsedFile, Shape, Source, Target, Unit
+from .records import Card, CodeBlock, Deck, ListAt, ParsedFile, Shape, Source, Target, Unit
 from .render import markdown, render_blocks, render_inline
 from .shapes import (
     ANSWER_MARK,
@@ -76,7 +76,16 @@ from .shapes import (
     structure_problems,
     top_headings,
 )
-from .splice import Mark, Placed, atx_level, digest, found_again, moved_all, moved_card
+from .splice import (
+    ITEM_LINE,
+    Mark,
+    Placed,
+    atx_level,
+    digest,
+    found_again,
+    moved_all,
+    moved_card,
+)
 from .typstmd import TypstRenderer, escape
 
 #: ``… **A:** …`` inside a question's line: where its answer starts.
@@ -291,6 +300,10 @@ class _FileParser:
         self.taken_open = 0  # open_level at the end of a unit taken whole
         self.earlier: Shape | None = None  # in a splice: the shape of the compile spliced from
         self.digests: dict[tuple[int, int], bytes] = {}  # of the units taken, where they are now
+        # In a splice: where the lines read so far end inside a numbered list of questions,
+        # and the lists of parsed stretches that go on in the stretch after them.
+        self.list_at: ListAt = (0, "")
+        self.goes_on: dict[int, ListAt] = {}  # id(ordered_list_open) -> where the list goes on
         self.cards: list[Card] = []
         self.sections: list[tuple[int, str]] = []
         # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
@@ -477,8 +490,14 @@ class _FileParser:
                 if again is None:
                     return None
                 parsed[k] = again
+            start = region.start if isinstance(region, Placed) else region[0]
+            if not self.goes_on_from(start, parsed[k]):
+                return None
+            if self.list_at[0]:  # the item before ends here, as the next one starts
+                self.boundary(start, len(self.tokens), self.list_at)
             first = len(self.tokens)
             self.tokens += parsed[k]
+            self.list_at = (0, "")  # unless its last list goes on in the next stretch
             self.walk(first, len(self.tokens))
         self.close()
         if not self.cards and not self.skipped:
@@ -502,7 +521,10 @@ class _FileParser:
         tokens = markdown().parse("\n".join(lines[start:upto]), env)
         if env.get("references"):
             return None
-        if upto > end:
+        if upto > end and ITEM_LINE.match(lines[end]):
+            if not self.cut_before_item(tokens, start, end):
+                return None
+        elif upto > end:
             head = tokens[-3] if len(tokens) >= 3 else None
             if head is None or head.type != "heading_open" or head.level != 0:
                 return None
@@ -514,6 +536,54 @@ class _FileParser:
                 tok.map = [tok.map[0] + start, tok.map[1] + start]
         return tokens
 
+    def cut_before_item(self, tokens: list[Token], start: int, end: int) -> bool:
+        """Take from ``tokens`` (of the lines ``[start, end]``) the item of a top-level
+        numbered list at the 0-based line ``end``, read to see where the items before it
+        end, when it goes on their list after a blank line, with the number it has in that
+        list: then the lines from ``end`` on go on with that list (:meth:`goes_on_from`).
+        False when it does not."""
+        if not tokens or tokens[-1].type != "ordered_list_close" or tokens[-1].level:
+            return False
+        opened = max(
+            i for i, t in enumerate(tokens) if t.type == "ordered_list_open" and not t.level
+        )
+        items = [
+            i
+            for i in range(opened, len(tokens))
+            if tokens[i].type == "list_item_open" and tokens[i].level == 1
+        ]
+        last = tokens[items[-1]]
+        number = int(tokens[opened].attrGet("start") or 1) + len(items) - 1
+        if len(items) < 2 or last.map is None or last.map[0] != end - start:
+            return False
+        if last.info != str(number) or self.lines[end - 1].strip():
+            return False
+        del tokens[items[-1] : -1]
+        self.goes_on[id(tokens[opened])] = (number, tokens[opened].markup)
+        return True
+
+    def goes_on_from(self, line: int, tokens: list[Token]) -> bool:
+        """Whether the tokens of the lines from the 0-based ``line`` on may follow what was
+        read before them: inside a numbered list of questions, they must go on with it as
+        the whole file's compile would (with its next item, loose as the list is: a blank
+        line came before); elsewhere, they must not start inside a list."""
+        if not self.list_at[0]:
+            return not (line and ITEM_LINE.match(self.lines[line]))
+        first = tokens[0] if tokens else None
+        if first is None or first.type != "ordered_list_open" or first.map is None:
+            return False
+        if first.map[0] != line or first.markup != self.list_at[1]:
+            return False
+        if int(first.attrGet("start") or 1) != self.list_at[0]:
+            return False
+        end = next(
+            i for i, t in enumerate(tokens) if t.type == "ordered_list_close" and not t.level
+        )
+        loose = not any(
+            t.hidden for t in tokens[:end] if t.type == "paragraph_open" and t.level == 2
+        )
+        return loose and not is_toc(tokens, 0, end + 1)  # read alone, as in the whole list
+
     def take(self, placed: Placed, previous: ParsedFile) -> bool:
         """Take a unit of ``previous`` as it was (its lines moved with it), when the compile
         stands where it stood then: nothing open at its start, the same sections, its last
@@ -523,30 +593,42 @@ class _FileParser:
         open_q = self.open_q
         if open_q and atx_level(lines[placed.start]) > len(self.tokens[open_q[0]].markup):
             return False  # it starts with a sub-heading of the question before it
-        self.boundary(placed.start, len(self.tokens))
+        if self.list_at != unit.list_at:
+            return False  # it starts inside a list, and the lines before do not go on to it
+        self.boundary(placed.start, len(self.tokens), unit.list_at)
         if tuple(self.sections) != unit.sections:
             return False
         after = atx_level(lines[placed.end]) if placed.end < len(lines) else 0
         if unit.open_level and after > unit.open_level:
             return False  # its last answer goes on under the heading after it
         assert self.earlier is not None
-        were = [h.line in self.earlier.chapters for h in unit.headings]
-        if [h.line + moved in self.chapters for h in unit.headings] != were:
+        chapters, earlier = self.chapters, self.earlier.chapters
+        if (chapters or earlier) and [h.line + moved in chapters for h in unit.headings] != [
+            h.line in earlier for h in unit.headings
+        ]:
             return False
         first, last = unit.cards
         cards = previous.cards[first:last]
-        if not all(self.resolver.judged_alike(card.targets) for card in cards):
+        judged_alike = self.resolver.judged_alike
+        if not all(judged_alike(card.targets) for card in cards if card.targets):
             return False
+        decks = self.decks
         for card in cards:
-            deck = self.decks.setdefault(card.deck.sections, card.deck)
+            deck = decks.setdefault(card.deck.sections, card.deck)
             self.cards.append(_with_deck(moved_card(card, moved), deck))
-        for key, made in previous.compiled[first:last]:
-            self.compiled.append((key, moved_all(made, moved)))
-        self.diagnostics += moved_all(unit.said, moved)
-        self.stray += [line + moved for line in unit.stray]
+        if moved:
+            for key, made in previous.compiled[first:last]:
+                self.compiled.append((key, moved_all(made, moved)))
+            self.diagnostics += moved_all(unit.said, moved)
+            self.stray += [line + moved for line in unit.stray]
+        else:
+            self.compiled += previous.compiled[first:last]
+            self.diagnostics += unit.said
+            self.stray += unit.stray
         self.skipped += unit.skipped
         self.sections = list(unit.after)
         self.taken_open = unit.open_level  # its last question's answer ran to its end
+        self.list_at = unit.list_after
         self.digests[(placed.start, placed.end)] = unit.digest  # its lines: hashed already
         return True
 
@@ -617,7 +699,7 @@ class _FileParser:
             elif kind != "html_block":  # raw HTML was reported already
                 self.unplaced(start)
 
-    def boundary(self, line: int, body_end: int) -> None:
+    def boundary(self, line: int, body_end: int, list_at: ListAt = (0, "")) -> None:
         """A top-level heading at the 0-based ``line`` that is no sub-heading of an open
         question: the question before it ends (its answer runs to ``tokens[body_end]``),
         and so does an answer still growing. Nothing is left open: a unit may start here."""
@@ -628,13 +710,13 @@ class _FileParser:
             self.open_q = None
         self.finish(self.growing)
         self.growing = None
-        self.mark(line, open_level)
+        self.mark(line, open_level, list_at)
 
     def close(self) -> None:
         """The end of the file: the last question ends."""
         self.boundary(len(self.lines), len(self.tokens))
 
-    def mark(self, line: int, open_level: int) -> None:
+    def mark(self, line: int, open_level: int, list_at: ListAt = (0, "")) -> None:
         found = Mark(
             line,
             len(self.cards),
@@ -643,12 +725,13 @@ class _FileParser:
             self.skipped,
             tuple(self.sections),
             open_level,
+            list_at,
         )
         if self.marks and self.marks[-1].line == line:
             # Nothing between them (a unit not taken after all, read again): one mark, and
             # the answer that ended here was the one the first saw.
             open_level = open_level or self.marks[-1].open_level
-            self.marks[-1] = replace(found, open_level=open_level)
+            self.marks[-1] = found._replace(open_level=open_level)
         else:
             self.marks.append(found)
 
@@ -708,6 +791,8 @@ class _FileParser:
                 tuple(self.diagnostics[a.said : b.said]),
                 tuple(self.stray[a.stray : b.stray]),
                 b.skipped - a.skipped,
+                a.list_at,
+                b.list_at,
             )
             for k, (a, b) in enumerate(itertools.pairwise(self.marks))
         )
@@ -935,12 +1020,25 @@ class _FileParser:
         unfinished, as the blocks after the list may still answer it."""
         growing: _Answer | None = None
         items = list(_blocks(self.tokens, start + 1, end - 1))
-        for item_start, item_end in items:
+        delimiter = self.tokens[start].markup
+        for k, (item_start, item_end) in enumerate(items):
             self.finish(growing)
+            growing = None
+            if k and self.starts_unit(item_start, number + k):
+                self.mark(self.first_line(item_start), 0, (number + k, delimiter))
             growing = self.list_item(item_start, item_end)
         if growing:
             growing.next_number = number + len(items)
+        self.list_at = self.goes_on.get(id(self.tokens[start]), (0, ""))
         return growing
+
+    def starts_unit(self, item: int, number: int) -> bool:
+        """Whether a unit may start at the item at ``tokens[item]``, numbered ``number`` in
+        its list: at the left margin, with that number written, after a blank line (a
+        stretch of lines read from there on gives its items as the whole list does)."""
+        line = self.first_line(item)
+        found = ITEM_LINE.match(self.lines[line])
+        return bool(found and found.group(1) == str(number) and not self.lines[line - 1].strip())
 
     def list_item(self, start: int, end: int) -> _Answer | None:
         item = self.tokens[start]

@@ -17,7 +17,7 @@ import pytest
 from pipeline import load_config
 from pipeline import parse as parse_module
 from pipeline.parse import parse_file
-from pipeline.records import ParsedFile
+from pipeline.records import ParsedFile, Unit
 from tests.conftest import FIXTURES, SEEDS
 from tests.test_reuse import FILES
 
@@ -46,6 +46,11 @@ TRICKY = (
     "",
     "- 条目",
     "1. 列表里的问题？",
+    "2. 第二个编号的问题？",
+    "3) 括号编号的问题？",
+    "   - 答案里的条目",
+    "   ```",
+    "  不够缩进的一行",
     "   缩进的答案。",
     "    # 缩进四格是代码",
     "> # 引用里的标题",
@@ -105,7 +110,7 @@ def _units(parsed: ParsedFile) -> object:
     return pickle.loads(parsed.units) if parsed.units else None
 
 
-SPLICED = [*FILES, FIXTURES / "splice" / "notes.md"]
+SPLICED = [*FILES, FIXTURES / "splice" / "notes.md", FIXTURES / "splice" / "list_notes.md"]
 
 
 @pytest.mark.parametrize("file", SPLICED, ids=lambda f: f"{f.parent.name}/{f.name}")
@@ -199,6 +204,69 @@ def test_an_edit_that_reaches_other_units_is_read_again(change: Callable[[str], 
     file = FIXTURES / "splice" / "notes.md"
     text = file.read_text(encoding="utf-8")
     _spliced(file, text, change(text))
+
+
+# --- inside a numbered list of questions ----------------------------------------------------
+
+LIST_NOTES = FIXTURES / "splice" / "list_notes.md"
+
+
+def test_a_unit_starts_at_an_item_after_a_blank_line_numbered_as_its_list_counts() -> None:
+    # Not in the list numbered 1., 1., 1. (its items' numbers are not theirs), nor in the
+    # tight one (no blank line: read alone, a stretch of it could be loose or tight).
+    parsed = _compile(LIST_NOTES, LIST_NOTES.read_text(encoding="utf-8"), None)
+    units: tuple[Unit, ...] = pickle.loads(parsed.units)[1]
+    assert [u.first for u in units if u.list_at[0]] == [
+        "2. 闭包有什么用？",
+        "3. 装饰器的本质？",
+        "4. `functools.wraps` 做什么？",
+        "2) GIL 限制了什么？",
+        "3. `copy.deepcopy` 会复制什么？",  # the list after the paragraph starts at 2.
+    ]
+
+
+def test_an_edited_list_question_parses_only_its_own_item(
+    monkeypatch: pytest.MonkeyPatch, compiled_cards: list[str]
+) -> None:
+    text = LIST_NOTES.read_text(encoding="utf-8")
+    before = _compile(LIST_NOTES, text, None)
+    del compiled_cards[:]
+    parsed: list[tuple[int, int]] = []
+    real_parse = parse_module._FileParser.parse_lines
+
+    def parse_lines(self: parse_module._FileParser, start: int, end: int) -> object:
+        parsed.append((start, end))
+        return real_parse(self, start, end)
+
+    monkeypatch.setattr(parse_module._FileParser, "parse_lines", parse_lines)
+    edited = text.replace("做装饰器，或者保存状态。", "做装饰器，或者在调用之间保存状态。")
+    after = _compile(LIST_NOTES, edited, before)
+    assert parsed == [(11, 25)]  # 0-based: from "2. 闭包有什么用？" up to "3. 装饰器的本质？"
+    assert compiled_cards == ["闭包有什么用？"]
+    assert after == _compile(LIST_NOTES, edited, None)
+
+
+#: Edits next to where a list of questions is cut into units, each read as a compile of
+#: the whole file reads it.
+LIST_EDITS: dict[str, tuple[str, str]] = {
+    "a blank line removed": ("\n\n2. 闭包", "\n2. 闭包"),
+    "an item renumbered": ("2. 闭包", "7. 闭包"),
+    "another delimiter": ("2. 闭包", "2) 闭包"),
+    "a paragraph between items": ("\n2. 闭包", "\n插入的段落。\n\n2. 闭包"),
+    "an answer unindented": ("   做装饰器", "做装饰器"),
+    "two items joined": ("\n3. 装饰器的本质？\n   就是", "\n"),
+    "an item at the top of the next list": ("### 进阶：\n", "### 进阶：\n\n5. 新问题？\n"),
+}
+
+
+@pytest.mark.parametrize("change", LIST_EDITS, ids=list(LIST_EDITS))
+def test_an_edit_where_a_list_is_cut_reads_the_list_as_a_whole_compile_does(
+    change: str,
+) -> None:
+    text = LIST_NOTES.read_text(encoding="utf-8")
+    old, new = LIST_EDITS[change]
+    assert old in text
+    _spliced(LIST_NOTES, text, text.replace(old, new, 1))
 
 
 #: Display formulas whose delimiters pair across headings once an edit adds or removes

@@ -539,9 +539,9 @@ class _FileParser:
     def cut_before_item(self, tokens: list[Token], start: int, end: int) -> bool:
         """Take from ``tokens`` (of the lines ``[start, end]``) the item of a top-level
         numbered list at the 0-based line ``end``, read to see where the items before it
-        end, when it goes on their list after a blank line, with the number it has in that
-        list: then the lines from ``end`` on go on with that list (:meth:`goes_on_from`).
-        False when it does not."""
+        end, when it goes on their list: the lines from ``end`` on go on with that list,
+        at the number it has there (what follows checks that they do: :meth:`take`,
+        :meth:`goes_on_from`). False when it does not."""
         if not tokens or tokens[-1].type != "ordered_list_close" or tokens[-1].level:
             return False
         opened = max(
@@ -555,8 +555,6 @@ class _FileParser:
         last = tokens[items[-1]]
         number = int(tokens[opened].attrGet("start") or 1) + len(items) - 1
         if len(items) < 2 or last.map is None or last.map[0] != end - start:
-            return False
-        if last.info != str(number) or self.lines[end - 1].strip():
             return False
         del tokens[items[-1] : -1]
         self.goes_on[id(tokens[opened])] = (number, tokens[opened].markup)

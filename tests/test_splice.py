@@ -269,6 +269,22 @@ def test_an_edit_where_a_list_is_cut_reads_the_list_as_a_whole_compile_does(
     _spliced(LIST_NOTES, text, text.replace(old, new, 1))
 
 
+def test_a_stretch_of_a_loose_list_that_reads_tight_alone_is_read_whole(
+    tmp_path: Path,
+) -> None:
+    # Item 2 read on its own is a tight list: its answer's paragraph would lose its <p>.
+    text = "## 节\n\n1. 问题一？\n\n   答案一。\n\n2. 问题二？\n   ```\n   x\n   ```\n   说明。\n"
+    _, after = _spliced(tmp_path / "notes.md", text, text.replace("   x\n", "   y\n"))
+    assert "<p>说明。</p>" in after.cards[1].answer_html
+
+
+def test_a_list_that_becomes_an_answer_is_not_taken_item_by_item(tmp_path: Path) -> None:
+    # With "Q:" above it, the whole list answers that question: none of its items asks.
+    text = "## 节\n\n1. 问题一？\n\n   答案一。\n\n2. 问题二？\n\n   答案二。\n"
+    _, after = _spliced(tmp_path / "notes.md", text, text.replace("## 节\n", "## 节\n\nQ: 问？\n"))
+    assert [card.question for card in after.cards] == ["问？"]
+
+
 #: Display formulas whose delimiters pair across headings once an edit adds or removes
 #: one (a ``$$`` block opens only where it closes, however far below): found by a trial.
 FORMULAS: dict[str, tuple[str, Callable[[str], str]]] = {

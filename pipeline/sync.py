@@ -335,9 +335,10 @@ def make_plan(
             add.append(w)
             written[w.guid] = now
             continue
-        if any(not _same_deck(d, w.deck) for d in e.decks):
+        if any(d != w.deck and not _same_deck(d, w.deck) for d in e.decks):
             move.append((w, e))
-        tags = _tags_for(e.tags, w.tags)
+        # Most notes carry exactly cardsmith's tags: then nothing is worked out.
+        tags = w.tags if e.tags == w.tags else _tags_for(e.tags, w.tags)
         if e.orphaned:
             revive.append((w, e))
         if e.fields_hash != now:
@@ -349,7 +350,7 @@ def make_plan(
             if edited:
                 forced.append((w, e))
             update.append((w, e))
-        elif not _same_tags(tags, e.tags):
+        elif tags is not w.tags and not _same_tags(tags, e.tags):
             update.append((w, e))
         written[w.guid] = now
     orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
@@ -374,18 +375,14 @@ def make_plan(
     for e in delete:
         for d in e.decks:
             counts[d] -= 1
-    ours = {
-        a
-        for d in (*state.synced_decks, *(d for e in state.notes.values() for d in e.decks))
-        for a in _ancestors(d)
-    }
+    held = {*state.synced_decks, *(d for e in state.notes.values() for d in e.decks)}
+    ours = {a for d in held for a in _ancestors(d)}
     needed_folded = {d.casefold() for d in needed}
     remove = _empty_decks(
         {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
     )
 
-    record = {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)}
-    old_record = {"notes": dict(sorted(state.written.items())), "decks": sorted(state.synced_decks)}
+    unchanged = written == state.written and wanted_decks == state.synced_decks
     model = "create" if state.model is None else ("update" if state.model != want.model else "")
     return Plan(
         add=tuple(add),
@@ -400,7 +397,9 @@ def make_plan(
         remove_decks=remove,
         media=tuple(m for name, m in sorted(want.media.items()) if name not in state.media),
         model=model,
-        state=None if record == old_record else record,
+        state=None
+        if unchanged
+        else {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)},
         kept_orphans=kept,
     )
 

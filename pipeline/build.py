@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fontcheck
-from .cache import Earlier, Entry, Memory, ParseCache
+from .cache import Earlier, Entry, Memory, ParseCache, cache_folder
 from .config import Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
@@ -33,7 +33,14 @@ from .records import BuildData, Card, Collection, Identity, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import mass_orphan_warning, refuse_mass_orphan
 from .sources import discover
-from .validate import CheckedFiles, DuplicateSearch, Validation, duplicate_search
+from .validate import (
+    SEARCH_STATE,
+    CheckedFiles,
+    DuplicateSearch,
+    StoredPairs,
+    Validation,
+    duplicate_search,
+)
 
 #: (stage, done, total) -> None; called as work progresses.
 Progress = Callable[[str, int, int], None]
@@ -207,7 +214,8 @@ def check(
     """
     records, search = (resident.records, resident.search) if resident else (None, None)
     # The duplicate search is forked now, while this process is small.
-    with collector_paused(), Validation(config.content, search) as checks:
+    stored = _stored_search(config, write=cache is not None and cache.staging)
+    with collector_paused(), Validation(config.content, search, stored=stored) as checks:
         cache = cache or ParseCache.open(config, False, records)
         collection = parse_all(config, progress, cache=cache)
         progress("check", 0, 1)
@@ -215,9 +223,18 @@ def check(
         identity = identify(config, collection.cards)
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *checks.duplicates(), *identity.diagnostics)
+        if checks.state is not None:
+            cache.stage(SEARCH_STATE, checks.state)
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
         return CheckResult(_checked(identity.cards, collection, found), identity)
+
+
+def _stored_search(config: Config, write: bool) -> StoredPairs | None:
+    """The duplicate search of a one-off run, from the state kept in the cache folder (None:
+    caching is off)."""
+    folder = cache_folder(config)
+    return StoredPairs(folder, write) if folder is not None else None
 
 
 def _checked(
@@ -291,9 +308,10 @@ def build(
     # forked now, while this process is small (or once, by a long-running caller).
     # The cache's block discards what a failed build's workers wrote for it.
     typst = "pdf" in config.formats
+    stored = None if resident else _stored_search(config, write=True)
     with (
         collector_paused(),
-        Validation(config.content, search, checked) as checks,
+        Validation(config.content, search, checked, stored) as checks,
         ParseCache.open(config, typst, memory=records, staging=True) as cache,
     ):
         collection = parse_all(config, progress, cache.typst, cache)
@@ -309,6 +327,8 @@ def build(
         if _must_stop((*collection.diagnostics, *found), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())
+            if checks.state is not None:  # removed with what the failed build made
+                cache.stage(SEARCH_STATE, checks.state)
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
         kept = resident.exported if resident else None
@@ -323,6 +343,8 @@ def build(
             diagnostics = _checked(
                 identity.cards, collection, (*found, *checks.duplicates())
             ).diagnostics
+            if checks.state is not None:
+                cache.stage(SEARCH_STATE, checks.state)
             if _must_stop(diagnostics, strict):
                 raise ContentError(diagnostics)
             report = make_report(identity, data.skipped)

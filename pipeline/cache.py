@@ -119,6 +119,33 @@ def _header(key: str, payload: bytes) -> bytes:
     return _FORMAT.encode() + bytes.fromhex(key) + hashlib.sha256(payload).digest()
 
 
+def read_kept(path: Path, key: str) -> bytes | None:
+    """The payload of a file written under ``key`` (:func:`keep_later`), when its header names
+    that key and its hash holds: a truncated, overwritten or edited file is never used."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    payload = blob[_HEADER_SIZE:]
+    return payload if blob[:_HEADER_SIZE] == _header(key, payload) else None
+
+
+def keep_later(folder: Path, key: str, payload: bytes, owner: int) -> Path | None:
+    """A temporary file in ``folder`` holding ``payload`` under ``key``, for the build of the
+    process ``owner`` to keep with its cache (:meth:`ParseCache.stage`); None when it cannot
+    be written, or the folder is not there yet (a failed first build makes none)."""
+    try:
+        return _temporary(folder, _header(key, payload) + payload, owner)
+    except OSError:
+        return None
+
+
+def cache_folder(config: Config) -> Path | None:
+    """The cache folder of a build with ``config``: beside its output folder, or None when
+    caching is off."""
+    return config.out.parent / CACHE_DIR if config.cache else None
+
+
 def _version(module: str) -> str:
     """The version a library says it is (read from the module, not from its package
     metadata: importing ``importlib.metadata`` alone costs every build 14 ms)."""
@@ -293,9 +320,10 @@ class ParseCache:
     ) -> ParseCache:
         """The cache beside the output folder, or a disabled one when ``config.cache`` is off
         (then ``memory`` is not used either)."""
-        if not config.cache:
+        folder = cache_folder(config)
+        if folder is None:
             return cls(None, config, typst)
-        return cls(config.out.parent / CACHE_DIR, config, typst, memory, staging)
+        return cls(folder, config, typst, memory, staging)
 
     # -- keys
     def _entry(self, path: str, typst: bool) -> Path:
@@ -424,7 +452,7 @@ class ParseCache:
         An entry is a header (format, key, hash of the pickle) and then the pickle: a
         truncated, overwritten or edited entry fails the hash and is never unpickled.
         """
-        payload = self._checked(entry_path, key)
+        payload = read_kept(entry_path, key)
         if payload is None:
             return None
         parsed = _unpickled(payload[_CONTEXT_SIZE:], path)
@@ -485,21 +513,18 @@ class ParseCache:
             except OSError:
                 pass
         seen = _stat(target)
-        payload = self._checked(target, key)
+        payload = read_kept(target, key)
         if payload is not None:
             _vouch(self.memory, target, seen, mark)
         return payload
 
-    @staticmethod
-    def _checked(entry_path: Path, key: str) -> bytes | None:
-        """The payload of an entry (records or fragment) whose header names ``key`` and whose
-        hash holds: a truncated, overwritten or edited entry is never used."""
-        try:
-            blob = entry_path.read_bytes()
-        except OSError:
-            return None
-        payload = blob[_HEADER_SIZE:]
-        return payload if blob[:_HEADER_SIZE] == _header(key, payload) else None
+    def stage(self, name: str, written: Path) -> None:
+        """Keep the temporary file ``written`` as ``name`` in the cache folder when the cache
+        is saved (removed when it is discarded): what a search kept for the next build."""
+        if self.folder is not None and self.staging:
+            self._staged[self.folder / name] = written
+        else:
+            written.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Remove the fragments made by a build that failed after all."""

@@ -218,6 +218,9 @@ def _serve(pipe: Connection, fn: Callable[..., object], parent: int, many: bool)
     keep = pipe.fileno()
     os.closerange(3, keep)
     os.closerange(keep + 1, _MAX_FD)
+    prepare = getattr(fn, "prepare", None)
+    if prepare is not None:  # what it can do before the work comes (read a file, say)
+        prepare()
     try:
         while True:
             try:

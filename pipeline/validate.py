@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from . import pdflimits
+from .cache import code_fingerprint, keep_later, read_kept
 from .duplicates import SEPARATOR, KeptPairs, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
@@ -23,6 +28,55 @@ def duplicate_search() -> DuplicateSearch:
     comparing only the questions that changed (:class:`KeptPairs`): for a long-running
     caller, made before its first build, while it is small."""
     return Background(KeptPairs(), many=True)
+
+
+Pairs = list[tuple[int, int, float | None]]
+
+
+def _searched(joined: str) -> tuple[Pairs, None]:
+    """:func:`pairs_in`, with no state kept (caching off)."""
+    return pairs_in(joined), None
+
+
+#: The search's state in the cache folder, kept from one build to the next.
+SEARCH_STATE = "duplicates.search"
+
+
+class StoredPairs:
+    """The search of one build (or sync), starting from the state (:class:`KeptPairs`) the
+    last one kept in the cache folder: it compares only the questions that changed since
+    (10,000 questions, 100 of them changed: 0.12 s to read the state, 0.01 s to search,
+    where a search from nothing takes 0.3 s).
+
+    Called in the search's process, it gives the pairs and, when the questions changed, a
+    temporary file holding the new state, for the build to keep with its cache
+    (:meth:`~pipeline.cache.ParseCache.stage`): a failed build keeps nothing. A state of
+    other code, or damaged, is not read; ``write`` False (``cardsmith check``) keeps none.
+    """
+
+    def __init__(self, folder: Path, write: bool) -> None:
+        self.folder = folder
+        self.write = write
+        self.owner = os.getpid()  # the build's: its temporary files are named for it
+        self.key = hashlib.sha256(f"{SEARCH_STATE}\0{code_fingerprint()}".encode()).hexdigest()
+        self.kept = KeptPairs()
+        self.seen = b""  # the hash of the questions the state holds
+
+    def prepare(self) -> None:
+        """Read the state, while the notes are compiled."""
+        payload = read_kept(self.folder / SEARCH_STATE, self.key)
+        if payload is not None:
+            with contextlib.suppress(Exception):  # a state this code cannot read: none
+                self.seen, state = pickle.loads(payload)
+                self.kept.__dict__.update(state)
+
+    def __call__(self, joined: str) -> tuple[Pairs, Path | None]:
+        pairs = self.kept(joined)
+        seen = hashlib.sha256(joined.encode()).digest()
+        if not self.write or seen == self.seen:
+            return pairs, None
+        payload = pickle.dumps((seen, self.kept.__dict__), pickle.HIGHEST_PROTOCOL)
+        return pairs, keep_later(self.folder, self.key, payload, self.owner)
 
 
 def _unanswered(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
@@ -144,17 +198,28 @@ class Validation:
         root: Path,
         search: DuplicateSearch | None = None,
         checked: CheckedFiles | None = None,
+        stored: StoredPairs | None = None,
     ) -> None:
         self.root = root
         self.cards: Sequence[Card] = ()
         self._checked = checked
-        self._shared = search is not None
-        self._pairs = search if search is not None else Background(pairs_in)
+        self._search = search
+        self._own: Background[tuple[Pairs, Path | None]] | None = None
+        if search is None:
+            self._own = Background(stored if stored is not None else _searched)
+        self.state: Path | None = None
+        """The search's new state, in a temporary file (:class:`StoredPairs`), once
+        :meth:`duplicates` has its pairs."""
 
     def start(self, cards: Sequence[Card]) -> None:
         """Begin checking ``cards``."""
         self.cards = cards
-        self._pairs.send(SEPARATOR.join(c.question for c in cards))
+        joined = SEPARATOR.join(c.question for c in cards)
+        if self._own is not None:
+            self._own.send(joined)
+        else:
+            assert self._search is not None
+            self._search.send(joined)
 
     def per_card(self) -> tuple[Diagnostic, ...]:
         """The problems of every per-card check: cheap, so they run before any export.
@@ -181,11 +246,16 @@ class Validation:
 
     def duplicates(self) -> tuple[Diagnostic, ...]:
         """The duplicate questions, waiting for the search if need be (warnings only)."""
-        return tuple(duplicate_diagnostics(self.cards, self._pairs.result()))
+        if self._own is not None:
+            pairs, self.state = self._own.result()
+        else:
+            assert self._search is not None
+            pairs = self._search.result()
+        return tuple(duplicate_diagnostics(self.cards, pairs))
 
     def __enter__(self) -> Validation:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if not self._shared:  # a long-running caller's search serves its next build too
-            self._pairs.__exit__(*exc)
+        if self._own is not None:  # a long-running caller's search serves its next build too
+            self._own.__exit__(*exc)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from pipeline import check, duplicates, load_config
+from pipeline import build, check, duplicates, load_config, validate
+from pipeline.cache import CACHE_DIR
 from pipeline.duplicates import (
     SEPARATOR,
     KeptPairs,
@@ -16,6 +17,8 @@ from pipeline.duplicates import (
     question_tokens,
     similar_pairs,
 )
+from pipeline.errors import ContentError
+from pipeline.validate import SEARCH_STATE, StoredPairs
 from tests.conftest import FIXTURES, SEEDS, golden, parse_fixture
 
 CASES = sorted((FIXTURES / "duplicates").glob("*.md"))
@@ -230,3 +233,83 @@ def test_a_search_that_keeps_its_pairs_joins_again_when_probing_would_cost_more(
     questions[1] = _edited(questions[1], random.Random(2))
     assert kept(SEPARATOR.join(questions)) == list(real(questions))
     assert joins == [400]
+
+
+# --- the search's state, kept in the cache folder from one build to the next -----------------
+
+QUESTIONS = [
+    "什么是装饰器？",
+    "装饰器是什么？",
+    "Python中的GIL是什么？",
+    "什么是生成器？",
+    "迭代器和生成器有什么区别？",
+]
+
+
+def _stored(folder: Path, write: bool = True) -> StoredPairs:
+    search = StoredPairs(folder, write)
+    search.prepare()  # as its process does, before the questions come
+    return search
+
+
+def _kept_as_a_build_keeps_it(folder: Path, written: Path | None) -> None:
+    assert written is not None
+    written.replace(folder / SEARCH_STATE)
+
+
+def test_a_search_starts_from_the_state_the_last_one_kept(tmp_path: Path) -> None:
+    first = _stored(tmp_path)
+    pairs, written = first(SEPARATOR.join(QUESTIONS))
+    assert pairs == list(similar_pairs(QUESTIONS))
+    _kept_as_a_build_keeps_it(tmp_path, written)
+    edited = [*QUESTIONS[:3], "什么是生成器函数？", QUESTIONS[4], "生成器是什么？"]
+    second = _stored(tmp_path)
+    assert second.kept._taking == first.kept._taking  # read: only the changed are compared
+    pairs, written = second(SEPARATOR.join(edited))
+    assert pairs == list(similar_pairs(edited))
+    assert written is not None  # the questions changed: a new state to keep
+    unchanged = _stored(tmp_path)
+    assert unchanged(SEPARATOR.join(QUESTIONS)) == (list(similar_pairs(QUESTIONS)), None)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[:-10]),
+        lambda p: p.write_bytes(p.read_bytes()[:-1] + b"!"),
+        lambda p: p.write_bytes(b"not a state"),
+    ],
+    ids=["cut short", "one byte changed", "another file"],
+)
+def test_a_damaged_state_is_not_read(tmp_path: Path, spoil: Callable[[Path], object]) -> None:
+    _kept_as_a_build_keeps_it(tmp_path, _stored(tmp_path)(SEPARATOR.join(QUESTIONS))[1])
+    spoil(tmp_path / SEARCH_STATE)
+    search = _stored(tmp_path)
+    assert not search.kept._taking
+    assert search(SEPARATOR.join(QUESTIONS))[0] == list(similar_pairs(QUESTIONS))
+
+
+def test_a_state_of_other_code_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _kept_as_a_build_keeps_it(tmp_path, _stored(tmp_path)(SEPARATOR.join(QUESTIONS))[1])
+    monkeypatch.setattr(validate, "code_fingerprint", lambda: "another cardsmith")
+    assert not _stored(tmp_path).kept._taking
+
+
+def test_a_check_reads_the_state_and_keeps_none(tmp_path: Path) -> None:
+    assert _stored(tmp_path, write=False)(SEPARATOR.join(QUESTIONS))[1] is None
+
+
+def test_a_build_keeps_the_search_state_and_a_failed_one_leaves_it(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "a.md").write_text("## 节\n\n1. 什么是装饰器？\n\n   包装函数。\n", "utf-8")
+    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    build(config)  # makes the cache folder
+    build(config)
+    state = tmp_path / CACHE_DIR / SEARCH_STATE
+    kept = state.read_bytes()
+    (content / "a.md").write_text("## 节\n\n1. 什么是装饰器？\n\n   [x](../../x.md)\n", "utf-8")
+    with pytest.raises(ContentError):
+        build(config)
+    assert state.read_bytes() == kept
+    assert [p.name for p in state.parent.iterdir() if p.suffix == ".tmp"] == []

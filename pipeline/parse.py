@@ -474,8 +474,12 @@ class _FileParser:
             else:
                 moved, unit = region.moved, region.unit
                 self.scans += unit.scans  # found only where they were (``regions``)
-                self.headings += [replace(h, line=h.line + moved) for h in unit.headings]
-                self.bold_lines += [line + moved for line in unit.bold]
+                if moved:
+                    self.headings += [replace(h, line=h.line + moved) for h in unit.headings]
+                    self.bold_lines += [line + moved for line in unit.bold]
+                else:
+                    self.headings += unit.headings
+                    self.bold_lines += unit.bold
         self.detect(self.headings, len(self.bold_lines))
         # Which headings are chapters is judged unit by unit (``take``): lines move.
         if replace(self.shape(), chapters=frozenset()) != replace(shape, chapters=frozenset()):

@@ -362,6 +362,24 @@ def test_an_open_collection_is_a_clear_exit_2(synced: tuple[Path, Path]) -> None
     ]
 
 
+def test_a_dry_run_shows_its_plan_against_a_collection_anki_holds_as_the_file_holds_it(
+    synced: tuple[Path, Path],
+) -> None:
+    # It writes nothing, and reads the file without Anki's library (which would refuse).
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    args = ["sync", "--dry-run", "--content", str(content), "--collection", str(collection)]
+    closed = CliRunner().invoke(cli, args)
+    col = open_col(collection)
+    try:
+        held = CliRunner().invoke(cli, args)
+    finally:
+        col.close()
+    assert held.exit_code == closed.exit_code == 0, held.output
+    assert held.output == closed.output
+    assert "to move" in held.output
+
+
 def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
     put_notes(CASES / "new_css" / "before", tmp_path / "content")
     with pytest.raises(SyncError, match="no Anki collection"):

@@ -587,14 +587,16 @@ def _fingerprint(first: Callable[[str], Any]) -> Fingerprint:
 
 
 def read_directly(path: Path) -> tuple[State, Fingerprint] | None:
-    """The collection's state read with SQLite alone, read-only: what :func:`read_state`
-    reads through Anki's library, in a fifth of the time and without importing it (0.12 s),
-    and without opening the collection for writing (a dry run never does).
+    """The collection's state read with SQLite alone, read-only, and a fingerprint of it
+    (:data:`_FINGERPRINT`): what :func:`read_state` reads through Anki's library, without
+    importing that library or opening the collection for writing (0.14 s at 10,000 notes,
+    where importing, opening and reading took 0.53 s).
 
-    None when it cannot be read so: another schema than :data:`_SCHEMA`, a collection
-    open in Anki (which holds it locked), anything unexpected. The caller then reads it
-    through Anki's library, which says what is wrong. Note type CSS and templates are
-    protobuf messages, read with Anki's own definitions (``anki.notetypes_pb2``).
+    None when it cannot be read so: changes Anki has not yet written into the file (a
+    ``-wal`` or ``-journal`` file that is not empty), another schema than :data:`_SCHEMA`,
+    no collection, anything unexpected. The caller then reads it through Anki's library,
+    which says what is wrong. Note type CSS and templates are protobuf messages, read with
+    Anki's own definitions (``anki.notetypes_pb2``).
     """
     try:
         from anki.notetypes_pb2 import Notetype
@@ -808,9 +810,8 @@ class CollectionSide:
         return found
 
     def apply(self, plan: Plan, look: NoteTypeLook) -> None:
-        """Carry ``plan`` out, and close the collection (raises what Anki raised, or
-        :class:`SyncError` when the collection changed since it was read). Only the plan is
-        sent: its notes are the ones that change."""
+        """Carry ``plan`` out, and close the collection (raises what Anki raised). Only the
+        plan is sent: its notes are the ones that change."""
         self._conn.send((plan, look))
         self._sent = True
         self._receive()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import pickle
@@ -65,10 +64,19 @@ class StoredPairs:
     def prepare(self) -> None:
         """Read the state, while the notes are compiled."""
         payload = read_kept(self.folder / SEARCH_STATE, self.key)
-        if payload is not None:
-            with contextlib.suppress(Exception):  # a state this code cannot read: none
-                self.seen, state = pickle.loads(payload)
-                self.kept.__dict__.update(state)
+        if payload is None:
+            return
+        try:
+            seen, state = pickle.loads(payload)
+        except Exception:  # written by this code (its key says so): only a bug gets here
+            return
+        if (
+            isinstance(seen, bytes)
+            and isinstance(state, dict)
+            and state.keys() == vars(self.kept).keys()
+        ):
+            self.seen = seen
+            self.kept.__dict__.update(state)
 
     def __call__(self, joined: str) -> tuple[Pairs, Path | None]:
         pairs = self.kept(joined)

@@ -41,6 +41,7 @@ from .sync import (
     _tags_for,
     desired,
     fields_hash,
+    lock_after,
     make_plan,
     notes_for,
     question_text,
@@ -272,5 +273,5 @@ def sync(
             apply(ac, plan, want)
         if plan.state is not None:
             _write_record(config, url, plan.state)
-        record_ids(config, identity, plan)
+        record_ids(config, identity, lock_after(identity, plan))
     return SyncResult(plan, not dry_run, identity.successors, warnings)

@@ -35,7 +35,13 @@ from .cache import ParseCache
 from .config import Config
 from .errors import CardsmithError, ContentError, Diagnostic, EnvironmentProblem
 from .export.anki import Medium, note_fields
-from .identity import forget_orphans, lock_state, refuse_changed_lock, write_lock
+from .identity import (
+    forget_orphans,
+    lock_state,
+    lock_text,
+    refuse_changed_lock,
+    write_lock_bytes,
+)
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook, current_look
 from .parallel import become_worker
 from .records import BuildData, Identity, Successor
@@ -810,11 +816,15 @@ class CollectionSide:
         return found
 
     def apply(self, plan: Plan, look: NoteTypeLook) -> None:
-        """Carry ``plan`` out, and close the collection (raises what Anki raised). Only the
-        plan is sent: its notes are the ones that change."""
+        """Start carrying ``plan`` out, then closing the collection (:meth:`applied` waits for
+        it). Only the plan is sent: its notes are the ones that change."""
         self._conn.send((plan, look))
         self._sent = True
-        self._receive()
+
+    def applied(self) -> None:
+        """Wait until the plan sent is carried out (raises what Anki raised)."""
+        if self._sent:
+            self._receive()
 
     def close(self) -> None:
         """Close the collection (unchanged unless a plan was sent) and wait for the end."""
@@ -966,25 +976,33 @@ def sync(
         plan = make_plan(want, side.state(), force=force, delete_orphans=delete_orphans)
         if not dry_run and not plan.empty:
             side.apply(plan, want.model)
+        # The lock's text is made while Anki writes, and written once it is done.
+        lock = None if dry_run else lock_after(identity, plan)
+        side.applied()
     progress("anki", 1, 1)
-    if not dry_run:
-        record_ids(config, identity, plan)
+    if lock is not None:
+        record_ids(config, identity, lock)
     return SyncResult(plan, not dry_run, identity.successors, warnings)
 
 
-def record_ids(config: Config, identity: Identity, plan: Plan) -> None:
-    """Write the lock after a sync applied ``plan``: the ids now in Anki are recorded, as
-    after a build, and the orphans the sync deleted are resolved (gone from the lock).
+def lock_after(identity: Identity, plan: Plan) -> bytes:
+    """The lock's text once ``plan`` is carried out: the ids now in Anki, as after a build,
+    and the orphans the sync deleted resolved (gone from the lock)."""
+    lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+    return lock_text(lock).encode("utf-8")
+
+
+def record_ids(config: Config, identity: Identity, lock: bytes) -> None:
+    """Write ``lock`` (:func:`lock_after`) after a sync carried its plan out.
 
     A lock that changed while Anki was being updated (restored from version control) is
     left as it is, and :class:`EnvironmentProblem` says so: the next sync matches the notes
     against it and brings Anki in step (a note whose id it does not know becomes an orphan,
     kept with its reviews), where writing over it would undo the restore without a word.
     """
-    lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
     if lock_state(config.lock_path) != identity.read_from:
         raise EnvironmentProblem(
             f"{config.lock_path}: the lock file changed while this sync ran (restored from "
             "version control?); Anki was updated, the lock was not written: sync again"
         )
-    write_lock(config.lock_path, lock)
+    write_lock_bytes(config.lock_path, lock)

@@ -22,7 +22,9 @@ import multiprocessing
 import os
 import pickle
 import re
+import shutil
 import sqlite3
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -437,8 +439,11 @@ def _empty_decks(
 # --- the anki library -----------------------------------------------------------------------
 
 
-def open_collection(path: Path) -> Collection:
-    """The collection at ``path``; a clear error when Anki has it open or it is not there."""
+def open_collection(path: Path, shown: Path | None = None) -> Collection:
+    """The collection at ``path``, opened with Anki's library (which may write to it: it
+    upgrades an older schema, and takes in what a ``-wal`` file beside it holds); a clear
+    error when Anki has it open, it cannot be written, or it is not there. ``shown``: the
+    path messages name (a copy's original)."""
     try:
         from anki.collection import Collection
         from anki.errors import DBError
@@ -447,29 +452,60 @@ def open_collection(path: Path) -> Collection:
             "cardsmith sync needs Anki's library (the 'sync' extra): pip install anki, or "
             "install cardsmith with it: pipx install '.[sync]' from a checkout"
         ) from exc
+    shown = shown or path
     if not path.is_file():
-        raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")
-    _refuse_other_files(path)
+        raise SyncError(f"no Anki collection at {shown} (the collection.anki2 of an Anki profile)")
+    _refuse_other_files(path, shown)
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise SyncError(
+            f"{shown} cannot be written: the file or its folder is read-only (Anki writes "
+            "beside the collection too); --dry-run shows the plan without writing"
+        )
     try:
         return Collection(str(path))
     except DBError as exc:
         if "already open" in str(exc):
             raise SyncError(
-                f"{path} is open in Anki (or being synced): close Anki first, "
+                f"{shown} is open in Anki (or being synced): close Anki first, "
                 "or use cardsmith sync --ankiconnect while Anki runs"
             ) from exc
-        raise SyncError(f"{path} is not an Anki collection ({str(exc)[:120]})") from exc
+        detail = str(exc) if len(str(exc)) <= 160 else str(exc)[:159] + "…"
+        raise SyncError(f"{shown} is not an Anki collection ({detail})") from exc
 
 
-def _refuse_other_files(path: Path) -> None:
+def read_copy(path: Path) -> State:
+    """The collection's state, read through Anki's library from a copy of it (the file,
+    and the ``-wal`` or ``-journal`` file beside it, which holds what Anki has not yet
+    written into it): for a dry run that cannot read it with SQLite alone
+    (:func:`read_directly`), as opening the collection itself may write to it."""
+    if not path.is_file():
+        raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")
+    _refuse_other_files(path)
+    with tempfile.TemporaryDirectory(prefix="cardsmith-") as folder:
+        copy = Path(folder) / "collection.anki2"
+        shutil.copyfile(path, copy)
+        for journal in ("-wal", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(f"{path}{journal}", f"{copy}{journal}")
+        col = open_collection(copy, shown=path)
+        try:
+            state = read_state(col)
+        finally:
+            col.close()
+    return replace(state, media=_media(Path(media_folder(str(path)))))
+
+
+def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
     """Raise :class:`SyncError` unless ``path`` looks like an Anki collection: Anki's
     library makes a new collection in whatever file it opens, so an empty file or another
-    program's SQLite database would be written into (even by a dry run). Read only."""
+    program's SQLite database would be written into. Read only ("immutable": SQLite makes
+    no ``-wal`` or ``-shm`` file beside it); ``shown``: the path messages name."""
     what = "the collection.anki2 of an Anki profile"
+    shown = shown or path
     if path.stat().st_size == 0:
-        raise SyncError(f"{path} is an empty file, not an Anki collection ({what})")
+        raise SyncError(f"{shown} is an empty file, not an Anki collection ({what})")
     try:
-        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
         try:
             found = db.execute(
                 "select 1 from sqlite_master where type = 'table' and name = 'col'"
@@ -479,10 +515,10 @@ def _refuse_other_files(path: Path) -> None:
     except sqlite3.OperationalError:
         return  # locked (open in Anki) or unreadable: Anki's own open says which
     except sqlite3.DatabaseError:
-        raise SyncError(f"{path} is not an Anki collection: not a database ({what})") from None
+        raise SyncError(f"{shown} is not an Anki collection: not a database ({what})") from None
     if found is None:
         raise SyncError(
-            f"{path} is not an Anki collection: a database without Anki's tables ({what})"
+            f"{shown} is not an Anki collection: a database without Anki's tables ({what})"
         )
 
 
@@ -876,12 +912,14 @@ def _collection_side(path: Path, conn: Connection, parent: int, write: bool) -> 
     answer: tuple[bool, object] = (False, None)
     try:
         state = read[0] if read is not None else None
-        if write or state is None:
+        if write:
             # Opened before its state is sent: a collection open in Anki is refused even
             # when the notes ask for nothing, and no one writes to it after this.
             col = open_collection(path)
             if read is None or _fingerprint(_db(col).first) != read[1]:
                 state = read_state(col)  # it changed after it was read: read it again
+        elif state is None:
+            state = read_copy(path)  # a dry run writes nothing, not even through Anki
         conn.send((False, state))
         order = conn.recv()
         if order is not None:

@@ -380,6 +380,78 @@ def test_a_dry_run_shows_its_plan_against_a_collection_anki_holds_as_the_file_ho
     assert "to move" in held.output
 
 
+def _beside(collection: Path) -> list[str]:
+    return sorted(p.name for p in collection.parent.iterdir())
+
+
+def test_a_sync_leaves_no_file_beside_the_collection_that_anki_would_not(
+    synced: tuple[Path, Path],
+) -> None:
+    content, collection = synced
+    before = _beside(collection)
+    put_notes(CASES / "moves" / "after", content)
+    sync(load_config(content), collection)  # writes
+    sync(load_config(content), collection)  # writes nothing
+    assert _beside(collection) == before
+    assert not [name for name in before if name.endswith(("-wal", "-shm"))]
+
+
+def _crashed_with_changes(collection: Path, into: Path) -> Path:
+    """A copy of ``collection`` as Anki leaves it when it stops short: a change still in
+    the -wal file beside it."""
+    col = open_col(collection)
+    try:
+        col.decks.id("Made before the crash", create=True)
+        into.mkdir()
+        for name in ("collection.anki2", "collection.anki2-wal"):
+            shutil.copyfile(collection.parent / name, into / name)
+    finally:
+        col.close()
+    return into / "collection.anki2"
+
+
+@pytest.mark.parametrize("kind", ["older schema", "changes in a -wal file"])
+def test_a_dry_run_never_writes_even_what_only_anki_can_read(
+    synced: tuple[Path, Path], tmp_path: Path, kind: str
+) -> None:
+    # Anki's library writes as it opens such a collection (it upgrades the schema, takes
+    # in the -wal file): a dry run reads a copy.
+    content, collection = synced
+    if kind == "older schema":
+        col = open_col(collection)
+        col.close(downgrade=True)
+        target = collection
+    else:
+        target = _crashed_with_changes(collection, tmp_path / "crashed")
+    files = {
+        name: (target.parent / name).read_bytes()
+        for name in _beside(target)
+        if (target.parent / name).is_file()
+    }
+    put_notes(CASES / "moves" / "after", content)
+    result = sync(load_config(content), target, dry_run=True)
+    assert result.plan.move and not result.applied
+    assert {name: (target.parent / name).read_bytes() for name in files} == files
+    assert _beside(target) == sorted(files) + (
+        ["collection.media"] if kind == "older schema" else []
+    )
+
+
+def test_a_collection_that_cannot_be_written_says_so(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a read-only disk, where even root cannot write (chmod would not stop root).
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+    real = sync_module.os.access
+    monkeypatch.setattr(
+        sync_module.os, "access", lambda p, mode: mode != sync_module.os.W_OK and real(p, mode)
+    )
+    with pytest.raises(SyncError, match="cannot be written: the file or its folder is read-only"):
+        sync(load_config(content), collection)
+    assert sync(load_config(content), collection, dry_run=True).plan.move
+
+
 def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
     put_notes(CASES / "new_css" / "before", tmp_path / "content")
     with pytest.raises(SyncError, match="no Anki collection"):

@@ -10,6 +10,7 @@ state of each collection is compared with ``expected.sync.json`` and
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from collections.abc import Callable, Iterator
@@ -443,10 +444,8 @@ def test_a_collection_that_cannot_be_written_says_so(
     # As on a read-only disk, where even root cannot write (chmod would not stop root).
     content, collection = synced
     put_notes(CASES / "moves" / "after", content)
-    real = sync_module.os.access
-    monkeypatch.setattr(
-        sync_module.os, "access", lambda p, mode: mode != sync_module.os.W_OK and real(p, mode)
-    )
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK and real(p, mode))
     with pytest.raises(SyncError, match="cannot be written: the file or its folder is read-only"):
         sync(load_config(content), collection)
     assert sync(load_config(content), collection, dry_run=True).plan.move

@@ -481,17 +481,23 @@ def _same_question(
     its orphans, each in the lock's order.
 
     A question's entry before an orphan's; within each, the same answer in the same place
-    first, then the same answer, then the same place, then the rest in order. Taken in the
-    lock's order (by id), a question asked twice in a file swapped its ids on the next
-    build, and a copy put above the original took the original's id, and with it its
-    reviews; an orphan's answer must not outweigh the place of the question's own entry
-    (an answer edited, then put back, handed the card a deleted copy's id).
+    (the same deck, and the same place among its cards) first, then the same answer, then
+    the same place, then the rest in order. Taken in the lock's order (by id), a question
+    asked twice in a file swapped its ids on the next build, and a copy put above the
+    original took the original's id, and with it its reviews; an orphan's answer must not
+    outweigh the place of the question's own entry (an answer edited, then put back, handed
+    the card a deleted copy's id). A place is a deck's: two copies of a section's questions
+    under two headings stand at the same places in their decks (found by the ninth trial).
     """
     open_cards = list(found)
+
+    def here(card: Card, slot: int, e: LockEntry) -> bool:
+        return e.slot == slot and e.deck == card.deck.path
+
     tiers: tuple[Callable[[Card, int, LockEntry], bool], ...] = (
-        lambda card, slot, e: e.answer == card.answer_digest and e.slot == slot,
+        lambda card, slot, e: e.answer == card.answer_digest and here(card, slot, e),
         lambda card, _slot, e: e.answer == card.answer_digest,
-        lambda _card, slot, e: e.slot == slot,
+        here,
         lambda _card, _slot, _e: True,
     )
     for pool in pools:

@@ -232,6 +232,28 @@ def test_a_question_asked_twice_in_a_file_keeps_each_id_build_after_build(
     assert again.lock_file == lock  # nothing changed: nothing written
 
 
+def test_a_section_copied_under_another_heading_keeps_each_id_build_after_build(
+    tmp_path: Path,
+) -> None:
+    # The two copies stand at the same places of two decks: matched by place alone, the
+    # first copy took the smaller id, the copy's, and the two swapped on the next build.
+    section = "1. 什么是闭包？\n\n   答案。\n\n2. 什么是协程？\n\n   答案二。\n\n"
+    (tmp_path / "n.md").write_text(f"## 甲\n\n{section}## 乙\n\n{section}", "utf-8")
+    cards = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
+    first = assign(cards, (), now=1000)
+    renamed = {first.cards[2].id: "cs0000000001", first.cards[3].id: "cs0000000002"}
+    moved = [
+        replace(e, id=renamed.get(e.id, e.id), after=renamed.get(e.after, e.after))
+        for e in first.lock
+    ]
+    lock = Lock(tuple(sorted(moved, key=lambda e: e.id)))
+    again = assign(cards, lock, now=2000)
+    ids = [first.cards[0].id, first.cards[1].id, "cs0000000001", "cs0000000002"]
+    assert [c.id for c in again.cards] == ids
+    assert {c.matched.status for c in again.cards} == {"unchanged"}
+    assert again.lock_file == lock  # nothing changed: nothing written
+
+
 def test_a_copy_put_above_its_original_does_not_take_the_originals_id(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     notes = tmp_path / "notes" / "n.md"

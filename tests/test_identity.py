@@ -13,7 +13,7 @@ from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
 from pipeline.identity import KeptMatches, assign, lock_text, read_lock
 from pipeline.parse import parse_file
-from pipeline.records import Card, Lock, ParsedFile
+from pipeline.records import Card, Identity, Lock, ParsedFile
 from tests.conftest import FIXTURES, parse_fixture
 
 NOTES = FIXTURES / "parse" / "heading_questions.md"
@@ -207,6 +207,17 @@ def _ids_by_answer(content: Path) -> dict[str, str]:
     return {record["answer"]: record["id"] for record in records}
 
 
+def _renamed(first: Identity, ids: dict[int, str]) -> Lock:
+    """The lock ``first`` made, with the cards at the given places under other ids (so that
+    they sort before or after the others), sorted as a lock is."""
+    renamed = {first.cards[i].id: new for i, new in ids.items()}
+    moved = [
+        replace(e, id=renamed.get(e.id, e.id), after=renamed.get(e.after, e.after))
+        for e in first.lock
+    ]
+    return Lock(tuple(sorted(moved, key=lambda e: e.id)))
+
+
 def test_a_question_asked_twice_in_a_file_keeps_each_id_build_after_build(
     tmp_path: Path,
 ) -> None:
@@ -220,12 +231,7 @@ def test_a_question_asked_twice_in_a_file_keeps_each_id_build_after_build(
     )
     cards = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
     first = assign(cards, (), now=1000)
-    renamed = {first.cards[0].id: "csZZZZZZZZZZ", first.cards[2].id: "csAAAAAAAAAA"}
-    moved = [
-        replace(e, id=renamed.get(e.id, e.id), after=renamed.get(e.after, e.after))
-        for e in first.lock
-    ]
-    lock = Lock(tuple(sorted(moved, key=lambda e: e.id)))
+    lock = _renamed(first, {0: "csZZZZZZZZZZ", 2: "csAAAAAAAAAA"})
     again = assign(cards, lock, now=2000)
     assert [c.id for c in again.cards] == ["csZZZZZZZZZZ", first.cards[1].id, "csAAAAAAAAAA"]
     assert {c.matched.status for c in again.cards} == {"unchanged"}
@@ -241,12 +247,7 @@ def test_a_section_copied_under_another_heading_keeps_each_id_build_after_build(
     (tmp_path / "n.md").write_text(f"## 甲\n\n{section}## 乙\n\n{section}", "utf-8")
     cards = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
     first = assign(cards, (), now=1000)
-    renamed = {first.cards[2].id: "cs0000000001", first.cards[3].id: "cs0000000002"}
-    moved = [
-        replace(e, id=renamed.get(e.id, e.id), after=renamed.get(e.after, e.after))
-        for e in first.lock
-    ]
-    lock = Lock(tuple(sorted(moved, key=lambda e: e.id)))
+    lock = _renamed(first, {2: "cs0000000001", 3: "cs0000000002"})
     again = assign(cards, lock, now=2000)
     ids = [first.cards[0].id, first.cards[1].id, "cs0000000001", "cs0000000002"]
     assert [c.id for c in again.cards] == ids

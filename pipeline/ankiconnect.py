@@ -1,4 +1,4 @@
-"""``sync --ankiconnect``: the same plan as :mod:`pipeline.sync`, applied to a running Anki.
+"""``sync --ankiconnect``: the same plan as :mod:`pipeline.syncplan`, applied to a running Anki.
 
 Most people keep Anki open, and then the collection file is locked; the AnkiConnect add-on
 offers Anki's operations over HTTP instead. Two things it cannot do are done differently:
@@ -28,24 +28,21 @@ from .config import Config
 from .export.anki import _NoteRow, note_model, write_package
 from .identity import refuse_changed_lock
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
-from .sync import (
+from .sync import SyncResult, lock_after, notes_for, record_ids
+from .syncplan import (
     ORPHAN_TAG,
     Desired,
     Existing,
     Plan,
     State,
     SyncError,
-    SyncResult,
     _ancestors,
     _same_deck,
     _tags_for,
     desired,
     fields_hash,
-    lock_after,
     make_plan,
-    notes_for,
     question_text,
-    record_ids,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"

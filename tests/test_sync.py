@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pipeline import build, load_config
+from pipeline import ankifile, build, load_config
 from pipeline import sync as sync_module
 from pipeline.cli import cli
 from pipeline.errors import ContentError, EnvironmentProblem
@@ -137,7 +137,8 @@ def mods(path: Path) -> list[object]:
 
 def assert_in_step(path: Path, content: Path) -> None:
     """One note per answered question, current, in its section's deck; orphans marked."""
-    from pipeline.sync import desired, notes_for
+    from pipeline.sync import notes_for
+    from pipeline.syncplan import desired
 
     want = {w.guid: w for w in desired(notes_for(load_config(content))[0]).notes}
     col = open_col(path)
@@ -563,16 +564,16 @@ def test_the_collection_reads_the_same_with_sqlite_as_with_ankis_library(
     content, collection = synced
     _lived_in(collection, content)
     files = sorted(p.name for p in collection.parent.iterdir())
-    direct = sync_module.read_directly(collection)
+    direct = ankifile.read_directly(collection)
     assert sorted(p.name for p in collection.parent.iterdir()) == files, "no -wal, no -shm"
     assert direct is not None, "a collection of Anki's current schema is read directly"
     col = open_col(collection)
     try:
-        through_anki = sync_module.read_state(col)
+        through_anki = ankifile.read_state(col)
         assert direct[0] == through_anki
         assert any(e.orphaned for e in through_anki.notes.values())
         assert "Cram" in through_anki.decks and "mine.png" in through_anki.media
-        assert sync_module._fingerprint(col.db.first) == direct[1]  # as read: not read again
+        assert ankifile._fingerprint(col.db.first) == direct[1]  # as read: not read again
     finally:
         col.close()
 
@@ -597,12 +598,12 @@ def test_a_collection_changed_after_it_was_read_is_told_apart(
     synced: tuple[Path, Path], change: Callable[[Collection], object]
 ) -> None:
     _content, collection = synced
-    direct = sync_module.read_directly(collection)
+    direct = ankifile.read_directly(collection)
     assert direct is not None
     col = open_col(collection)
     try:
         change(col)
-        assert sync_module._fingerprint(col.db.first) != direct[1]
+        assert ankifile._fingerprint(col.db.first) != direct[1]
     finally:
         col.close()
 
@@ -616,7 +617,7 @@ def test_changes_anki_has_not_yet_written_into_the_file_are_left_to_anki(
     try:
         col.decks.id("Another", create=True)
         assert Path(f"{collection}-wal").stat().st_size > 0
-        assert sync_module.read_directly(collection) is None
+        assert ankifile.read_directly(collection) is None
     finally:
         col.close()
 
@@ -743,11 +744,14 @@ def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
 
 
 def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Path) -> bytes:
-    """Make ``sync_module.<name>`` put an older lock in place once it has run (as a
-    ``git checkout`` of the lock would while a sync runs); the older lock's bytes."""
+    """Make ``<module>.<name>`` (``sync.notes_for``, say) put an older lock in place once it
+    has run (as a ``git checkout`` of the lock would while a sync runs); the older lock's
+    bytes."""
     lock = content / "cardsmith.lock.json"
     older = lock.read_bytes()
-    real = getattr(sync_module, name)
+    module_name, name = name.split(".")
+    module = {"sync": sync_module, "ankifile": ankifile}[module_name]
+    real = getattr(module, name)
 
     def then_restored(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
@@ -755,15 +759,15 @@ def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Pat
         (content / "restored.tmp").replace(lock)  # another file under the lock's name
         return found
 
-    monkeypatch.setattr(sync_module, name, then_restored)
+    monkeypatch.setattr(module, name, then_restored)
     return older
 
 
 @pytest.mark.parametrize(
     ("restored_after", "message", "anki_updated"),
     [
-        ("notes_for", "the lock file changed while this build ran", False),
-        ("apply", "Anki was updated, the lock was not written", True),
+        ("sync.notes_for", "the lock file changed while this build ran", False),
+        ("ankifile.apply", "Anki was updated, the lock was not written", True),
     ],
     ids=["while the notes are read", "while Anki is updated"],
 )
@@ -822,7 +826,7 @@ def test_what_anki_raises_in_the_collections_process_is_the_syncs_error(
     def failing(*_args: object) -> None:
         raise raised
 
-    monkeypatch.setattr(sync_module, "apply", failing)
+    monkeypatch.setattr(ankifile, "apply", failing)
     with pytest.raises(SyncError, match=expected):
         sync(load_config(content), collection)
     assert (content / "cardsmith.lock.json").read_bytes() == lock  # no id recorded

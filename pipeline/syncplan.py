@@ -1,0 +1,405 @@
+"""What a sync makes true, and what it must do for it: plain data on both sides.
+
+:func:`desired` is the notes as Anki should hold them, :class:`State` what a collection
+holds (read by :mod:`pipeline.ankifile` from a collection file, or by
+:mod:`pipeline.ankiconnect` from a running Anki), and :func:`make_plan` what to do so that
+the collection holds exactly the notes, nothing else touched. Nothing here reads or writes
+Anki: ``--dry-run``, the collection file and AnkiConnect share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CardsmithError
+from .export.anki import Medium, note_fields
+from .notetype import FIELDS, MODEL_NAME, NoteTypeLook, current_look
+from .records import BuildData
+
+ORPHAN_TAG = "cardsmith::orphan"
+#: Tags cardsmith sets (the parser's ``file::``, ``section::`` and ``code::``, and ours);
+#: every other tag on a note is the person's and stays.
+MANAGED_TAG_PREFIXES = ("file::", "section::", "code::", "cardsmith::")
+#: Key in the collection's config: what the last sync wrote (to recognise edits made in Anki).
+STATE_KEY = "cardsmith.sync"
+_QUEUE_SUSPENDED = -1
+
+
+class SyncError(CardsmithError):
+    """The collection cannot be synced (open in Anki, a foreign note type, no collection)."""
+
+
+# --- what the notes want ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One note as the notes want it in Anki."""
+
+    guid: str
+    """The question's stable id (also its ``ID`` field)."""
+    fields: tuple[str, ...]
+    """Field values in the order of :data:`FIELDS`."""
+    tags: tuple[str, ...]
+    """cardsmith's tags for the note (file, section, code languages)."""
+    deck: str
+    """The section's deck, ``::``-joined."""
+    question: str
+    """The question's Markdown, for messages."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything a sync makes true."""
+
+    notes: tuple[Wanted, ...]
+    """Every note, in source order."""
+    media: Mapping[str, Medium]
+    """Images by their media name (content hash)."""
+    model: NoteTypeLook
+    """The current CSS and templates."""
+    root_deck: str
+    """Top of every deck path."""
+
+
+def fields_hash(fields: Iterable[str]) -> str:
+    """A short hash of a note's fields: what the last sync wrote, to spot edits made in Anki."""
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def question_text(fields: tuple[str, ...], guid: str) -> str:
+    """A note's question as text (its first field holds HTML; the guid when it has none)."""
+    return html.unescape(_TAG.sub("", fields[0])) if fields else guid
+
+
+def desired(data: BuildData) -> Desired:
+    """The notes as Anki should hold them: fields with packed media, tags and decks."""
+    root = data.config.content.resolve()
+    media: dict[str, Medium] = {}
+    notes = []
+    for card in data.notes:
+        notes.append(
+            Wanted(
+                guid=card.id,
+                fields=note_fields(card, root, media),
+                tags=card.tags,
+                deck=card.deck.path,
+                question=card.question,
+            )
+        )
+    return Desired(tuple(notes), media, current_look(), data.config.root_deck)
+
+
+# --- what the collection holds ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Existing:
+    """One cardsmith note found in the collection."""
+
+    nid: int
+    """Anki's note id."""
+    guid: str
+    """The note's guid (the question's id)."""
+    fields_hash: str
+    """:func:`fields_hash` of its fields as they are now: what it holds is compared by hash
+    (a sync reads the collection in another process, and 10,000 notes' fields cost 0.1 s to
+    send)."""
+    question: str
+    """Its question as text (the first field without its HTML), for messages."""
+    tags: tuple[str, ...]
+    """Every tag of the note, the person's included."""
+    cards: tuple[int, ...]
+    """Card ids of the note."""
+    decks: tuple[str, ...]
+    """The deck of each card (its home deck when it sits in a filtered deck)."""
+    suspended: tuple[bool, ...]
+    """Whether each card is suspended."""
+    reviews: int
+    """Review log entries of its cards."""
+
+    @property
+    def orphaned(self) -> bool:
+        return ORPHAN_TAG in self.tags
+
+
+@dataclass(frozen=True)
+class State:
+    """The collection as cardsmith sees it before a sync."""
+
+    notes: Mapping[str, Existing]
+    """cardsmith notes by guid."""
+    model: NoteTypeLook | None
+    """The note type's CSS and templates, or None when the collection has no such type."""
+    model_fields: tuple[str, ...]
+    """The note type's field names (a public contract: they must be :data:`FIELDS`)."""
+    decks: Mapping[str, int]
+    """Every deck of the collection: name -> id."""
+    deck_cards: Mapping[str, int]
+    """Number of cards whose home deck is the named deck (any note type)."""
+    media: frozenset[str]
+    """Media file names already in the collection's media folder."""
+    written: Mapping[str, str]
+    """guid -> :func:`fields_hash` of what the last sync wrote."""
+    synced_decks: frozenset[str]
+    """The decks the last sync put notes in."""
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sync will do, in words and as data."""
+
+    add: tuple[Wanted, ...] = ()
+    """New notes."""
+    update: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes whose fields or tags change (orphans coming back included)."""
+    move: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes with a card outside their section's deck."""
+    orphan: tuple[Existing, ...] = ()
+    """Notes of questions gone (or no longer answered) to tag and suspend now."""
+    revive: tuple[tuple[Wanted, Existing], ...] = ()
+    """Orphans whose question is back: untagged and unsuspended."""
+    delete: tuple[Existing, ...] = ()
+    """Orphans deleted with ``--delete-orphans``."""
+    conflict: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes edited in Anki since the last sync; left as they are unless ``--force``."""
+    forced: tuple[tuple[Wanted, Existing], ...] = ()
+    """Notes edited in Anki that ``--force`` overwrites (also listed in ``update``)."""
+    create_decks: tuple[str, ...] = ()
+    """Decks to create."""
+    remove_decks: tuple[str, ...] = ()
+    """cardsmith decks left empty, deepest first."""
+    media: tuple[Medium, ...] = ()
+    """Images not yet in the media folder."""
+    model: str = ""
+    """"create" or "update" the note type, or "" when it is current."""
+    state: Mapping[str, Any] | None = None
+    """The new sync record for the collection's config, or None when unchanged."""
+    kept_orphans: tuple[Existing, ...] = field(default=())
+    """Orphans from earlier syncs, still kept (tagged and suspended)."""
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.add
+            or self.update
+            or self.move
+            or self.orphan
+            or self.revive
+            or self.delete
+            or self.create_decks
+            or self.remove_decks
+            or self.media
+            or self.model
+            or self.state is not None
+        )
+
+    def done_line(self) -> str:
+        """What carrying the plan out wrote, in one line (for the end of a sync)."""
+        counts = (
+            (len(self.add), "note(s) added"),
+            (len(self.update), "updated"),
+            (len(self.move), "moved"),
+            (len(self.orphan), "orphaned"),
+            (len(self.revive), "back from orphan"),
+            (len(self.delete), "deleted"),
+            (len(self.create_decks), "deck(s) made"),
+            (len(self.remove_decks), "empty deck(s) removed"),
+            (len(self.media), "image(s) added"),
+        )
+        if self.empty:
+            return "Anki is up to date: nothing was written" + self.conflicts_left()
+        made = {"create": ["the note type made"], "update": ["the note type updated"], "": []}
+        done = ", ".join([*(f"{n} {what}" for n, what in counts if n), *made[self.model]])
+        return f"Anki is in step: {done or 'the sync record updated'}" + self.conflicts_left()
+
+    def conflicts_left(self) -> str:
+        if not self.conflict:
+            return ""
+        return f"; {len(self.conflict)} conflict(s) left as they are (--force overwrites them)"
+
+    def lines(self) -> list[str]:
+        """The plan for people: one line per action, with questions and decks."""
+        out = [
+            f"{len(self.add)} to add, {len(self.update)} to update, {len(self.move)} to move, "
+            f"{len(self.orphan)} to orphan, {len(self.revive)} back from orphan, "
+            f"{len(self.conflict)} conflict(s), {len(self.delete)} to delete"
+        ]
+        out += [f"  add: {w.question[:40]} → {w.deck}" for w in self.add]
+        out += [f"  update: {w.question[:40]}" for w, _ in self.update]
+        out += [
+            f"  move: {w.question[:40]}: {', '.join(sorted(set(e.decks)))} → {w.deck}"
+            for w, e in self.move
+        ]
+        out += [
+            f"  orphan: {e.question[:40]} (tagged {ORPHAN_TAG}, suspended)" for e in self.orphan
+        ]
+        out += [f"  back: {w.question[:40]} (unsuspended)" for w, _ in self.revive]
+        out += [
+            f"  conflict: {w.question[:40]} was edited in Anki since the last sync; "
+            "left as it is (--force overwrites it)"
+            for w, _ in self.conflict
+        ]
+        out += [f"  overwritten (--force): {w.question[:40]}" for w, _ in self.forced]
+        if self.delete:
+            reviews = sum(e.reviews for e in self.delete)
+            out.append(f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s)")
+            out += [f"  delete: {e.question[:40]} ({e.reviews} review(s))" for e in self.delete]
+        elif self.kept_orphans or self.orphan:
+            kept = len(self.kept_orphans) + len(self.orphan)
+            out.append(
+                f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
+                "--delete-orphans deletes them"
+            )
+        out += [f"  remove empty deck: {d}" for d in self.remove_decks]
+        if self.media:
+            out.append(f"  {len(self.media)} image(s) to add to the media folder")
+        if self.model:
+            out.append(f"  note type {MODEL_NAME}: {self.model} (CSS and templates)")
+        return out
+
+
+def _tags_for(existing: Iterable[str], ours: Iterable[str]) -> tuple[str, ...]:
+    """The person's tags as they are, cardsmith's replaced by ``ours``."""
+    theirs = [t for t in existing if not t.lower().startswith(MANAGED_TAG_PREFIXES)]
+    return tuple(sorted({*theirs, *ours}, key=str.lower))
+
+
+def _same_tags(a: Iterable[str], b: Iterable[str]) -> bool:
+    return {t.lower() for t in a} == {t.lower() for t in b}
+
+
+def _same_deck(a: str, b: str) -> bool:
+    """Anki's deck names are unique without regard to case."""
+    return a.casefold() == b.casefold()
+
+
+def _ancestors(name: str) -> list[str]:
+    parts = name.split("::")
+    return ["::".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def make_plan(
+    want: Desired, state: State, *, force: bool = False, delete_orphans: bool = False
+) -> Plan:
+    """What to do so that the collection holds exactly the notes, nothing else touched."""
+    if state.model is not None and state.model_fields != FIELDS:
+        raise SyncError(
+            f"the collection's note type {MODEL_NAME!r} has the fields "
+            f"{list(state.model_fields)}, not {list(FIELDS)}; cardsmith cannot update it"
+        )
+    add, update, move, revive, conflict, forced = [], [], [], [], [], []
+    # What the last sync wrote, for the notes still there (a note deleted in Anki is forgotten).
+    written = {g: h for g, h in state.written.items() if g in state.notes}
+    wanted_guids = set()
+    for w in want.notes:
+        wanted_guids.add(w.guid)
+        e = state.notes.get(w.guid)
+        now = fields_hash(w.fields)
+        if e is None:
+            add.append(w)
+            written[w.guid] = now
+            continue
+        if any(d != w.deck and not _same_deck(d, w.deck) for d in e.decks):
+            move.append((w, e))
+        # Most notes carry exactly cardsmith's tags: then nothing is worked out.
+        tags = w.tags if e.tags == w.tags else _tags_for(e.tags, w.tags)
+        if e.orphaned:
+            revive.append((w, e))
+        if e.fields_hash != now:
+            last = state.written.get(w.guid)
+            edited = last is not None and last != e.fields_hash
+            if edited and not force:
+                conflict.append((w, e))
+                continue  # its tags and fields stay as the person left them
+            if edited:
+                forced.append((w, e))
+            update.append((w, e))
+        elif tags is not w.tags and not _same_tags(tags, e.tags):
+            update.append((w, e))
+        written[w.guid] = now
+    orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
+    delete = tuple(orphans) if delete_orphans else ()
+    new_orphans = tuple(
+        e for e in orphans if not delete_orphans and (not e.orphaned or not all(e.suspended))
+    )
+    kept = tuple(e for e in orphans if not delete_orphans and e not in new_orphans)
+    for e in delete:
+        written.pop(e.guid, None)
+
+    # Decks: every wanted deck exists; cardsmith's decks left empty go, deepest first.
+    wanted_decks = {w.deck for w in want.notes}
+    needed = {a for d in wanted_decks for a in _ancestors(d)}
+    known = {d.casefold() for d in state.decks}
+    create = tuple(sorted(d for d in needed if d.casefold() not in known))
+    counts: dict[str, int] = defaultdict(int, state.deck_cards)
+    for w, e in move:
+        for d in e.decks:
+            counts[d] -= 1
+        counts[w.deck] += len(e.decks)
+    for e in delete:
+        for d in e.decks:
+            counts[d] -= 1
+    held = {*state.synced_decks, *(d for e in state.notes.values() for d in e.decks)}
+    ours = {a for d in held for a in _ancestors(d)}
+    needed_folded = {d.casefold() for d in needed}
+    remove = _empty_decks(
+        {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
+    )
+
+    unchanged = written == state.written and wanted_decks == state.synced_decks
+    model = "create" if state.model is None else ("update" if state.model != want.model else "")
+    return Plan(
+        add=tuple(add),
+        update=tuple(update),
+        move=tuple(move),
+        orphan=new_orphans,
+        revive=tuple(revive),
+        delete=delete,
+        conflict=tuple(conflict),
+        forced=tuple(forced),
+        create_decks=create,
+        remove_decks=remove,
+        media=tuple(m for name, m in sorted(want.media.items()) if name not in state.media),
+        model=model,
+        state=None
+        if unchanged
+        else {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)},
+        kept_orphans=kept,
+    )
+
+
+def _empty_decks(
+    candidates: set[str], decks: Mapping[str, int], counts: Mapping[str, int]
+) -> tuple[str, ...]:
+    """Candidate decks with no card below them and no deck below them that is not ours."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for name in decks:
+        if "::" in name:
+            children[name.rsplit("::", 1)[0]].append(name)
+
+    def removable(name: str) -> bool:
+        return (
+            name in candidates
+            and name in decks
+            and decks[name] != 1  # Anki's Default deck
+            and counts.get(name, 0) <= 0
+            and all(removable(c) for c in children[name])
+        )
+
+    gone = [d for d in decks if removable(d)]
+    # Removing a deck removes its children: name only the top of each removed subtree.
+    tops = [d for d in gone if not any(a in gone for a in _ancestors(d)[:-1])]
+    return tuple(sorted(tops, key=lambda d: (-d.count("::"), d)))

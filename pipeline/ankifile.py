@@ -62,8 +62,6 @@ def open_collection(path: Path, shown: Path | None = None) -> Collection:
             "install cardsmith with it: pipx install '.[sync]' from a checkout"
         ) from exc
     shown = shown or path
-    if not path.is_file():
-        raise SyncError(f"no Anki collection at {shown} (the collection.anki2 of an Anki profile)")
     _refuse_other_files(path, shown)
     if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         raise SyncError(
@@ -78,7 +76,8 @@ def open_collection(path: Path, shown: Path | None = None) -> Collection:
                 f"{shown} is open in Anki (or being synced): close Anki first, "
                 "or use cardsmith sync --ankiconnect while Anki runs"
             ) from exc
-        detail = str(exc) if len(str(exc)) <= 160 else str(exc)[:159] + "…"
+        text = str(exc)
+        detail = text if len(text) <= 160 else text[:159] + "…"
         raise SyncError(f"{shown} is not an Anki collection ({detail})") from exc
 
 
@@ -87,9 +86,7 @@ def read_copy(path: Path) -> State:
     and the ``-wal`` or ``-journal`` file beside it, which holds what Anki has not yet
     written into it): for a dry run that cannot read it with SQLite alone
     (:func:`read_directly`), as opening the collection itself may write to it."""
-    if not path.is_file():
-        raise SyncError(f"no Anki collection at {path} (the collection.anki2 of an Anki profile)")
-    _refuse_other_files(path)
+    _refuse_other_files(path)  # before a copy is made of whatever it is
     with tempfile.TemporaryDirectory(prefix="cardsmith-") as folder:
         copy = Path(folder) / "collection.anki2"
         shutil.copyfile(path, copy)
@@ -111,6 +108,8 @@ def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
     no ``-wal`` or ``-shm`` file beside it); ``shown``: the path messages name."""
     what = "the collection.anki2 of an Anki profile"
     shown = shown or path
+    if not path.is_file():
+        raise SyncError(f"no Anki collection at {shown} ({what})")
     if path.stat().st_size == 0:
         raise SyncError(f"{shown} is an empty file, not an Anki collection ({what})")
     try:
@@ -122,7 +121,7 @@ def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
         finally:
             db.close()
     except sqlite3.OperationalError:
-        return  # locked (open in Anki) or unreadable: Anki's own open says which
+        return  # unreadable (no permission, say): Anki's own open says why
     except sqlite3.DatabaseError:
         raise SyncError(f"{shown} is not an Anki collection: not a database ({what})") from None
     if found is None:

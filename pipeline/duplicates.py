@@ -498,7 +498,7 @@ class KeptPairs:
                 x, y = by_place[i], by_place[j]
                 self._near.setdefault(x, {})[y] = score
                 self._near.setdefault(y, {})[x] = score
-        # The index after the join, not beside it: the two at once took 140 MB more at 100k.
+        # The index after the join, not beside it: the two at once took 100 MB more at 100k.
         for question in place:
             for feature in asked[question].features:
                 self._holders[feature].add(question)

@@ -28,6 +28,7 @@ from .config import Config
 from .export.anki import _NoteRow, note_model, write_package
 from .identity import refuse_changed_lock
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
+from .report import renamed_in
 from .sync import SyncResult, lock_after, notes_for, record_ids
 from .syncplan import (
     ORPHAN_TAG,
@@ -271,4 +272,4 @@ def sync(
         if plan.state is not None:
             _write_record(config, url, plan.state)
         record_ids(config, identity, lock_after(identity, plan))
-    return SyncResult(plan, not dry_run, identity.successors, warnings)
+    return SyncResult(plan, not dry_run, identity.successors, warnings, renamed_in(identity))

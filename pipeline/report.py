@@ -127,11 +127,7 @@ class BuildReport:
             f"{c['updated']} updated, {c['unchanged']} unchanged; {c['renamed']} renamed, "
             f"{c['moved']} moved, {c['orphaned']} orphaned, {c['skipped']} skipped (unanswered)"
         ]
-        for match, card in self.renamed:
-            lines.append(
-                f"  renamed ({match.how}, {match.similarity:.0%}): "
-                f"{match.old_question[:30]} -> {card.question[:30]}"
-            )
+        lines += [renamed_line(match, card) for match, card in self.renamed]
         for moved in self.moved:
             lines.append(f"  moved: {moved.card.question[:30]}: {moved.old_deck} -> {_deck(moved)}")
         if self.moved:
@@ -141,6 +137,24 @@ class BuildReport:
         if c["new"] + c["updated"] + c["unchanged"]:
             lines.append(f"  note: {DELETED_COMES_BACK}")
         return lines
+
+
+def renamed_line(match: Match, card: Card) -> str:
+    """How a reworded question was matched to the question it was: a build's and a sync's
+    line for it."""
+    return (
+        f"  renamed ({match.how}, {match.similarity:.0%}): "
+        f"{match.old_question[:30]} -> {card.question[:30]}"
+    )
+
+
+def renamed_in(identity: Identity) -> tuple[tuple[Match, Card], ...]:
+    """The reworded questions of ``identity``, each with how it was matched."""
+    return tuple(
+        (m, c)
+        for m, c in zip(identity.matches, identity.cards, strict=True)
+        if m.status == "renamed"
+    )
 
 
 def _deck(moved: Moved) -> str:
@@ -211,11 +225,7 @@ def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
             moved.append(Moved(card, match.old_deck))
     totals["orphaned"] = len(identity.orphans)
     totals["skipped"] = len(skipped)
-    renamed = tuple(
-        (m, c)
-        for m, c in zip(identity.matches, identity.cards, strict=True)
-        if m.status == "renamed"
-    )
+    renamed = renamed_in(identity)
     current = {c.id for c in identity.cards}
     return BuildReport(
         totals,

@@ -30,8 +30,8 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
-from .records import BuildData, Identity, Successor
-from .report import orphan_lines
+from .records import BuildData, Card, Identity, Match, Successor
+from .report import orphan_lines, renamed_in, renamed_line
 from .safeguards import refuse_mass_orphan
 from .syncplan import ORPHAN_TAG, Plan, SyncError, desired, make_plan
 
@@ -53,10 +53,15 @@ class SyncResult:
     """Orphans with a likely successor: an ``[aliases]`` line would keep their history."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """The notes' warnings, as a build prints them (errors stop a sync before Anki opens)."""
+    renamed: tuple[tuple[Match, Card], ...] = ()
+    """Reworded questions and how each was matched to the question it was (its note and
+    reviews follow it), as a build lists them."""
 
     def lines(self) -> list[str]:
-        """The plan, then how to keep the history of an orphan with a likely successor."""
+        """The plan, the reworded questions with the questions they were, then how to keep
+        the history of an orphan with a likely successor."""
         out = self.plan.lines()
+        out += [renamed_line(match, card) for match, card in self.renamed]
         for successor in self.successors:
             out += orphan_lines(successor.orphan, frozenset(), successor)
         return out
@@ -122,7 +127,7 @@ def sync(
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)
-    return SyncResult(plan, not dry_run, identity.successors, warnings)
+    return SyncResult(plan, not dry_run, identity.successors, warnings, renamed_in(identity))
 
 
 def lock_after(identity: Identity, plan: Plan) -> bytes:

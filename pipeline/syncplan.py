@@ -180,7 +180,10 @@ class Plan:
     create_decks: tuple[str, ...] = ()
     """Decks to create."""
     remove_decks: tuple[str, ...] = ()
-    """cardsmith decks left empty, deepest first."""
+    """cardsmith decks left empty, deepest first: the top of each branch (removing a deck
+    removes the decks under it)."""
+    decks_gone: int = 0
+    """Every deck the removals take away, those under the tops included."""
     media: tuple[Medium, ...] = ()
     """Images not yet in the media folder."""
     model: str = ""
@@ -216,7 +219,7 @@ class Plan:
             (len(self.revive), "back from orphan"),
             (len(self.delete), "deleted"),
             (len(self.create_decks), "deck(s) made"),
-            (len(self.remove_decks), "empty deck(s) removed"),
+            (self.decks_gone, "empty deck(s) removed"),
             (len(self.media), "image(s) added"),
         )
         if self.empty:
@@ -355,7 +358,7 @@ def make_plan(
     held = {*state.synced_decks, *(d for e in state.notes.values() for d in e.decks)}
     ours = {a for d in held for a in _ancestors(d)}
     needed_folded = {d.casefold() for d in needed}
-    remove = _empty_decks(
+    remove, gone = _empty_decks(
         {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
     )
 
@@ -372,6 +375,7 @@ def make_plan(
         forced=tuple(forced),
         create_decks=create,
         remove_decks=remove,
+        decks_gone=gone,
         media=tuple(m for name, m in sorted(want.media.items()) if name not in state.media),
         model=model,
         state=None
@@ -383,8 +387,9 @@ def make_plan(
 
 def _empty_decks(
     candidates: set[str], decks: Mapping[str, int], counts: Mapping[str, int]
-) -> tuple[str, ...]:
-    """Candidate decks with no card below them and no deck below them that is not ours."""
+) -> tuple[tuple[str, ...], int]:
+    """Candidate decks with no card below them and no deck below them that is not ours: the
+    top of each such branch, and how many decks the branches hold."""
     children: dict[str, list[str]] = defaultdict(list)
     for name in decks:
         if "::" in name:
@@ -402,4 +407,4 @@ def _empty_decks(
     gone = [d for d in decks if removable(d)]
     # Removing a deck removes its children: name only the top of each removed subtree.
     tops = [d for d in gone if not any(a in gone for a in _ancestors(d)[:-1])]
-    return tuple(sorted(tops, key=lambda d: (-d.count("::"), d)))
+    return tuple(sorted(tops, key=lambda d: (-d.count("::"), d))), len(gone)

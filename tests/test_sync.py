@@ -452,6 +452,39 @@ def test_a_collection_that_cannot_be_written_says_so(
     assert sync(load_config(content), collection, dry_run=True).plan.move
 
 
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "sync"])
+def test_a_sync_names_a_reworded_question_with_the_question_it_was(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    # Its note and reviews follow the new wording: the person sees which old question
+    # they came from before anything is written (found by the tenth trial).
+    content = tmp_path / "content"
+    put_notes(CASES / "reword_and_answer_edit" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    put_notes(CASES / "reword_and_answer_edit" / "after", content)
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    result = CliRunner().invoke(cli, [*args, "--dry-run"] if dry_run else args)
+    assert result.exit_code == 0, result.output
+    renamed = [line for line in result.output.splitlines() if "renamed (" in line]
+    assert len(renamed) == 1
+    assert renamed[0].endswith(": Python中的虚拟环境是什么？ -> Python的虚拟环境是什么？")
+
+
+def test_the_closing_line_counts_every_deck_a_removal_takes(synced: tuple[Path, Path]) -> None:
+    # Removing a deck removes the decks under it: the plan names the top of each branch,
+    # the count is of every deck (it read "2 removed" where four went: the tenth trial).
+    content, collection = synced
+    before = set(snapshot(collection)["decks"])
+    put_notes(CASES / "moves" / "after", content)
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    gone = before - set(snapshot(collection)["decks"])
+    assert len(gone) > len([ln for ln in result.output.splitlines() if "remove empty deck" in ln])
+    assert f"{len(gone)} empty deck(s) removed" in result.output.splitlines()[-1]
+
+
 def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
     put_notes(CASES / "new_css" / "before", tmp_path / "content")
     with pytest.raises(SyncError, match="no Anki collection"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import multiprocessing
 import os
@@ -19,7 +18,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -38,6 +37,7 @@ from .syncplan import (
     SyncError,
     _same_deck,
     _tags_for,
+    fields_hash,
     question_text,
 )
 
@@ -150,6 +150,11 @@ _CARDS_SQL = (
     "from cards c join notes n on c.nid = n.id where n.mid = ? order by c.ord"
 )
 _NOTES_SQL = "select id, guid, flds, tags from notes where mid = ?"
+_HOMES_SQL = (
+    "select case when odid != 0 then odid else did end as home, count() from cards group by home"
+)
+#: ``rows(sql, *args)``: the rows of a query, through Anki's library or SQLite alone.
+Rows = Callable[..., Iterable[Sequence[Any]]]
 
 
 def _existing(
@@ -159,7 +164,7 @@ def _existing(
     return Existing(
         nid=nid,
         guid=guid,
-        fields_hash=hashlib.sha256(flds.encode("utf-8")).hexdigest()[:16],  # = fields_hash
+        fields_hash=fields_hash((flds,)),  # the fields joined already
         question=question_text((flds.split("\x1f", 1)[0],), guid),
         tags=tuple(tags.split()),
         cards=tuple(c[0] for c in cards),
@@ -179,26 +184,32 @@ def media_folder(collection: str) -> str:
     return re.sub(r"(?i)\.(anki2)$", ".media", collection)
 
 
+def _notes_read(
+    rows: Rows, deck_names: Mapping[str, int], ours: bool
+) -> tuple[dict[str, int], dict[str, Existing]]:
+    """The cards in each home deck, and cardsmith's notes by guid (none when the collection
+    has no such note type: ``ours`` False): the tables both readers read alike."""
+    by_id = {i: n for n, i in deck_names.items()}
+    deck_cards: dict[str, int] = defaultdict(int)
+    for did, n in rows(_HOMES_SQL):
+        if did in by_id:
+            deck_cards[by_id[did]] += n
+    notes: dict[str, Existing] = {}
+    if ours:
+        cards: dict[int, list[tuple[int, str, bool, int]]] = defaultdict(list)
+        for cid, nid, did, odid, queue, reviews in rows(_CARDS_SQL, MODEL_ID):
+            home = by_id.get(odid or did, "")
+            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews))
+        for nid, guid, flds, tags in rows(_NOTES_SQL, MODEL_ID):
+            notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []))
+    return deck_cards, notes
+
+
 def read_state(col: Collection) -> State:
     """The cardsmith notes, decks, media and the last sync's record of a collection."""
     model = col.models.get(MODEL_ID)  # type: ignore[arg-type]
     deck_names = {d.name: int(d.id) for d in col.decks.all_names_and_ids()}
-    by_id = {i: n for n, i in deck_names.items()}
-    deck_cards: dict[str, int] = defaultdict(int)
-    for did, n in _db(col).all(
-        "select case when odid != 0 then odid else did end as home, count() "
-        "from cards group by home"
-    ):
-        if did in by_id:
-            deck_cards[by_id[did]] += n
-    notes: dict[str, Existing] = {}
-    if model is not None:
-        cards: dict[int, list[tuple[int, str, bool, int]]] = defaultdict(list)
-        for cid, nid, did, odid, queue, reviews in _db(col).all(_CARDS_SQL, MODEL_ID):
-            home = by_id.get(odid or did, "")
-            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews))
-        for nid, guid, flds, tags in _db(col).all(_NOTES_SQL, MODEL_ID):
-            notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []))
+    deck_cards, notes = _notes_read(_db(col).all, deck_names, model is not None)
     record = col.get_config(STATE_KEY, default=None) or {}
     return State(
         notes=notes,
@@ -279,17 +290,11 @@ def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any) -> State:
     deck_names = {
         name.replace("\x1f", "::"): did for did, name in db.execute("select id, name from decks")
     }
-    by_id = {i: n for n, i in deck_names.items()}
-    deck_cards: dict[str, int] = defaultdict(int)
-    for did, n in db.execute(
-        "select case when odid != 0 then odid else did end as home, count() "
-        "from cards group by home"
-    ):
-        if did in by_id:
-            deck_cards[by_id[did]] += n
     model = db.execute("select config from notetypes where id = ?", (MODEL_ID,)).fetchone()
+    deck_cards, notes = _notes_read(
+        lambda sql, *args: db.execute(sql, args), deck_names, model is not None
+    )
     look, names = None, ()
-    notes: dict[str, Existing] = {}
     if model is not None:
         css = notetype.Config.FromString(model[0]).css
         template = db.execute(
@@ -303,12 +308,6 @@ def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any) -> State:
                 "select name from fields where ntid = ? order by ord", (MODEL_ID,)
             )
         )
-        cards: dict[int, list[tuple[int, str, bool, int]]] = defaultdict(list)
-        for cid, nid, did, odid, queue, reviews in db.execute(_CARDS_SQL, (MODEL_ID,)):
-            home = by_id.get(odid or did, "")
-            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews))
-        for nid, guid, flds, tags in db.execute(_NOTES_SQL, (MODEL_ID,)):
-            notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []))
     found = db.execute("select val from config where key = ?", (STATE_KEY,)).fetchone()
     record = json.loads(found[0]) if found else {}
     return State(

@@ -223,8 +223,7 @@ def check(
         identity = identify(config, collection.cards)
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *checks.duplicates(), *identity.diagnostics)
-        if checks.state is not None:
-            cache.stage(SEARCH_STATE, checks.state)
+        cache.stage(SEARCH_STATE, checks.state)
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
         return CheckResult(_checked(identity.cards, collection, found), identity)
@@ -327,8 +326,7 @@ def build(
         if _must_stop((*collection.diagnostics, *found), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())
-            if checks.state is not None:  # removed with what the failed build made
-                cache.stage(SEARCH_STATE, checks.state)
+            cache.stage(SEARCH_STATE, checks.state)  # removed with what the build made
             raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
         kept = resident.exported if resident else None
@@ -343,8 +341,7 @@ def build(
             diagnostics = _checked(
                 identity.cards, collection, (*found, *checks.duplicates())
             ).diagnostics
-            if checks.state is not None:
-                cache.stage(SEARCH_STATE, checks.state)
+            cache.stage(SEARCH_STATE, checks.state)
             if _must_stop(diagnostics, strict):
                 raise ContentError(diagnostics)
             report = make_report(identity, data.skipped)

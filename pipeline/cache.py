@@ -518,9 +518,12 @@ class ParseCache:
             _vouch(self.memory, target, seen, mark)
         return payload
 
-    def stage(self, name: str, written: Path) -> None:
+    def stage(self, name: str, written: Path | None) -> None:
         """Keep the temporary file ``written`` as ``name`` in the cache folder when the cache
-        is saved (removed when it is discarded): what a search kept for the next build."""
+        is saved (removed when it is discarded): what a search kept for the next build
+        (None: it kept nothing)."""
+        if written is None:
+            return
         if self.folder is not None and self.staging:
             self._staged[self.folder / name] = written
         else:

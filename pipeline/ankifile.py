@@ -28,9 +28,7 @@ from .errors import EnvironmentProblem
 from .notetype import FIELDS, MODEL_ID, MODEL_NAME, NoteTypeLook
 from .parallel import become_worker
 from .syncplan import (
-    _QUEUE_SUSPENDED,
     ORPHAN_TAG,
-    STATE_KEY,
     Existing,
     Plan,
     State,
@@ -43,6 +41,10 @@ from .syncplan import (
 
 if TYPE_CHECKING:
     from anki.collection import Collection
+
+#: Key in the collection's config: what the last sync wrote (to recognise edits made in Anki).
+STATE_KEY = "cardsmith.sync"
+_QUEUE_SUSPENDED = -1  # a card's queue when it is suspended
 
 
 # --- the anki library -----------------------------------------------------------------------

@@ -26,9 +26,6 @@ ORPHAN_TAG = "cardsmith::orphan"
 #: Tags cardsmith sets (the parser's ``file::``, ``section::`` and ``code::``, and ours);
 #: every other tag on a note is the person's and stays.
 MANAGED_TAG_PREFIXES = ("file::", "section::", "code::", "cardsmith::")
-#: Key in the collection's config: what the last sync wrote (to recognise edits made in Anki).
-STATE_KEY = "cardsmith.sync"
-_QUEUE_SUSPENDED = -1
 
 
 class SyncError(CardsmithError):

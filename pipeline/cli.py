@@ -383,7 +383,8 @@ def init(folder: Path) -> None:
 @click.option(
     "--delete-orphans",
     is_flag=True,
-    help="Delete the notes of deleted questions, with their reviews.",
+    help="Delete the notes of deleted questions, and with their cards the schedule of their "
+    "reviews (Anki's statistics keep the review log).",
 )
 @click.option("--force", is_flag=True, help="Overwrite notes edited in Anki since the last sync.")
 @click.option(

@@ -255,7 +255,12 @@ class Plan:
         out += [f"  overwritten (--force): {w.question[:40]}" for w, _ in self.forced]
         if self.delete:
             reviews = sum(e.reviews for e in self.delete)
-            out.append(f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s)")
+            # Anki keeps a deleted card's review log (its statistics count it), but no card
+            # carries that history on: what is lost is the scheduling.
+            out.append(
+                f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s) "
+                "(Anki's statistics keep the review log; no card keeps the schedule)"
+            )
             out += [f"  delete: {e.question[:40]} ({e.reviews} review(s))" for e in self.delete]
         elif self.kept_orphans or self.orphan:
             kept = len(self.kept_orphans) + len(self.orphan)

@@ -210,14 +210,17 @@ def check(
     """Parse, validate and match identities; write nothing.
 
     The compiled-records cache is read; it is written only by the caller of a ``cache``.
-    ``resident``: what a long-running caller keeps between its checks.
+    Without one, the notes are compiled for every format of ``config``, the PDF's Typst
+    included: a check finds what a build of those formats would (a formula the PDF can
+    only print as TeX source). ``resident``: what a long-running caller keeps between its
+    checks.
     """
     records, search = (resident.records, resident.search) if resident else (None, None)
     # The duplicate search is forked now, while this process is small.
     stored = _stored_search(config, write=cache is not None and cache.staging)
     with collector_paused(), Validation(config.content, search, stored=stored) as checks:
-        cache = cache or ParseCache.open(config, False, records)
-        collection = parse_all(config, progress, cache=cache)
+        cache = cache or ParseCache.open(config, "pdf" in config.formats, records)
+        collection = parse_all(config, progress, cache.typst, cache)
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
         identity = identify(config, collection.cards)

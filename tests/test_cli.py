@@ -58,6 +58,25 @@ def test_a_character_no_pdf_font_has_exits_1_for_check_as_for_build(tmp_path: Pa
     assert run("build", "--content", str(content), "--out", out, "--format", "json")[0] == 0
 
 
+def test_check_finds_what_the_pdf_build_finds(tmp_path: Path) -> None:
+    # A formula Typst cannot read is printed as its TeX source: a warning of the PDF's
+    # compile, which a check of notes built as a PDF (the default) reports too.
+    content = FIXTURES / "check" / "formula_pdf_only"
+    warning = "notes.md:7: warning: formula printed as TeX source in the PDF"
+    code, output = run("check", "--content", str(content), "--strict")
+    assert code == 1 and warning in output
+    out = str(tmp_path / "out")
+    code, output = run("build", "--content", str(content), "--out", out, "--strict")
+    assert code == 1 and warning in output
+    config = tmp_path / "json-only"
+    shutil.copytree(content, config)
+    (config / "cardsmith.toml").write_text('formats = ["json", "apkg"]\n', "utf-8")
+    assert run("check", "--content", str(config), "--strict") == (
+        0,
+        "2 questions (2 answered): 0 error(s), 0 warning(s)\n",
+    )
+
+
 def test_build_with_errors_writes_nothing(tmp_path: Path) -> None:
     content = tmp_path / "c"
     shutil.copytree(FIXTURES / "check" / "not_utf8", content)

@@ -305,7 +305,7 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
     Examples:
       cardsmith build
       cardsmith build --content notes --out out --format apkg
-      cardsmith build --format pdf --deck 面试题::NLP --columns 1
+      cardsmith build --format pdf --deck Cardsmith::python --columns 1
     """
     config = load_config(content, **options)
     try:

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline import ContentError, EnvironmentProblem, build, check, fontcheck, load_config
 from pipeline.build import parse_all
-from pipeline.errors import FileProblem
+from pipeline.errors import ConfigError, FileProblem
 from pipeline.export import pdf
 from pipeline.export.outputs import Outputs
 from pipeline.identity import identify
@@ -123,6 +123,39 @@ def test_letter_one_column_and_filters(tmp_path: Path) -> None:
     tagged = _build_pdf(tmp_path / "content", tmp_path / "t", pdf_tags=("section::Pandas面试问题",))
     tagged_text = _squash(_poppler("pdftotext", tagged))
     assert "什么是Pandas" in tagged_text and "BERT基本结构" not in tagged_text
+
+
+def test_deck_and_tag_compare_without_case_as_in_anki() -> None:
+    cards = parse_all(load_config(SEEDS)).cards
+    by_deck = pdf.selected(cards, load_config(SEEDS, pdf_decks=("面试题::nlp::python",)))
+    assert by_deck and {c.deck.path.split("::")[2] for c in by_deck} == {"Python"}
+    by_tag = pdf.selected(cards, load_config(SEEDS, pdf_tags=("SECTION::Pandas面试问题",)))
+    assert by_tag and all("section::Pandas面试问题" in c.tags for c in by_tag)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pdf_decks": ("面试题::NLPP",)}, "--deck 面试题::NLPP selects none (decks: 面试题::"),
+        ({"pdf_tags": ("section::nothing",)}, "--tag section::nothing selects none"),
+        (
+            {"pdf_decks": ("面试题::NLP::Python",), "pdf_tags": ("section::Pandas面试问题",)},
+            "no card has all of --deck 面试题::NLP::Python --tag section::Pandas面试问题",
+        ),
+    ],
+)
+def test_a_filter_that_selects_no_card_writes_nothing(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    # A typo'd deck printed an empty sheet over the last one, and the build said nothing.
+    shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
+    earlier = _build_pdf(tmp_path / "content", tmp_path / "o").read_bytes()
+    shutil.rmtree(tmp_path / "content")
+    shutil.copytree(SEEDS, tmp_path / "content")
+    with pytest.raises(ConfigError, match="the PDF would print no card: ") as raised:
+        _build_pdf(tmp_path / "content", tmp_path / "o", **options)
+    assert message in str(raised.value) and str(raised.value).endswith("nothing was written")
+    assert (tmp_path / "o" / pdf.FILE_NAME).read_bytes() == earlier
 
 
 def test_same_input_gives_the_same_pdf(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import fontcheck, resources
 from ..config import Config
-from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
+from ..errors import ConfigError, EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..highlight import typst_string
 from ..images import Printable, printable
 from ..pdflimits import MAX_SHEET_BYTES, sheet_message
@@ -35,18 +35,47 @@ _CHARS_PER_LINE = 28
 _IMAGE_LINES = _KEEP_LINES + 1
 
 
+def _under(deck: str, top: str) -> bool:
+    return deck == top or deck.startswith(top + "::")
+
+
 def selected(cards: Sequence[Card], config: Config) -> list[Card]:
-    """The cards to print: every card, or those under ``--deck`` paths or with ``--tag`` tags."""
+    """The cards to print: every card, or those under ``--deck`` paths and with one of the
+    ``--tag`` tags. Deck names and tags compare without regard to case, as Anki's do.
 
-    def wanted(card: Card) -> bool:
-        deck = card.deck.path
-        if config.pdf_decks and not any(
-            deck == d or deck.startswith(d + "::") for d in config.pdf_decks
-        ):
-            return False
-        return not config.pdf_tags or bool(set(config.pdf_tags) & set(card.tags))
-
-    return [c for c in cards if wanted(c)]
+    Raises :class:`ConfigError` when a ``--deck`` or ``--tag`` (``pdf_decks``, ``pdf_tags``)
+    selects no card, naming the decks there are: a typo printed an empty sheet over the
+    last one (found by the eleventh trial).
+    """
+    decks = [d.casefold() for d in config.pdf_decks]
+    tags = {t.casefold() for t in config.pdf_tags}
+    seen_decks: set[str] = set()
+    seen_tags: set[str] = set()
+    chosen = []
+    for card in cards:
+        deck = card.deck.path.casefold()
+        in_deck = [d for d in decks if _under(deck, d)]
+        seen_decks.update(in_deck)
+        tagged = tags.intersection(t.casefold() for t in card.tags)
+        seen_tags.update(tagged)
+        if (in_deck or not decks) and (tagged or not tags):
+            chosen.append(card)
+    if chosen or not cards:
+        return chosen
+    unknown = [
+        *(f"--deck {d}" for d in config.pdf_decks if d.casefold() not in seen_decks),
+        *(f"--tag {t}" for t in config.pdf_tags if t.casefold() not in seen_tags),
+    ]
+    filters = " ".join(
+        [*(f"--deck {d}" for d in config.pdf_decks), *(f"--tag {t}" for t in config.pdf_tags)]
+    )
+    what = f"{', '.join(unknown)} selects none" if unknown else f"no card has all of {filters}"
+    names = sorted({"::".join(c.deck.parts[:2]) for c in cards})
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    raise ConfigError(
+        f"the PDF would print no card: {what} (decks: {shown}; tags look like "
+        "section::<section> or code::python); nothing was written"
+    )
 
 
 def _estimated_lines(card: Card) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -173,10 +174,36 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: unknown key '{key}' (known keys: {known})")
         name = _FILE_KEYS[key]
         accepts, expected = _TYPES[hints[name]]
+        if isinstance(value, dict):
+            _refuse_settings_inside(path, key, value)
         if not accepts(value):
-            raise ConfigError(f"{path}: '{key}' must be {expected}, not {_describe(value)}")
+            table = hints[name] == Mapping[str, str]
+            raise ConfigError(f"{path}: {_wrong(key, value, expected, table)}")
         values[name] = value
     return values
+
+
+def _refuse_settings_inside(path: Path, table: str, value: Mapping[str, Any]) -> None:
+    """:class:`ConfigError` when a table (``[aliases]``) holds a key that is a setting: TOML
+    puts every key below a ``[table]`` header into that table, so ``root_deck = "x"``
+    written at the end of the file became an alias (found by the eleventh trial)."""
+    misplaced = [k for k in value if k in _FILE_KEYS]
+    if misplaced:
+        raise ConfigError(
+            f"{path}: '{misplaced[0]}' is inside the table [{table}]: TOML puts every key "
+            f"below a [table] header into that table; move '{misplaced[0]}' above '[{table}]'"
+        )
+
+
+def _wrong(key: str, value: Any, expected: str, table: bool) -> str:
+    """Why ``value`` is no value of ``key``: for a ``table`` of strings, its first entry
+    that is not one."""
+    if table and isinstance(value, dict):
+        entry = next((k for k, v in value.items() if not isinstance(v, str)), None)
+        if entry is not None:
+            inner = json.dumps(entry, ensure_ascii=False)
+            return f"'{key}.{inner}' must be a string, not {_describe(value[entry])}"
+    return f"'{key}' must be {expected}, not {_describe(value)}"
 
 
 #: Names Anki treats as a whole collection to restore, not a deck to add (Anki's importer).

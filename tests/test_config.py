@@ -16,7 +16,13 @@ WRONG = {
     'root_deck = "  "': "root_deck must not be empty",
     'root_deck = "a::::b"': "root_deck 'a::::b' has an empty deck name between '::'",
     'titles = "x"': "'titles' must be a table of strings, not 'x' (a string)",
-    '[titles]\n"a.md" = 3': "'titles' must be a table of strings, not a table",
+    '[titles]\n"a.md" = 3': "'titles.\"a.md\"' must be a string, not 3 (an integer)",
+    '[aliases]\n"什么是GIL？" = 5': "'aliases.\"什么是GIL？\"' must be a string, not 5 (an integer)",
+    # Keys below a [table] header belong to it: a setting written at the end of the file.
+    '[aliases]\n"x" = "csAAAA"\nroot_deck = 5': "'root_deck' is inside the table [aliases]: "
+    "TOML puts every key below a [table] header into that table; move 'root_deck' above "
+    "'[aliases]'",
+    '[aliases]\nroot_deck = "面试题"': "'root_deck' is inside the table [aliases]",
     "default_language = []": "'default_language' must be a string, not an array",
     'include_unanswered = "no"': "'include_unanswered' must be true or false, not 'no' (a string)",
     "include_unanswered = 0": "'include_unanswered' must be true or false, not 0 (an integer)",

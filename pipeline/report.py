@@ -9,6 +9,7 @@ one) and unanswered questions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,13 +140,21 @@ class BuildReport:
         return lines
 
 
+#: How a reworded question was matched -> how its line says it. Only a match by likeness
+#: shows a share: the others' scores rank candidates (0.99 for the same answer), they
+#: measure no likeness ("same answer, 99%" puzzled the eleventh trial).
+_HOW_SAID: dict[str, Callable[[float], str]] = {
+    "similar question": lambda share: f"similar question, {share:.0%}",
+    "same place": lambda _share: "same place in its section",
+}
+
+
 def renamed_line(match: Match, card: Card) -> str:
     """How a reworded question was matched to the question it was: a build's and a sync's
     line for it."""
-    return (
-        f"  renamed ({match.how}, {match.similarity:.0%}): "
-        f"{match.old_question[:30]} -> {card.question[:30]}"
-    )
+    said = _HOW_SAID.get(match.how)
+    how = said(match.similarity) if said else match.how
+    return f"  renamed ({how}): {match.old_question[:30]} -> {card.question[:30]}"
 
 
 def renamed_in(identity: Identity) -> tuple[tuple[Match, Card], ...]:

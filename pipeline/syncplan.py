@@ -223,7 +223,9 @@ class Plan:
             return "Anki is up to date: nothing was written" + self.conflicts_left()
         made = {"create": ["the note type made"], "update": ["the note type updated"], "": []}
         done = ", ".join([*(f"{n} {what}" for n, what in counts if n), *made[self.model]])
-        return f"Anki is in step: {done or 'the sync record updated'}" + self.conflicts_left()
+        # In step but for the conflicts: "in step" alone would not be true.
+        head = "Anki is updated" if self.conflict else "Anki is in step"
+        return f"{head}: {done or 'the sync record updated'}" + self.conflicts_left()
 
     def conflicts_left(self) -> str:
         if not self.conflict:
@@ -268,7 +270,12 @@ class Plan:
                 f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
                 "--delete-orphans deletes them"
             )
+        # Every deck the sync makes or removes, as the closing line counts them (a dry run
+        # named only the removed branches' tops: found by the eleventh trial).
+        out += [f"  make deck: {d}" for d in self.create_decks]
         out += [f"  remove empty deck: {d}" for d in self.remove_decks]
+        if self.decks_gone > len(self.remove_decks):
+            out.append(f"  ({self.decks_gone} empty decks removed in all, with those under them)")
         if self.media:
             out.append(f"  {len(self.media)} image(s) to add to the media folder")
         if self.model:

@@ -17,7 +17,7 @@ WRONG = {
     'root_deck = "a::::b"': "root_deck 'a::::b' has an empty deck name between '::'",
     'titles = "x"': "'titles' must be a table of strings, not 'x' (a string)",
     '[titles]\n"a.md" = 3': "'titles.\"a.md\"' must be a string, not 3 (an integer)",
-    '[aliases]\n"什么是GIL？" = 5': "'aliases.\"什么是GIL？\"' must be a string, not 5 (an integer)",
+    '[aliases]\n"什么是GIL？" = 5': "'aliases.\"什么是GIL？\"' must be a string, not 5",
     # Keys below a [table] header belong to it: a setting written at the end of the file.
     '[aliases]\n"x" = "csAAAA"\nroot_deck = 5': "'root_deck' is inside the table [aliases]: "
     "TOML puts every key below a [table] header into that table; move 'root_deck' above "

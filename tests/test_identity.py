@@ -13,7 +13,8 @@ from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
 from pipeline.identity import KeptMatches, assign, lock_text, read_lock
 from pipeline.parse import parse_file
-from pipeline.records import Card, Identity, Lock, ParsedFile
+from pipeline.records import Card, Identity, Lock, Match, ParsedFile
+from pipeline.report import renamed_line
 from tests.conftest import FIXTURES, parse_fixture
 
 NOTES = FIXTURES / "parse" / "heading_questions.md"
@@ -53,6 +54,23 @@ def test_reworded_question_keeps_its_id_and_the_match_is_reported() -> None:
         "第二个问题",
         "similar question",
     )
+
+
+@pytest.mark.parametrize(
+    ("how", "score", "said"),
+    [
+        ("similar question", 0.72, "similar question, 72%"),
+        ("same answer", 0.99, "same answer"),  # 0.99 ranks candidates, measures nothing
+        ("same place", 0.8, "same place in its section"),
+        ("alias", 1.0, "alias"),
+    ],
+)
+def test_a_renamed_line_says_how_and_a_share_only_of_likeness(
+    how: str, score: float, said: str
+) -> None:
+    card = parse_fixture(NOTES).cards[0]
+    match = Match(card.id or "csAAAAAAAA", "renamed", 1, "旧的问题", score, how)
+    assert renamed_line(match, card) == f"  renamed ({said}): 旧的问题 -> {card.question[:30]}"
 
 
 def test_unchanged_note_keeps_its_time_and_a_changed_one_gets_a_later_time() -> None:

@@ -111,7 +111,13 @@ def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
     what = "the collection.anki2 of an Anki profile"
     shown = shown or path
     if not path.is_file():
-        raise SyncError(f"no Anki collection at {shown} ({what})")
+        # Made by Anki itself, not here: a typo in the path must not start an empty one.
+        raise SyncError(
+            f"no Anki collection at {shown}: give the collection.anki2 of an Anki profile "
+            "(~/.local/share/Anki2/<profile>/ on Linux, ~/Library/Application Support/Anki2/"
+            "<profile>/ on macOS, %APPDATA%\\Anki2\\<profile>\\ on Windows); Anki makes a new "
+            "profile's collection the first time it opens it"
+        )
     if path.stat().st_size == 0:
         raise SyncError(f"{shown} is an empty file, not an Anki collection ({what})")
     try:

@@ -513,8 +513,14 @@ def test_the_closing_line_counts_every_deck_a_removal_takes(synced: tuple[Path, 
 
 def test_a_missing_collection_is_refused(tmp_path: Path) -> None:
     put_notes(CASES / "new_css" / "before", tmp_path / "content")
-    with pytest.raises(SyncError, match="no Anki collection"):
+    with pytest.raises(SyncError, match="no Anki collection") as refused:
         sync(load_config(tmp_path / "content"), tmp_path / "nowhere.anki2")
+    # Where a profile's collection is, and who makes a new one (the eleventh trial).
+    assert "~/.local/share/Anki2/<profile>/ on Linux" in str(refused.value)
+    assert str(refused.value).endswith(
+        "Anki makes a new profile's collection the first time it opens it"
+    )
+    assert not (tmp_path / "nowhere.anki2").exists()
 
 
 def test_a_character_no_pdf_font_has_does_not_stop_a_sync(tmp_path: Path) -> None:

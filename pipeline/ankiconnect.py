@@ -264,7 +264,8 @@ def sync(
     ac = AnkiConnect(url)
     record = _read_record(config, url)
     state = read_state(ac, want, record)
-    plan = make_plan(want, state, force=force, delete_orphans=delete_orphans)
+    orphans = [e.id for e in identity.lock_file.orphans]
+    plan = make_plan(want, state, force=force, delete_orphans=delete_orphans, lock_orphans=orphans)
     if not dry_run:
         refuse_changed_lock(config.lock_path, identity)  # a lock restored meanwhile: Anki untouched
         if not plan.empty:

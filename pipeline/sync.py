@@ -118,7 +118,10 @@ def sync(
             refuse_changed_lock(config.lock_path, identity)
         want = desired(data)
         progress("anki", 0, 1)
-        plan = make_plan(want, side.state(), force=force, delete_orphans=delete_orphans)
+        orphans = [e.id for e in identity.lock_file.orphans]
+        plan = make_plan(
+            want, side.state(), force=force, delete_orphans=delete_orphans, lock_orphans=orphans
+        )
         if not dry_run and not plan.empty:
             side.apply(plan, want.model)
         # The lock's text is made while Anki writes, and written once it is done.
@@ -132,8 +135,12 @@ def sync(
 
 def lock_after(identity: Identity, plan: Plan) -> bytes:
     """The lock's text once ``plan`` is carried out: the ids now in Anki, as after a build,
-    and the orphans the sync deleted resolved (gone from the lock)."""
-    lock, _unknown = forget_orphans(identity.lock_file, [e.guid for e in plan.delete])
+    and the orphans the sync deleted resolved (gone from the lock), with those the
+    collection had no note of when ``--delete-orphans`` forgets them."""
+    gone = [e.guid for e in plan.delete]
+    if plan.forget_absent:
+        gone += plan.absent_orphans
+    lock, _unknown = forget_orphans(identity.lock_file, gone)
     return lock_text(lock).encode("utf-8")
 
 

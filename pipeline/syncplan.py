@@ -189,6 +189,11 @@ class Plan:
     """The new sync record for the collection's config, or None when unchanged."""
     kept_orphans: tuple[Existing, ...] = field(default=())
     """Orphans from earlier syncs, still kept (tagged and suspended)."""
+    absent_orphans: tuple[str, ...] = ()
+    """Ids of the lock's orphans this collection holds no note of (never synced into it, or
+    deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
+    forget_absent: bool = False
+    """``--delete-orphans``: the absent orphans go from the lock with the deleted ones."""
 
     @property
     def empty(self) -> bool:
@@ -270,6 +275,14 @@ class Plan:
                 f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
                 "--delete-orphans deletes them"
             )
+        if self.absent_orphans:
+            n = len(self.absent_orphans)
+            out.append(
+                f"  forget: {n} orphan(s) of the lock this collection has no note of"
+                if self.forget_absent
+                else f"  {n} orphan(s) of the lock have no note in this collection (listed by "
+                "cardsmith orphans); --delete-orphans forgets them"
+            )
         # Every deck the sync makes or removes, as the closing line counts them (a dry run
         # named only the removed branches' tops: found by the eleventh trial).
         out += [f"  make deck: {d}" for d in self.create_decks]
@@ -304,9 +317,19 @@ def _ancestors(name: str) -> list[str]:
 
 
 def make_plan(
-    want: Desired, state: State, *, force: bool = False, delete_orphans: bool = False
+    want: Desired,
+    state: State,
+    *,
+    force: bool = False,
+    delete_orphans: bool = False,
+    lock_orphans: Iterable[str] = (),
 ) -> Plan:
-    """What to do so that the collection holds exactly the notes, nothing else touched."""
+    """What to do so that the collection holds exactly the notes, nothing else touched.
+
+    ``lock_orphans``: the ids of the lock's orphans; those the collection has no note of
+    are named (:attr:`Plan.absent_orphans`), as a build lists them and a sync cannot
+    (the eleventh trial found one a sync never saw, that ``--delete-orphans`` left).
+    """
     if state.model is not None and state.model_fields != FIELDS:
         raise SyncError(
             f"the collection's note type {MODEL_NAME!r} has the fields "
@@ -391,6 +414,8 @@ def make_plan(
         if unchanged
         else {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)},
         kept_orphans=kept,
+        absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
+        forget_absent=delete_orphans,
     )
 
 

@@ -361,6 +361,34 @@ def test_delete_orphans_says_how_many_reviews_go(synced: tuple[Path, Path]) -> N
     assert_in_step(collection, content)
 
 
+def test_orphans_the_collection_never_held_are_named_and_forgotten_with_delete_orphans(
+    synced: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # A question built (never synced) and deleted again is an orphan only in the lock: a
+    # sync said nothing of it and --delete-orphans left it there (the eleventh trial).
+    content, collection = synced
+    notes = content / "b.md"
+    notes.write_text(notes.read_text("utf-8") + "\n#### 2. 什么是切片？\n\n取子序列。\n", "utf-8")
+    build(load_config(content, out=tmp_path / "out", formats=("json",)))
+    notes.write_text(notes.read_text("utf-8").split("\n#### 2.")[0] + "\n", "utf-8")
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    kept = CliRunner().invoke(cli, args)
+    assert kept.exit_code == 0, kept.output
+    assert (
+        "  1 orphan(s) of the lock have no note in this collection (listed by cardsmith "
+        "orphans); --delete-orphans forgets them"
+    ) in kept.output.splitlines()
+    assert "取子序列" not in str(snapshot(collection)["notes"])
+    listed = CliRunner().invoke(cli, ["orphans", "--content", str(content)])
+    assert listed.output.startswith("1 orphan(s)\n")
+    deleted = CliRunner().invoke(cli, [*args, "--delete-orphans"])
+    assert "  forget: 1 orphan(s) of the lock this collection has no note of" in deleted.output
+    assert CliRunner().invoke(cli, ["orphans", "--content", str(content)]).output == (
+        "0 orphan(s)\n"
+    )
+    assert_in_step(collection, content)
+
+
 def test_an_open_collection_is_a_clear_exit_2(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)  # what Anki holds while it runs

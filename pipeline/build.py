@@ -347,7 +347,7 @@ def build(
             cache.stage(SEARCH_STATE, checks.state)
             if _must_stop(diagnostics, strict):
                 raise ContentError(diagnostics)
-            report = make_report(identity, data.skipped)
+            report = make_report(identity, data.skipped, config.aliases)
             with outputs.open(REPORT_NAME) as out:
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))

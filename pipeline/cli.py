@@ -474,7 +474,7 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
             raise ConfigError(f"not orphans in the lock file: {', '.join(unknown)}")
         write_lock(config.lock_path, lock)
     result = run_check(config)
-    for line in orphan_listing(result.identity):
+    for line in orphan_listing(result.identity, config.aliases):
         click.echo(line)
 
 

@@ -9,8 +9,8 @@ one) and unanswered questions.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .records import Card, Identity, LockEntry, Match, Successor
@@ -56,6 +56,9 @@ class BuildReport:
     """Ids of orphans whose question is still there without an answer."""
     new_orphans: frozenset[str] = frozenset()
     """Ids of the orphans this build made."""
+    aliased: Mapping[str, str] = field(default_factory=dict)
+    """Orphan id -> the id an ``[aliases]`` line gave its very question
+    (:func:`aliased_orphans`)."""
 
     def _successor(self, entry: LockEntry) -> Successor | None:
         return next((s for s in self.successors if s.orphan.id == entry.id), None)
@@ -134,7 +137,8 @@ class BuildReport:
         if self.moved:
             lines.append(f"  note: {IMPORT_NEVER_MOVES}")
         for entry in self.orphans:
-            lines += orphan_lines(entry, self.unanswered, self._successor(entry))
+            alias = self.aliased.get(entry.id, "")
+            lines += orphan_lines(entry, self.unanswered, self._successor(entry), alias)
         if c["new"] + c["updated"] + c["unchanged"]:
             lines.append(f"  note: {DELETED_COMES_BACK}")
         return lines
@@ -177,10 +181,40 @@ def alias_line(successor: Successor) -> str:
     return f"{question} = {json.dumps(successor.orphan.id)}"
 
 
+def aliased_orphans(identity: Identity, aliases: Mapping[str, str]) -> dict[str, str]:
+    """Orphans whose very question an ``[aliases]`` line gave another id, which a card now
+    holds: orphan id -> that id. Such an orphan is the id the question had until the alias
+    was written, which only a package built in between carries (told apart from a real
+    orphan since the eleventh trial)."""
+    if not aliases:
+        return {}
+    held = {c.id for c in identity.cards}
+    given = {q.strip(): i for q, i in aliases.items() if i in held}
+    return {
+        e.id: given[q]
+        for e in identity.orphans
+        if (q := e.question.strip()) in given and given[q] != e.id
+    }
+
+
 def orphan_lines(
-    entry: LockEntry, unanswered: frozenset[str], successor: Successor | None
+    entry: LockEntry,
+    unanswered: frozenset[str],
+    successor: Successor | None,
+    alias: str = "",
 ) -> list[str]:
-    """How one orphan is listed: never the advice to delete one with a likely successor."""
+    """How one orphan is listed: never the advice to delete one with a likely successor.
+
+    ``alias``: the id an ``[aliases]`` line gave the orphan's very question
+    (:func:`aliased_orphans`).
+    """
+    if alias and entry.id not in unanswered:
+        return [
+            f"  orphaned: {entry.question[:40]} ({entry.path}); the id this question had "
+            f"before [aliases] gave it {alias}. Only a package built in between "
+            f'carries it: if you imported one, search "ID:{entry.id}" in Anki to delete '
+            f"that second note; if not, cardsmith orphans --forget {entry.id}"
+        ]
     if entry.id in unanswered:
         return [
             f"  no longer answered: {entry.question[:40]} ({entry.path}); Anki keeps the old "
@@ -201,20 +235,24 @@ def orphan_lines(
     ]
 
 
-def orphan_listing(identity: Identity) -> list[str]:
-    """Every orphan, as ``cardsmith orphans`` lists them: id first, then as the summary does."""
+def orphan_listing(identity: Identity, aliases: Mapping[str, str]) -> list[str]:
+    """Every orphan, as ``cardsmith orphans`` lists them: id first, then as the summary does
+    (``aliases``: the settings' ``[aliases]``)."""
     current = {c.id for c in identity.cards}
     unanswered = frozenset(e.id for e in identity.orphans if e.id in current)
     lines = [f"{len(identity.orphans)} orphan(s)"]
+    aliased = aliased_orphans(identity, aliases)
     for entry in identity.orphans:
         successor = next((s for s in identity.successors if s.orphan.id == entry.id), None)
-        first, *rest = orphan_lines(entry, unanswered, successor)
+        first, *rest = orphan_lines(entry, unanswered, successor, aliased.get(entry.id, ""))
         lines += [f"{entry.id}  {first.strip()}", *rest]
     return lines
 
 
-def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
-    """The report of a build from its identity result."""
+def make_report(
+    identity: Identity, skipped: tuple[Card, ...], aliases: Mapping[str, str] | None = None
+) -> BuildReport:
+    """The report of a build from its identity result (``aliases``: the settings')."""
     no_note = {c.id for c in skipped}
     totals = dict.fromkeys(("new", "updated", "unchanged", "renamed", "moved"), 0)
     moved = []
@@ -245,4 +283,5 @@ def make_report(identity: Identity, skipped: tuple[Card, ...]) -> BuildReport:
         identity.successors,
         frozenset(e.id for e in identity.orphans if e.id in current),
         identity.new_orphans,
+        aliased_orphans(identity, aliases or {}),
     )

@@ -260,6 +260,24 @@ def test_an_uncertain_match_prints_the_aliases_line_and_no_advice_to_delete(
         orphan_lines = [line for line in output.splitlines() if "梯度消失的原因" in line]
         assert orphan_lines and not any("delete" in line for line in orphan_lines)
     assert f'    "梯度消失和梯度爆炸怎么处理？" = "{old_id}"' in listed.splitlines()
+    # The advice taken: the question gets its old id back, and the id it had in between is
+    # said to be what it is, not an orphan of a question that is gone (the eleventh trial).
+    between = next(e.id for e in read_lock(content / "cardsmith.lock.json") if "爆炸" in e.question)
+    (content / "cardsmith.toml").write_text(
+        f'[aliases]\n"梯度消失和梯度爆炸怎么处理？" = "{old_id}"\n', "utf-8"
+    )
+    result = CliRunner().invoke(
+        cli, ["build", "--content", str(content), "--out", str(tmp_path / "o"), "--format", "json"]
+    )
+    listed = CliRunner().invoke(cli, ["orphans", "--content", str(content)]).output
+    said = (
+        f"orphaned: 梯度消失和梯度爆炸怎么处理？ (n.md); the id this question had before "
+        f"[aliases] gave it {old_id}. Only a package built in between carries it: if you "
+        f'imported one, search "ID:{between}" in Anki to delete that second note; if not, '
+        f"cardsmith orphans --forget {between}"
+    )
+    assert f"  {said}" in result.output.splitlines()
+    assert f"{between}  {said}" in listed.splitlines()
 
 
 def test_moved_questions_are_named_with_old_and_new_deck(tmp_path: Path) -> None:

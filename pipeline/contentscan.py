@@ -15,6 +15,7 @@ from markdown_it.token import Token
 
 from . import pdflimits, rawhtml
 from .errors import Severity
+from .render import MAX_LEVELS
 
 Finding = tuple[int, Severity, str, str]
 
@@ -151,4 +152,19 @@ def refused_links(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Fi
 
 
 #: Every scan, in order.
-SCANS = (fences, raw_html, unclosed_math, refused_links, pdflimits.nesting)
+def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+    """Block quotes and lists nested so deep that markdown-it stops reading: the lines
+    below that level are dropped (:data:`~pipeline.render.MAX_LEVELS`)."""
+    for tok in tokens:
+        if tok.level >= MAX_LEVELS - 1 and tok.map:
+            yield (
+                tok.map[0] + 1,
+                "error",
+                f"block quotes and lists nested about {MAX_LEVELS // 2} deep: what is nested "
+                "deeper is not read; nest less",
+                "too-deep",
+            )
+            return
+
+
+SCANS = (fences, raw_html, unclosed_math, refused_links, pdflimits.nesting, too_deep)

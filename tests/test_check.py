@@ -53,11 +53,19 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("font_coverage", "error", "font-coverage"),
         ("broken_image", "error", "unreadable-image"),  # half saved: Typst would stop on it
         ("refused_link", "warning", "refused-link"),
+        ("too_deep", "error", "too-deep"),
     ],
 )
 def test_severity_of_each_check(case: str, severity: str, code: str) -> None:
     diagnostics = check(load_config(FIXTURES / "check" / case)).collection.diagnostics
     assert {d.severity for d in diagnostics if d.code == code} == {severity}
+
+
+def test_eleven_lists_inside_each_other_are_all_on_the_card() -> None:
+    # markdown-it's commonmark preset read 20 levels: the tenth list and below were lost.
+    (card, _deep) = check(load_config(FIXTURES / "check" / "too_deep")).collection.cards
+    assert all(f"<li>层{i}\n" in card.answer_html for i in range(1, 11))
+    assert "<li>层11</li>" in card.answer_html
 
 
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:

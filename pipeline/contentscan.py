@@ -152,6 +152,54 @@ def refused_links(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Fi
 
 
 #: Every scan, in order.
+#: The HTML blocks that end only at an end marker (CommonMark 4.6, kinds 1 to 5): what
+#: opens one -> what closes it, and how a message names it. One never closed runs to the end
+#: of its list item or quote, or of the file: an open ``<!--`` hid every question after it.
+_UNTIL_CLOSED: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    (re.compile(r"<!--"), re.compile(r"-->"), "HTML comment '<!--'"),
+    *(
+        (
+            re.compile(rf"<{tag}(?:\s|>|$)", re.IGNORECASE),
+            re.compile(rf"</{tag}>", re.IGNORECASE),
+            f"HTML '<{tag}>'",
+        )
+        for tag in ("pre", "script", "style", "textarea")
+    ),
+    (re.compile(r"<\?"), re.compile(r"\?>"), "HTML processing instruction '<?'"),
+    (re.compile(r"<!\[CDATA\["), re.compile(r"\]\]>"), "'<![CDATA['"),
+    (re.compile(r"<![A-Za-z]"), re.compile(r">"), "HTML declaration '<!'"),
+)
+
+
+def unclosed_html(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
+    """HTML blocks that end only at an end marker (a comment, ``<pre>``) and never meet it:
+    what follows is read as part of them, as an unclosed fence swallows it."""
+    for tok in tokens:
+        if tok.type != "html_block" or not tok.map:
+            continue
+        start = tok.content.lstrip(" ")
+        found = next((k for k in _UNTIL_CLOSED if k[0].match(start)), None)
+        if found is None or found[1].search(start, 2):
+            continue
+        _opens, _closes, what = found
+        end = tok.map[1]
+        if all(not line.strip() for line in lines[end:]):
+            yield (
+                tok.map[0] + 1,
+                "error",
+                f"{what} is never closed; everything after it (to the end of the file) is "
+                "swallowed into it",
+                "unclosed-html",
+            )
+        else:
+            yield (
+                tok.map[0] + 1,
+                "warning",
+                f"{what} is never closed; it ends with its list item or quote on line {end}",
+                "unclosed-html",
+            )
+
+
 def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
     """Block quotes and lists nested so deep that markdown-it stops reading: the lines
     below that level are dropped (:data:`~pipeline.render.MAX_LEVELS`)."""
@@ -167,4 +215,12 @@ def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding
             return
 
 
-SCANS = (fences, raw_html, unclosed_math, refused_links, pdflimits.nesting, too_deep)
+SCANS = (
+    fences,
+    unclosed_html,
+    raw_html,
+    unclosed_math,
+    refused_links,
+    pdflimits.nesting,
+    too_deep,
+)

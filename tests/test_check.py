@@ -68,6 +68,13 @@ def test_eleven_lists_inside_each_other_are_all_on_the_card() -> None:
     assert "<li>层11</li>" in card.answer_html
 
 
+def test_html_blocks_closed_paragraphs_later_are_fine() -> None:
+    # A comment or <script> over blank lines ends at its end marker: no question is lost.
+    result = check(load_config(FIXTURES / "check" / "closed_html")).collection
+    assert [c.question for c in result.cards] == ["多段注释？", "之后的问题还在吗？"]
+    assert {d.code for d in result.diagnostics} == {"raw-html"}  # the script is dropped
+
+
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics

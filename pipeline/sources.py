@@ -46,6 +46,12 @@ def discover(content: Path) -> list[str]:
         for name, entry in listing:
             if name.startswith("."):
                 continue
+            if not _utf8(name):
+                # Every path is text in the records, the lock and the outputs (UTF-8): a
+                # name with other bytes stopped the build with an internal error.
+                shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
+                problems.append(f"'{shown}': the name is not UTF-8; rename it")
+                continue
             kind = _kind(entry)
             if isinstance(kind, OSError):
                 problems.append(str(FileProblem("look at", entry.path, kind)))
@@ -61,9 +67,18 @@ def discover(content: Path) -> list[str]:
                     )
         todo.extend(reversed(subfolders))
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise EnvironmentProblem(problems[0] + more)
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise EnvironmentProblem("; ".join(problems[:3]) + more)
     return sorted(found)
+
+
+def _utf8(name: str) -> bool:
+    """Whether a file name read from the system is UTF-8 (other bytes come as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_folder(content: Path) -> None:

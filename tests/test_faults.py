@@ -104,6 +104,22 @@ def test_a_named_pipe_called_md_is_an_error_not_a_hang(tmp_path: Path) -> None:
     )
 
 
+def test_a_file_name_that_is_not_utf8_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    # Such a name reached the cache's keys and stopped every command with exit 3.
+    content = seed_content(tmp_path / "content")
+    (content / os.fsdecode(b"bad\xff.md")).write_text("1. \u95ee\uff1f\n   \u7b54\n", "utf-8")
+    os.mkfifo(content / "x.md")
+    for command in (("check",), ("build", "--out", tmp_path / "out")):
+        proc = cardsmith(*command, "--content", content, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert one_line(proc.stderr) == (
+            f"cardsmith: error: '{content}/bad\\xff.md': the name is not UTF-8; rename it; "
+            f"'{content / 'x.md'}' is not a regular file (a pipe, a device); notes must be "
+            "plain files"
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_content_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:
     note = seed_content(tmp_path) / "nlp.md"
     result = invoke("check", "--content", note)

@@ -258,7 +258,9 @@ def load_config(content: Path | None = None, **flags: Any) -> Config:
     merged: dict[str, Any] = {**from_file, **given}
     for key in _TUPLE_FIELDS & merged.keys():
         value = merged[key]
-        merged[key] = (value,) if isinstance(value, str) else tuple(value)
+        # Each once, in the order given: "--format json --format json" wrote cards.json
+        # twice and stopped with an internal error (the eleventh trial).
+        merged[key] = (value,) if isinstance(value, str) else tuple(dict.fromkeys(value))
     for key in ("out", "content"):
         if key in merged:
             merged[key] = Path(merged[key])

@@ -69,6 +69,12 @@ def test_a_settings_file_that_is_a_folder_is_a_usage_error(tmp_path: Path) -> No
     assert "cannot read" in result.output and "cardsmith.toml" in result.output
 
 
+def test_a_format_named_twice_is_built_once(tmp_path: Path) -> None:
+    (tmp_path / "cardsmith.toml").write_text('formats = ["json", "apkg", "json"]\n', "utf-8")
+    assert load_config(tmp_path).formats == ("json", "apkg")
+    assert load_config(tmp_path, formats=("pdf", "json", "pdf")).formats == ("pdf", "json")
+
+
 def test_every_right_type_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "cardsmith.toml").write_text(
         'root_deck = "面试题"\ndefault_language = "python"\ninclude_unanswered = true\n'

@@ -241,6 +241,10 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
       cardsmith check --format json > problems.json   # for editors: one record a problem
     """
     config = load_config(content)
+    if "pdf" in config.formats:
+        from .export.pdf import check_fonts
+
+        check_fonts(config)  # a font the PDF names but no one installed: exit 2, as a build
     result = run_check(config)
     diagnostics = tuple(_located(result.collection.diagnostics, config.content))
     if fmt == "json":

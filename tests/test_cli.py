@@ -77,6 +77,17 @@ def test_check_finds_what_the_pdf_build_finds(tmp_path: Path) -> None:
     )
 
 
+def test_check_stops_as_build_does_on_a_pdf_font_not_installed(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "c")
+    (tmp_path / "c" / "cardsmith.toml").write_text('[pdf]\nfonts = ["No Such Font"]\n', "utf-8")
+    check_code, check_said = run("check", "--content", str(tmp_path / "c"))
+    out = str(tmp_path / "out")
+    build_code, build_said = run("build", "--content", str(tmp_path / "c"), "--out", out)
+    assert check_code == build_code == 2
+    assert "the text font 'No Such Font' is not installed" in check_said
+    assert check_said.splitlines()[-1] == build_said.splitlines()[-1]
+
+
 def test_build_with_errors_writes_nothing(tmp_path: Path) -> None:
     content = tmp_path / "c"
     shutil.copytree(FIXTURES / "check" / "not_utf8", content)

@@ -35,12 +35,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Config
 from .export.outputs import running
-from .parse import file_title
+from .parse import MATH_PDF, file_title
 from .paths import Resolver
 from .records import ParsedFile
 
@@ -409,7 +409,9 @@ class ParseCache:
         """A valid cached entry of the file whose bytes hash to ``data_hash`` (or None), and
         the key of this build's entry.
 
-        A build without Typst may use an entry with it (its records carry Typst besides).
+        A build without Typst may use an entry with it (its records carry Typst besides),
+        without what only the PDF's compile says: a sync or a preview said a formula was
+        printed as TeX in a PDF, or not, as a PDF build had filled the cache or not.
         """
         own = self._key(path, data_hash, self.typst)
         for typst in dict.fromkeys((self.typst, True)):
@@ -419,6 +421,9 @@ class ParseCache:
                 found = self._entry_records(self._entry(path, typst), path, key)
             if found is not None:
                 self._remember(path, typst, key, found)
+                if typst != self.typst and any(d.code == MATH_PDF for d in found.diagnostics):
+                    kept = tuple(d for d in found.diagnostics if d.code != MATH_PDF)
+                    found = replace(found, diagnostics=kept)
                 return found, own
         return None, own
 

@@ -807,7 +807,7 @@ class _FileParser:
     def typst_problems(self) -> None:
         """What the PDF could not print as written (a formula it shows as TeX)."""
         for line, message in self.typst.problems if self.typst else ():
-            self.warn(line, message, _MATH_PDF)
+            self.warn(line, message, MATH_PDF)
 
     # -- never silent
     def setext(self, start: int) -> None:
@@ -1149,7 +1149,7 @@ class _FileParser:
             card, made = moved_card(card, moved), moved_all(made, moved)
             self.cards.append(_with_deck(card, made_from.deck))
             for diagnostic in made:  # the PDF's own problems are reported with the file's
-                if diagnostic.code == _MATH_PDF and self.typst is not None:
+                if diagnostic.code == MATH_PDF and self.typst is not None:
                     self.typst.problems.append((diagnostic.line, diagnostic.message))
                 else:
                     self.diagnostics.append(diagnostic)
@@ -1161,7 +1161,7 @@ class _FileParser:
         pdf = self.typst.problems[typst_before:] if self.typst else []
         made = (
             *self.diagnostics[before:],
-            *(Diagnostic(self.path, at, "warning", message, _MATH_PDF) for at, message in pdf),
+            *(Diagnostic(self.path, at, "warning", message, MATH_PDF) for at, message in pdf),
         )
         self.compiled.append((key, made))
 
@@ -1295,7 +1295,9 @@ _HAS_TARGETS = frozenset({"inline", "html_block"})
 _ASKED = ("？", "?")
 
 
-_MATH_PDF = "math-pdf"  # a formula the PDF prints as TeX source
+MATH_PDF = "math-pdf"
+"""Code of a formula the PDF prints as TeX source: said only where the notes were compiled
+for the PDF."""
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,20 @@ def test_a_pdf_build_compiles_again_for_typst_and_a_json_build_reuses_it(
     assert compiled == ["a.md", "a.md"]
 
 
+def test_a_pdf_builds_entry_serves_a_json_build_without_the_pdfs_warnings(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    # "printed as TeX source in the PDF" is the PDF's: a JSON build (or a sync) said it or
+    # not as a PDF build had filled the cache or not (the eleventh trial).
+    notes = '## s\n\n1. q？\n\n   $a"b$ 答。\n'
+    content = _notes(tmp_path / "content", **{"a.md": notes})
+    pdf = build(load_config(content, out=tmp_path / "p", formats=("pdf",))).diagnostics
+    json_only = build(load_config(content, out=tmp_path / "j", formats=("json",))).diagnostics
+    assert compiled == ["a.md"]  # the JSON build took the PDF build's entry
+    assert [d.code for d in pdf] == ["math-pdf"]
+    assert json_only == ()
+
+
 def test_another_cardsmith_version_or_code_makes_every_file_a_miss(
     tmp_path: Path, compiled: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1186,7 +1186,9 @@ class _FileParser:
         tokens, deck = source.answer_tokens, source.deck
         compiled = [self.code_block(tok) for tok in tokens if tok.type in ("fence", "code_block")]
         code_blocks = tuple(cb for cb in compiled if cb is not None)
-        targets = tuple(self.targets(source.inline)) + tuple(
+        # The question's own images and links: its paragraph may go on with the answer
+        # (``1. 问？`` then ``   ![图](a.png)``), whose lines the answer's tokens hold.
+        targets = tuple(self.targets(source.inline, source.children)) + tuple(
             t for tok in tokens if tok.type in _HAS_TARGETS for t in self.targets(tok)
         )
         languages = sorted({cb.language for cb in code_blocks if cb.language})
@@ -1257,15 +1259,16 @@ class _FileParser:
         error = (fence_line + problem[0], problem[1]) if problem else None
         return CodeBlock(language, not written, tok.content, fence_line, error)
 
-    def targets(self, inline: Token) -> Iterator[Target]:
+    def targets(self, inline: Token, children: list[Token] | None = None) -> Iterator[Target]:
         """The images and links of an inline token (or the ``<img>`` of a raw HTML block),
-        resolved; images noted for the renderers, formulas given their line."""
+        resolved; images noted for the renderers, formulas given their line. ``children``:
+        the first of its children only (a question's, where its paragraph goes on)."""
         assert inline.map is not None
         line = inline.map[0] + 1
         if inline.type == "html_block":
             yield from self.html_images(inline.content, line)
             return
-        for child in inline.children or ():
+        for child in (inline.children or ()) if children is None else children:
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
             elif child.type in ("image", "link_open"):

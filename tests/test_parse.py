@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import check, load_config
 from pipeline.config import Config
 from pipeline.errors import Diagnostic
 from pipeline.parse import parse_file
@@ -105,3 +106,24 @@ def test_a_diagnostic_is_one_line() -> None:
     problem = Diagnostic("a.md", 3, "warning", "question has no answer: 第一行\n第二行", "x")
     assert str(problem) == "a.md:3: warning: question has no answer: 第一行 第二行"
     assert problem.as_json()["message"] == "question has no answer: 第一行 第二行"
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        "1. 图在哪？\n   ![图](https://example.com/a.png)\n",  # the answer goes on the line after
+        "1. 图在哪？\n\n   ![图](https://example.com/a.png)\n",
+        "## 1. 图在哪？\n\n![图](https://example.com/a.png)\n",
+    ],
+)
+def test_an_answers_image_is_one_target_however_the_answer_starts(
+    notes: str, tmp_path: Path
+) -> None:
+    # Where the question's paragraph went on with the answer, its image was listed twice
+    # (cards.json said ["a.png", "a.png"], check "2 remote images": the eleventh trial).
+    (tmp_path / "n.md").write_text(notes, "utf-8")
+    parsed = parse_file(tmp_path, "n.md", Config(content=tmp_path), False)
+    (card,) = parsed.cards
+    assert [t.written for t in card.targets] == ["https://example.com/a.png"]
+    found = check(load_config(tmp_path)).collection.diagnostics
+    assert [d.message.split(" (")[0] for d in found] == ["1 remote image(s)"]

@@ -107,7 +107,7 @@ class Resolver:
             return "unreadable", file, "", exc.strerror or str(exc)
         broken = undecodable(data)
         if broken:  # saved half-way, say: Anki would show a broken image, Typst would stop
-            return "unreadable", file, "", f"not a whole image ({broken}); save it again"
+            return "unreadable", file, "", broken
         return "local", file, media_name(data, resolved.suffix), ""
 
 
@@ -135,15 +135,34 @@ def read_regular(path: Path) -> bytes:
 _DECODED = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
+#: How the other formats a browser or Anki may show begin (WebP, BMP, TIFF, ICO, AVIF and
+#: HEIF, JPEG XL); SVG is text (``_SVG``). Bytes like none of these are no image.
+_OTHER_IMAGES = (
+    re.compile(rb"RIFF....WEBP", re.DOTALL),
+    re.compile(rb"BM"),
+    re.compile(rb"II\*\x00|MM\x00\*"),
+    re.compile(rb"\x00\x00[\x01\x02]\x00"),
+    re.compile(rb"....ftyp", re.DOTALL),
+    re.compile(rb"\xff\x0a|\x00\x00\x00\x0cJXL "),
+)
+_SVG = re.compile(rb"\s*(<\?xml|<svg|<!--|<!DOCTYPE svg)", re.IGNORECASE)
+
+
 def undecodable(data: bytes) -> str:
     """Why an image's bytes are not a whole image ("" when they are, or are not checked).
 
     A PNG's chunks are read to the end and their checksums compared; a JPEG or GIF is
     decoded at an eighth of its size (libjpeg scales while decoding). A 15 MB PNG takes
-    6 ms, a 4 MB JPEG of noise 28 ms, measured here; a truncated file raises in both.
+    6 ms, a 4 MB JPEG of noise 28 ms, measured here; a truncated file raises in both. An
+    empty file, or bytes no image format begins with (text saved as ``.png``), are none:
+    the card showed a broken image without a word (the eleventh trial).
     """
+    if not data:
+        return "the file is empty; save the image again"
     if not data.startswith(_DECODED):
-        return ""
+        if _SVG.match(data[:256]) or any(p.match(data) for p in _OTHER_IMAGES):
+            return ""
+        return "not an image (its bytes are no PNG, JPEG, GIF, WebP or SVG)"
     import io
     import warnings
 
@@ -164,7 +183,8 @@ def undecodable(data: bytes) -> str:
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow names the stream it read ("cannot identify image file <_io.BytesIO object
         # at 0x…>"): a memory address, nothing for the person.
-        return _STREAM.sub("", str(exc)).strip() or type(exc).__name__
+        why = _STREAM.sub("", str(exc)).strip() or type(exc).__name__
+        return f"not a whole image ({why}); save it again"
     return ""
 
 

@@ -54,6 +54,7 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("broken_image", "error", "unreadable-image"),  # half saved: Typst would stop on it
         ("refused_link", "warning", "refused-link"),
         ("too_deep", "error", "too-deep"),
+        ("not_an_image", "error", "unreadable-image"),  # the card showed a broken image
     ],
 )
 def test_severity_of_each_check(case: str, severity: str, code: str) -> None:

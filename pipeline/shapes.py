@@ -18,14 +18,16 @@ import yaml
 from markdown_it.token import Token
 
 #: The numbering in front of a question or section: ``1.``, ``1、``, ``1)``, ``（1）``,
-#: outline numbers ``1.1`` / ``1.1.1``, ``Q1:``, ``第一章``, also just inside a bold
-#: (``**1.概述**``). Presentation, never identity.
+#: outline numbers ``1.1`` / ``1.1.1``, ``Q1:``, ``题目1：`` / ``第3题``, ``第一章``, also
+#: just inside a bold (``**1.概述**``). Presentation, never identity.
 NUMBER = re.compile(
     r"^\s*(\*\*|__)?(?:"
     r"[(（]\d+[)）]\s*"  # （1）
     r"|\d+(?:[.．]\d+)+[.．]?\s*"  # outline: 1.1 / 1.1.1
     r"|\d+\s*[.、．)）:：]\s*"  # 1. / 1、 / 1) / 1:
     r"|[Qq]\d+\s*[.:：、．)）]?\s*"  # Q1: / Q1.
+    r"|题目?\s*\d+\s*[.:：、．)）]\s*"  # 题目001： / 题1.
+    r"|第\s*\d+\s*题\s*[.:：、．)）]?\s*"  # 第3题：
     r"|第[一二三四五六七八九十百零〇\d]+[章节部分篇讲]\s*[:：、.]?\s*"  # 第一章
     r")"
 )

@@ -322,9 +322,23 @@ class _FileParser:
         if values is None:
             self.warn(1, f"{self.front.problem}; it is ignored", "front-matter")
             return
-        if self.path not in self.config.titles and str(values.get("title") or "").strip():
-            self.file_title = deck_name(str(values["title"]))
-        self.extra_tags = as_strings(values.get("tags"))
+        # A mapping or a list became its Python repr in the deck and the tags (the eleventh
+        # trial): said, and left out.
+        title, tags = values.get("title"), values.get("tags")
+        if isinstance(title, (dict, list)):
+            self.warn(1, "front matter: title must be text; it is ignored", "front-matter")
+        elif self.path not in self.config.titles and str(title or "").strip():
+            self.file_title = deck_name(str(title))
+        if isinstance(tags, dict) or (
+            isinstance(tags, list) and any(isinstance(t, (dict, list)) for t in tags)
+        ):
+            self.warn(
+                1,
+                "front matter: tags must be text or a list of text; they are ignored",
+                "front-matter",
+            )
+        else:
+            self.extra_tags = as_strings(tags)
         level = values.get("question_level", self.level)
         style = values.get("question_style", self.style)
         pattern = values.get("question_pattern", self.config.question_pattern)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -70,9 +71,21 @@ def _located(diagnostics: Iterable[Diagnostic], content: Path) -> list[Diagnosti
     ]
 
 
+#: Characters that drive a terminal (C0 and C1 controls but the tab and the newline): a note
+#: holding ESC ] 0 ; … BEL retitled the window the diagnostic that quoted it was read in
+#: (the eleventh trial), so each is printed as its escape, ``\x1b``.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """``click.echo`` of text that may quote the notes: their control characters shown as
+    escapes, never sent to the terminal."""
+    click.echo(_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text), err=err)
+
+
 def _print_diagnostics(diagnostics: Iterable[Diagnostic], err: bool = True) -> None:
     for d in diagnostics:
-        click.echo(str(d), err=err)
+        _echo(str(d), err=err)
 
 
 def _saved(exc: BaseException) -> str:
@@ -107,15 +120,15 @@ def translated(command: F) -> F:
             raise_if_stopping()
             code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
             if code == EXIT_INTERNAL:  # an output failed its self-check: saved like any bug
-                click.echo(f"cardsmith: internal error: {exc} ({_saved(exc)})", err=True)
+                _echo(f"cardsmith: internal error: {exc} ({_saved(exc)})", err=True)
             elif not isinstance(exc, ContentError):
-                click.echo(f"cardsmith: error: {exc}", err=True)
+                _echo(f"cardsmith: error: {exc}", err=True)
             raise click.exceptions.Exit(code) from exc
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
             raise_if_stopping()  # a worker ended by Ctrl-C is no bug of ours
-            click.echo(
+            _echo(
                 f"cardsmith: internal error: {type(exc).__name__}: {exc} "
                 f"(a bug in cardsmith, not in your notes; {_saved(exc)})",
                 err=True,
@@ -253,7 +266,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
         _print_diagnostics(diagnostics, err=False)
         cards = result.collection.cards
         answered = sum(1 for c in cards if c.answered)
-        click.echo(f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}")
+        _echo(f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}")
     failed = any(d.severity == "error" for d in diagnostics) or (strict and diagnostics)
     raise click.exceptions.Exit(EXIT_CONTENT if failed else EXIT_OK)
 
@@ -316,16 +329,16 @@ def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> No
         result = run_build(config, _Progress(quiet), strict=strict)
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
-        click.echo(f"build failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
+        _echo(f"build failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
         raise
     _print_diagnostics(_located(result.diagnostics, config.content))
     if not quiet:
         for line in result.report.summary_lines():
-            click.echo(line, err=True)
+            _echo(line, err=True)
         for path in result.files:
-            click.echo(f"wrote {path}", err=True)
+            _echo(f"wrote {path}", err=True)
         for path in result.left:
-            click.echo(f"note: {path} is an earlier build's, not this one's", err=True)
+            _echo(f"note: {path} is an earlier build's, not this one's", err=True)
 
 
 def main() -> None:
@@ -358,9 +371,9 @@ def init(folder: Path) -> None:
 
     written = run_init(folder)
     for path in written:
-        click.echo(f"created {path}")
+        _echo(f"created {path}")
     for line in next_steps(folder):
-        click.echo(line)
+        _echo(line)
 
 
 # --- sync (issue 13): self-contained, so it merges beside the other commands ------------------
@@ -420,7 +433,7 @@ def sync(
       cardsmith sync --ankiconnect
     """
     if (collection is None) == (url is None):
-        click.echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
+        _echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
     config = load_config(content, allow_mass_orphan=allow_mass_orphan or None)
     try:
@@ -439,15 +452,15 @@ def sync(
             )
     except ContentError as exc:
         _print_diagnostics(_located(exc.diagnostics, config.content))
-        click.echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
+        _echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
         raise
     _print_diagnostics(_located(result.diagnostics, config.content))
     for line in result.lines():
-        click.echo(line, err=True)
+        _echo(line, err=True)
     if dry_run:
-        click.echo("dry run: nothing was written", err=True)
+        _echo("dry run: nothing was written", err=True)
     else:
-        click.echo(result.plan.done_line(), err=True)
+        _echo(result.plan.done_line(), err=True)
 
 
 @cli.command()
@@ -479,7 +492,7 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
         write_lock(config.lock_path, lock)
     result = run_check(config)
     for line in orphan_listing(result.identity, config.aliases):
-        click.echo(line)
+        _echo(line)
 
 
 # --- watch --------------------------------------------------------------------------------
@@ -492,12 +505,12 @@ def _watch_line(outcome: Outcome, changed: str) -> str:
 
 def _print_outcome(outcome: Outcome, content: Path, changed: str = "") -> None:
     for d in _located(outcome.new, content):
-        click.echo(str(d))
+        _echo(str(d))
     from .watch import SETTINGS_UNREAD
 
     for d in _located(outcome.fixed, content):  # a settings problem has no line to point at
-        click.echo(f"fixed: {d.message}" if d.code == SETTINGS_UNREAD else f"fixed: {d}")
-    click.echo(_watch_line(outcome, changed))
+        _echo(f"fixed: {d.message}" if d.code == SETTINGS_UNREAD else f"fixed: {d}")
+    _echo(_watch_line(outcome, changed))
 
 
 #: What a build reads besides whatever still exists: a deleted note or image is named too.
@@ -548,7 +561,7 @@ def watch(content: Path | None, strict: bool, **options: Any) -> None:
             "holds it, or give the notes folder with --content)"
         )
     with session, Saves(folder, config.out) as saves:  # watching before the first build
-        click.echo(f"watching {folder}/ (Ctrl-C to stop)")
+        _echo(f"watching {folder}/ (Ctrl-C to stop)")
         _print_outcome(_guarded(session), folder)
         for changed in saves:
             news = session.news(changed)  # not the lock as its last build wrote it
@@ -613,11 +626,11 @@ def preview(content: Path | None, port: int, **options: Any) -> None:
     except OSError as exc:
         raise EnvironmentProblem(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
     with Saves(config.content, config.out) as saves:  # watching before the first build
-        click.echo(f"preview at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
-        click.echo(_preview_line(page))  # until then the page says "building…"
+        _echo(f"preview at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+        _echo(_preview_line(page))  # until then the page says "building…"
         try:
             for changed in saves:
-                click.echo(_preview_line(page, _changed_names(changed, config.content)))
+                _echo(_preview_line(page, _changed_names(changed, config.content)))
         finally:
             server.shutdown()
             server.server_close()

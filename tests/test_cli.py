@@ -88,6 +88,15 @@ def test_check_stops_as_build_does_on_a_pdf_font_not_installed(tmp_path: Path) -
     assert check_said.splitlines()[-1] == build_said.splitlines()[-1]
 
 
+def test_control_characters_the_notes_quote_never_reach_the_terminal(tmp_path: Path) -> None:
+    # ESC ] 0 ; … BEL in a question retitled the window its warning was read in.
+    (tmp_path / "n.md").write_text("1. 什么是\x1b]0;pwned\x07终端\x1b[2J注入？\n", "utf-8")
+    code, output = run("check", "--content", str(tmp_path))
+    assert code == 0
+    assert "\x1b" not in output and "\x07" not in output
+    assert "什么是\\x1b]0;pwned\\x07终端\\x1b[2J注入？" in output
+
+
 def test_build_with_errors_writes_nothing(tmp_path: Path) -> None:
     content = tmp_path / "c"
     shutil.copytree(FIXTURES / "check" / "not_utf8", content)

@@ -110,10 +110,30 @@ def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
             path,
             line,
             "error",
-            f"not valid UTF-8: byte 0x{byte:02x} at offset {exc.start}; save the file as UTF-8",
+            f"not valid UTF-8: byte 0x{byte:02x} at offset {exc.start}"
+            f"{_encoding_guess(data)}; save the file as UTF-8",
             "encoding",
         )
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _encoding_guess(data: bytes) -> str:
+    """What a note file that is not UTF-8 seems to be, in words ("" when unsure): Chinese
+    notes saved by older Windows editors are GBK, and some editors save UTF-16."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return " (the file is UTF-16: it starts with UTF-16's byte order mark)"
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    return (
+        " (it reads as GBK/GB18030, the encoding of older Chinese Windows)"
+        if _HAN.search(text)
+        else ""
+    )
 
 
 # --- helpers over the token stream -----------------------------------------------------------

@@ -81,6 +81,24 @@ def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics
 
 
+@pytest.mark.parametrize(
+    ("data", "guess"),
+    [
+        (
+            "## 节\n\n#### 1. 什么是生成器？\n\n惰性产生值。\n".encode("gbk"),
+            "it reads as GBK/GB18030",
+        ),
+        ("## 节\n\n#### 1. 什么是生成器？\n".encode("utf-16"), "the file is UTF-16"),
+    ],
+)
+def test_a_file_saved_as_gbk_or_utf16_is_named_so(tmp_path: Path, data: bytes, guess: str) -> None:
+    # Chinese notes from older Windows editors: "byte 0xbd at offset 3" said nothing.
+    (tmp_path / "notes.md").write_bytes(data)
+    (d,) = check(load_config(tmp_path)).collection.diagnostics
+    assert d.code == "encoding" and f"({guess}" in d.message
+    assert d.message.endswith("; save the file as UTF-8")
+
+
 def test_not_utf8_names_the_byte_offset() -> None:
     (d,) = check(load_config(FIXTURES / "check" / "not_utf8")).collection.diagnostics
     data = (FIXTURES / "check" / "not_utf8" / "notes.md").read_bytes()

@@ -57,7 +57,7 @@ def discover(content: Path) -> list[str]:
                 problems.append(str(FileProblem("look at", entry.path, kind)))
             elif stat.S_ISDIR(kind):
                 subfolders.append((Path(entry.path), (*rel, name)))
-            elif name.endswith(NOTE_SUFFIX):
+            elif is_note(name):
                 if stat.S_ISREG(kind):
                     found.append("/".join((*rel, name)))
                 else:
@@ -70,6 +70,12 @@ def discover(content: Path) -> list[str]:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise EnvironmentProblem("; ".join(problems[:3]) + more)
     return sorted(found)
+
+
+def is_note(name: str) -> bool:
+    """Whether a file of this name is a note: ``.md`` in any case (``面试.MD`` from an
+    editor that writes capitals was left out without a word: the eleventh trial)."""
+    return name.lower().endswith(NOTE_SUFFIX)
 
 
 def _utf8(name: str) -> bool:
@@ -106,7 +112,7 @@ def _kind(entry: os.DirEntry[str]) -> int | OSError:
     try:
         return entry.stat().st_mode
     except FileNotFoundError as exc:
-        if entry.is_symlink() and not entry.name.endswith(NOTE_SUFFIX):
+        if entry.is_symlink() and not is_note(entry.name):
             return 0
         return exc
     except OSError as exc:

@@ -86,6 +86,12 @@ def test_a_linked_folder_is_followed(tmp_path: Path) -> None:
     assert discover(content) == ["a.md", "more/linked.md"]
 
 
+def test_a_note_ending_in_capital_md_is_a_note(tmp_path: Path) -> None:
+    for name in ("a.md", "B.MD", "c.Md", "d.markdown.txt", ".hidden.md"):
+        (tmp_path / name).write_text("## s\n#### 1. q？\n\na\n", encoding="utf-8")
+    assert discover(tmp_path) == ["B.MD", "a.md", "c.Md"]
+
+
 def test_a_link_back_up_the_tree_is_walked_once(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "n.md").write_text("# n\n", encoding="utf-8")

@@ -31,6 +31,7 @@ compiled whole.
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import itertools
 import pickle
 import re
@@ -115,6 +116,16 @@ def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
             "encoding",
         )
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _shows_something(html: str) -> bool:
+    """Whether rendered HTML shows a person anything: text, or an image (a comment, an
+    ``&nbsp;`` or a removed ``<script>`` made a card with a blank front: the eleventh
+    trial)."""
+    return "<img" in html or bool(html_lib.unescape(_MARKUP.sub("", html)).strip())
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -1239,11 +1250,19 @@ class _FileParser:
             )
         )
         typst = self.typst
+        question_html = render_inline(source.children, self.env).strip()
+        if not _shows_something(question_html):
+            self.warn(
+                source.line,
+                "the question shows nothing on the card (only markup, a comment or spaces): "
+                f"{source.question[:40]}",
+                "empty-question",
+            )
         self.cards.append(
             Card(
                 question=source.question,
                 answer=source.answer_md if tokens else "",
-                question_html=render_inline(source.children, self.env).strip(),
+                question_html=question_html,
                 answer_html=render_blocks(tokens, self.env) if tokens else "",
                 deck=deck,
                 source=Source(self.path, source.line),

@@ -216,6 +216,19 @@ _WRAP_AT = 24
 _LONG_WORD = re.compile(f"[^ \u00a0]{{{_WRAP_AT + 1},}}")
 
 
+def wrap_points(value: str) -> list[int]:
+    """Where a long stretch of code without a space may wrap, in order: after punctuation,
+    and every :data:`_WRAP_AT` characters of a stretch that has none (base64, a hash: it ran
+    off the page and was cut, found by the eleventh trial)."""
+    cuts: list[int] = []
+    for word in _LONG_WORD.finditer(value):
+        marks = [cut.start() for cut in _BREAK_AFTER.finditer(value, word.start(), word.end())]
+        for a, b in itertools.pairwise([word.start(), *marks, word.end()]):
+            cuts.extend(range(a + _WRAP_AT, b - 1, _WRAP_AT))
+        cuts.extend(marks)
+    return sorted(cuts)
+
+
 def typst_string(text: str) -> str:
     """A Typst string literal."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "    ")
@@ -247,11 +260,7 @@ def _code_text(value: str, line_start: bool) -> str:
     value = re.sub(r" (?= )", "\u00a0", value)
     if len(value) <= _WRAP_AT:
         return typst_string(value)
-    cuts = [
-        cut.start()
-        for word in _LONG_WORD.finditer(value)
-        for cut in _BREAK_AFTER.finditer(value, word.start(), word.end())
-    ]
+    cuts = wrap_points(value)
     if not cuts:
         return typst_string(value)
     bounds = [0, *cuts, len(value)]

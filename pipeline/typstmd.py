@@ -14,6 +14,7 @@ character in text is escaped, so nothing in a note can become Typst syntax.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from html.parser import HTMLParser
@@ -21,7 +22,7 @@ from html.parser import HTMLParser
 from markdown_it.token import Token
 
 from . import rawhtml
-from .highlight import typst_string
+from .highlight import typst_string, wrap_points
 from .mathmd import MATH_TOKENS
 from .mathtypst import convert_all
 from .paths import is_external
@@ -233,7 +234,12 @@ class TypstRenderer:
         return self._formula(node.token, MATH_TOKENS[node.type])
 
     def _code_inline(self, node: Node) -> str:
-        return f"#raw({typst_string(node.token.content)})"
+        code = node.token.content
+        bounds = [0, *wrap_points(code), len(code)]
+        # Pieces with empty boxes between: a long one may wrap, and copies as it was.
+        return "#box()".join(
+            f"#raw({typst_string(code[a:b])})" for a, b in itertools.pairwise(bounds)
+        )
 
     def _link(self, node: Node) -> str:
         inner = self._run(node.children)

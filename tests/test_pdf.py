@@ -158,6 +158,24 @@ def test_a_filter_that_selects_no_card_writes_nothing(
     assert (tmp_path / "o" / pdf.FILE_NAME).read_bytes() == earlier
 
 
+def test_a_long_word_of_code_wraps_inside_the_column(tmp_path: Path) -> None:
+    # A base64 line or a long string in code ran past the page and was cut (the eleventh
+    # trial): it wraps, and every character is still in the PDF's text.
+    blob = "QUJD" * 50
+    long = "a" * 300
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "n.md").write_text(
+        "## 长行\n\n#### 1. 长的代码行会被截断吗？\n\n"
+        f'```bash\necho {blob}ZEND\n```\n\n```python\nx = "{long}END"\n```\n\n'
+        f"行内 `{blob}QEND` 也一样。\n",
+        "utf-8",
+    )
+    out = _build_pdf(tmp_path / "content", tmp_path / "o", columns=2)
+    text = _squash(_poppler("pdftotext", out, "-raw"))
+    for whole in (f"echo{blob}ZEND", f'x="{long}END"', f"{blob}QEND"):
+        assert whole in text
+
+
 def test_same_input_gives_the_same_pdf(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
     first = _build_pdf(tmp_path / "content", tmp_path / "a").read_bytes()

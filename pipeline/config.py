@@ -227,10 +227,18 @@ def _validated(config: Config, source: str) -> Config:
         problems.append(f"root_deck {config.root_deck!r} has an empty deck name between '::'")
     if not config.root_deck.strip():
         problems.append("root_deck must not be empty")
-    if _RESTORE_NAMES.match(config.package_name) or not config.package_name.strip():
+    if not config.package_name.strip():
+        problems.append("package_name must not be empty")
+    elif _RESTORE_NAMES.match(config.package_name):
         problems.append(
             f"package_name {config.package_name!r} would make Anki replace the whole collection"
         )
+    # An empty title made the deck "Cardsmith::" and the tag "file::" (the eleventh trial).
+    problems.extend(
+        f"the title of {path!r} must not be empty"
+        for path, t in config.titles.items()
+        if not t.strip()
+    )
     if any(ch in config.package_name for ch in "/\\"):
         problems.append(f"package_name {config.package_name!r} must be a file name, not a path")
     problems.extend(

@@ -200,6 +200,35 @@ def unclosed_html(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Fin
             )
 
 
+#: Control characters a note may hold by accident (pasted from a terminal): not the tab, the
+#: line ends, nor ESC-free text. U+FFFD is what markdown-it makes of a NUL (CommonMark 2.3).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_HOLDS_TEXT = frozenset({"inline", "fence", "code_block", "html_block"})
+
+
+def control_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
+    """A control character in a block (an ESC of a terminal's colours, a NUL): the card
+    keeps it unseen, the PDF prints a box or nothing (found by the eleventh trial)."""
+    for tok in tokens:
+        if tok.type not in _HOLDS_TEXT or not tok.map:
+            continue
+        found = _CONTROL.search(tok.content)
+        if found is None:
+            continue
+        first = tok.map[0] + (1 if tok.type == "fence" else 0)
+        line = min(first + tok.content.count("\n", 0, found.start()), len(lines) - 1)
+        char = found.group()
+        if char == "\ufffd" and "\0" not in lines[line]:
+            continue  # a replacement character the note really holds
+        said = (
+            "a NUL byte: the card shows it as �; remove it"
+            if char == "\ufffd"
+            else f"control character U+{ord(char):04X}: the card keeps it unseen and the PDF "
+            "prints it as a box or not at all; remove it"
+        )
+        yield line + 1, "warning", said, "control-character"
+
+
 def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
     """Block quotes and lists nested so deep that markdown-it stops reading: the lines
     below that level are dropped (:data:`~pipeline.render.MAX_LEVELS`)."""
@@ -223,4 +252,5 @@ SCANS = (
     refused_links,
     pdflimits.nesting,
     too_deep,
+    control_characters,
 )

@@ -104,13 +104,14 @@ def raw_html(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding
     """What the card loses of the raw HTML in a note (harmless markup says nothing)."""
     for tok in tokens:
         if tok.type == "html_block" and tok.map:
-            for problem in rawhtml.problems(tok.content):
-                yield tok.map[0] + 1, "warning", f"raw HTML: {problem}", "raw-html"
+            for at, problem in rawhtml.problems(tok.content):
+                yield tok.map[0] + 1 + at, "warning", f"raw HTML: {problem}", "raw-html"
         elif tok.type == "inline" and tok.map and tok.children:
             for i, child in enumerate(tok.children):
                 if child.type == "html_inline":
-                    for problem in rawhtml.problems(child.content):
-                        yield _inline_line(tok, i), "warning", f"raw HTML: {problem}", "raw-html"
+                    for at, problem in rawhtml.problems(child.content):
+                        line = _inline_line(tok, i) + at
+                        yield line, "warning", f"raw HTML: {problem}", "raw-html"
 
 
 def unclosed_math(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:

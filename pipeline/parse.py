@@ -1338,8 +1338,8 @@ class _FileParser:
 
     def html_images(self, html: str, line: int) -> Iterator[Target]:
         """The ``<img src>`` of raw HTML: images like ``![](…)``, keyed by ``src`` as written."""
-        for src in rawhtml.image_sources(html):
-            target = self.resolver.target(src, line, True)
+        for at, src in rawhtml.image_sources(html):
+            target = self.resolver.target(src, line + at, True)
             self.images[src] = target
             yield target
 

@@ -88,6 +88,9 @@ class Tag:
     """Lower-case tag name; ``!--`` for a comment, ``/name`` for an end tag."""
     attrs: tuple[tuple[str, str], ...]
     """Attributes as written (names lower-case, values unescaped)."""
+    line: int = 0
+    """Its line in the fragment, 0-based: a problem is told at its own line (a block's
+    problems were all told at its first: the eleventh trial)."""
 
 
 class _Tags(HTMLParser):
@@ -96,16 +99,17 @@ class _Tags(HTMLParser):
         self.found: list[Tag] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.found.append(Tag(tag, tuple((k, v or "") for k, v in attrs)))
+        line = self.getpos()[0] - 1
+        self.found.append(Tag(tag, tuple((k, v or "") for k, v in attrs), line))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        self.found.append(Tag("/" + tag, ()))
+        self.found.append(Tag("/" + tag, (), self.getpos()[0] - 1))
 
     def handle_comment(self, data: str) -> None:
-        self.found.append(Tag("!--", ()))
+        self.found.append(Tag("!--", (), self.getpos()[0] - 1))
 
 
 def tags(fragment: str) -> list[Tag]:
@@ -127,27 +131,33 @@ def _active_url(value: str) -> bool:
     return bool(scheme) and scheme not in SCHEMES
 
 
-def problems(fragment: str) -> Iterator[str]:
-    """What the card loses of a raw HTML fragment, in words (nothing for harmless markup)."""
+def problems(fragment: str) -> Iterator[tuple[int, str]]:
+    """What the card loses of a raw HTML fragment, in words (nothing for harmless markup),
+    each with the 0-based line of the fragment it is at."""
     for tag in tags(fragment):
         if tag.name in REMOVED:
-            yield f"<{tag.name}> is removed with its content: it could run or load something"
+            yield (
+                tag.line,
+                f"<{tag.name}> is removed with its content: it could run or load something",
+            )
         elif tag.name not in TAGS and tag.name[0] not in "/!":
-            yield f"<{tag.name}> is not kept (its text is): only harmless markup is"
+            yield tag.line, f"<{tag.name}> is not kept (its text is): only harmless markup is"
         for name, value in tag.attrs:
             if name.startswith("on"):
-                yield f"the {name} handler of <{tag.name}> is removed: it would run code"
+                yield tag.line, f"the {name} handler of <{tag.name}> is removed: it would run code"
             elif name in ("href", "src") and _active_url(value):
                 yield (
+                    tag.line,
                     f"the {name} of <{tag.name}> is removed: '{_scheme(value)}:' URLs "
-                    "could run or load something (only http, https and mailto are kept)"
+                    "could run or load something (only http, https and mailto are kept)",
                 )
 
 
-def image_sources(fragment: str) -> list[str]:
-    """The ``src`` of every ``<img>`` in a raw HTML fragment (as written, entities decoded)."""
+def image_sources(fragment: str) -> list[tuple[int, str]]:
+    """The ``src`` of every ``<img>`` in a raw HTML fragment (as written, entities decoded),
+    each with its 0-based line in the fragment."""
     return [
-        value
+        (tag.line, value)
         for tag in tags(fragment)
         if tag.name == "img"
         for name, value in tag.attrs

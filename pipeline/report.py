@@ -229,9 +229,11 @@ def orphan_lines(
             f"to cardsmith.toml under [aliases]:",
             f"    {alias_line(successor)}",
         ]
+    # A build cannot know whether a sync has suspended it already: both ways are named.
     return [
-        f"  orphaned: {entry.question[:40]} ({entry.path}); Anki keeps its note: "
-        f'suspend it, or search "ID:{entry.id}" to delete it with its reviews'
+        f"  orphaned: {entry.question[:40]} ({entry.path}); Anki keeps its note (cardsmith "
+        f'sync tags and suspends it; after an import, suspend it), or search "ID:{entry.id}" '
+        "to delete it with its reviews"
     ]
 
 

@@ -30,12 +30,14 @@ compiled whole.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html as html_lib
 import itertools
 import pickle
 import re
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,6 +120,9 @@ def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
 
 
+#: Headings of one level with text in no question under them that make :meth:`level_hint`
+#: name the setting: fewer are most often an intro or a reference list.
+_HINT_HEADINGS = 3
 _MARKUP = re.compile(r"<[^>]*>")
 
 
@@ -889,6 +894,7 @@ class _FileParser:
                     f"text outside any question is in no output: {text[:40]}",
                     "outside-question",
                 )
+            self.level_hint()
             return
         headings = [
             f"{tok.markup} {plain_text(self.tokens[i + 1].children or ())}"
@@ -916,6 +922,37 @@ class _FileParser:
             f"no question recognised in {what}; {hint} "
             "in cardsmith.toml or the file's front matter",
             "no-questions",
+        )
+
+    def level_hint(self) -> None:
+        """One warning naming the setting when headings of one level, three or more, have
+        text in no question right under them: they are most likely the questions, missed
+        (numbered ``## 1 题``, worded as tasks) while a stray numbered list made its items
+        the questions. The hint of a file with no question never came then (found by the
+        twelfth trial on public notes)."""
+        if not self.stray or self.level or not self.headings:
+            return
+        headings = sorted(self.headings, key=lambda h: h.line)
+        starts = [h.line for h in headings]
+        under: dict[int, list[Heading]] = defaultdict(list)
+        seen: set[int] = set()
+        for at in sorted(self.stray):
+            i = bisect.bisect_right(starts, at) - 1
+            if i >= 0 and headings[i].line not in seen:
+                seen.add(headings[i].line)
+                under[headings[i].level].append(headings[i])
+        level, found = max(under.items(), key=lambda kv: (len(kv[1]), kv[0]), default=(0, []))
+        if len(found) < _HINT_HEADINGS or level == self.q_level:
+            return
+        marks = "#" * level
+        shown = ", ".join(f"'{marks} {h.shown[:24]}'" for h in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        self.warn(
+            found[0].line + 1,
+            f"{len(found)} '{marks}' headings ({shown}{more}) have text under them that is in "
+            f"no question: if they are the questions, set question_level = {level} in "
+            "cardsmith.toml or the file's front matter",
+            "question-level",
         )
 
     def first_line(self, start: int) -> int:

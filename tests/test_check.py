@@ -76,6 +76,16 @@ def test_html_blocks_closed_paragraphs_later_are_fine() -> None:
     assert {d.code for d in result.diagnostics} == {"raw-html"}  # the script is dropped
 
 
+def test_the_question_level_hint_when_followed_reads_every_heading(tmp_path: Path) -> None:
+    # Headings that do not ask, a numbered list in one answer: its items were the questions
+    # and the hint of a file with no question never came (the twelfth trial).
+    notes = (FIXTURES / "check" / "question_level_hint" / "notes.md").read_text("utf-8")
+    (tmp_path / "notes.md").write_text("---\nquestion_level: 2\n---\n" + notes, "utf-8")
+    result = check(load_config(tmp_path)).collection
+    assert len(result.cards) == 5 and all(c.answered for c in result.cards)
+    assert not result.diagnostics
+
+
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics

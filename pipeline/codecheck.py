@@ -13,6 +13,14 @@ Check = Callable[[str], "tuple[int, str] | None"]
 
 
 def _python(code: str) -> tuple[int, str] | None:
+    if _SESSION.match(code):
+        # An interactive session fenced as ```python (common in notes): its prompts are no
+        # syntax error (every one was reported: the twelfth trial).
+        return _pycon(code)
+    return _python_source(code)
+
+
+def _python_source(code: str) -> tuple[int, str] | None:
     try:
         with warnings.catch_warnings():
             # Invalid escapes and the like are warnings, not syntax errors: keep them quiet.
@@ -48,6 +56,8 @@ def _ipython(code: str) -> tuple[int, str] | None:
 
 _MAGIC = re.compile(r"^[ \t]*[%!].*$", re.MULTILINE)
 _PROMPT = re.compile(r"^(>>> |\.\.\. |>>>$|\.\.\.$)")
+#: A block whose first line with text is a ``>>>`` prompt: a session, whatever its fence says.
+_SESSION = re.compile(r"\s*>>>( |$)")
 
 
 def _pycon(code: str) -> tuple[int, str] | None:
@@ -59,7 +69,7 @@ def _pycon(code: str) -> tuple[int, str] | None:
         prompt = _PROMPT.match(line)
         if start is not None and not (prompt and prompt.group().startswith("...")):
             source = "\n".join(_PROMPT.sub("", ln) for ln in lines[start:i])
-            problem = _python(source)
+            problem = _python_source(source)
             if problem:
                 return start + problem[0], problem[1]
             start = None

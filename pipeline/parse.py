@@ -864,12 +864,16 @@ class _FileParser:
         tok = self.tokens[start]
         assert tok.map
         text = " ".join(self.tokens[start + 1].content.split())
-        underline = "---" if tok.markup == "-" else "==="
+        # '===' is never a rule (CommonMark 4.1): it only ever underlines a title.
+        underline, remedy = (
+            ("---", "put a blank line before '---' for a rule, or write '## …' for a heading")
+            if tok.markup == "-"
+            else ("===", f"write '# {text[:20]}' to make it a heading of its own")
+        )
         self.warn(
             tok.map[1],
             f"'{underline}' under text makes it a heading (setext): kept as text, not a section "
-            f"or question: {text[:40]}; put a blank line before '{underline}' for a rule, "
-            "or write '## …' for a heading",
+            f"or question: {text[:40]}; {remedy}",
             "setext-heading",
         )
 

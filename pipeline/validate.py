@@ -168,7 +168,8 @@ def _code(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
                     card.source.path,
                     block.line,
                     "warning",
-                    f"code fence has no language ({what}); write ```python or similar",
+                    f"code fence has no language ({what}); write ```python or similar "
+                    "(```text for a program's output)",
                     "fence-language",
                 )
             if block.error:

@@ -387,7 +387,20 @@ def make_plan(
     for e in delete:
         for d in e.decks:
             counts[d] -= 1
-    held = {*state.synced_decks, *(d for e in state.notes.values() for d in e.decks)}
+    # cardsmith's decks: those the last sync put notes in, and those under the root deck
+    # that hold its notes now (a collection an .apkg filled). A deck of the person's own
+    # into which they moved a card is not one: it was removed once that card was moved back
+    # (found by the twelfth trial).
+    root = want.root_deck.casefold()
+    held = {
+        *state.synced_decks,
+        *(
+            d
+            for e in state.notes.values()
+            for d in e.decks
+            if d.casefold() == root or d.casefold().startswith(root + "::")
+        ),
+    }
     ours = {a for d in held for a in _ancestors(d)}
     needed_folded = {d.casefold() for d in needed}
     remove, gone = _empty_decks(

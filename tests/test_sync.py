@@ -515,6 +515,28 @@ def test_a_sync_names_a_reworded_question_with_the_question_it_was(
     )
 
 
+def test_a_card_moved_into_the_persons_own_deck_goes_back_and_their_decks_stay(
+    synced: tuple[Path, Path],
+) -> None:
+    # The person's decks, one holding a card they moved: the card goes back to its
+    # section's deck, and their decks stay (all three were removed: the twelfth trial).
+    content, collection = synced
+    col = open_col(collection)
+    try:
+        deep = col.decks.id("Study::Later::Deep")
+        assert deep is not None
+        col.decks.id("MyDeck")
+        nid = col.find_notes('"note:cardsmith Q&A"')[0]
+        col.set_deck(col.card_ids_of_note(nid), deep)
+    finally:
+        col.close()
+    result = sync(load_config(content), collection)
+    assert len(result.plan.move) == 1 and not result.plan.remove_decks
+    after = snapshot(collection)
+    assert {"Study", "Study::Later", "Study::Later::Deep", "MyDeck"} <= set(after["decks"])
+    assert all(d.startswith("Cardsmith::") for n in after["notes"] for d in n["decks"])
+
+
 def test_the_closing_line_counts_every_deck_a_removal_takes(synced: tuple[Path, Path]) -> None:
     # Removing a deck removes the decks under it: the plan names the top of each branch,
     # the count is of every deck (it read "2 removed" where four went: the tenth trial).

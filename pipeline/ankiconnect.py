@@ -44,6 +44,7 @@ from .syncplan import (
     fields_hash,
     make_plan,
     question_text,
+    suspended_by_sync,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -181,6 +182,7 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         media=frozenset(n for n, found in zip(names, present, strict=True) if found),
         written=dict(record.get("notes", {})),
         synced_decks=frozenset(record.get("decks", ())),
+        suspended_by_sync=suspended_by_sync(record),
     )
 
 
@@ -238,12 +240,10 @@ def apply(ac: AnkiConnect, plan: Plan, want: Desired) -> None:
     fresh = [e.nid for e in plan.orphan if not e.orphaned]
     if fresh:
         ac("addTags", notes=fresh, tags=ORPHAN_TAG)
-    suspend = [c for e in plan.orphan for c, s in zip(e.cards, e.suspended, strict=True) if not s]
-    if suspend:
-        ac("suspend", cards=suspend)
-    unsuspend = [c for _, e in plan.revive for c, s in zip(e.cards, e.suspended, strict=True) if s]
-    if unsuspend:
-        ac("unsuspend", cards=unsuspend)
+    if plan.suspend:
+        ac("suspend", cards=list(plan.suspend))
+    if plan.unsuspend:
+        ac("unsuspend", cards=list(plan.unsuspend))
     if plan.delete:
         ac("deleteNotes", notes=[e.nid for e in plan.delete])
     if plan.remove_decks:

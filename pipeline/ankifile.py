@@ -37,6 +37,7 @@ from .syncplan import (
     _tags_for,
     fields_hash,
     question_text,
+    suspended_by_sync,
 )
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ Rows = Callable[..., Iterable[Sequence[Any]]]
 
 
 def _existing(
-    nid: int, guid: str, flds: str, tags: str, cards: list[tuple[int, str, bool, int]]
+    nid: int, guid: str, flds: str, tags: str, cards: list[tuple[int, str, bool, int, bool]]
 ) -> Existing:
     """One note as its row and its cards' rows read (``flds``: fields joined by 0x1f)."""
     return Existing(
@@ -179,6 +180,7 @@ def _existing(
         decks=tuple(c[1] for c in cards),
         suspended=tuple(c[2] for c in cards),
         reviews=sum(c[3] for c in cards),
+        filtered=tuple(c[4] for c in cards),
     )
 
 
@@ -204,10 +206,10 @@ def _notes_read(
             deck_cards[by_id[did]] += n
     notes: dict[str, Existing] = {}
     if ours:
-        cards: dict[int, list[tuple[int, str, bool, int]]] = defaultdict(list)
+        cards: dict[int, list[tuple[int, str, bool, int, bool]]] = defaultdict(list)
         for cid, nid, did, odid, queue, reviews in rows(_CARDS_SQL, MODEL_ID):
             home = by_id.get(odid or did, "")
-            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews))
+            cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews, bool(odid)))
         for nid, guid, flds, tags in rows(_NOTES_SQL, MODEL_ID):
             notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []))
     return deck_cards, notes
@@ -219,6 +221,7 @@ def read_state(col: Collection) -> State:
     deck_names = {d.name: int(d.id) for d in col.decks.all_names_and_ids()}
     deck_cards, notes = _notes_read(_db(col).all, deck_names, model is not None)
     record = col.get_config(STATE_KEY, default=None) or {}
+    filtered = frozenset(n.casefold() for n, i in deck_names.items() if col.decks.is_filtered(i))  # type: ignore[arg-type]
     return State(
         notes=notes,
         model=None
@@ -230,6 +233,8 @@ def read_state(col: Collection) -> State:
         media=_media(Path(col.media.dir())),
         written=dict(record.get("notes", {})),
         synced_decks=frozenset(record.get("decks", ())),
+        suspended_by_sync=suspended_by_sync(record),
+        filtered_decks=filtered,
     )
 
 
@@ -268,6 +273,7 @@ def read_directly(path: Path) -> tuple[State, Fingerprint] | None:
     Anki's own definitions (``anki.notetypes_pb2``).
     """
     try:
+        from anki.decks_pb2 import Deck
         from anki.notetypes_pb2 import Notetype
     except ImportError:
         return None
@@ -285,7 +291,7 @@ def read_directly(path: Path) -> tuple[State, Fingerprint] | None:
     try:
         if db.execute("select ver from col").fetchone() != (_SCHEMA,):
             return None
-        state = _read_tables(db, path, Notetype)
+        state = _read_tables(db, path, Notetype, Deck)
         return state, _fingerprint(lambda sql: db.execute(sql).fetchone())
     except Exception:  # sqlite3, JSON or protobuf: not what a collection of this schema holds
         return None  # Anki's library reads it, or says what is wrong
@@ -293,11 +299,15 @@ def read_directly(path: Path) -> tuple[State, Fingerprint] | None:
         db.close()
 
 
-def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any) -> State:
-    """:func:`read_state`, row for row, from the tables of a collection of :data:`_SCHEMA`."""
-    deck_names = {
-        name.replace("\x1f", "::"): did for did, name in db.execute("select id, name from decks")
-    }
+def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any, deck: Any) -> State:
+    """:func:`read_state`, row for row, from the tables of a collection of :data:`_SCHEMA`
+    (``notetype``, ``deck``: Anki's protobuf messages for those tables' blobs)."""
+    deck_names: dict[str, int] = {}
+    filtered: set[str] = set()
+    for did, name, kind in db.execute("select id, name, kind from decks"):
+        deck_names[name.replace("\x1f", "::")] = did
+        if deck.KindContainer.FromString(kind).WhichOneof("kind") == "filtered":
+            filtered.add(name.replace("\x1f", "::").casefold())
     model = db.execute("select config from notetypes where id = ?", (MODEL_ID,)).fetchone()
     deck_cards, notes = _notes_read(
         lambda sql, *args: db.execute(sql, args), deck_names, model is not None
@@ -327,6 +337,8 @@ def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any) -> State:
         media=_media(Path(media_folder(str(path)))),
         written=dict(record.get("notes", {})),
         synced_decks=frozenset(record.get("decks", ())),
+        suspended_by_sync=suspended_by_sync(record),
+        filtered_decks=frozenset(filtered),
     )
 
 
@@ -400,18 +412,26 @@ def apply(col: Collection, plan: Plan, look: NoteTypeLook) -> None:
     if changed:
         col.update_notes(changed)
     by_deck: dict[str, list[int]] = defaultdict(list)
+    homes = []  # cards in a filtered deck: only their home deck changes (README)
     for w, e in plan.move:
-        by_deck[w.deck] += [
-            c for c, d in zip(e.cards, e.decks, strict=True) if not _same_deck(d, w.deck)
-        ]
+        away_from_home = e.filtered or (False,) * len(e.cards)
+        for c, d, away in zip(e.cards, e.decks, away_from_home, strict=True):
+            if _same_deck(d, w.deck):
+                continue
+            if away:
+                card = col.get_card(c)  # type: ignore[arg-type]
+                card.odid = deck_id[w.deck.casefold()]  # type: ignore[assignment]
+                homes.append(card)
+            else:
+                by_deck[w.deck].append(c)
+    if homes:
+        col.update_cards(homes)
     for name, cids in sorted(by_deck.items()):
         col.set_deck(cids, deck_id[name.casefold()])  # type: ignore[arg-type]
-    suspend = [c for e in plan.orphan for c, s in zip(e.cards, e.suspended, strict=True) if not s]
-    if suspend:
-        col.sched.suspend_cards(suspend)  # type: ignore[arg-type]
-    unsuspend = [c for _, e in plan.revive for c, s in zip(e.cards, e.suspended, strict=True) if s]
-    if unsuspend:
-        col.sched.unsuspend_cards(unsuspend)  # type: ignore[arg-type]
+    if plan.suspend:
+        col.sched.suspend_cards(plan.suspend)  # type: ignore[arg-type]
+    if plan.unsuspend:
+        col.sched.unsuspend_cards(plan.unsuspend)  # type: ignore[arg-type]
     if plan.delete:
         col.remove_notes([e.nid for e in plan.delete])  # type: ignore[misc]
     gone = [deck_id[d.casefold()] for d in plan.remove_decks if d.casefold() in deck_id]

@@ -123,6 +123,9 @@ class Existing:
     """Whether each card is suspended."""
     reviews: int
     """Review log entries of its cards."""
+    filtered: tuple[bool, ...] = ()
+    """Whether each card is in a filtered deck now (its home deck is in :attr:`decks`);
+    empty when the reader cannot tell (AnkiConnect)."""
 
     @property
     def orphaned(self) -> bool:
@@ -148,7 +151,20 @@ class State:
     written: Mapping[str, str]
     """guid -> :func:`fields_hash` of what the last sync wrote."""
     synced_decks: frozenset[str]
-    """The decks the last sync put notes in."""
+    """The decks the syncs put notes in, kept until a sync removes them (a deck under an
+    earlier root deck, holding an orphan, is cardsmith's until it is empty)."""
+    suspended_by_sync: frozenset[int] | None = None
+    """Cards the syncs suspended as orphans, so that a question back unsuspends only those
+    (None: a record of a cardsmith that kept none; then every suspended card of it)."""
+    filtered_decks: frozenset[str] = frozenset()
+    """Names of the filtered decks, case-folded (no card may be moved into one)."""
+
+
+def suspended_by_sync(record: Mapping[str, Any]) -> frozenset[int] | None:
+    """The cards a sync record (:attr:`Plan.state`) says the syncs suspended (None: a
+    record that keeps no such list)."""
+    found = record.get("suspended")
+    return None if found is None else frozenset(int(c) for c in found)
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -183,6 +199,11 @@ class Plan:
     """Every deck the removals take away, those under the tops included."""
     media: tuple[Medium, ...] = ()
     """Images not yet in the media folder."""
+    suspend: tuple[int, ...] = ()
+    """Cards of the new orphans to suspend (those not suspended already)."""
+    unsuspend: tuple[int, ...] = ()
+    """Cards of the questions back to unsuspend: those a sync suspended, never one the
+    person suspended themselves (found by the twelfth trial)."""
     model: str = ""
     """"create" or "update" the note type, or "" when it is current."""
     state: Mapping[str, Any] | None = None
@@ -366,6 +387,8 @@ def make_plan(
             update.append((w, e))
         written[w.guid] = now
     orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
+    wanted_decks = {w.deck for w in want.notes}
+    _refuse_filtered(wanted_decks, state)
     delete = tuple(orphans) if delete_orphans else ()
     new_orphans = tuple(
         e for e in orphans if not delete_orphans and (not e.orphaned or not all(e.suspended))
@@ -375,7 +398,6 @@ def make_plan(
         written.pop(e.guid, None)
 
     # Decks: every wanted deck exists; cardsmith's decks left empty go, deepest first.
-    wanted_decks = {w.deck for w in want.notes}
     needed = {a for d in wanted_decks for a in _ancestors(d)}
     known = {d.casefold() for d in state.decks}
     create = tuple(sorted(d for d in needed if d.casefold() not in known))
@@ -387,9 +409,10 @@ def make_plan(
     for e in delete:
         for d in e.decks:
             counts[d] -= 1
-    # cardsmith's decks: those the last sync put notes in, and those under the root deck
-    # that hold its notes now (a collection an .apkg filled). A deck of the person's own
-    # into which they moved a card is not one: it was removed once that card was moved back
+    # cardsmith's decks: those the syncs put notes in (remembered until removed: an
+    # orphan's old deck under an earlier root deck), and those under the root deck that
+    # hold its notes now (a collection an .apkg filled). A deck of the person's own into
+    # which they moved a card is not one: it was removed once that card was moved back
     # (found by the twelfth trial).
     root = want.root_deck.casefold()
     held = {
@@ -406,8 +429,36 @@ def make_plan(
     remove, gone = _empty_decks(
         {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
     )
+    removed = {d.casefold() for d in remove}
+    existing = {d.casefold() for d in state.decks}
+    record_decks = {*wanted_decks} | {
+        d
+        for d in state.synced_decks
+        if d.casefold() in existing and not any(a.casefold() in removed for a in _ancestors(d))
+    }
 
-    unchanged = written == state.written and wanted_decks == state.synced_decks
+    suspend = tuple(
+        c for e in new_orphans for c, s in zip(e.cards, e.suspended, strict=True) if not s
+    )
+    by_sync = state.suspended_by_sync
+    unsuspend = tuple(
+        c
+        for _, e in revive
+        for c, s in zip(e.cards, e.suspended, strict=True)
+        if s and (by_sync is None or c in by_sync)
+    )
+    kept_cards = {c for e in state.notes.values() for c in e.cards} - {
+        c for e in delete for c in e.cards
+    }
+    suspended_now = frozenset(({*(by_sync or ()), *suspend} - set(unsuspend)) & kept_cards)
+    # A record that kept no suspensions gets them only when a sync suspends or unsuspends:
+    # else a sync with nothing to do would write it.
+    record_suspended = by_sync is not None or bool(suspend or unsuspend)
+    unchanged = (
+        written == state.written
+        and record_decks == state.synced_decks
+        and (not record_suspended or suspended_now == by_sync)
+    )
     model = "create" if state.model is None else ("update" if state.model != want.model else "")
     return Plan(
         add=tuple(add),
@@ -423,13 +474,36 @@ def make_plan(
         decks_gone=gone,
         media=tuple(m for name, m in sorted(want.media.items()) if name not in state.media),
         model=model,
+        suspend=suspend,
+        unsuspend=unsuspend,
         state=None
         if unchanged
-        else {"notes": dict(sorted(written.items())), "decks": sorted(wanted_decks)},
+        else {
+            "notes": dict(sorted(written.items())),
+            "decks": sorted(record_decks),
+            **({"suspended": sorted(suspended_now)} if record_suspended else {}),
+        },
         kept_orphans=kept,
         absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
         forget_absent=delete_orphans,
     )
+
+
+def _refuse_filtered(wanted: Iterable[str], state: State) -> None:
+    """:class:`SyncError` before anything is written when a deck the notes want (or one
+    above it) is a filtered deck in Anki: no card may be moved into one, and Anki's library
+    stopped the sync half-way (found by the twelfth trial)."""
+    if not state.filtered_decks:
+        return
+    clash = sorted(
+        {a for d in wanted for a in _ancestors(d) if a.casefold() in state.filtered_decks}
+    )
+    if clash:
+        raise SyncError(
+            f"the deck {clash[0]!r} is a filtered deck in Anki, and cards cannot be put in "
+            "one; empty it (Rebuild/Empty) and rename or delete it in Anki, or rename the "
+            "section or file; nothing was written"
+        )
 
 
 def _empty_decks(

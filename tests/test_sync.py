@@ -693,6 +693,79 @@ def test_the_collection_reads_the_same_with_sqlite_as_with_ankis_library(
         col.close()
 
 
+def _filtered(collection: Path, name: str, search: str) -> None:
+    col = open_col(collection)
+    try:
+        deck = col.sched.get_or_create_filtered_deck(deck_id=0)
+        deck.name = name
+        deck.config.search_terms[0].search = search
+        col.sched.add_or_update_filtered_deck(deck)
+    finally:
+        col.close()
+
+
+def test_a_filtered_deck_named_as_a_section_stops_the_sync_before_anything_is_written(
+    synced: tuple[Path, Path],
+) -> None:
+    # Anki's library refused to move cards into it half-way through the plan: the notes
+    # were updated, the cards not moved, the lock not written (the twelfth trial).
+    content, collection = synced
+    _filtered(collection, "Cardsmith::c::数据", '"deck:Cardsmith::a::基础"')
+    before = mods(collection)
+    (content / "b.md").rename(content / "c.md")
+    with pytest.raises(SyncError, match="'Cardsmith::c::数据' is a filtered deck in Anki"):
+        sync(load_config(content), collection)
+    assert mods(collection) == before
+
+
+def test_a_card_studied_in_a_filtered_deck_stays_there_when_its_home_deck_changes(
+    synced: tuple[Path, Path],
+) -> None:
+    content, collection = synced
+    _filtered(collection, "Cram", f"mid:{MID}")
+    (content / "b.md").rename(content / "c.md")
+    sync(load_config(content), collection)
+    col = open_col(collection)
+    try:
+        cram = col.decks.id_for_name("Cram")
+        rows = col.db.all("select did, odid from cards")
+        names = {d.id: d.name for d in col.decks.all_names_and_ids()}
+    finally:
+        col.close()
+    assert rows and all(did == cram for did, _ in rows)  # still studied there
+    assert "Cardsmith::c::数据" in {names[odid] for _, odid in rows}  # its new home
+    assert sync(load_config(content), collection).plan.empty  # in step
+
+
+def test_a_question_back_unsuspends_only_what_the_sync_suspended(
+    synced: tuple[Path, Path],
+) -> None:
+    # The person's own suspension was lost when the question came back (the twelfth trial).
+    content, collection = synced
+    col = open_col(collection)
+    try:
+        mine = col.find_cards('"note:cardsmith Q&A" 列表')
+        col.sched.suspend_cards(mine)
+    finally:
+        col.close()
+    kept = (content / "a.md").read_text("utf-8")
+    (content / "a.md").write_text("## 基础\n", "utf-8")  # a.md's questions gone
+    (content / "b.md").rename(content / "b.keep")  # and b.md's, the person's suspended one
+    sync(replace(load_config(content), allow_mass_orphan=True), collection)
+    assert all(n["suspended"] for n in snapshot(collection)["notes"])
+    (content / "a.md").write_text(kept, "utf-8")
+    (content / "b.keep").rename(content / "b.md")
+    result = sync(load_config(content), collection)
+    assert len(result.plan.revive) == 4
+    states = {n["question"]: n["suspended"] for n in snapshot(collection)["notes"]}
+    assert states == {
+        "什么是装饰器？": False,
+        "什么是元类？": False,
+        "GIL是什么？": False,
+        "列表和元组的区别": True,
+    }
+
+
 def _reworded(note: Any) -> None:
     note["Answer"] += "!"
     assert note.col is not None

@@ -63,6 +63,7 @@ from .render import markdown, render_blocks, render_inline
 from .shapes import (
     ANSWER_MARK,
     BOLD_LINE,
+    CHAPTER,
     NOT_QUESTIONS,
     NUMBER,
     QUESTION_MARK,
@@ -454,7 +455,7 @@ class _FileParser:
         if self.q_level is None:
             return None
         marked = QUESTION_MARK.match(text)
-        numbered = marked or NUMBER.match(text)
+        numbered = marked or (NUMBER.match(text) and not CHAPTER.match(text))
         # Numbered: at the question level; deeper (in no question); or a shallower one
         # that is no chapter (``## 2. 其他`` with text but no numbered headings below it).
         if numbered and (level >= self.q_level or self.tokens[start].map[0] not in self.chapters):  # type: ignore[index]

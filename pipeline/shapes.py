@@ -28,9 +28,13 @@ NUMBER = re.compile(
     r"|[Qq]\d+\s*[.:：、．)）]?\s*"  # Q1: / Q1.
     r"|题目?\s*\d+\s*[.:：、．)）]\s*"  # 题目001： / 题1.
     r"|第\s*\d+\s*题\s*[.:：、．)）]?\s*"  # 第3题：
-    r"|第[一二三四五六七八九十百零〇\d]+[章节部分篇讲]\s*[:：、.]?\s*"  # 第一章
+    r"|第[一二三四五六七八九十百零〇\d]+(?:部分|[章节篇讲部])\s*[:：、.]?\s*"  # 第一章
     r")"
 )
+#: A chapter's numbering (``第一章``, ``第二部分``): it opens a section, never a question
+#: (``## 第一部分`` over a list of questions made one question "分" of them all: the
+#: twelfth trial).
+CHAPTER = re.compile(r"^\s*(\*\*|__)?第[一二三四五六七八九十百零〇\d]+(?:部分|[章节篇讲部])")
 
 #: ``Q:`` / ``**Q:**`` / ``问：`` / ``问题1：`` / ``Question 3.`` opening a question paragraph.
 QUESTION_MARK = re.compile(
@@ -157,7 +161,9 @@ def numbering(headings: Sequence[Heading]) -> Numbering:
         level = heading.level
         while open_numbered and open_numbered[-1][0] >= level:
             open_numbered.pop()
-        if not (NUMBER.match(heading.text) or QUESTION_MARK.match(heading.text)):
+        if CHAPTER.match(heading.text) or not (
+            NUMBER.match(heading.text) or QUESTION_MARK.match(heading.text)
+        ):
             continue
         numbered[level] = numbered.get(level, 0) + 1
         for above, line in open_numbered:

@@ -290,6 +290,13 @@ def write_lock_bytes(path: Path, data: bytes) -> bool:
     from .export.outputs import Outputs  # the lock is written as the outputs are
 
     target = lock_target(path)
+    if not target.parent.is_dir():
+        # A link to a folder that is gone: the folders are not made (a build made
+        # /nonexistent/ for a link left dangling: the twelfth trial).
+        raise EnvironmentProblem(
+            f"{path}: the lock file is a link to {target}, in a folder that does not exist; "
+            "restore that folder or replace the link with the lock file"
+        )
     try:
         # Read only when the size is the same: a 100k lock is 30 MB.
         if target.stat().st_size == len(data) and target.read_bytes() == data:

@@ -194,6 +194,24 @@ def test_a_symlinked_lock_is_written_through_the_link(tmp_path: Path) -> None:
     assert len(read_lock(shared)) == 2
 
 
+def test_a_lock_linked_into_a_missing_folder_stops_the_build_and_makes_no_folder(
+    tmp_path: Path,
+) -> None:
+    content = _notes(tmp_path)
+    (content / "cardsmith.lock.json").symlink_to(tmp_path / "gone" / "shared.lock.json")
+    result = CliRunner().invoke(
+        cli, ["build", "--content", str(content), "--out", str(tmp_path / "o"), "-q"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "in a folder that does not exist" in result.output
+    assert not (tmp_path / "gone").exists() and not (tmp_path / "o").exists()
+    # A link to a lock not made yet, in a folder that is there, is made through the link.
+    (content / "cardsmith.lock.json").unlink()
+    (content / "cardsmith.lock.json").symlink_to(tmp_path / "new.lock.json")
+    build(load_config(content, out=tmp_path / "o", formats=("json",)))
+    assert len(read_lock(tmp_path / "new.lock.json")) == 2
+
+
 def test_3000_copies_of_one_question_get_ids_in_linear_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -127,7 +127,12 @@ def _first_line(root: Path, path: str, ch: str) -> int:
     except (OSError, UnicodeDecodeError):
         return 0
     at = text.find(ch)
+    if at < 0 and ch == _REPLACEMENT:
+        at = text.find("\0")  # a NUL, which the parser reads as U+FFFD (CommonMark 2.3)
     return text.count("\n", 0, at) + 1 if at >= 0 else 0
+
+
+_REPLACEMENT = "\ufffd"
 
 
 def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
@@ -157,12 +162,26 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
         missing |= {ch for ch in _printable(code.get(path, ())) if ord(ch) not in mono}
         for ch in sorted(missing):
             name = unicodedata.name(ch, "")
+            line = _first_line(config.content, path, ch)
             yield Diagnostic(
                 path,
-                _first_line(config.content, path, ch),
+                line,
                 "error",
                 f"no PDF font has U+{ord(ch):04X} {ch}{f' ({name})' if name else ''}; "
-                f"{advice(ch)} and add it under [pdf] fonts in cardsmith.toml "
-                '(no PDF wanted: formats = ["json", "apkg"] there)',
+                + (
+                    "it stands for a NUL byte here: remove the NUL"
+                    if ch == _REPLACEMENT and _holds_nul(config.content, path, line)
+                    else f"{advice(ch)} and add it under [pdf] fonts in cardsmith.toml "
+                    '(no PDF wanted: formats = ["json", "apkg"] there)'
+                ),
                 "font-coverage",
             )
+
+
+def _holds_nul(root: Path, path: str, line: int) -> bool:
+    """Whether the 1-based ``line`` of a note file holds a NUL byte."""
+    try:
+        lines = (root / path).read_bytes().split(b"\n")
+    except OSError:
+        return False
+    return 0 < line <= len(lines) and b"\0" in lines[line - 1]

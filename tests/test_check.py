@@ -109,6 +109,14 @@ def test_a_file_saved_as_gbk_or_utf16_is_named_so(tmp_path: Path, data: bytes, g
     assert d.message.endswith("; save the file as UTF-8")
 
 
+def test_a_nul_byte_is_told_at_its_line_for_the_card_and_the_pdf(tmp_path: Path) -> None:
+    # The PDF's error said "line 0" and "install a font" for a character nobody typed.
+    (tmp_path / "notes.md").write_bytes("## s\n\n1. 问？\n   答\0案\n".encode())
+    found = check(load_config(tmp_path)).collection.diagnostics
+    assert {(d.line, d.code) for d in found} <= {(4, "control-character"), (4, "font-coverage")}
+    assert all("NUL" in d.message for d in found)
+
+
 def test_not_utf8_names_the_byte_offset() -> None:
     (d,) = check(load_config(FIXTURES / "check" / "not_utf8")).collection.diagnostics
     data = (FIXTURES / "check" / "not_utf8" / "notes.md").read_bytes()

@@ -121,6 +121,7 @@ def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
 
 
+_FOOTNOTE = re.compile(r" {0,3}\[\^([^\]]+)\]:")
 #: Headings of one level with text in no question under them that make :meth:`level_hint`
 #: name the setting: fewer are most often an intro or a reference list.
 _HINT_HEADINGS = 3
@@ -489,6 +490,7 @@ class _FileParser:
         self.mark(0, 0)
         self.walk(0, len(tokens))
         self.close()
+        self.footnotes()
         self.report_unplaced()
         self.typst_problems()
         unitary = not self.env.get("references") and self.typst is None and self.keyed
@@ -928,6 +930,25 @@ class _FileParser:
             "in cardsmith.toml or the file's front matter",
             "no-questions",
         )
+
+    def footnotes(self) -> None:
+        """A warning at each footnote (``[^1]: …``): CommonMark reads it as a link reference
+        definition, so its text is in no output and ``[^1]`` becomes a link (found by the
+        twelfth trial). A file with one is always compiled whole (a reference reaches every
+        card), so its lines are read here."""
+        if not any(label.startswith("^") for label in self.env.get("references", {})):
+            return
+        for i, line in enumerate(self.lines):
+            found = _FOOTNOTE.match(line)
+            if found:
+                if i in self.stray:  # not a definition (a space in it): told here, once
+                    self.stray.remove(i)
+                self.warn(
+                    i + 1,
+                    f"footnote [^{found.group(1)}] is not supported (CommonMark has none): its "
+                    "text is in no output; write the note into the answer",
+                    "footnote",
+                )
 
     def level_hint(self) -> None:
         """One warning naming the setting when headings of one level, three or more, have

@@ -216,6 +216,17 @@ def _validated(config: Config, source: str) -> Config:
     problems = []
     if unknown:
         problems.append(f"unknown format {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    if not config.formats:
+        problems.append(f"formats must name at least one of {', '.join(FORMATS)}")
+    if config.default_language:
+        from .highlight import did_you_mean, known_language
+
+        if not known_language(config.default_language):
+            # It was taken, and every fence without a language said "detected as" it.
+            problems.append(
+                f"default_language {config.default_language!r} is no language the "
+                f"highlighter knows{did_you_mean(config.default_language)}"
+            )
     if config.columns not in (1, 2):
         problems.append(f"pdf columns must be 1 or 2, not {config.columns}")
     if config.paper not in ("a4", "us-letter"):

@@ -94,11 +94,19 @@ def _all_names() -> tuple[str, ...]:
 
 def unknown_language_message(language: str) -> str:
     """The warning for a fence language no lexer knows, with the nearest known names."""
+    return (
+        f"code fence language '{language}' is unknown: shown as plain text, not checked"
+        f"{did_you_mean(language)}"
+    )
+
+
+def did_you_mean(language: str) -> str:
+    """``"; did you mean python or python3?"``: the known names nearest an unknown one
+    ("" when none is near)."""
     import difflib
 
     close = difflib.get_close_matches(lexer_name(language), _all_names(), n=3, cutoff=0.75)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"code fence language '{language}' is unknown: shown as plain text, not checked{hint}"
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 @lru_cache(maxsize=128)

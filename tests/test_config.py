@@ -24,6 +24,9 @@ WRONG = {
     "'[aliases]'",
     '[aliases]\nroot_deck = "面试题"': "'root_deck' is inside the table [aliases]",
     "default_language = []": "'default_language' must be a string, not an array",
+    'default_language = "pyhton"': "default_language 'pyhton' is no language the highlighter "
+    "knows; did you mean python",
+    "formats = []": "formats must name at least one of json, apkg, pdf",
     'include_unanswered = "no"': "'include_unanswered' must be true or false, not 'no' (a string)",
     "include_unanswered = 0": "'include_unanswered' must be true or false, not 0 (an integer)",
     "aliases = 1.5": "'aliases' must be a table of strings, not 1.5 (a number)",

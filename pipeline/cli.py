@@ -486,10 +486,14 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
 
     config = load_config(content)
     if forget:
-        lock, unknown = forget_orphans(load_lock(config.lock_path), forget)
+        before = load_lock(config.lock_path)
+        lock, unknown = forget_orphans(before, forget)
         if unknown:
             raise ConfigError(f"not orphans in the lock file: {', '.join(unknown)}")
         write_lock(config.lock_path, lock)
+        for entry in before.orphans:
+            if entry.id in forget:  # said, as the orphans left are listed below
+                _echo(f"forgot {entry.id}  {entry.question[:40]} ({entry.path})")
     result = run_check(config)
     for line in orphan_listing(result.identity, config.aliases):
         _echo(line)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +35,16 @@ def golden(path: Path, actual: str) -> str:
             pytest.fail(f"missing golden {path}; run with CARDSMITH_UPDATE_GOLDENS=1 and review it")
         path.write_text(actual, encoding="utf-8")
     return path.read_text(encoding="utf-8")
+
+
+def steady_day(collection: Any) -> None:
+    """Start the collection's days twelve hours from now (Anki's ``rollover`` hour).
+
+    A test that studies answers a learning card again when its step falls due; a step that
+    fell after the day's start (4 a.m. by default) was "tomorrow", and the review counts of
+    the tests changed in the twenty minutes before four.
+    """
+    collection.set_config("rollover", (datetime.datetime.now().hour + 12) % 24)
 
 
 def tiny_png(red: int = 0) -> bytes:

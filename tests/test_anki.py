@@ -17,7 +17,7 @@ import pytest
 from pipeline import build, load_config
 from pipeline.errors import ConfigError, ExportCheckError
 from pipeline.export import anki as anki_export
-from tests.conftest import FIXTURES, SEEDS, golden, tiny_png
+from tests.conftest import FIXTURES, SEEDS, golden, steady_day, tiny_png
 
 anki_collection = pytest.importorskip("anki.collection")
 from anki.collection import (  # noqa: E402
@@ -35,6 +35,7 @@ IF_NEWER = ImportAnkiPackageUpdateCondition.Value("IMPORT_ANKI_PACKAGE_UPDATE_CO
 def col(tmp_path: Path) -> Iterator[Collection]:
     (tmp_path / "anki").mkdir()
     collection = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    steady_day(collection)
     yield collection
     collection.close()
 

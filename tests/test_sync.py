@@ -27,7 +27,7 @@ from pipeline.cli import cli
 from pipeline.errors import ContentError, EnvironmentProblem
 from pipeline.export import anki as anki_export
 from pipeline.sync import ORPHAN_TAG, SyncError, sync
-from tests.conftest import FIXTURES, golden
+from tests.conftest import FIXTURES, golden, steady_day
 
 pytest.importorskip("anki.collection")
 from anki.collection import Collection
@@ -43,7 +43,9 @@ MID = anki_export.MODEL_ID
 
 def new_collection(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Collection(str(path)).close()
+    col = Collection(str(path))
+    steady_day(col)
+    col.close()
     return path
 
 

@@ -447,13 +447,16 @@ def make_plan(
         for c, s in zip(e.cards, e.suspended, strict=True)
         if s and (by_sync is None or c in by_sync)
     )
-    kept_cards = {c for e in state.notes.values() for c in e.cards} - {
-        c for e in delete for c in e.cards
-    }
-    suspended_now = frozenset(({*(by_sync or ()), *suspend} - set(unsuspend)) & kept_cards)
     # A record that kept no suspensions gets them only when a sync suspends or unsuspends:
     # else a sync with nothing to do would write it.
     record_suspended = by_sync is not None or bool(suspend or unsuspend)
+    suspended_now: frozenset[int] = frozenset()
+    if record_suspended:  # the cards a sync suspended, while their notes are there
+        listed = ({*(by_sync or ()), *suspend} - set(unsuspend)) - {
+            c for e in delete for c in e.cards
+        }
+        noted = {c for e in state.notes.values() for c in e.cards} if listed else set()
+        suspended_now = frozenset(listed & noted)
     unchanged = (
         written == state.written
         and record_decks == state.synced_decks

@@ -3,7 +3,10 @@
 1. a first sync of the synthetic corpus into an empty collection;
 2. a sync with nothing changed;
 3. a re-sync after 1 % of the questions were reworded (their notes update in place), spread
-   over every note file, then as many reworded in one file.
+   over every note file, then as many reworded in one file;
+4. the floor of any re-sync through Anki's library, in the same run: Python started,
+   cardsmith imported, the collection opened with Anki's library, 1 % of its notes updated,
+   the collection closed (no note file read).
 
 Each is timed unobserved, then run again from the same starting state for its peak memory
 (the process tree's proportional set size, as ``bench/run.py`` measures it). cardsmith runs
@@ -123,9 +126,32 @@ def main() -> None:
         lambda: edited.append(reword(content, one_file=True)),
     )
     check(collection)
+    floor = base / "floor" / collection.name
+    shutil.copytree(collection.parent, floor.parent)
+    floor_cmd = [sys.executable, "-c", _FLOOR, str(floor), str(n // 100)]
+    seconds = sorted(wall_time(floor_cmd) for _ in range(3))[1]
+    print(
+        f"| floor: import, open in Anki's library, update {n // 100} notes, close | "
+        f"{seconds:.2f} s (median of 3) | | |"
+    )
     build = [sys.executable, "-m", "pipeline", "build", "-q", "--format", "json"]
     build += ["--content", str(content), "--out", str(base / "build")]
     print(f"| for scale: build → cards.json of the same notes | {wall_time(build):.1f} s | | |")
+
+
+#: What every re-sync through Anki's library does whatever changed: start, import
+#: cardsmith, open the collection, update notes (their answers), close.
+_FLOOR = """
+import sys
+import pipeline.cli
+from anki.collection import Collection
+col = Collection(sys.argv[1])
+notes = [col.get_note(n) for n in col.find_notes('"note:cardsmith Q&A"')[: int(sys.argv[2])]]
+for note in notes:
+    note.fields[1] += " 改"
+col.update_notes(notes)
+col.close()
+"""
 
 
 def anki_part(content: Path, collection: Path) -> float:

@@ -651,6 +651,14 @@ def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> No
 # --- the collection read with SQLite alone --------------------------------------------------
 
 
+def _add_filtered(col: Collection, name: str, search: str) -> None:
+    """A filtered deck of the cards ``search`` finds, as a person makes one to cram."""
+    deck = col.sched.get_or_create_filtered_deck(deck_id=0)
+    deck.name = name
+    deck.config.search_terms[0].search = search
+    col.sched.add_or_update_filtered_deck(deck)
+
+
 def _lived_in(collection: Path, content: Path) -> None:
     """A collection as a person leaves it: their own deck, tag, suspended card and filtered
     deck, reviews, an orphan, an image."""
@@ -666,10 +674,7 @@ def _lived_in(collection: Path, content: Path) -> None:
         note.tags.append("my_tag")
         col.update_note(note)
         col.sched.suspend_cards(list(col.get_note(nids[1]).card_ids()))
-        filtered = col.sched.get_or_create_filtered_deck(deck_id=0)
-        filtered.name = "Cram"
-        filtered.config.search_terms[0].search = f"mid:{MID}"
-        col.sched.add_or_update_filtered_deck(filtered)
+        _add_filtered(col, "Cram", f"mid:{MID}")
         col.media.write_data("mine.png", b"\x89PNG made by hand")
     finally:
         col.close()
@@ -698,10 +703,7 @@ def test_the_collection_reads_the_same_with_sqlite_as_with_ankis_library(
 def _filtered(collection: Path, name: str, search: str) -> None:
     col = open_col(collection)
     try:
-        deck = col.sched.get_or_create_filtered_deck(deck_id=0)
-        deck.name = name
-        deck.config.search_terms[0].search = search
-        col.sched.add_or_update_filtered_deck(deck)
+        _add_filtered(col, name, search)
     finally:
         col.close()
 

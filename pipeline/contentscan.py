@@ -152,7 +152,6 @@ def refused_links(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Fi
                 )
 
 
-#: Every scan, in order.
 #: The HTML blocks that end only at an end marker (CommonMark 4.6, kinds 1 to 5): what
 #: opens one -> what closes it, and how a message names it. One never closed runs to the end
 #: of its list item or quote, or of the file: an open ``<!--`` hid every question after it.
@@ -245,6 +244,7 @@ def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding
             return
 
 
+#: Every scan, in order.
 SCANS = (
     fences,
     unclosed_html,

@@ -30,7 +30,6 @@ compiled whole.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import html as html_lib
 import itertools
@@ -963,7 +962,7 @@ class _FileParser:
         under: dict[int, list[Heading]] = defaultdict(list)
         seen: set[int] = set()
         for at in sorted(self.stray):
-            i = bisect.bisect_right(starts, at) - 1
+            i = bisect_right(starts, at) - 1
             if i >= 0 and headings[i].line not in seen:
                 seen.add(headings[i].line)
                 under[headings[i].level].append(headings[i])

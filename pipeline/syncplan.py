@@ -210,6 +210,9 @@ class Plan:
     """The new sync record for the collection's config, or None when unchanged."""
     kept_orphans: tuple[Existing, ...] = field(default=())
     """Orphans from earlier syncs, still kept (tagged and suspended)."""
+    spared: tuple[Existing, ...] = ()
+    """Orphans edited in Anki since the last sync that ``--delete-orphans`` leaves (kept,
+    tagged and suspended; ``--force`` deletes them)."""
     absent_orphans: tuple[str, ...] = ()
     """Ids of the lock's orphans this collection holds no note of (never synced into it, or
     deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
@@ -254,9 +257,16 @@ class Plan:
         return f"{head}: {done or 'the sync record updated'}" + self.conflicts_left()
 
     def conflicts_left(self) -> str:
-        if not self.conflict:
-            return ""
-        return f"; {len(self.conflict)} conflict(s) left as they are (--force overwrites them)"
+        said = []
+        if self.conflict:
+            said.append(
+                f"{len(self.conflict)} conflict(s) left as they are (--force overwrites them)"
+            )
+        if self.spared:
+            said.append(
+                f"{len(self.spared)} orphan(s) edited in Anki not deleted (--force deletes them)"
+            )
+        return "".join(f"; {s}" for s in said)
 
     def lines(self) -> list[str]:
         """The plan for people: one line per action, with questions and decks."""
@@ -274,7 +284,13 @@ class Plan:
         out += [
             f"  orphan: {e.question[:40]} (tagged {ORPHAN_TAG}, suspended)" for e in self.orphan
         ]
-        out += [f"  back: {w.question[:40]} (unsuspended)" for w, _ in self.revive]
+        unsuspended = set(self.unsuspend)
+        out += [
+            f"  back: {w.question[:40]} (unsuspended)"
+            if unsuspended.intersection(e.cards) or not any(e.suspended)
+            else f"  back: {w.question[:40]} (left suspended: you suspended it)"
+            for w, e in self.revive
+        ]
         out += [
             f"  conflict: {w.question[:40]} was edited in Anki since the last sync; "
             "left as it is (--force overwrites it)"
@@ -290,7 +306,12 @@ class Plan:
                 "(Anki's statistics keep the review log; no card keeps the schedule)"
             )
             out += [f"  delete: {e.question[:40]} ({e.reviews} review(s))" for e in self.delete]
-        elif self.kept_orphans or self.orphan:
+        out += [
+            f"  not deleted: {e.question[:40]} was edited in Anki since the last sync "
+            "(--force deletes it)"
+            for e in self.spared
+        ]
+        if not (self.delete or self.spared) and (self.kept_orphans or self.orphan):
             kept = len(self.kept_orphans) + len(self.orphan)
             out.append(
                 f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
@@ -389,11 +410,20 @@ def make_plan(
     orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
     wanted_decks = {w.deck for w in want.notes}
     _refuse_filtered(wanted_decks, state)
-    delete = tuple(orphans) if delete_orphans else ()
-    new_orphans = tuple(
-        e for e in orphans if not delete_orphans and (not e.orphaned or not all(e.suspended))
+    # An orphan edited in Anki since the last sync is not deleted without --force, as an
+    # edited note is not overwritten (--delete-orphans took the edit without a word: the
+    # thirteenth trial).
+    spared = tuple(
+        e
+        for e in orphans
+        if delete_orphans and not force and state.written.get(e.guid) not in (None, e.fields_hash)
     )
-    kept = tuple(e for e in orphans if not delete_orphans and e not in new_orphans)
+    staying = {e.guid for e in spared} if delete_orphans else {e.guid for e in orphans}
+    delete = tuple(e for e in orphans if e.guid not in staying)
+    new_orphans = tuple(
+        e for e in orphans if e.guid in staying and (not e.orphaned or not all(e.suspended))
+    )
+    kept = tuple(e for e in orphans if e.guid in staying and e not in new_orphans)
     for e in delete:
         written.pop(e.guid, None)
 
@@ -487,6 +517,7 @@ def make_plan(
             **({"suspended": sorted(suspended_now)} if record_suspended else {}),
         },
         kept_orphans=kept,
+        spared=spared,
         absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
         forget_absent=delete_orphans,
     )

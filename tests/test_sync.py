@@ -363,6 +363,37 @@ def test_delete_orphans_says_how_many_reviews_go(synced: tuple[Path, Path]) -> N
     assert_in_step(collection, content)
 
 
+def test_an_orphan_edited_in_anki_is_not_deleted_without_force(
+    synced: tuple[Path, Path],
+) -> None:
+    # --delete-orphans took a note edited in Anki with it, without a word (the thirteenth
+    # trial); an edited note is never overwritten without a word, nor deleted.
+    content, collection = synced
+    (content / "b.md").unlink()
+    sync(load_config(content), collection)
+    col = open_col(collection)
+    try:
+        (nid,) = col.find_notes("tag:cardsmith::orphan")
+        note = col.get_note(nid)
+        note["Answer"] += "<p>我在 Anki 里补充的</p>"
+        col.update_note(note)
+    finally:
+        col.close()
+    spared = sync(load_config(content), collection, delete_orphans=True)
+    assert not spared.plan.delete and len(spared.plan.spared) == 1
+    assert (
+        "  not deleted: 列表和元组的区别 was edited in Anki since the last sync (--force "
+        "deletes it)" in spared.lines()
+    )
+    assert spared.plan.done_line().endswith(
+        "1 orphan(s) edited in Anki not deleted (--force deletes them)"
+    )
+    assert "我在 Anki 里补充的" in str(snapshot(collection)["notes"])
+    forced = sync(load_config(content), collection, delete_orphans=True, force=True)
+    assert len(forced.plan.delete) == 1
+    assert "列表和元组的区别" not in str(snapshot(collection)["notes"])
+
+
 def test_orphans_the_collection_never_held_are_named_and_forgotten_with_delete_orphans(
     synced: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -761,6 +792,7 @@ def test_a_question_back_unsuspends_only_what_the_sync_suspended(
     (content / "b.keep").rename(content / "b.md")
     result = sync(load_config(content), collection)
     assert len(result.plan.revive) == 4
+    assert "  back: 列表和元组的区别 (left suspended: you suspended it)" in result.lines()
     states = {n["question"]: n["suspended"] for n in snapshot(collection)["notes"]}
     assert states == {
         "什么是装饰器？": False,

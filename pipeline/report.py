@@ -211,9 +211,10 @@ def orphan_lines(
     if alias and entry.id not in unanswered:
         return [
             f"  orphaned: {entry.question[:40]} ({entry.path}); the id this question had "
-            f"before [aliases] gave it {alias}. Only a package built in between "
-            f'carries it: if you imported one, search "ID:{entry.id}" in Anki to delete '
-            f"that second note; if not, cardsmith orphans --forget {entry.id}"
+            f"before [aliases] gave it {alias}. Only a package imported or a sync made in "
+            f'between put it in Anki: if one did, search "ID:{entry.id}" there to delete '
+            "that second note (a sync tags and suspends it, and --delete-orphans deletes "
+            f"it); if not, cardsmith orphans --forget {entry.id}"
         ]
     if entry.id in unanswered:
         return [

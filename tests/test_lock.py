@@ -290,9 +290,10 @@ def test_an_uncertain_match_prints_the_aliases_line_and_no_advice_to_delete(
     listed = CliRunner().invoke(cli, ["orphans", "--content", str(content)]).output
     said = (
         f"orphaned: 梯度消失和梯度爆炸怎么处理？ (n.md); the id this question had before "
-        f"[aliases] gave it {old_id}. Only a package built in between carries it: if you "
-        f'imported one, search "ID:{between}" in Anki to delete that second note; if not, '
-        f"cardsmith orphans --forget {between}"
+        f"[aliases] gave it {old_id}. Only a package imported or a sync made in between put "
+        f'it in Anki: if one did, search "ID:{between}" there to delete that second note (a '
+        "sync tags and suspends it, and --delete-orphans deletes it); if not, cardsmith "
+        f"orphans --forget {between}"
     )
     assert f"  {said}" in result.output.splitlines()
     assert f"{between}  {said}" in listed.splitlines()

@@ -34,6 +34,7 @@ from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import mass_orphan_warning, refuse_mass_orphan
 from .sources import discover
 from .validate import (
+    PDF_ONLY,
     SEARCH_STATE,
     CheckedFiles,
     DuplicateSearch,
@@ -229,7 +230,7 @@ def check(
         cache.stage(SEARCH_STATE, checks.state)
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
-        return CheckResult(_checked(identity.cards, collection, found), identity)
+        return CheckResult(_checked(identity.cards, collection, found, config), identity)
 
 
 def _stored_search(config: Config, write: bool) -> StoredPairs | None:
@@ -240,10 +241,24 @@ def _stored_search(config: Config, write: bool) -> StoredPairs | None:
 
 
 def _checked(
-    cards: tuple[Card, ...], collection: Collection, problems: Iterable[Diagnostic]
+    cards: tuple[Card, ...],
+    collection: Collection,
+    problems: Iterable[Diagnostic],
+    config: Config,
 ) -> Collection:
-    """The cards with every diagnostic, parse-time ones included, sorted by file and line."""
-    return Collection(cards, tuple(sorted({*collection.diagnostics, *problems})))
+    """The cards with every diagnostic, parse-time ones included, sorted by file and line;
+    without those of the PDF alone when no PDF is built (a remote image's placeholder was
+    warned of in a JSON build: the twelfth trial)."""
+    return Collection(
+        cards, tuple(sorted(set(_for_formats((*collection.diagnostics, *problems), config))))
+    )
+
+
+def _for_formats(found: Iterable[Diagnostic], config: Config) -> Iterable[Diagnostic]:
+    """``found`` without the problems of the PDF alone when no PDF is built."""
+    if "pdf" in config.formats:
+        return found
+    return [d for d in found if d.code not in PDF_ONLY]
 
 
 def _must_stop(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
@@ -326,11 +341,11 @@ def build(
         )
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *identity.diagnostics)
-        if _must_stop((*collection.diagnostics, *found), strict):
+        if _must_stop(_for_formats((*collection.diagnostics, *found), config), strict):
             # Every problem in one run: the duplicates too, though they cannot stop a build.
             problems = (*found, *checks.duplicates())
             cache.stage(SEARCH_STATE, checks.state)  # removed with what the build made
-            raise ContentError(_checked(identity.cards, collection, problems).diagnostics)
+            raise ContentError(_checked(identity.cards, collection, problems, config).diagnostics)
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
         kept = resident.exported if resident else None
         data = BuildData(identity.cards, config, identity.note_type.mod, cache.fragment, kept)
@@ -342,7 +357,7 @@ def build(
                 exporter(fmt)(data, outputs)
                 progress(fmt, 1, 1)
             diagnostics = _checked(
-                identity.cards, collection, (*found, *checks.duplicates())
+                identity.cards, collection, (*found, *checks.duplicates()), config
             ).diagnostics
             cache.stage(SEARCH_STATE, checks.state)
             if _must_stop(diagnostics, strict):

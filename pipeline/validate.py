@@ -127,6 +127,11 @@ def _targets(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
                 )
 
 
+#: Codes of the problems only the PDF has (a remote image it cannot fetch, what it prints
+#: shortened): left out of a build or check that makes no PDF.
+PDF_ONLY = frozenset({"remote-image", "pdf-limit"})
+
+
 def _remote_images(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
     """Once per file: its images on the web, which the PDF cannot print offline."""
     remote: dict[str, list[tuple[int, str]]] = {}

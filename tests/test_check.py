@@ -86,6 +86,17 @@ def test_the_question_level_hint_when_followed_reads_every_heading(tmp_path: Pat
     assert not result.diagnostics
 
 
+def test_the_pdfs_own_problems_are_left_out_when_no_pdf_is_built(tmp_path: Path) -> None:
+    # "the PDF shows a placeholder" was said in a build that made no PDF (the twelfth trial).
+    notes = (FIXTURES / "check" / "remote_image" / "notes.md").read_text("utf-8")
+    deep = "\n".join(">" * n + " 引" for n in range(1, 15))
+    (tmp_path / "notes.md").write_text(notes + "\n" + deep + "\n", "utf-8")
+    with_pdf = {d.code for d in check(load_config(tmp_path)).collection.diagnostics}
+    assert {"remote-image", "pdf-limit"} <= with_pdf
+    without = check(load_config(tmp_path, formats=("json", "apkg"))).collection.diagnostics
+    assert {d.code for d in without} == with_pdf - {"remote-image", "pdf-limit"}
+
+
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import fontcheck
 from .cache import Earlier, Entry, Memory, ParseCache, cache_folder
-from .config import Config
+from .config import CONFIG_NAME, Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
 from .identity import (
@@ -113,8 +113,31 @@ def parse_all(
         progress("parse", len(found), len(paths))
     parsed = [found[p] for p in paths]
     cards = tuple(card for f in parsed for card in f.cards)
-    diagnostics = (*(d for f in parsed for d in f.diagnostics), *_no_notes(paths, config.content))
+    diagnostics = (
+        *(d for f in parsed for d in f.diagnostics),
+        *_no_notes(paths, config.content),
+        *_titles_of_no_file(paths, config),
+    )
     return Collection(cards, diagnostics)
+
+
+def _titles_of_no_file(paths: list[str], config: Config) -> tuple[Diagnostic, ...]:
+    """A warning at ``cardsmith.toml`` for each ``[titles]`` entry that names no note file
+    (a typo, a file renamed since): its title was used by nothing, without a word (the
+    twelfth trial)."""
+    known = set(paths)
+    return tuple(
+        Diagnostic(
+            CONFIG_NAME,
+            0,
+            "warning",
+            f"[titles] names {path!r}, which is no note file here (paths are relative to "
+            "the content folder, with '/')",
+            "titles",
+        )
+        for path in sorted(config.titles)
+        if path not in known
+    )
 
 
 def _no_notes(paths: list[str], folder: Path) -> tuple[Diagnostic, ...]:

@@ -97,6 +97,16 @@ def test_the_pdfs_own_problems_are_left_out_when_no_pdf_is_built(tmp_path: Path)
     assert {d.code for d in without} == with_pdf - {"remote-image", "pdf-limit"}
 
 
+def test_a_title_for_no_note_file_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("## s\n\n#### 1. 问？\n\n答。\n", "utf-8")
+    (tmp_path / "cardsmith.toml").write_text(
+        '[titles]\n"a.md" = "甲"\n"nonexist.md" = "乙"\n', "utf-8"
+    )
+    (d,) = check(load_config(tmp_path)).collection.diagnostics
+    assert (d.path, d.line, d.code) == ("cardsmith.toml", 0, "titles")
+    assert d.message.startswith("[titles] names 'nonexist.md', which is no note file here")
+
+
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics

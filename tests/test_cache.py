@@ -465,7 +465,8 @@ def test_a_long_running_build_checks_again_only_the_files_whose_cards_changed(
     monkeypatch.setattr(
         validate_module, "CHECKS", ((first_check[0], counted), *validate_module.CHECKS[1:])
     )
-    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    # With the PDF: b.md's one problem, its remote image, is the PDF's.
+    config = load_config(content, out=tmp_path / "build", formats=("json", "pdf"))
     with Resident() as resident:
         first = build(config, resident=resident).diagnostics
         assert sorted(set(checked)) == ["a.md", "b.md"]

@@ -9,6 +9,7 @@ container, which only the parser knows.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 
 from markdown_it.token import Token
@@ -203,6 +204,10 @@ def unclosed_html(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Fin
 #: Control characters a note may hold by accident (pasted from a terminal): not the tab, the
 #: line ends, nor ESC-free text. U+FFFD is what markdown-it makes of a NUL (CommonMark 2.3).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+#: Invisible characters that change what text shows or matches: zero-width spaces and
+#: joiners a web page left, bidirectional overrides and isolates. Not U+200D, which joins
+#: the emoji of a sequence (👨‍💻).
+_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _HOLDS_TEXT = frozenset({"inline", "fence", "code_block", "html_block"})
 
 
@@ -227,6 +232,28 @@ def control_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterato
             "prints it as a box or not at all; remove it"
         )
         yield line + 1, "warning", said, "control-character"
+
+
+def invisible_characters(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+    """An invisible character in a block (a zero-width space pasted from a web page, a
+    right-to-left override): the card shows nothing of it, but it changes what the text
+    shows around it, or what a search or the duplicate check matches (the twelfth trial)."""
+    for tok in tokens:
+        if tok.type not in _HOLDS_TEXT or not tok.map:
+            continue
+        found = _INVISIBLE.search(tok.content)
+        if found is None:
+            continue
+        first = tok.map[0] + (1 if tok.type == "fence" else 0)
+        char = found.group()
+        name = unicodedata.name(char, "").lower()
+        yield (
+            first + tok.content.count("\n", 0, found.start()) + 1,
+            "warning",
+            f"invisible character U+{ord(char):04X} ({name}): it changes unseen what the text "
+            "shows or matches; remove it",
+            "invisible-character",
+        )
 
 
 def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
@@ -254,4 +281,5 @@ SCANS = (
     pdflimits.nesting,
     too_deep,
     control_characters,
+    invisible_characters,
 )

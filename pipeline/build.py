@@ -28,7 +28,7 @@ from .identity import (
     write_lock_bytes,
 )
 from .parallel import fork_map, worker_count
-from .parse import parse_file
+from .parse import file_title, parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
 from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import mass_orphan_warning, refuse_mass_orphan
@@ -117,8 +117,36 @@ def parse_all(
         *(d for f in parsed for d in f.diagnostics),
         *_no_notes(paths, config.content),
         *_titles_of_no_file(paths, config),
+        *_shared_titles(parsed, config),
     )
     return Collection(cards, diagnostics)
+
+
+def _shared_titles(parsed: list[ParsedFile], config: Config) -> tuple[Diagnostic, ...]:
+    """A warning at each later note file whose name gives it the title of an earlier one
+    (``x/n.md`` and ``y/n.md``): their cards share decks without a word (the twelfth
+    trial). Titles given on purpose (``[titles]``, front matter) may be shared."""
+    first: dict[str, str] = {}
+    found = []
+    for f in parsed:
+        if not f.cards or f.path in config.titles:
+            continue
+        title = f.cards[0].deck.file_title
+        if title != file_title(f.path, config):
+            continue  # named in its front matter
+        earlier = first.setdefault(title.casefold(), f.path)
+        if earlier != f.path:
+            found.append(
+                Diagnostic(
+                    f.path,
+                    0,
+                    "warning",
+                    f"its name gives it the title {title!r} of {earlier}: their cards share "
+                    f"decks; name one under [titles] in {CONFIG_NAME}",
+                    "shared-title",
+                )
+            )
+    return tuple(found)
 
 
 def _titles_of_no_file(paths: list[str], config: Config) -> tuple[Diagnostic, ...]:

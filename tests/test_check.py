@@ -107,6 +107,18 @@ def test_a_title_for_no_note_file_is_a_warning(tmp_path: Path) -> None:
     assert d.message.startswith("[titles] names 'nonexist.md', which is no note file here")
 
 
+def test_two_files_named_alike_in_two_folders_are_told_they_share_decks(tmp_path: Path) -> None:
+    for folder in ("x", "y", "z"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "n.md").write_text("## s\n\n#### 1. 问？\n\n答。\n", "utf-8")
+    (tmp_path / "cardsmith.toml").write_text('[titles]\n"z/n.md" = "n"\n', "utf-8")
+    found = check(load_config(tmp_path)).collection.diagnostics
+    # z/n.md shares the title on purpose ([titles]); y/n.md by its name alone.
+    (shared,) = [d for d in found if d.code != "duplicate"]
+    assert (shared.path, shared.line, shared.code) == ("y/n.md", 0, "shared-title")
+    assert "the title 'n' of x/n.md: their cards share decks" in shared.message
+
+
 def test_a_closed_fence_inside_a_blockquote_is_fine() -> None:
     # Judged from raw lines, `> ```` was never a closing fence: 19 false errors in one repo.
     assert not check(load_config(FIXTURES / "check" / "fence_blockquote")).collection.diagnostics

@@ -211,18 +211,25 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u20
 _HOLDS_TEXT = frozenset({"inline", "fence", "code_block", "html_block"})
 
 
-def control_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
-    """A control character in a block (an ESC of a terminal's colours, a NUL): the card
-    keeps it unseen, the PDF prints a box or nothing (found by the eleventh trial)."""
+def _first_in_each_block(
+    tokens: Sequence[Token], lines: Sequence[str], pattern: re.Pattern[str]
+) -> Iterator[tuple[int, str]]:
+    """The first character ``pattern`` finds in each block that holds text, with its 0-based
+    line."""
     for tok in tokens:
         if tok.type not in _HOLDS_TEXT or not tok.map:
             continue
-        found = _CONTROL.search(tok.content)
-        if found is None:
-            continue
-        first = tok.map[0] + (1 if tok.type == "fence" else 0)
-        line = min(first + tok.content.count("\n", 0, found.start()), len(lines) - 1)
-        char = found.group()
+        found = pattern.search(tok.content)
+        if found is not None:
+            first = tok.map[0] + (1 if tok.type == "fence" else 0)  # after the opening fence
+            line = first + tok.content.count("\n", 0, found.start())
+            yield min(line, len(lines) - 1), found.group()
+
+
+def control_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
+    """A control character in a block (an ESC of a terminal's colours, a NUL): the card
+    keeps it unseen, the PDF prints a box or nothing (found by the eleventh trial)."""
+    for line, char in _first_in_each_block(tokens, lines, _CONTROL):
         if char == "\ufffd" and "\0" not in lines[line]:
             continue  # a replacement character the note really holds
         said = (
@@ -234,21 +241,14 @@ def control_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterato
         yield line + 1, "warning", said, "control-character"
 
 
-def invisible_characters(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding]:
+def invisible_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
     """An invisible character in a block (a zero-width space pasted from a web page, a
     right-to-left override): the card shows nothing of it, but it changes what the text
     shows around it, or what a search or the duplicate check matches (the twelfth trial)."""
-    for tok in tokens:
-        if tok.type not in _HOLDS_TEXT or not tok.map:
-            continue
-        found = _INVISIBLE.search(tok.content)
-        if found is None:
-            continue
-        first = tok.map[0] + (1 if tok.type == "fence" else 0)
-        char = found.group()
+    for line, char in _first_in_each_block(tokens, lines, _INVISIBLE):
         name = unicodedata.name(char, "").lower()
         yield (
-            first + tok.content.count("\n", 0, found.start()) + 1,
+            line + 1,
             "warning",
             f"invisible character U+{ord(char):04X} ({name}): it changes unseen what the text "
             "shows or matches; remove it",

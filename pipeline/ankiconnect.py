@@ -171,6 +171,13 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         others = ac("findCards", query=f'-"note:{MODEL_NAME}" ({query})')
         for deck, cards in (ac("getDecks", cards=others) if others else {}).items():
             deck_cards[deck] += len(cards)
+    # The filtered decks among those the notes want: cards cannot be put in one (a deck's
+    # config is the deck itself, with "dyn" set, for a filtered deck).
+    needed = sorted({a for w in want.notes for a in _ancestors(w.deck)} & set(decks))
+    configs = ac.many("getDeckConfig", [{"deck": d} for d in needed])
+    filtered = frozenset(
+        d.casefold() for d, c in zip(needed, configs, strict=True) if c and c.get("dyn")
+    )
     names = sorted(want.media)
     present = ac.many("getMediaFilesNames", [{"pattern": n} for n in names])
     return State(
@@ -183,6 +190,7 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         written=dict(record.get("notes", {})),
         synced_decks=frozenset(record.get("decks", ())),
         suspended_by_sync=suspended_by_sync(record),
+        filtered_decks=filtered,
     )
 
 

@@ -44,17 +44,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def anki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A running Anki with AnkiConnect: its URL and its base folder."""
-    base = tmp_path_factory.mktemp("anki-desktop")
-    port = _free_port()
+def _start(base: Path, port: int) -> str:
+    """Start Anki with AnkiConnect on ``port``, its base folder ``base``: its URL."""
     env = {**os.environ, "ANKI_VENV": str(VENV), "ANKICONNECT_SRC": str(DESKTOP / "ankiconnect")}
     subprocess.run(
         [DESKTOP / "start-anki.sh", base, str(port)], env=env, check=True, capture_output=True
     )
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def anki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A running Anki with AnkiConnect: its URL and its base folder."""
+    base = tmp_path_factory.mktemp("anki-desktop")
+    url = _start(base, _free_port())
     try:
-        yield f"http://127.0.0.1:{port}", base
+        yield url, base
     finally:
         subprocess.run([DESKTOP / "stop-anki.sh", base], check=False, capture_output=True)
 
@@ -168,6 +173,35 @@ def test_the_same_plan_through_ankiconnect(
     finally:
         col.close()
     assert len(rows) == 3 and all(guid == flds.split("\x1f")[3] for guid, flds in rows)
+
+
+def test_a_filtered_deck_named_as_a_section_stops_the_sync_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    # Anki refuses to move a card into a filtered deck: the sync stopped half-way, the notes
+    # updated, their cards not moved (the twelfth trial, with the collection file).
+    base, port, content = tmp_path / "anki", _free_port(), tmp_path / "content"
+    url = _start(base, port)
+    try:
+        put_notes(CASES / "moves" / "before", content)
+        sync_running(load_config(content), url)
+        subprocess.run([DESKTOP / "stop-anki.sh", base], check=True, capture_output=True)
+        col = Collection(str(base / "test" / "collection.anki2"))
+        try:  # a filtered deck, made as a person makes one (AnkiConnect has no action for it)
+            deck = col.sched.get_or_create_filtered_deck(deck_id=0)  # type: ignore[arg-type]
+            deck.name = "Cardsmith::c::数据"
+            deck.config.search_terms[0].search = '"deck:Cardsmith::a::基础"'
+            col.sched.add_or_update_filtered_deck(deck)
+        finally:
+            col.close()
+        url = _start(base, port)
+        before = state(AnkiConnect(url))
+        (content / "b.md").rename(content / "c.md")
+        with pytest.raises(SyncError, match="'Cardsmith::c::数据' is a filtered deck in Anki"):
+            sync_running(load_config(content), url)
+        assert state(AnkiConnect(url)) == before
+    finally:
+        subprocess.run([DESKTOP / "stop-anki.sh", base], check=False, capture_output=True)
 
 
 def test_no_ankiconnect_is_a_clear_error(tmp_path: Path) -> None:

@@ -423,7 +423,8 @@ def make_plan(
     new_orphans = tuple(
         e for e in orphans if e.guid in staying and (not e.orphaned or not all(e.suspended))
     )
-    kept = tuple(e for e in orphans if e.guid in staying and e not in new_orphans)
+    suspending = {e.guid for e in new_orphans}
+    kept = tuple(e for e in orphans if e.guid in staying and e.guid not in suspending)
     for e in delete:
         written.pop(e.guid, None)
 
@@ -460,11 +461,10 @@ def make_plan(
         {d for d in ours if d.casefold() not in needed_folded}, state.decks, counts
     )
     removed = {d.casefold() for d in remove}
-    existing = {d.casefold() for d in state.decks}
     record_decks = {*wanted_decks} | {
         d
         for d in state.synced_decks
-        if d.casefold() in existing and not any(a.casefold() in removed for a in _ancestors(d))
+        if d.casefold() in known and not any(a.casefold() in removed for a in _ancestors(d))
     }
 
     suspend = tuple(

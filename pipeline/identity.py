@@ -584,6 +584,7 @@ def assign(
     look: str = "",
     include_unanswered: bool = False,
     kept: KeptMatches | None = None,
+    absent: Mapping[str, Sequence[str]] | None = None,
 ) -> Identity:
     """Give every card an id, matching it against the previous lock.
 
@@ -591,6 +592,15 @@ def assign(
     An orphan is the Anki note of a question that is gone, or no longer answered (then the
     lock keeps its last answered entry among the orphans, under the same id). ``kept``:
     what this process's last call settled (:class:`KeptMatches`), updated to this call's.
+
+    ``absent``: note files settled by the call that wrote ``previous`` and not passed in
+    ``cards`` (a sync's memo, :mod:`pipeline.syncmemo`): path -> the ids of its cards, in
+    order. They are carried over as :class:`KeptMatches` carries a settled file, their
+    entries the lock's own, but the result holds no card of theirs (only their count,
+    :attr:`~pipeline.records.Identity.carried`). The caller makes sure no alias names
+    them, each of their cards was answered, and no orphan of the lock names one of them
+    as its successor: those need the cards. ``ValueError`` for an id the lock's notes
+    do not hold.
     """
     now = int(time.time()) if now is None else now
     lock = previous if isinstance(previous, Lock) else Lock(tuple(previous))
@@ -627,6 +637,14 @@ def assign(
     for start, (_, out, _) in carried.items():  # their ids are taken from the start
         ids = map(operator.attrgetter("id"), out)
         taken.update(zip(ids, range(start, start + len(out)), strict=True))
+    absent_entries: list[LockEntry] = []
+    for path, held in (absent or {}).items():
+        for oid in held:
+            settled = old.get(oid)
+            if settled is None or oid not in in_notes or settled.path != path:
+                raise ValueError(f"{path}: id {oid} is not one of its lock entries")
+            taken[oid] = -1  # no card here: never looked up (no alias names it)
+            absent_entries.append(settled)
     open_count = len(rest)  # the cards that still look for their ids
     # Pass 0: explicit aliases (question text -> id) for the hard cases.
     exact_ids: dict[str, str] = {}
@@ -639,6 +657,8 @@ def assign(
             continue
         oid = alias
         if oid in taken:
+            if taken[oid] < 0:
+                raise ValueError(f"an alias names {oid}, of a file carried without its cards")
             other = cards[taken[oid]]
             for a, b in ((card, other), (other, card)):
                 diagnostics.append(
@@ -716,7 +736,7 @@ def assign(
                 take(i, oid, how, score)
 
     out_cards: list[Card] = []
-    entries: list[LockEntry] = []
+    entries: list[LockEntry] = list(absent_entries)
     used = set(old) | set(taken)
     salts: dict[tuple[str, str], int] = defaultdict(int)  # 3,000 copies: linear, not quadratic
     previous_id: dict[tuple[str, str], str] = {}
@@ -816,6 +836,7 @@ def assign(
         new_orphans,
         stamp,
         tuple(sorted(successors, key=lambda s: s.orphan.id)),
+        carried=len(absent_entries),
     )
 
 
@@ -832,11 +853,13 @@ def identify(
     now: int | None = None,
     known: KnownLock | None = None,
     kept: KeptMatches | None = None,
+    absent: Mapping[str, Sequence[str]] | None = None,
 ) -> Identity:
     """The identity stage as a build and a check run it: read the lock, match, warn.
 
     ``known``: the lock as this process last wrote it (:func:`load_lock`); ``kept``: what
-    its last matching settled (:class:`KeptMatches`).
+    its last matching settled (:class:`KeptMatches`); ``absent``: settled note files
+    carried over without their cards (:func:`assign`).
     """
     from .notetype import current_look
 
@@ -849,8 +872,10 @@ def identify(
         look=current_look().digest,
         include_unanswered=config.include_unanswered,
         kept=kept,
+        absent=absent,
     )
-    warning = lost_lock(config.lock_path, config.out, {card.source.path for card in cards})
+    paths = {card.source.path for card in cards} | set(absent or ())
+    warning = lost_lock(config.lock_path, config.out, paths)
     warnings = (*identity.diagnostics, warning) if warning else identity.diagnostics
     return replace(identity, diagnostics=warnings, read_from=found)
 

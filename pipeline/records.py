@@ -312,6 +312,9 @@ class Identity:
     read_from: tuple[int, int, int] | None = None
     """The lock file as identity found it: (inode, size, modification time in ns); None
     when there was none. A build writes the new lock only while the file is still so."""
+    carried: int = 0
+    """Cards of note files carried over without their cards (a sync's memo): each kept
+    the id it had, so they count among the questions the lock's notes still hold."""
 
     @property
     def matches(self) -> tuple[Match, ...]:

@@ -31,15 +31,16 @@ def _mass_orphan(identity: Identity, lock_path: Path) -> str | None:
     # counting them refused every build after one that was allowed to orphan most.
     orphaned = len(identity.new_orphans)
     # Every question of the last build is either orphaned now or carried by a card.
-    kept = sum(1 for m in identity.matches if m.status != "added")
+    kept = sum(1 for m in identity.matches if m.status != "added") + identity.carried
     before = orphaned + kept
-    no_notes = orphaned > 0 and not identity.cards
+    no_notes = orphaned > 0 and not identity.cards and not identity.carried
     most = orphaned > MASS_SHARE * before and orphaned >= MASS_MINIMUM
     if not (no_notes or most):
         return None
+    found = len(identity.cards) + identity.carried
     return (
         f"would orphan {orphaned} of the {before} question(s) in {quoted(lock_path)}"
-        f" ({len(identity.cards)} question(s) found): are the notes all there? If this is what"
+        f" ({found} question(s) found): are the notes all there? If this is what"
         f" you want, run cardsmith build (or sync) with {FLAG}"
     )
 

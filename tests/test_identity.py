@@ -13,7 +13,7 @@ from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
 from pipeline.identity import KeptMatches, assign, lock_text, read_lock
 from pipeline.parse import parse_file
-from pipeline.records import Card, Identity, Lock, Match, ParsedFile
+from pipeline.records import Card, Identity, Lock, Match, ParsedFile, file_runs, same_cards
 from pipeline.report import renamed_line
 from tests.conftest import FIXTURES, parse_fixture
 
@@ -199,7 +199,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
     config = Config(content=tmp_path)
     parsed: dict[str, tuple[str, ParsedFile]] = {}  # the watch's memory: same text, same cards
     kept, lock, aliases = KeptMatches(), Lock(), dict[str, str]()
-    carried_any = False
+    carried_any = absent_any = False
     for step in range(60):
         cards: list[Card] = []
         for path in sorted(files):
@@ -210,12 +210,38 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
             cards.extend(parsed[path][1].cards)
         settled = set(kept.files) if kept.lock is lock else set()
         fresh = assign(cards, lock, dict(aliases), now=1000 + step)
+        absent = _carriable(kept, lock, aliases, cards) if kept.lock is lock else {}
         again = assign(cards, lock, dict(aliases), now=1000 + step, kept=kept)
         assert again == fresh, f"step {step}"
+        # A sync's memo carries such files without their cards (assign's ``absent``).
+        given = [c for c in cards if c.source.path not in absent]
+        without = assign(given, lock, dict(aliases), now=1000 + step, absent=absent)
+        kept_cards = tuple(c for c in fresh.cards if c.source.path not in absent)
+        carried = sum(len(ids) for ids in absent.values())
+        assert without == replace(fresh, cards=kept_cards, carried=carried), f"step {step}"
         carried_any |= bool(settled & set(files))
+        absent_any |= bool(absent)
         lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
         _saved(files, rng, aliases, [e.id for e in lock.notes])
-    assert carried_any
+    assert carried_any and absent_any
+
+
+def _carriable(
+    kept: KeptMatches, lock: Lock, aliases: dict[str, str], cards: list[Card]
+) -> dict[str, tuple[str, ...]]:
+    """The settled files a sync's memo may carry without their cards: unchanged, every card
+    answered, no alias naming a question or id of theirs, no orphan naming one as its
+    successor."""
+    successors = {e.successor for e in lock.orphans}
+    named = set(aliases.values())
+    now = {path: cards[start:end] for path, start, end in file_runs(cards)}
+    return {
+        path: tuple(c.id for c in out)
+        for path, (was, out, _) in kept.files.items()
+        if same_cards(was, now.get(path, ()))
+        and all(c.answered for c in out)
+        and not any(c.question in aliases or c.id in named or c.id in successors for c in out)
+    }
 
 
 def _ids_by_answer(content: Path) -> dict[str, str]:

@@ -93,8 +93,40 @@ def parse_all(
     Files with a valid entry in ``cache`` are not compiled again.
     """
     paths = discover(config.content)
+    return _collected(compile_files(config, paths, progress, typst, cache), paths, config)
+
+
+def _collected(files: list[ParsedFile], paths: list[str], config: Config) -> Collection:
+    """The cards of ``files`` (the records of ``paths``), with their problems and those of
+    the files together."""
+    return Collection(
+        tuple(card for f in files for card in f.cards),
+        (
+            *(d for f in files for d in f.diagnostics),
+            *folder_problems(paths, [(f.path, first_title(f)) for f in files], config),
+        ),
+    )
+
+
+def first_title(parsed: ParsedFile) -> str | None:
+    """The title its first card files under (None: the file has no card)."""
+    return parsed.cards[0].deck.file_title if parsed.cards else None
+
+
+def compile_files(
+    config: Config,
+    paths: list[str],
+    progress: Progress = _quiet,
+    typst: bool = False,
+    cache: ParseCache | None = None,
+    live: list[str] | None = None,
+) -> list[ParsedFile]:
+    """The records of the note files ``paths`` (relative to the content folder), in that
+    order: from ``cache`` when it holds them, else compiled, on every core when the notes
+    are large enough to be worth it. ``live``: every note file there is, when ``paths``
+    are only some (the cache keeps their entries)."""
     cache = cache or ParseCache(None, config, typst)
-    found = cache.lookup(paths)
+    found = cache.lookup(paths, live)
     todo = [p for p in paths if p not in found]
     size = sum((config.content / p).stat().st_size for p in todo)
     # Below a few hundred KB, starting workers costs more than it saves.
@@ -111,34 +143,41 @@ def parse_all(
         found[result.path] = result
         cache.store(result, written)
         progress("parse", len(found), len(paths))
-    parsed = [found[p] for p in paths]
-    cards = tuple(card for f in parsed for card in f.cards)
-    diagnostics = (
-        *(d for f in parsed for d in f.diagnostics),
+    return [found[p] for p in paths]
+
+
+def folder_problems(
+    paths: list[str], titles: Iterable[tuple[str, str | None]], config: Config
+) -> tuple[Diagnostic, ...]:
+    """What is wrong with the note files together rather than in one of them: no note
+    file at all, a ``[titles]`` entry naming none, two files given one title by their names.
+    ``titles``: each file's path and the title its first card files under (None: no card),
+    in path order."""
+    return (
         *_no_notes(paths, config.content),
         *_titles_of_no_file(paths, config),
-        *_shared_titles(parsed, config),
+        *_shared_titles(titles, config),
     )
-    return Collection(cards, diagnostics)
 
 
-def _shared_titles(parsed: list[ParsedFile], config: Config) -> tuple[Diagnostic, ...]:
+def _shared_titles(
+    titles: Iterable[tuple[str, str | None]], config: Config
+) -> tuple[Diagnostic, ...]:
     """A warning at each later note file whose name gives it the title of an earlier one
     (``x/n.md`` and ``y/n.md``): their cards share decks without a word (the twelfth
     trial). Titles given on purpose (``[titles]``, front matter) may be shared."""
     first: dict[str, str] = {}
     found = []
-    for f in parsed:
-        if not f.cards or f.path in config.titles:
+    for path, title in titles:
+        if title is None or path in config.titles:
             continue
-        title = f.cards[0].deck.file_title
-        if title != file_title(f.path, config):
+        if title != file_title(path, config):
             continue  # named in its front matter
-        earlier = first.setdefault(title.casefold(), f.path)
-        if earlier != f.path:
+        earlier = first.setdefault(title.casefold(), path)
+        if earlier != path:
             found.append(
                 Diagnostic(
-                    f.path,
+                    path,
                     0,
                     "warning",
                     f"its name gives it the title {title!r} of {earlier}: their cards share "
@@ -251,6 +290,8 @@ class CheckResult:
     """Every card, with every diagnostic sorted by file and line."""
     identity: Identity
     """Ids as a build would assign them (nothing written)."""
+    files: tuple[ParsedFile, ...] = ()
+    """Each note file's records, in path order."""
 
 
 def check(
@@ -258,6 +299,7 @@ def check(
     progress: Progress = _quiet,
     cache: ParseCache | None = None,
     resident: Resident | None = None,
+    kept: KeptMatches | None = None,
 ) -> CheckResult:
     """Parse, validate and match identities; write nothing.
 
@@ -265,26 +307,29 @@ def check(
     Without one, the notes are compiled for every format of ``config``, the PDF's Typst
     included: a check finds what a build of those formats would (a formula the PDF can
     only print as TeX source). ``resident``: what a long-running caller keeps between its
-    checks.
+    checks; ``kept``: told which note files the matching settled (:class:`KeptMatches`).
     """
     records, search = (resident.records, resident.search) if resident else (None, None)
     # The duplicate search is forked now, while this process is small.
-    stored = _stored_search(config, write=cache is not None and cache.staging)
+    stored = stored_search(config, write=cache is not None and cache.staging)
     with collector_paused(), Validation(config.content, search, stored=stored) as checks:
         cache = cache or ParseCache.open(config, "pdf" in config.formats, records)
-        collection = parse_all(config, progress, cache.typst, cache)
+        paths = discover(config.content)
+        files = compile_files(config, paths, progress, cache.typst, cache)
+        collection = _collected(files, paths, config)
         progress("check", 0, 1)
         checks.start(collection.cards)  # beside identity
-        identity = identify(config, collection.cards)
+        identity = identify(config, collection.cards, kept=kept)
         fonts = fontcheck.diagnose(collection.cards, config)
         found = (*checks.per_card(), *fonts, *checks.duplicates(), *identity.diagnostics)
         cache.stage(SEARCH_STATE, checks.state)
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
-        return CheckResult(_checked(identity.cards, collection, found, config), identity)
+        checked = _checked(identity.cards, collection, found, config)
+        return CheckResult(checked, identity, tuple(files))
 
 
-def _stored_search(config: Config, write: bool) -> StoredPairs | None:
+def stored_search(config: Config, write: bool) -> StoredPairs | None:
     """The duplicate search of a one-off run, from the state kept in the cache folder (None:
     caching is off)."""
     folder = cache_folder(config)
@@ -300,9 +345,13 @@ def _checked(
     """The cards with every diagnostic, parse-time ones included, sorted by file and line;
     without those of the PDF alone when no PDF is built (a remote image's placeholder was
     warned of in a JSON build: the twelfth trial)."""
-    return Collection(
-        cards, tuple(sorted(set(_for_formats((*collection.diagnostics, *problems), config))))
-    )
+    return Collection(cards, sorted_problems((*collection.diagnostics, *problems), config))
+
+
+def sorted_problems(found: Iterable[Diagnostic], config: Config) -> tuple[Diagnostic, ...]:
+    """``found`` once each, sorted by file and line, without those of the PDF alone when no
+    PDF is built."""
+    return tuple(sorted(set(_for_formats(found, config))))
 
 
 def _for_formats(found: Iterable[Diagnostic], config: Config) -> Iterable[Diagnostic]:
@@ -376,7 +425,7 @@ def build(
     # forked now, while this process is small (or once, by a long-running caller).
     # The cache's block discards what a failed build's workers wrote for it.
     typst = "pdf" in config.formats
-    stored = None if resident else _stored_search(config, write=True)
+    stored = None if resident else stored_search(config, write=True)
     with (
         collector_paused(),
         Validation(config.content, search, checked, stored) as checks,

@@ -140,6 +140,12 @@ def keep_later(folder: Path, key: str, payload: bytes, owner: int) -> Path | Non
         return None
 
 
+def write_kept(path: Path, key: str, payload: bytes) -> None:
+    """Write ``payload`` under ``key`` at ``path`` (read back by :func:`read_kept`): a
+    reader sees the old file or the new one, never half of one. Raises ``OSError``."""
+    os.replace(_temporary(path.parent, _header(key, payload) + payload), path)
+
+
 def cache_folder(config: Config) -> Path | None:
     """The cache folder of a build with ``config``: beside its output folder, or None when
     caching is off."""
@@ -362,13 +368,14 @@ class ParseCache:
         return digest.hexdigest()
 
     # -- reading
-    def lookup(self, paths: list[str]) -> dict[str, ParsedFile]:
+    def lookup(self, paths: list[str], live: list[str] | None = None) -> dict[str, ParsedFile]:
         """The cached records of every file in ``paths`` that has a valid entry.
 
         The bytes of every other file are kept for :meth:`data`, so the records stored
-        later are exactly those of the bytes the key was made from.
+        later are exactly those of the bytes the key was made from. ``live``: every note
+        file there is (default ``paths``); :meth:`save` removes the entries of the others.
         """
-        self._paths = list(paths)
+        self._paths = list(paths if live is None else live)
         if self.folder is None:
             return {}
         found: dict[str, ParsedFile] = {}
@@ -395,11 +402,27 @@ class ParseCache:
                 found[path] = cached
                 self._own[path] = key + self._judged(cached)
         if self.memory is not None:  # the records of files that are gone are let go
-            live = set(paths)
-            for gone in [k for k in self.memory.records if k[0] not in live]:
+            there = set(self._paths)
+            for gone in [k for k in self.memory.records if k[0] not in there]:
                 del self.memory.records[gone]
                 self.memory.hashed.pop(root / gone[0], None)
         return found
+
+    def key_now(self, path: str) -> str | None:
+        """The key of the entry the file ``path`` has as its bytes are now (None: caching
+        is off, or the file cannot be read), without reading the entry."""
+        if self.folder is None:
+            return None
+        try:
+            data = (self.config.content / path).read_bytes()
+        except OSError:
+            return None
+        return self._key(path, hashlib.sha256(data).digest(), self.typst)
+
+    def key_of(self, path: str) -> str | None:
+        """The key :meth:`lookup` made from the bytes it read the file ``path`` as (None:
+        not looked up, or caching is off)."""
+        return self._keys.get(path) or self._own.get(path, "")[:64] or None
 
     def data(self, path: str) -> bytes | None:
         """The bytes ``path`` was read as by :meth:`lookup` (None: not read, or a hit)."""

@@ -30,9 +30,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain, combinations, pairwise
+from typing import Protocol
 
 from .errors import Diagnostic
-from .records import Card
+from .records import Source
 
 # Framing words of interview questions that do not change what is asked.
 _FILLER = re.compile(
@@ -534,8 +535,17 @@ class KeptPairs:
             self._holders[feature].add(question)
 
 
+class Asking(Protocol):
+    """What a duplicate warning needs of a question: a card, or a sync memo's note."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def source(self) -> Source: ...
+
+
 def duplicate_diagnostics(
-    cards: Sequence[Card], pairs: Iterable[tuple[int, int, float | None]]
+    cards: Sequence[Asking], pairs: Iterable[tuple[int, int, float | None]]
 ) -> Iterator[Diagnostic]:
     for i, j, score in pairs:
         kind = "duplicate" if score is None else f"near-duplicate ({score:.0%} similar)"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import pdflimits
 from .cache import code_fingerprint, keep_later, read_kept
-from .duplicates import SEPARATOR, KeptPairs, duplicate_diagnostics, pairs_in
+from .duplicates import SEPARATOR, Asking, KeptPairs, duplicate_diagnostics, pairs_in
 from .errors import Diagnostic, Severity
 from .parallel import Background
 from .records import Card, TargetKind, file_runs, same_cards
@@ -216,6 +216,7 @@ class Validation:
     ) -> None:
         self.root = root
         self.cards: Sequence[Card] = ()
+        self.asked: Sequence[Asking] = ()
         self._checked = checked
         self._search = search
         self._own: Background[tuple[Pairs, Path | None]] | None = None
@@ -225,10 +226,13 @@ class Validation:
         """The search's new state, in a temporary file (:class:`StoredPairs`), once
         :meth:`duplicates` has its pairs."""
 
-    def start(self, cards: Sequence[Card]) -> None:
-        """Begin checking ``cards``."""
+    def start(self, cards: Sequence[Card], asked: Sequence[Asking] | None = None) -> None:
+        """Begin checking ``cards``; the duplicate search compares the questions of
+        ``asked`` (default: ``cards``), those of note files carried over without their
+        cards included (a sync's memo)."""
         self.cards = cards
-        joined = SEPARATOR.join(c.question for c in cards)
+        self.asked = cards if asked is None else asked
+        joined = SEPARATOR.join(c.question for c in self.asked)
         if self._own is not None:
             self._own.send(joined)
         else:
@@ -265,7 +269,7 @@ class Validation:
         else:
             assert self._search is not None
             pairs = self._search.result()
-        return tuple(duplicate_diagnostics(self.cards, pairs))
+        return tuple(duplicate_diagnostics(self.asked, pairs))
 
     def __enter__(self) -> Validation:
         return self

@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import CardsmithError
 from .export.anki import Medium, note_fields
@@ -49,6 +49,34 @@ class Wanted:
     """The section's deck, ``::``-joined."""
     question: str
     """The question's Markdown, for messages."""
+    digest: str = ""
+    """:func:`fields_hash` of :attr:`fields` ("": worked out when needed)."""
+
+    @property
+    def fields_hash(self) -> str:
+        return self.digest or fields_hash(self.fields)
+
+
+class Carried(NamedTuple):
+    """A note of a note file a sync's memo carries over (:mod:`pipeline.syncmemo`): what
+    the last sync wanted of it, the same now, as its file and settings are."""
+
+    guid: str
+    """The question's stable id."""
+    digest: str
+    """:func:`fields_hash` of its fields."""
+    deck: str
+    """Its section's deck."""
+    tags: tuple[str, ...]
+    """cardsmith's tags for it."""
+    media: tuple[str, ...]
+    """The media names its fields point to."""
+
+
+class Unsettled(Exception):
+    """A note the memo carries is not as the last sync left it in the collection (edited,
+    moved or orphaned in Anki, its image removed from the media folder): the sync plans
+    every note instead."""
 
 
 @dataclass(frozen=True)
@@ -84,13 +112,15 @@ def desired(data: BuildData) -> Desired:
     media: dict[str, Medium] = {}
     notes = []
     for card in data.notes:
+        fields = note_fields(card, root, media)
         notes.append(
             Wanted(
                 guid=card.id,
-                fields=note_fields(card, root, media),
+                fields=fields,
                 tags=card.tags,
                 deck=card.deck.path,
                 question=card.question,
+                digest=fields_hash(fields),
             )
         )
     return Desired(tuple(notes), media, current_look(), data.config.root_deck)
@@ -365,12 +395,16 @@ def make_plan(
     force: bool = False,
     delete_orphans: bool = False,
     lock_orphans: Iterable[str] = (),
+    carried: Iterable[Carried] = (),
 ) -> Plan:
     """What to do so that the collection holds exactly the notes, nothing else touched.
 
     ``lock_orphans``: the ids of the lock's orphans; those the collection has no note of
     are named (:attr:`Plan.absent_orphans`), as a build lists them and a sync cannot
     (the eleventh trial found one a sync never saw, that ``--delete-orphans`` left).
+    ``carried``: notes wanted besides ``want``'s, as the last sync left them; each must be
+    so in the collection (its fields, tags, deck and media), or :class:`Unsettled`: then
+    nothing is to be done for it, as for a note of ``want`` that is in step.
     """
     if state.model is not None and state.model_fields != FIELDS:
         raise SyncError(
@@ -381,10 +415,25 @@ def make_plan(
     # What the last sync wrote, for the notes still there (a note deleted in Anki is forgotten).
     written = {g: h for g, h in state.written.items() if g in state.notes}
     wanted_guids = set()
+    wanted_decks = {w.deck for w in want.notes}
+    for n in carried:
+        e = state.notes.get(n.guid)
+        if (
+            e is None
+            or e.fields_hash != n.digest
+            or (e.tags != n.tags and not _same_tags(_tags_for(e.tags, n.tags), e.tags))
+            or e.orphaned
+            or any(d != n.deck and not _same_deck(d, n.deck) for d in e.decks)
+            or not state.media.issuperset(n.media)
+        ):
+            raise Unsettled(n.guid)
+        wanted_guids.add(n.guid)
+        wanted_decks.add(n.deck)
+        written[n.guid] = n.digest
     for w in want.notes:
         wanted_guids.add(w.guid)
         e = state.notes.get(w.guid)
-        now = fields_hash(w.fields)
+        now = w.fields_hash
         if e is None:
             add.append(w)
             written[w.guid] = now
@@ -408,7 +457,6 @@ def make_plan(
             update.append((w, e))
         written[w.guid] = now
     orphans = [e for g, e in state.notes.items() if g not in wanted_guids]
-    wanted_decks = {w.deck for w in want.notes}
     _refuse_filtered(wanted_decks, state)
     # An orphan edited in Anki since the last sync is not deleted without --force, as an
     # edited note is not overwritten (--delete-orphans took the edit without a word: the

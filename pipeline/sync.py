@@ -15,7 +15,8 @@ records the ids now in Anki.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .ankifile import CollectionSide
@@ -24,16 +25,27 @@ from .cache import ParseCache
 from .config import Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .identity import (
+    KeptMatches,
     forget_orphans,
     lock_state,
     lock_text,
     refuse_changed_lock,
     write_lock_bytes,
 )
-from .records import BuildData, Card, Identity, Match, Successor
+from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
 from .safeguards import refuse_mass_orphan
-from .syncplan import ORPHAN_TAG, Plan, SyncError, desired, make_plan
+from .syncmemo import FileMemo, SyncMemo, memo_after, quick_notes, read_memo, write_memo
+from .syncplan import (
+    ORPHAN_TAG,
+    Carried,
+    Plan,
+    State,
+    SyncError,
+    Unsettled,
+    desired,
+    make_plan,
+)
 
 __all__ = ["ORPHAN_TAG", "SyncError", "SyncResult", "notes_for", "sync"]
 
@@ -67,30 +79,83 @@ class SyncResult:
         return out
 
 
-def notes_for(
-    config: Config, progress: Progress = _quiet, dry_run: bool = False
-) -> tuple[BuildData, Identity, tuple[Diagnostic, ...]]:
+@dataclass(frozen=True)
+class SyncNotes:
+    """The notes as a sync sees them: compiled, checked and identified."""
+
+    data: BuildData
+    """The cards of the files compiled, for the plan (those carried over are not here)."""
+    identity: Identity
+    """The identity stage's result (the carried files' cards counted, not held)."""
+    diagnostics: tuple[Diagnostic, ...]
+    """Every problem of the notes, sorted (warnings only: errors stop the sync)."""
+    config: Config
+    """The settings the notes were compiled under (a sync builds what the package holds)."""
+    kept: KeptMatches
+    """The compiled files the matching settled, for the next memo."""
+    cache: ParseCache
+    """The compile cache they came through (the keys of their bytes)."""
+    files: tuple[ParsedFile, ...] = ()
+    """The records of the files compiled."""
+    carried: Mapping[str, FileMemo] = field(default_factory=dict)
+    """The note files the last sync's memo carried over, by path."""
+
+    @property
+    def carried_notes(self) -> list[Carried]:
+        """The notes of the carried files, as the last sync wanted them."""
+        return [note for held in self.carried.values() for note in held.notes]
+
+
+def gather(
+    config: Config,
+    progress: Progress = _quiet,
+    dry_run: bool = False,
+    memo: SyncMemo | None = None,
+) -> SyncNotes:
     """Parse, check and identify the notes, with their warnings; content errors stop here,
     before anything is written to Anki, and so does a sync that would orphan most of the lock's
     questions (:func:`~pipeline.safeguards.refuse_mass_orphan`, as for a build; a dry run
     shows the plan instead).
 
     The compiled records are cached as a build caches them: a sync after a small edit
-    compiles only the edited files.
+    compiles only the edited files. With ``memo`` (:func:`read_memo` of :func:`settings`),
+    the files the last sync settled and that did not change since are carried over
+    without being read (:mod:`~pipeline.syncmemo`).
     """
-    # A sync writes what the package would carry and prints no sheet, so the PDF's checks
-    # (a character no PDF font has is an error there) must not stop it.
-    config = replace(config, formats=("apkg",))
+    config = settings(config)
+    kept = KeptMatches()
     with ParseCache.open(config, typst=False, staging=True) as cache:
-        result = check(config, progress, cache)
-        if any(d.severity == "error" for d in result.collection.diagnostics):
-            raise ContentError(result.collection.diagnostics)
+        quick = quick_notes(config, memo, cache, progress, kept)
+        if quick is not None:
+            identity, diagnostics = quick.identity, quick.diagnostics
+            files, carried = quick.files, quick.carried
+        else:
+            result = check(config, progress, cache, kept=kept)
+            identity, diagnostics = result.identity, result.collection.diagnostics
+            files, carried = result.files, {}
+        if any(d.severity == "error" for d in diagnostics):
+            raise ContentError(diagnostics)
         cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
-    identity = result.identity
     if not dry_run:
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
     data = BuildData(identity.cards, config, identity.note_type.mod)
-    return data, identity, result.collection.diagnostics
+    return SyncNotes(data, identity, diagnostics, config, kept, cache, files, carried)
+
+
+def settings(config: Config) -> Config:
+    """``config`` as a sync compiles the notes: for the package alone. A sync writes what
+    the package would carry and prints no sheet, so the PDF's checks (a character no PDF
+    font has is an error there) must not stop it."""
+    return replace(config, formats=("apkg",))
+
+
+def notes_for(
+    config: Config, progress: Progress = _quiet, dry_run: bool = False
+) -> tuple[BuildData, Identity, tuple[Diagnostic, ...]]:
+    """Every note compiled, checked and identified (:func:`gather` without a memo): the
+    cards, their identity and the warnings."""
+    notes = gather(config, progress, dry_run)
+    return notes.data, notes.identity, notes.diagnostics
 
 
 def sync(
@@ -113,35 +178,71 @@ def sync(
                 side.read()
             progress(stage, done, total)
 
-        data, identity, warnings = notes_for(config, compiled_then_read, dry_run)
-        if not dry_run:  # a lock restored meanwhile: Anki is not touched
-            refuse_changed_lock(config.lock_path, identity)
-        want = desired(data)
-        progress("anki", 0, 1)
-        orphans = [e.id for e in identity.lock_file.orphans]
-        plan = make_plan(
-            want, side.state(), force=force, delete_orphans=delete_orphans, lock_orphans=orphans
-        )
+        memo = read_memo(settings(config))
+        if memo is not None:  # few files to compile: the collection is read beside them
+            side.read()
+        state: State | None = None
+        for use in (memo, None):
+            notes = gather(config, compiled_then_read, dry_run, use)
+            if not dry_run:  # a lock restored meanwhile: Anki is not touched
+                refuse_changed_lock(config.lock_path, notes.identity)
+            want = desired(notes.data)
+            progress("anki", 0, 1)
+            state = state or side.state()
+            orphans = [e.id for e in notes.identity.lock_file.orphans]
+            try:
+                plan = make_plan(
+                    want,
+                    state,
+                    force=force,
+                    delete_orphans=delete_orphans,
+                    lock_orphans=orphans,
+                    carried=notes.carried_notes,
+                )
+                break
+            except Unsettled:  # a carried note changed in Anki: every note is planned
+                continue
+        identity = notes.identity
         if not dry_run and not plan.empty:
             side.apply(plan, want.model)
         # The lock's text is made while Anki writes, and written once it is done.
-        lock = None if dry_run else lock_after(identity, plan)
+        kept_lock = lock_kept(identity, plan)
+        lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
         side.applied()
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)
-    return SyncResult(plan, not dry_run, identity.successors, warnings, renamed_in(identity))
+        left = memo_after(
+            notes.config,
+            lock,
+            kept_lock,
+            identity,
+            notes.kept,
+            notes.files,
+            notes.cache,
+            want,
+            plan,
+            notes.carried,
+        )
+        write_memo(notes.config, left)
+    return SyncResult(
+        plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
+    )
 
 
 def lock_after(identity: Identity, plan: Plan) -> bytes:
-    """The lock's text once ``plan`` is carried out: the ids now in Anki, as after a build,
-    and the orphans the sync deleted resolved (gone from the lock), with those the
-    collection had no note of when ``--delete-orphans`` forgets them."""
+    """The lock's text once ``plan`` is carried out (:func:`lock_kept`)."""
+    return lock_text(lock_kept(identity, plan)).encode("utf-8")
+
+
+def lock_kept(identity: Identity, plan: Plan) -> Lock:
+    """The lock once ``plan`` is carried out: the ids now in Anki, as after a build, and
+    the orphans the sync deleted resolved (gone from the lock), with those the collection
+    had no note of when ``--delete-orphans`` forgets them."""
     gone = [e.guid for e in plan.delete]
     if plan.forget_absent:
         gone += plan.absent_orphans
-    lock, _unknown = forget_orphans(identity.lock_file, gone)
-    return lock_text(lock).encode("utf-8")
+    return forget_orphans(identity.lock_file, gone)[0]
 
 
 def record_ids(config: Config, identity: Identity, lock: bytes) -> None:

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from pipeline import ankifile, build, load_config
 from pipeline import sync as sync_module
+from pipeline import syncmemo as syncmemo_module
 from pipeline.cli import cli
 from pipeline.errors import ContentError, EnvironmentProblem
 from pipeline.export import anki as anki_export
@@ -968,7 +969,7 @@ def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
 
 
 def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Path) -> bytes:
-    """Make ``<module>.<name>`` (``sync.notes_for``, say) put an older lock in place once it
+    """Make ``<module>.<name>`` (``sync.gather``, say) put an older lock in place once it
     has run (as a ``git checkout`` of the lock would while a sync runs); the older lock's
     bytes."""
     lock = content / "cardsmith.lock.json"
@@ -990,7 +991,7 @@ def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Pat
 @pytest.mark.parametrize(
     ("restored_after", "message", "anki_updated"),
     [
-        ("sync.notes_for", "the lock file changed while this build ran", False),
+        ("sync.gather", "the lock file changed while this build ran", False),
         ("ankifile.apply", "Anki was updated, the lock was not written", True),
     ],
     ids=["while the notes are read", "while Anki is updated"],
@@ -1102,3 +1103,116 @@ def test_a_file_that_is_no_collection_is_refused_and_left_as_it_was(
         sync(load_config(content), target, dry_run=dry_run)
     assert target.read_bytes() == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["collection.anki2"]
+
+
+# --- the memo: a re-sync carries the files it settled over, and ends as one without it ------
+
+
+def _memo_edit(files: dict[str, dict[str, list[tuple[str, str]]]], rng: random.Random) -> None:
+    """One edit between two syncs: the kinds that move ids, decks and answers."""
+    path = rng.choice(sorted(files))
+    sections = files[path]
+    title = rng.choice(sorted(sections))
+    rows = sections[title]
+    at = rng.randrange(len(rows)) if rows else 0
+    kind = rng.randrange(7)
+    if kind == 0 and rows:  # reworded
+        q, a = rows[at]
+        rows[at] = (q[:-1] + rng.choice("甲乙丙丁") + "？", a)
+    elif kind == 1 and rows:  # answer edited, or removed
+        q, a = rows[at]
+        rows[at] = (q, rng.choice(("", a + rng.choice("甲乙丙丁"))))
+    elif kind == 2 and rows:
+        del rows[at]
+    elif kind == 3:  # a new question
+        rows.insert(at, (f"新问题{rng.randrange(10**6)}是什么？", "新的答案。"))
+    elif kind == 4 and rows:  # moved to another file
+        other = files[rng.choice(sorted(files))]
+        other.setdefault("搬来", []).append(rows.pop(at))
+    elif kind == 5:  # a section renamed
+        sections[title + "新"] = sections.pop(title)
+    elif kind == 6 and len(rows) > 1:  # two questions swapped
+        j = rng.randrange(len(rows))
+        rows[at], rows[j] = rows[j], rows[at]
+
+
+def _lock_without_times(content: Path) -> Any:
+    data = json.loads((content / "cardsmith.lock.json").read_text("utf-8"))
+    for key in ("notes", "orphans"):
+        for entry in data.get(key, []):
+            entry.pop("mod", None)
+    data.pop("note_type", None)
+    return data
+
+
+def _answer_edited_in_anki(collection: Path, question: str) -> None:
+    col = open_col(collection)
+    try:
+        nid = col.find_notes(f'"Question:*{question}*"')[0]
+        note = col.get_note(nid)
+        note["Answer"] += " (mine)"
+        col.update_note(note)
+    finally:
+        col.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Two copies of the same notes and collection, synced after every edit: one with the
+    # memo the last sync left (the files it settled carried over unread), one without it.
+    # Both must print the same, write the same lock and leave the same collection.
+    rng = random.Random(seed)
+    files: dict[str, dict[str, list[tuple[str, str]]]] = {
+        f"f{f}.md": {
+            f"节{f}{s}": [(f"问题{f}{s}{q}是什么？", f"答案{f}{s}{q}。") for q in range(3)]
+            for s in range(2)
+        }
+        for f in range(4)
+    }
+    carried: list[int] = []
+    real = syncmemo_module.quick_notes
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        carried.append(len(found.carried) if found is not None else -1)
+        return found
+
+    monkeypatch.setattr(sync_module, "quick_notes", counted)
+    roots = [tmp_path / "with", tmp_path / "without"]
+    for root in roots:
+        new_collection(root / "anki" / "collection.anki2")
+        (root / "content").mkdir()
+    for step in range(10):
+        seen = []
+        for root in roots:
+            content, collection = root / "content", root / "anki" / "collection.anki2"
+            for path, sections in files.items():
+                text = _notes_text(sections)
+                if not (content / path).exists() or (content / path).read_text("utf-8") != text:
+                    (content / path).write_text(text, "utf-8")
+            if step == 5:  # a carried note edited in Anki: a conflict, either way
+                _answer_edited_in_anki(collection, files["f3.md"][sorted(files["f3.md"])[0]][0][0])
+            config = load_config(content, out=root / "build")
+            if root.name == "without":
+                syncmemo_module.write_memo(sync_module.settings(config), None)
+            result = sync(config, collection)
+            seen.append(
+                (
+                    result.lines(),
+                    result.plan.done_line(),
+                    result.diagnostics,
+                    _lock_without_times(content),
+                    [
+                        {k: v for k, v in n.items() if k != "reviews"}
+                        for n in snapshot(collection)["notes"]
+                    ],
+                    snapshot(collection)["decks"],
+                )
+            )
+        assert seen[0] == seen[1], f"step {step}"
+        _memo_edit(files, rng)
+        if step % 3 == 2:
+            _memo_edit(files, rng)
+    assert any(n > 0 for n in carried), carried

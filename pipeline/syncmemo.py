@@ -1,0 +1,318 @@
+"""What a sync leaves for the next one: the note files it settled, so that a re-sync after
+an edit compiles, matches and plans only the files that changed.
+
+A note file is *settled* by a sync when identity matched each of its cards to its own
+lock entry, unchanged (:class:`~pipeline.identity.KeptMatches`), every card was answered,
+and the collection was left holding each of its notes as wanted (no conflict). The memo
+(:class:`SyncMemo`, in the cache folder) keeps, for each settled file, what the stages
+after compiling need of it: its ids, questions and lines (identity, the duplicate search),
+its own problems, and each note as the plan wanted it (:class:`~pipeline.syncplan.Carried`).
+
+The next sync carries such a file over without reading its records (:func:`quick_notes`)
+when the memo was made by this code with these settings, the lock file holds the bytes
+that sync wrote, the file holds the same bytes and its images are judged the same, no
+alias names one of its questions or ids, and no orphan names one as its successor. Its
+matches are then the ones :func:`~pipeline.identity.assign` gives from scratch (the
+theorem of :class:`~pipeline.identity.KeptMatches`, tested after every edit of a random
+session), and its notes need nothing from the plan if the collection holds them as the
+memo says: the plan checks that against what it read (:class:`~pipeline.syncplan.Unsettled`
+otherwise, and the sync plans every note). ``tests/test_sync.py`` compares a sync with
+the memo and one without it, edit after edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .build import (
+    Progress,
+    collector_paused,
+    compile_files,
+    first_title,
+    folder_problems,
+    sorted_problems,
+    stored_search,
+)
+from .cache import ParseCache, cache_folder, code_fingerprint, read_kept, write_kept
+from .config import Config
+from .errors import Diagnostic
+from .identity import KeptMatches, identify
+from .notetype import current_look
+from .paths import Resolver
+from .records import Card, Identity, Lock, ParsedFile, Source, Target
+from .safeguards import mass_orphan_warning
+from .sources import discover
+from .syncplan import Carried, Desired, Plan, Wanted
+from .validate import CHECKS, SEARCH_STATE, Validation
+
+#: The memo's name in the cache folder.
+MEMO_NAME = "sync.memo"
+
+
+@dataclass(frozen=True)
+class FileMemo:
+    """One settled note file as the last sync left it."""
+
+    key: str
+    """The compile cache's key of its records (its bytes, the settings and the code)."""
+    targets: tuple[Target, ...]
+    """Every image and link of its cards, as judged then: an image replaced since is judged
+    otherwise, and the file is compiled again."""
+    title: str | None
+    """The title its first card files under (None: no card), for the shared-title check."""
+    diagnostics: tuple[Diagnostic, ...]
+    """Its own problems: the compile's and the per-card checks' (warnings only)."""
+    guids: tuple[str, ...]
+    """Its cards' ids, in order."""
+    questions: tuple[str, ...]
+    """Its cards' questions, in order."""
+    lines: tuple[int, ...]
+    """Its cards' lines, in order."""
+    notes: tuple[Carried, ...]
+    """Its notes as the plan wanted them, in order."""
+
+
+@dataclass(frozen=True)
+class SyncMemo:
+    """What the last sync that wrote the lock settled."""
+
+    context: str
+    """:func:`context_of` the sync: the memo holds only for the same code and settings."""
+    lock: bytes
+    """blake2b of the lock file's bytes as that sync wrote them."""
+    successors: frozenset[str]
+    """Ids that orphans of that lock name as their successor."""
+    parsed: Lock
+    """That lock as read (:func:`~pipeline.identity.load_lock`): not parsed again while the
+    file holds its bytes."""
+    files: Mapping[str, FileMemo]
+    """The settled note files, by path."""
+
+
+@dataclass(frozen=True)
+class QuickNotes:
+    """The notes as a memo lets a sync see them: the files it carries over, and the
+    records of the others."""
+
+    cards: tuple[Card, ...]
+    """The cards of the files compiled, identified, in source order."""
+    identity: Identity
+    """The identity stage's result; the carried files' cards are counted, not held."""
+    diagnostics: tuple[Diagnostic, ...]
+    """Every problem of the notes, sorted by file and line, as a full check gives them."""
+    carried: Mapping[str, FileMemo]
+    """The files carried over, by path."""
+    files: tuple[ParsedFile, ...]
+    """The records of the files compiled (looked up or compiled again)."""
+
+
+def context_of(config: Config) -> str:
+    """A hash of what a sync's results depend on besides the notes: the code, the settings
+    (folders as absolute paths: the same sync run from another folder) and the note type's
+    look."""
+    config = replace(config, content=config.content.resolve(), out=config.out.resolve())
+    text = f"{code_fingerprint()}\0{config!r}\0{current_look().digest}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def lock_digest(data: bytes) -> bytes:
+    """blake2b (16 bytes) of a lock file's bytes."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _key() -> str:
+    return hashlib.sha256(f"{MEMO_NAME}\0{code_fingerprint()}".encode()).hexdigest()
+
+
+def read_memo(config: Config) -> SyncMemo | None:
+    """The memo the last sync left (None: none, caching off, or damaged)."""
+    folder = cache_folder(config)
+    if folder is None:
+        return None
+    payload = read_kept(folder / MEMO_NAME, _key())
+    if payload is None:
+        return None
+    try:
+        memo = pickle.loads(payload)
+    except Exception:  # the header's hash held: written by this code, so only a bug
+        return None
+    return memo if isinstance(memo, SyncMemo) else None
+
+
+def write_memo(config: Config, memo: SyncMemo | None) -> None:
+    """Keep ``memo`` for the next sync (None: remove the memo there is). A memo that cannot
+    be written costs the next sync time, never this one its result."""
+    folder = cache_folder(config)
+    if folder is None:
+        return
+    target = folder / MEMO_NAME
+    try:
+        if memo is None:
+            target.unlink(missing_ok=True)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        write_kept(target, _key(), pickle.dumps(memo, pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass
+
+
+# --- a sync with a memo --------------------------------------------------------------------
+
+
+class _Asked:
+    """A carried card as the duplicate search sees it: its question and where it is."""
+
+    __slots__ = ("question", "source")
+
+    def __init__(self, question: str, source: Source) -> None:
+        self.question = question
+        self.source = source
+
+
+def _carriable(
+    config: Config, memo: SyncMemo, paths: list[str], cache: ParseCache
+) -> dict[str, FileMemo]:
+    """The settled files of ``memo`` that may be carried over now (see the module's text)."""
+    aliased, alias_ids = set(config.aliases), set(config.aliases.values())
+    root = config.content.resolve()
+    carried: dict[str, FileMemo] = {}
+    for path in paths:
+        held = memo.files.get(path)
+        if (
+            held is None
+            or (aliased and not aliased.isdisjoint(held.questions))
+            or (alias_ids and not alias_ids.isdisjoint(held.guids))
+            or not memo.successors.isdisjoint(held.guids)
+            or cache.key_now(path) != held.key
+        ):
+            continue
+        if held.targets and not Resolver(root, (root / path).parent.resolve()).judged_alike(
+            held.targets
+        ):
+            continue
+        carried[path] = held
+    return carried
+
+
+def quick_notes(
+    config: Config,
+    memo: SyncMemo | None,
+    cache: ParseCache,
+    progress: Progress,
+    kept: KeptMatches,
+) -> QuickNotes | None:
+    """The notes with the files ``memo`` settled carried over (None: the memo does not hold:
+    other code or settings, a lock written since, or no memo).
+
+    ``kept`` is told which of the compiled files the matching settled. Errors are in the
+    diagnostics, as :func:`~pipeline.build.check` gives them; nothing is written but the
+    cache's staged entries.
+    """
+    if memo is None or memo.context != context_of(config):
+        return None
+    try:
+        lock = config.lock_path.read_bytes()
+    except OSError:
+        return None
+    if lock_digest(lock) != memo.lock:
+        return None
+    paths = discover(config.content)
+    carried = _carriable(config, memo, paths, cache)
+    todo = [p for p in paths if p not in carried]
+    stored = stored_search(config, write=cache.staging)
+    with collector_paused(), Validation(config.content, stored=stored) as checks:
+        files = compile_files(config, todo, progress, cache.typst, cache, live=paths)
+        by_path = {f.path: f for f in files}
+        cards = tuple(card for f in files for card in f.cards)
+        asked: list[Card | _Asked] = []
+        for path in paths:
+            if path in carried:
+                held = carried[path]
+                asked += map(_Asked, held.questions, (Source(path, n) for n in held.lines))
+            else:
+                asked += by_path[path].cards
+        progress("check", 0, 1)
+        checks.start(cards, asked)
+        absent = {path: held.guids for path, held in carried.items()}
+        identity = identify(config, cards, known=(lock, memo.parsed), kept=kept, absent=absent)
+        titles = [(p, carried[p].title if p in carried else first_title(by_path[p])) for p in paths]
+        found = (
+            *(d for held in carried.values() for d in held.diagnostics),
+            *(d for f in files for d in f.diagnostics),
+            *folder_problems(paths, titles, config),
+            *checks.per_card(),
+            *checks.duplicates(),
+            *identity.diagnostics,
+        )
+        cache.stage(SEARCH_STATE, checks.state)
+        if not config.allow_mass_orphan:
+            found = (*found, *mass_orphan_warning(identity, config.lock_path))
+    diagnostics = sorted_problems(found, config)
+    return QuickNotes(identity.cards, identity, diagnostics, carried, tuple(files))
+
+
+# --- the memo a sync leaves ----------------------------------------------------------------
+
+
+def file_memo(
+    parsed: ParsedFile, key: str, ids: Sequence[Card], want: Mapping[str, Wanted], root: Path
+) -> FileMemo:
+    """The memo of the settled file ``parsed`` (compiled under ``key``), its cards
+    identified as ``ids``, its notes as the plan wanted them (``want``: by guid)."""
+    own = tuple(d for _, check in CHECKS for d in check(parsed.cards, root))
+    return FileMemo(
+        key=key,
+        targets=tuple(t for card in parsed.cards for t in card.targets),
+        title=first_title(parsed),
+        diagnostics=(*parsed.diagnostics, *own),
+        guids=tuple(card.id for card in ids),
+        questions=tuple(card.question for card in parsed.cards),
+        lines=tuple(card.source.line for card in parsed.cards),
+        notes=tuple(_carried(want[card.id], card) for card in ids),
+    )
+
+
+def _carried(w: Wanted, card: Card) -> Carried:
+    media = tuple(sorted({t.media for t in card.targets if t.media}))
+    return Carried(w.guid, w.fields_hash, w.deck, w.tags, media)
+
+
+def memo_after(
+    config: Config,
+    lock: bytes,
+    written: Lock,
+    identity: Identity,
+    kept: KeptMatches,
+    files: Sequence[ParsedFile],
+    cache: ParseCache,
+    want: Desired,
+    plan: Plan,
+    carried: Mapping[str, FileMemo],
+) -> SyncMemo:
+    """The memo a sync leaves once it wrote ``lock`` (the text of ``written``): the files
+    it carried over, and those
+    of ``files`` it settled (:class:`KeptMatches`) whose cards were all answered and whose
+    notes the collection now holds as wanted (none left in conflict)."""
+    conflicts = {w.guid for w, _ in plan.conflict}
+    notes = {w.guid: w for w in want.notes} if files else {}
+    root = config.content
+    made = dict(carried)
+    for parsed in files:
+        settled = kept.files.get(parsed.path)
+        key = cache.key_of(parsed.path)
+        if settled is None or key is None or not parsed.cards:
+            continue
+        ids = settled[1]
+        if not all(c.answered for c in ids) or any(c.id in conflicts for c in ids):
+            continue
+        if any(c.id not in notes for c in ids):
+            continue
+        made[parsed.path] = file_memo(parsed, key, ids, notes, root)
+    successors = frozenset(e.successor for e in written.orphans if e.successor)
+    return SyncMemo(
+        context_of(config), lock_digest(lock), successors, written, dict(sorted(made.items()))
+    )

@@ -10,7 +10,8 @@ The stages: the notes are compiled, checked and identified as for a build
 with what the collection holds, read in its own process
 (:class:`~pipeline.ankifile.CollectionSide`), into a plan
 (:func:`~pipeline.syncplan.make_plan`), which that process carries out; then the lock
-records the ids now in Anki.
+records the ids now in Anki, and the memo (:mod:`~pipeline.syncmemo`) the files settled,
+which the next sync carries over unread while they are unchanged.
 """
 
 from __future__ import annotations

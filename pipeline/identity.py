@@ -840,6 +840,49 @@ def assign(
     )
 
 
+def settled_in(lock: Lock, cards: Sequence[Card]) -> dict[str, tuple[Card, ...]]:
+    """The note files of ``cards`` (identified, as :func:`assign` left them) that ``lock``
+    settles as :class:`KeptMatches` means it: matched against ``lock``, each of their cards
+    would find its own entry, unchanged, and keep it as it is. That holds when each card's
+    entry is the one :func:`_entry` makes of it where it is, no two questions of the file
+    are the same, no other entry of the lock holds the file and question (so pass 1 pairs
+    them one for one), and no orphan has its id. By path: the file's cards.
+
+    What a sync's memo keeps of a file it matched anew (a rewording, a new question), as
+    the matching itself settles only those whose cards kept their entries; ``tests/
+    test_identity.py`` carries such files over after every edit of a random session.
+    """
+    in_notes = {e.id: e for e in lock.notes}
+    orphaned = {e.id for e in lock.orphans}
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in (*lock.notes, *(e for e in lock.orphans if e.id not in in_notes)):
+        held[(entry.path, entry.question.strip())] += 1
+    settled = {}
+    for path, start, end in file_runs(cards):
+        run = cards[start:end]
+        questions = [c.question.strip() for c in run]
+        if len(set(questions)) != len(questions):
+            continue
+        previous: dict[str, str] = {}
+        ok = True
+        for card, slot, question in zip(run, _places(run), questions, strict=True):
+            own = in_notes.get(card.id)
+            after = previous.get(card.deck.path, "")
+            previous[card.deck.path] = card.id
+            if (
+                own is None
+                or card.id in orphaned
+                or held[(path, question)] != 1
+                or own.digest != card.note_digest
+                or not _same_entry(own, card, own.mod, after, slot)
+            ):
+                ok = False
+                break
+        if ok:
+            settled[path] = tuple(run)
+    return settled
+
+
 def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:
     """The lock without the given orphans; and the ids that were not orphans."""
     unknown = [i for i in ids if i not in {e.id for e in lock.orphans}]

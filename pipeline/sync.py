@@ -175,13 +175,12 @@ def sync(
     with collector_paused(), CollectionSide(collection, write=not dry_run) as side:
 
         def compiled_then_read(stage: str, done: int, total: int) -> None:
-            if stage != "parse" or done == total:  # compiled: the cores are free
+            # Compiled, or one file left to compile (a memo carried the others): a core free.
+            if stage != "parse" or done >= total - 1:
                 side.read()
             progress(stage, done, total)
 
         memo = read_memo(settings(config))
-        if memo is not None:  # few files to compile: the collection is read beside them
-            side.read()
         state: State | None = None
         for use in (memo, None):
             notes = gather(config, compiled_then_read, dry_run, use)
@@ -217,8 +216,8 @@ def sync(
             notes.config,
             lock,
             kept_lock,
-            identity,
             notes.kept,
+            identity.cards,
             notes.files,
             notes.cache,
             want,

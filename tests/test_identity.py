@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
-from pipeline.identity import KeptMatches, assign, lock_text, read_lock
+from pipeline.identity import KeptMatches, assign, lock_text, read_lock, settled_in
 from pipeline.parse import parse_file
 from pipeline.records import Card, Identity, Lock, Match, ParsedFile, file_runs, same_cards
 from pipeline.report import renamed_line
@@ -199,7 +199,8 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
     config = Config(content=tmp_path)
     parsed: dict[str, tuple[str, ParsedFile]] = {}  # the watch's memory: same text, same cards
     kept, lock, aliases = KeptMatches(), Lock(), dict[str, str]()
-    carried_any = absent_any = False
+    carried_any = absent_any = more_any = False
+    matched_again = KeptMatches()
     for step in range(60):
         cards: list[Card] = []
         for path in sorted(files):
@@ -219,11 +220,28 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         kept_cards = tuple(c for c in fresh.cards if c.source.path not in absent)
         carried = sum(len(ids) for ids in absent.values())
         assert without == replace(fresh, cards=kept_cards, carried=carried), f"step {step}"
+        # A sync's memo also keeps the files the lock it wrote settles (settled_in): those
+        # carry over the same way.
+        if matched_again.lock is lock:
+            again_absent = _carriable(matched_again, lock, aliases, cards)
+            given = [c for c in cards if c.source.path not in again_absent]
+            without = assign(given, lock, dict(aliases), now=1000 + step, absent=again_absent)
+            kept_cards = tuple(c for c in fresh.cards if c.source.path not in again_absent)
+            carried = sum(len(ids) for ids in again_absent.values())
+            assert without == replace(fresh, cards=kept_cards, carried=carried), f"step {step}"
         carried_any |= bool(settled & set(files))
         absent_any |= bool(absent)
         lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
+        by_lock = settled_in(lock, again.cards)
+        compiled = {path: tuple(cards[start:end]) for path, start, end in file_runs(cards)}
+        matched_again = KeptMatches(lock, {p: (compiled[p], by_lock[p], ()) for p in by_lock})
+        # What the lock settles is what matching again against it settles, or less.
+        rematched = KeptMatches()
+        assign(cards, lock, dict(aliases), now=2000 + step, kept=rematched)
+        assert set(by_lock) <= set(rematched.files), f"step {step}"
+        more_any |= bool(set(by_lock) - set(kept.files))
         _saved(files, rng, aliases, [e.id for e in lock.notes])
-    assert carried_any and absent_any
+    assert carried_any and absent_any and more_any
 
 
 def _carriable(

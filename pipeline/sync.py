@@ -36,7 +36,15 @@ from .identity import (
 from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
 from .safeguards import refuse_mass_orphan
-from .syncmemo import FileMemo, SyncMemo, memo_after, quick_notes, read_memo, write_memo
+from .syncmemo import (
+    FileMemo,
+    SyncMemo,
+    lock_digest,
+    memo_after,
+    quick_notes,
+    read_memo,
+    write_memo,
+)
 from .syncplan import (
     ORPHAN_TAG,
     Carried,
@@ -212,21 +220,33 @@ def sync(
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)
-        left = memo_after(
-            notes.config,
-            lock,
-            kept_lock,
-            notes.kept,
-            identity.cards,
-            notes.files,
-            notes.cache,
-            want,
-            plan,
-            notes.carried,
-        )
-        write_memo(notes.config, left)
+        if not _same_memo(memo, notes, lock):
+            left = memo_after(
+                notes.config,
+                lock,
+                kept_lock,
+                notes.kept,
+                identity.cards,
+                notes.files,
+                notes.cache,
+                want,
+                plan,
+                notes.carried,
+            )
+            write_memo(notes.config, left)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
+    )
+
+
+def _same_memo(memo: SyncMemo | None, notes: SyncNotes, lock: bytes) -> bool:
+    """Whether the memo a sync leaves is ``memo`` as it is: it carried every file of it
+    over, compiled none, and wrote the lock it had (a sync that found nothing to do)."""
+    return (
+        memo is not None
+        and not notes.files
+        and notes.carried.keys() == memo.files.keys()
+        and lock_digest(lock) == memo.lock
     )
 
 

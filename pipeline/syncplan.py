@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from unicodedata import normalize
 
 from .errors import CardsmithError
 from .export.anki import Medium, note_fields
@@ -112,7 +113,8 @@ def desired(data: BuildData) -> Desired:
     media: dict[str, Medium] = {}
     notes = []
     for card in data.notes:
-        fields = note_fields(card, root, media)
+        # As Anki keeps them (NFC): fields in another form read back as edited in Anki.
+        fields = tuple(normalize("NFC", f) for f in note_fields(card, root, media))
         notes.append(
             Wanted(
                 guid=card.id,

@@ -292,6 +292,23 @@ def test_a_sync_with_nothing_changed_changes_nothing(synced: tuple[Path, Path]) 
     assert mods(collection) == before
 
 
+def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) -> None:
+    # Anki keeps a note's text in NFC; what a sync wrote was hashed as the notes had it
+    # (NFD: e + a combining accent), and each later sync saw an edit made in Anki (found
+    # by the fourteenth trial).
+    content = tmp_path / "content"
+    content.mkdir()
+    text = (
+        "## 节\n\n### What is a cafe\u0301 latte?\n\nCoffe\u0301e with milk.\n\n"
+        "### Is it hot?\n\nYes.\n"
+    )
+    (content / "nfd.md").write_text(text, "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    assert len(sync(load_config(content), collection).plan.add) == 2
+    again = sync(load_config(content), collection)
+    assert again.plan.empty and not again.plan.conflict
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     put_notes(CASES / "moves" / "after", content)

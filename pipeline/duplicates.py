@@ -434,6 +434,9 @@ class KeptPairs:
         """Feature -> the taking-part questions that hold it."""
         self._near: dict[str, dict[str, float]] = {}
         """Taking-part question -> its near-duplicates and their similarity, both ways."""
+        self.changed = 0
+        """Questions that took part or stopped taking part in the last call, anew (all of
+        them when it joined every question)."""
 
     def __call__(self, joined: str) -> list[tuple[int, int, float | None]]:
         questions = joined.split(SEPARATOR)
@@ -454,8 +457,10 @@ class KeptPairs:
             place[question] = i
         gone = self._taking - place.keys()
         new = [q for q in place if q not in self._taking]
+        self.changed = len(gone) + len(new)
         if not self._taking or not self._probe_fits(new, asked, gone):
             self._rebuild(questions, place, asked)
+            self.changed = len(place)
         else:
             for question in gone:
                 self._remove(question)

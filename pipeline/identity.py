@@ -861,26 +861,34 @@ def settled_in(lock: Lock, cards: Sequence[Card]) -> dict[str, tuple[Card, ...]]
     for path, start, end in file_runs(cards):
         run = cards[start:end]
         questions = [c.question.strip() for c in run]
-        if len(set(questions)) != len(questions):
-            continue
-        previous: dict[str, str] = {}
-        ok = True
-        for card, slot, question in zip(run, _places(run), questions, strict=True):
-            own = in_notes.get(card.id)
-            after = previous.get(card.deck.path, "")
-            previous[card.deck.path] = card.id
-            if (
-                own is None
-                or card.id in orphaned
-                or held[(path, question)] != 1
-                or own.digest != card.note_digest
-                or not _same_entry(own, card, own.mod, after, slot)
-            ):
-                ok = False
-                break
-        if ok:
+        if (
+            len(set(questions)) == len(questions)
+            and all(held[(path, q)] == 1 for q in questions)
+            and _own_entries(run, in_notes, orphaned)
+        ):
             settled[path] = tuple(run)
     return settled
+
+
+def _own_entries(
+    run: Sequence[Card], in_notes: Mapping[str, LockEntry], orphaned: Set[str]
+) -> bool:
+    """Whether each card of one file's ``run`` has the note entry :func:`_entry` makes of
+    it where it is (and no orphan its id)."""
+    previous: dict[str, str] = {}
+    for card, slot in zip(run, _places(run), strict=True):
+        own = in_notes.get(card.id)
+        deck = card.deck.path
+        after = previous.get(deck, "")
+        previous[deck] = card.id
+        if (
+            own is None
+            or own.digest != card.note_digest
+            or not _same_entry(own, card, own.mod, after, slot)
+            or card.id in orphaned
+        ):
+            return False
+    return True
 
 
 def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:

@@ -41,6 +41,7 @@ from .syncmemo import (
     SyncMemo,
     lock_digest,
     memo_after,
+    memo_bytes,
     quick_notes,
     read_memo,
     write_memo,
@@ -213,26 +214,31 @@ def sync(
         identity = notes.identity
         if not dry_run and not plan.empty:
             side.apply(plan, want.model)
-        # The lock's text is made while Anki writes, and written once it is done.
+        # The lock's text and the memo are made while Anki writes, and written once it is
+        # done.
         kept_lock = lock_kept(identity, plan)
         lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
+        left = None
+        if lock is not None and not _same_memo(memo, notes, lock):
+            left = memo_bytes(
+                memo_after(
+                    notes.config,
+                    lock,
+                    kept_lock,
+                    notes.kept,
+                    identity.cards,
+                    notes.files,
+                    notes.cache,
+                    want,
+                    plan,
+                    notes.carried,
+                )
+            )
         side.applied()
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)
-        if not _same_memo(memo, notes, lock):
-            left = memo_after(
-                notes.config,
-                lock,
-                kept_lock,
-                notes.kept,
-                identity.cards,
-                notes.files,
-                notes.cache,
-                want,
-                plan,
-                notes.carried,
-            )
+        if left is not None:
             write_memo(notes.config, left)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)

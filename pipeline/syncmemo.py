@@ -156,9 +156,16 @@ def read_memo(config: Config) -> SyncMemo | None:
     return memo if isinstance(memo, SyncMemo) else None
 
 
-def write_memo(config: Config, memo: SyncMemo | None) -> None:
-    """Keep ``memo`` for the next sync (None: remove the memo there is). A memo that cannot
-    be written costs the next sync time, never this one its result."""
+def memo_bytes(memo: SyncMemo) -> bytes:
+    """``memo`` as :func:`write_memo` keeps it (made while Anki writes: 0.03 s at 10,000
+    notes)."""
+    return pickle.dumps(memo, pickle.HIGHEST_PROTOCOL)
+
+
+def write_memo(config: Config, memo: bytes | None) -> None:
+    """Keep ``memo`` (:func:`memo_bytes`) for the next sync (None: remove the memo there
+    is). A memo that cannot be written costs the next sync time, never this one its
+    result."""
     folder = cache_folder(config)
     if folder is None:
         return
@@ -168,7 +175,7 @@ def write_memo(config: Config, memo: SyncMemo | None) -> None:
             target.unlink(missing_ok=True)
             return
         folder.mkdir(parents=True, exist_ok=True)
-        write_kept(target, _key(), pickle.dumps(memo, pickle.HIGHEST_PROTOCOL))
+        write_kept(target, _key(), memo)
     except OSError:
         pass
 

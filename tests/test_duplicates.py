@@ -272,6 +272,18 @@ def test_a_search_starts_from_the_state_the_last_one_kept(tmp_path: Path) -> Non
     assert unchanged(SEPARATOR.join(QUESTIONS)) == (list(similar_pairs(QUESTIONS)), None)
 
 
+def test_a_state_few_questions_behind_is_kept_as_it_is(tmp_path: Path) -> None:
+    # Writing the state anew costs more than comparing a few questions again next time.
+    many = [f"问题{n}是什么？" for n in range(100)]
+    _kept_as_a_build_keeps_it(tmp_path, _stored(tmp_path)(SEPARATOR.join(many))[1])
+    one = [*many[:-1], "问题99和其他问题有什么不同？"]  # 2 % behind
+    pairs, written = _stored(tmp_path)(SEPARATOR.join(one))
+    assert pairs == list(similar_pairs(one)) and written is None
+    ten = [*many[:-5], *(f"另一个问题{n}？" for n in range(5))]  # 10 % behind
+    pairs, written = _stored(tmp_path)(SEPARATOR.join(ten))
+    assert pairs == list(similar_pairs(ten)) and written is not None
+
+
 @pytest.mark.parametrize(
     "spoil",
     [

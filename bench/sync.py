@@ -91,25 +91,35 @@ def main() -> None:
     ]
     snapshot = base / "snapshot"
 
-    def keep() -> None:  # the state a step starts from, to run it twice
+    # The cache (compiled records, the duplicate search's state, the sync's memo) is part
+    # of the state a step starts from: each run of a step starts from the same one.
+    cache = base / ".cardsmith-cache"
+    kept = (("content", content), ("anki", collection.parent), ("cache", cache))
+
+    def keep() -> None:  # the state a step starts from, to run it again
         shutil.rmtree(snapshot, ignore_errors=True)
-        shutil.copytree(content, snapshot / "content")
-        shutil.copytree(collection.parent, snapshot / "anki")
+        for name, source in kept:
+            if source.exists():
+                shutil.copytree(source, snapshot / name)
 
     def restore() -> None:
-        for name, target in (("content", content), ("anki", collection.parent)):
-            shutil.rmtree(target)
-            shutil.copytree(snapshot / name, target)
+        for name, target in kept:
+            shutil.rmtree(target, ignore_errors=True)
+            if (snapshot / name).exists():
+                shutil.copytree(snapshot / name, target)
 
     def step(name: str, prepare: Callable[[], None]) -> None:
         prepare()
         keep()
-        seconds = wall_time(cmd)
-        restore()
+        times = []
+        for _ in range(3):  # the median of three, each from the same state
+            times.append(wall_time(cmd))
+            restore()
+        seconds = sorted(times)[1]
         anki = anki_part(content, collection)
         restore()
         mb = peak_memory(cmd)
-        print(f"| {name} | {seconds:.1f} s | {anki:.2f} s | {mb:.0f} MB |", flush=True)
+        print(f"| {name} | {seconds:.2f} s | {anki:.2f} s | {mb:.0f} MB |", flush=True)
 
     (content / "cardsmith.lock.json").unlink(missing_ok=True)
     print(f"{n} questions; python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")

@@ -197,7 +197,8 @@ def sync(
                 refuse_changed_lock(config.lock_path, notes.identity)
             want = desired(notes.data)
             progress("anki", 0, 1)
-            state = state or side.state()
+            if state is None:
+                state = side.state()
             orphans = [e.id for e in notes.identity.lock_file.orphans]
             try:
                 plan = make_plan(

@@ -111,10 +111,9 @@ class QuickNotes:
     """The notes as a memo lets a sync see them: the files it carries over, and the
     records of the others."""
 
-    cards: tuple[Card, ...]
-    """The cards of the files compiled, identified, in source order."""
     identity: Identity
-    """The identity stage's result; the carried files' cards are counted, not held."""
+    """The identity stage's result: the cards of the files compiled, identified, in
+    source order; the carried files' cards are counted, not held."""
     diagnostics: tuple[Diagnostic, ...]
     """Every problem of the notes, sorted by file and line, as a full check gives them."""
     carried: Mapping[str, FileMemo]
@@ -255,7 +254,10 @@ def quick_notes(
         progress("check", 0, 1)
         checks.start(cards, asked)
         absent = {path: held.guids for path, held in carried.items()}
-        identity = identify(config, cards, known=(lock, memo.parsed), kept=kept, absent=absent)
+        try:
+            identity = identify(config, cards, known=(lock, memo.parsed), kept=kept, absent=absent)
+        except ValueError:  # the lock changed since it was read (restored): read it all
+            return None
         titles = [(p, carried[p].title if p in carried else first_title(by_path[p])) for p in paths]
         found = (
             *(d for held in carried.values() for d in held.diagnostics),
@@ -269,7 +271,7 @@ def quick_notes(
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
     diagnostics = sorted_problems(found, config)
-    return QuickNotes(identity.cards, identity, diagnostics, carried, tuple(files))
+    return QuickNotes(identity, diagnostics, carried, tuple(files))
 
 
 # --- the memo a sync leaves ----------------------------------------------------------------

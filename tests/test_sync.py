@@ -1233,3 +1233,28 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         if step % 3 == 2:
             _memo_edit(files, rng)
     assert any(n > 0 for n in carried), carried
+
+
+def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The memo holds for the lock's bytes as read; restored between that read and the
+    # matching, the lock no longer holds the carried ids: the sync reads every file.
+    content = tmp_path / "content"
+    put_notes(CASES / "moves" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    sync(config, collection)  # the memo now settles every file
+    lock = content / "cardsmith.lock.json"
+    empty = lock.read_text("utf-8").split('"notes"')[0] + '"notes": []}\n'
+    real = syncmemo_module.identify
+
+    def restored_first(*args: Any, **kwargs: Any) -> Any:
+        lock.write_text(empty, "utf-8")  # a lock of no notes, restored meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(syncmemo_module, "identify", restored_first)
+    (content / "extra.md").write_text("## 节\n\n### 新问题是什么？\n\n新的答案。\n", "utf-8")
+    sync(config, collection)
+    assert_in_step(collection, content)

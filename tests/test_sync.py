@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import ankifile, build, load_config
+from pipeline import identity as identity_module
 from pipeline import sync as sync_module
 from pipeline import syncmemo as syncmemo_module
 from pipeline.cli import cli
@@ -1248,7 +1249,7 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     sync(config, collection)  # the memo now settles every file
     lock = content / "cardsmith.lock.json"
     empty = lock.read_text("utf-8").split('"notes"')[0] + '"notes": []}\n'
-    real = syncmemo_module.identify
+    real = identity_module.identify
 
     def restored_first(*args: Any, **kwargs: Any) -> Any:
         lock.write_text(empty, "utf-8")  # a lock of no notes, restored meanwhile

@@ -34,6 +34,7 @@ from .errors import (
     ExportCheckError,
 )
 from .interrupts import raise_if_stopping, stopped_by_signals
+from .report import questions
 
 if TYPE_CHECKING:
     from .preview import Preview
@@ -266,7 +267,7 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
         _print_diagnostics(diagnostics, err=False)
         cards = result.collection.cards
         answered = sum(1 for c in cards if c.answered)
-        _echo(f"{len(cards)} questions ({answered} answered): {_counts(diagnostics)}")
+        _echo(f"{questions(len(cards))} ({answered} answered): {_counts(diagnostics)}")
     failed = any(d.severity == "error" for d in diagnostics) or (strict and diagnostics)
     raise click.exceptions.Exit(EXIT_CONTENT if failed else EXIT_OK)
 

@@ -36,6 +36,7 @@ from .config import Config, load_config
 from .errors import CardsmithError, Diagnostic
 from .export.anki import FIELDS, Medium, note_fields, note_model
 from .records import BuildData, Card
+from .report import questions
 
 #: Anki's template syntax, as far as a note type of ours uses it: ``{{Field}}``.
 _FIELD = re.compile(r"\{\{([^#/^{}][^{}]*)\}\}")
@@ -197,7 +198,7 @@ class Preview:
         self._publish(Page(number, text, media))
         errors = sum(1 for d in diagnostics if d.severity == "error")
         warnings = len(diagnostics) - errors
-        return f"{len(cards)} questions: {errors} error(s), {warnings} warning(s)"
+        return f"{questions(len(cards))}: {errors} error(s), {warnings} warning(s)"
 
     def _publish(self, page: Page) -> None:
         with self._lock:

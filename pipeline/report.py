@@ -153,6 +153,11 @@ _HOW_SAID: dict[str, Callable[[float], str]] = {
 }
 
 
+def questions(n: int) -> str:
+    """``n`` with "question" or "questions", as English counts them ("1 question")."""
+    return f"{n} question" if n == 1 else f"{n} questions"
+
+
 def renamed_line(match: Match, card: Card) -> str:
     """How a reworded question was matched to the question it was: a build's and a sync's
     line for it."""

@@ -207,3 +207,14 @@ def test_an_unexpected_exception_exits_3_with_the_traceback_saved(
     (saved,) = tmp_path.glob("cardsmith-crash-*.txt")
     assert str(saved) in line
     assert "Traceback" in saved.read_text("utf-8") and "broken" in saved.read_text("utf-8")
+
+
+def test_check_counts_one_question_as_one(tmp_path: Path) -> None:
+    content = tmp_path / "one"
+    content.mkdir()
+    (content / "a.md").write_text("## 节\n\n1. 什么是装饰器？\n\n   包装函数。\n", "utf-8")
+    (content / "cardsmith.toml").write_text('formats = ["json"]\n', "utf-8")
+    assert run("check", "--content", str(content)) == (
+        0,
+        "1 question (1 answered): 0 error(s), 0 warning(s)\n",
+    )

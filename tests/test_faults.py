@@ -148,7 +148,7 @@ def test_a_folder_1300_levels_deep_is_read(tmp_path: Path) -> None:
         # pytest's clean-up of old temporary folders recurses and would fail on this tree.
         subprocess.run(["rm", "-rf", str(tmp_path / "content")], check=True)
     assert result.exit_code == 0, result.output[-500:]
-    assert "1 questions (1 answered)" in result.stdout
+    assert "1 question (1 answered)" in result.stdout
 
 
 # --- a build that would orphan most of the lock ---------------------------------------------

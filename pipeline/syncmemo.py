@@ -1,9 +1,11 @@
 """What a sync leaves for the next one: the note files it settled, so that a re-sync after
 an edit compiles, matches and plans only the files that changed.
 
-A note file is *settled* by a sync when identity matched each of its cards to its own
-lock entry, unchanged (:class:`~pipeline.identity.KeptMatches`), every card was answered,
-and the collection was left holding each of its notes as wanted (no conflict). The memo
+A note file is *settled* by the lock a sync wrote when, matched against that lock, each
+of its cards would find its own entry, unchanged (:class:`~pipeline.identity.KeptMatches`,
+:func:`~pipeline.identity.settled_in`); the memo keeps such a file when every card of it
+was answered and the collection was left holding each of its notes as wanted (no
+conflict). The memo
 (:class:`SyncMemo`, in the cache folder) keeps, for each settled file, what the stages
 after compiling need of it: its ids, questions and lines (identity, the duplicate search),
 its own problems, and each note as the plan wanted it (:class:`~pipeline.syncplan.Carried`).
@@ -84,8 +86,8 @@ class FileMemo:
 
     @property
     def notes(self) -> Iterator[Carried]:
-        """Its notes as the plan wanted them, in order. (Kept a column at a time: a memo
-        of 10,000 notes is read and written in a third of the time.)"""
+        """Its notes as the plan wanted them, in order (kept a column at a time: strings
+        and shared tuples, not an object a note, to write and read)."""
         return map(Carried, self.guids, self.digests, self.decks, self.tags, self.media)
 
 
@@ -350,9 +352,9 @@ def memo_after(
 def _may_be_absent(
     questions: Iterable[str], ids: Iterable[str], config: Config, successors: frozenset[str]
 ) -> bool:
-    """Whether a settled file may be carried over without its cards (:func:`assign`'s
-    ``absent``): no alias names a question or id of it, no orphan one of its ids as its
-    successor. (Its cards must be answered too: the caller knows.)"""
+    """Whether a settled file may be carried over without its cards (the ``absent`` of
+    :func:`~pipeline.identity.assign`): no alias names a question or id of it, no orphan
+    one of its ids as its successor. (Its cards must be answered too: the caller knows.)"""
     aliases = config.aliases
     ids = set(ids)
     return (

@@ -49,6 +49,7 @@ from .syncmemo import (
 from .syncplan import (
     ORPHAN_TAG,
     Carried,
+    Desired,
     Plan,
     State,
     SyncError,
@@ -190,52 +191,62 @@ def sync(
             progress(stage, done, total)
 
         memo = read_memo(settings(config))
-        state: State | None = None
-        for use in (memo, None):
-            notes = gather(config, compiled_then_read, dry_run, use)
-            if not dry_run:  # a lock restored meanwhile: Anki is not touched
-                refuse_changed_lock(config.lock_path, notes.identity)
-            want = desired(notes.data)
-            progress("anki", 0, 1)
-            if state is None:
-                state = side.state()
-            orphans = [e.id for e in notes.identity.lock_file.orphans]
-            try:
-                plan = make_plan(
-                    want,
-                    state,
-                    force=force,
-                    delete_orphans=delete_orphans,
-                    lock_orphans=orphans,
-                    carried=notes.carried_notes,
+
+        def planned(state: State | None) -> tuple[SyncNotes, Desired, Plan]:
+            """The notes, what they want and the plan against ``state`` (None: as the
+            collection's process read it); with the memo first, and without it when a note
+            it carries changed in Anki (every note is planned then)."""
+            for use in (memo, None):
+                notes = gather(config, compiled_then_read, dry_run, use)
+                if not dry_run:  # a lock restored meanwhile: Anki is not touched
+                    refuse_changed_lock(config.lock_path, notes.identity)
+                want = desired(notes.data)
+                progress("anki", 0, 1)
+                state = side.state() if state is None else state
+                orphans = [e.id for e in notes.identity.lock_file.orphans]
+                try:
+                    plan = make_plan(
+                        want,
+                        state,
+                        force=force,
+                        delete_orphans=delete_orphans,
+                        lock_orphans=orphans,
+                        carried=notes.carried_notes,
+                    )
+                except Unsettled:
+                    continue
+                return notes, want, plan
+            raise AssertionError("a plan without the memo carries no note over")
+
+        notes, want, plan = planned(None)
+        while True:
+            side.carry_out(None if dry_run or plan.empty else plan, want.model)
+            # The lock's text and the memo are made while Anki writes, and written once it
+            # is done.
+            kept_lock = lock_kept(notes.identity, plan)
+            lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
+            left = None
+            if lock is not None and not _same_memo(memo, notes, lock):
+                left = memo_bytes(
+                    memo_after(
+                        notes.config,
+                        lock,
+                        kept_lock,
+                        notes.kept,
+                        notes.identity.cards,
+                        notes.files,
+                        notes.cache,
+                        want,
+                        plan,
+                        notes.carried,
+                    )
                 )
+            changed = side.outcome()
+            if changed is None:
                 break
-            except Unsettled:  # a carried note changed in Anki: every note is planned
-                continue
+            # The collection changed after it was read: nothing was written; plan anew.
+            notes, want, plan = planned(changed)
         identity = notes.identity
-        if not dry_run and not plan.empty:
-            side.apply(plan, want.model)
-        # The lock's text and the memo are made while Anki writes, and written once it is
-        # done.
-        kept_lock = lock_kept(identity, plan)
-        lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
-        left = None
-        if lock is not None and not _same_memo(memo, notes, lock):
-            left = memo_bytes(
-                memo_after(
-                    notes.config,
-                    lock,
-                    kept_lock,
-                    notes.kept,
-                    identity.cards,
-                    notes.files,
-                    notes.cache,
-                    want,
-                    plan,
-                    notes.carried,
-                )
-            )
-        side.applied()
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)

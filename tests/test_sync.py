@@ -1259,3 +1259,30 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     (content / "extra.md").write_text("## 节\n\n### 新问题是什么？\n\n新的答案。\n", "utf-8")
     sync(config, collection)
     assert_in_step(collection, content)
+
+
+def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The state read with SQLite is sent before Anki's library opens the collection; a
+    # change in between (here: an answer edited as the library opens it) is found by the
+    # fingerprint, nothing is written, and the plan is made again from what is there.
+    content, collection = synced
+    real = ankifile.open_collection
+
+    def edited_as_it_opens(path: Path, shown: Path | None = None) -> Any:
+        col = real(path, shown)
+        note = col.get_note(col.find_notes("")[0])
+        note["Answer"] = "在读和打开之间改的答案。"
+        col.update_note(note)
+        return col
+
+    monkeypatch.setattr(ankifile, "open_collection", edited_as_it_opens)
+    result = sync(load_config(content), collection)
+    assert [e.question for _, e in result.plan.conflict] != []
+    col = open_col(collection)
+    try:
+        answers = [col.get_note(n)["Answer"] for n in col.find_notes("")]
+    finally:
+        col.close()
+    assert "在读和打开之间改的答案。" in answers  # left as edited: a conflict, not overwritten

@@ -1286,3 +1286,22 @@ def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(
     finally:
         col.close()
     assert "在读和打开之间改的答案。" in answers  # left as edited: a conflict, not overwritten
+
+
+def test_a_collection_that_cannot_be_opened_after_its_read_stops_even_an_empty_plan(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The state read with SQLite went first; the opening fails (Anki took the collection
+    # meanwhile): the sync says so, even with nothing to write, and writes nothing.
+    content, collection = synced
+
+    def taken(path: Path, shown: Path | None = None) -> Any:
+        raise SyncError(f"{path} is open in Anki (or being synced)")
+
+    monkeypatch.setattr(ankifile, "open_collection", taken)
+    before = mods(collection)
+    lock = (content / "cardsmith.lock.json").read_bytes()
+    with pytest.raises(SyncError, match="is open in Anki"):
+        sync(load_config(content), collection)
+    assert mods(collection) == before
+    assert (content / "cardsmith.lock.json").read_bytes() == lock

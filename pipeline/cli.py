@@ -434,7 +434,11 @@ def sync(
       cardsmith sync --ankiconnect
     """
     if (collection is None) == (url is None):
-        _echo("cardsmith: error: give --collection PATH or --ankiconnect [URL]", err=True)
+        both = "not both" if collection is not None else "one of them"
+        _echo(
+            f"cardsmith: error: give --collection PATH or --ankiconnect [URL] ({both})",
+            err=True,
+        )
         raise click.exceptions.Exit(EXIT_USAGE)
     config = load_config(content, allow_mass_orphan=allow_mass_orphan or None)
     try:

@@ -83,7 +83,7 @@ class SyncResult:
     def lines(self) -> list[str]:
         """The plan, the reworded questions with the questions they were, then how to keep
         the history of an orphan with a likely successor."""
-        out = self.plan.lines()
+        out = self.plan.lines(frozenset(s.orphan.id for s in self.successors))
         out += [renamed_line(match, card) for match, card in self.renamed]
         for successor in self.successors:
             out += orphan_lines(successor.orphan, frozenset(), successor)
@@ -146,7 +146,8 @@ def gather(
             files, carried = result.files, {}
         if any(d.severity == "error" for d in diagnostics):
             raise ContentError(diagnostics)
-        cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
+        if not dry_run:  # a dry run writes nothing, the cache included (the fifteenth trial)
+            cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
     if not dry_run:
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
     data = BuildData(identity.cards, config, identity.note_type.mod)

@@ -13,7 +13,7 @@ import hashlib
 import html
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from unicodedata import normalize
@@ -300,8 +300,10 @@ class Plan:
             )
         return "".join(f"; {s}" for s in said)
 
-    def lines(self) -> list[str]:
-        """The plan for people: one line per action, with questions and decks."""
+    def lines(self, succeeded: Set[str] = frozenset()) -> list[str]:
+        """The plan for people: one line per action, with questions and decks.
+        ``succeeded``: ids of orphans with a likely successor, whose history an ``[aliases]``
+        line keeps (never advised to be deleted)."""
         out = [
             f"{len(self.add)} to add, {len(self.update)} to update, {len(self.move)} to move, "
             f"{len(self.orphan)} to orphan, {len(self.revive)} back from orphan, "
@@ -344,10 +346,16 @@ class Plan:
             for e in self.spared
         ]
         if not (self.delete or self.spared) and (self.kept_orphans or self.orphan):
-            kept = len(self.kept_orphans) + len(self.orphan)
+            kept = [e.guid for e in (*self.kept_orphans, *self.orphan)]
+            paired = sum(1 for guid in kept if guid in succeeded)
             out.append(
-                f"  {kept} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
-                "--delete-orphans deletes them"
+                f"  {len(kept)} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
+                + (
+                    f"{paired} of them with a likely successor: its [aliases] line below "
+                    "keeps the history, where --delete-orphans would delete it"
+                    if paired
+                    else "--delete-orphans deletes them"
+                )
             )
         if self.absent_orphans:
             n = len(self.absent_orphans)

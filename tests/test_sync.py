@@ -310,6 +310,23 @@ def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) 
     assert again.plan.empty and not again.plan.conflict
 
 
+def test_a_dry_run_writes_nothing_in_the_cache_either(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    put_notes(CASES / "moves" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    put_notes(CASES / "moves" / "after", content)
+    cache = tmp_path / ".cardsmith-cache"
+
+    def listing() -> list[tuple[str, int, int]]:
+        return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in cache.iterdir())
+
+    before = listing()
+    assert sync(config, collection, dry_run=True).plan.lines()
+    assert listing() == before
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     put_notes(CASES / "moves" / "after", content)
@@ -956,6 +973,9 @@ def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path)
     )
     (old,) = [n for n in snapshot(collection)["notes"] if n["orphan"]]
     assert f'    "梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"' in result.output.splitlines()
+    # Never the advice to delete it (found by the fifteenth trial).
+    assert "1 of them with a likely successor" in result.output
+    assert "--delete-orphans deletes them" not in result.output
     # With the line added, the old note (and its reviews) carries the new question.
     (content / "cardsmith.toml").write_text(
         f'[aliases]\n"梯度消失和梯度爆炸怎么处理？" = "{old["id"]}"\n', "utf-8"
@@ -983,7 +1003,11 @@ def test_notes_with_errors_are_not_synced(tmp_path: Path) -> None:
 def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sync", "--content", str(tmp_path)])
     assert result.exit_code == 2
-    assert "give --collection PATH or --ankiconnect [URL]" in result.output
+    assert "give --collection PATH or --ankiconnect [URL] (one of them)" in result.output
+    both = ["--collection", str(tmp_path / "c.anki2"), "--ankiconnect"]
+    result = CliRunner().invoke(cli, ["sync", "--content", str(tmp_path), *both])
+    assert result.exit_code == 2
+    assert "give --collection PATH or --ankiconnect [URL] (not both)" in result.output
 
 
 def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Path) -> bytes:

@@ -480,7 +480,7 @@ class CollectionSide:
         )
         self._process.start()
         theirs.close()
-        self._reading = self._sent = False
+        self._reading = self._sent = self._ended = False  # _sent: an order awaits its answer
 
     def read(self) -> None:
         """Send the collection's state now, and open it for writing beside this process's
@@ -512,11 +512,14 @@ class CollectionSide:
             return None
         self._sent = False
         found = self._receive()
-        return found.state if isinstance(found, Changed) else None
+        if isinstance(found, Changed):
+            return found.state  # it waits for the new plan
+        self._ended = True
+        return None
 
     def close(self) -> None:
         """Close the collection (unchanged unless a plan was sent) and wait for the end."""
-        if not self._sent:
+        if not (self._sent or self._ended):  # it waits for a word: the signal, or an order
             with contextlib.suppress(OSError):  # it ended already (no collection to open)
                 self._conn.send(None)
         self._conn.close()

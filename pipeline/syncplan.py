@@ -388,6 +388,18 @@ def _same_tags(a: Iterable[str], b: Iterable[str]) -> bool:
     return {t.lower() for t in a} == {t.lower() for t in b}
 
 
+def _retagged(existing: tuple[str, ...], ours: tuple[str, ...]) -> bool:
+    """Whether a note tagged ``existing`` gets other tags when cardsmith's become ``ours``
+    (the person's own kept). Most notes carry exactly cardsmith's: then nothing is worked
+    out."""
+    return existing != ours and not _same_tags(_tags_for(existing, ours), existing)
+
+
+def _off_deck(e: Existing, deck: str) -> bool:
+    """Whether a card of ``e`` has a home deck other than ``deck``."""
+    return any(d != deck and not _same_deck(d, deck) for d in e.decks)
+
+
 def _same_deck(a: str, b: str) -> bool:
     """Anki's deck names are unique without regard to case."""
     return a.casefold() == b.casefold()
@@ -431,9 +443,9 @@ def make_plan(
         if (
             e is None
             or e.fields_hash != n.digest
-            or (e.tags != n.tags and not _same_tags(_tags_for(e.tags, n.tags), e.tags))
+            or _retagged(e.tags, n.tags)
             or e.orphaned
-            or any(d != n.deck and not _same_deck(d, n.deck) for d in e.decks)
+            or _off_deck(e, n.deck)
             or not state.media.issuperset(n.media)
         ):
             raise Unsettled(n.guid)
@@ -448,10 +460,8 @@ def make_plan(
             add.append(w)
             written[w.guid] = now
             continue
-        if any(d != w.deck and not _same_deck(d, w.deck) for d in e.decks):
+        if _off_deck(e, w.deck):
             move.append((w, e))
-        # Most notes carry exactly cardsmith's tags: then nothing is worked out.
-        tags = w.tags if e.tags == w.tags else _tags_for(e.tags, w.tags)
         if e.orphaned:
             revive.append((w, e))
         if e.fields_hash != now:
@@ -463,7 +473,7 @@ def make_plan(
             if edited:
                 forced.append((w, e))
             update.append((w, e))
-        elif tags is not w.tags and not _same_tags(tags, e.tags):
+        elif _retagged(e.tags, w.tags):
             update.append((w, e))
         written[w.guid] = now
     orphans = [e for g, e in state.notes.items() if g not in wanted_guids]

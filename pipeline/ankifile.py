@@ -476,7 +476,9 @@ class CollectionSide:
         context = multiprocessing.get_context("fork")
         self._conn, theirs = context.Pipe()
         self._process = context.Process(
-            target=_collection_side, args=(path, theirs, os.getpid(), write), daemon=True
+            target=_collection_side,
+            args=(path, theirs, self._conn, os.getpid(), write),
+            daemon=True,
         )
         self._process.start()
         theirs.close()
@@ -554,8 +556,16 @@ def _sendable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _collection_side(path: Path, conn: Connection, parent: int, write: bool) -> None:
-    """The body of :class:`CollectionSide`'s process: read, wait, send, open, apply, close."""
+def _collection_side(
+    path: Path, conn: Connection, sync_end: Connection, parent: int, write: bool
+) -> None:
+    """The body of :class:`CollectionSide`'s process: read, wait, send, open, apply, close.
+
+    ``sync_end``: the sync's end of the pipe, which the fork copied here; closed at once,
+    or a send the sync no longer takes would wait for ever (a sync stopped by its notes
+    against a collection of 3,000 notes hung so).
+    """
+    sync_end.close()
     become_worker(parent)
     read = read_directly(path)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 from collections.abc import Callable, Iterator
@@ -1109,6 +1110,27 @@ def test_a_sync_stopped_by_its_notes_leaves_the_collection_closed_and_unchanged(
     with pytest.raises(ContentError):
         sync(load_config(content), collection)
     assert mods(collection) == before  # mods() opens it: it was closed
+
+
+def test_a_sync_stopped_by_its_notes_ends_even_when_the_collection_outgrows_the_pipe(
+    tmp_path: Path,
+) -> None:
+    # The collection's process sends what it read while it opens the collection; a state
+    # bigger than the pipe holds is still being sent when the notes stop the sync.
+    content = tmp_path / "content"
+    content.mkdir()
+    for f in range(3):
+        body = "".join(f"## 问题 {f}-{n} 是什么？\n\n答案 {n}。\n\n" for n in range(1000))
+        (content / f"part{f}.md").write_text(f"# 第{f}部分\n\n{body}", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    state = ankifile.read_directly(collection)
+    assert state is not None and len(pickle.dumps(state[0])) > 600_000  # > a socket pair's buffers
+    (content / "broken.md").write_text("## s\n\n1. q？\n\n   [x](../../../x.md)\n", "utf-8")
+    before = mods(collection)
+    with pytest.raises(ContentError):
+        sync(load_config(content), collection)
+    assert mods(collection) == before
 
 
 def _other_sqlite(path: Path) -> None:

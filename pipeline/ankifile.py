@@ -17,6 +17,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -547,6 +548,19 @@ class CollectionSide:
         self.close()
 
 
+def _sent_aside(conn: Connection, message: object) -> threading.Thread:
+    """A thread that sends ``message`` (join it before sending anything else). A sync
+    that stops before it takes the message closes the pipe: the message is dropped."""
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            conn.send(message)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
 def _sendable(exc: BaseException) -> BaseException:
     """``exc`` as it can be sent to the other process (Anki's own errors may not be)."""
     try:
@@ -581,14 +595,17 @@ def _collection_side(
         if write and read is not None:
             # What was read goes first: the plan is made while Anki's library opens. A
             # collection open in Anki is refused when the plan comes, even an empty one,
-            # and no one writes to it after this.
-            conn.send((False, read[0]))
+            # and no one writes to it after this. Sent from a thread: the state outgrows
+            # the pipe, and the sync takes it only once its notes are matched (a 10k
+            # re-sync's collection opened 0.24 s late, waiting for that).
+            sending = _sent_aside(conn, (False, read[0]))
             try:
                 col = open_collection(path)
                 if _fingerprint(_db(col).first) != read[1]:
                     changed = read_state(col)  # it changed after it was read
             except BaseException as exc:  # told once the plan comes
                 failed = exc
+            sending.join()  # before anything else is sent
         elif write:
             col = open_collection(path)
             conn.send((False, read_state(col)))

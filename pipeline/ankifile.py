@@ -484,6 +484,7 @@ class CollectionSide:
         self._process.start()
         theirs.close()
         self._reading = self._sent = self._ended = False  # _sent: an order awaits its answer
+        self._sending: threading.Thread | None = None  # the plan on its way
 
     def read(self) -> None:
         """Send the collection's state now, and open it for writing beside this process's
@@ -503,7 +504,10 @@ class CollectionSide:
         """Start carrying ``plan`` out (None: nothing to write), then closing the collection
         (:meth:`outcome` waits for it). Only the plan is sent: its notes are the ones that
         change."""
-        self._conn.send(None if plan is None else (plan, look))
+        # From a thread: the plan (the record of every note it leaves) outgrows the pipe
+        # while Anki's library may still be opening the collection, and this process has
+        # the lock and the memo to make meanwhile.
+        self._sending = _sent_aside(self._conn, None if plan is None else (plan, look))
         self._sent = True
 
     def outcome(self) -> State | None:
@@ -514,6 +518,7 @@ class CollectionSide:
         if not self._sent:
             return None
         self._sent = False
+        self._plan_sent()
         found = self._receive()
         if isinstance(found, Changed):
             return found.state  # it waits for the new plan
@@ -525,8 +530,14 @@ class CollectionSide:
         if not (self._sent or self._ended):  # it waits for a word: the signal, or an order
             with contextlib.suppress(OSError):  # it ended already (no collection to open)
                 self._conn.send(None)
+        self._plan_sent()  # the pipe is not closed under a send
         self._conn.close()
         self._process.join()
+
+    def _plan_sent(self) -> None:
+        if self._sending is not None:
+            self._sending.join()
+            self._sending = None
 
     def _receive(self) -> object:
         try:

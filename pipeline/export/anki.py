@@ -24,11 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import genanki
-from genanki.apkg_col import APKG_COL
-from genanki.apkg_schema import APKG_SCHEMA
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import EnvironmentProblem, ExportCheckError, FileProblem, quoted
 from ..notetype import FIELDS as FIELDS
@@ -40,6 +36,9 @@ from ..records import BuildData, Card
 from ..render import escape_attr
 from .outputs import Outputs
 
+if TYPE_CHECKING:  # imported where a package is made: 15 ms of every start (a sync's too)
+    import genanki
+
 UNANSWERED = '<p class="cs-unanswered">（尚未作答）</p>'
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _DATABASE = "collection.anki2"  # in the scratch folder
@@ -49,6 +48,8 @@ _NEW_CARD = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 def note_model() -> genanki.Model:
     """The one note type (:mod:`pipeline.notetype`), with the Pygments palettes in its CSS."""
+    import genanki
+
     look = current_look()
     return genanki.Model(
         MODEL_ID,
@@ -187,6 +188,10 @@ def _write_db(
     insert one row at a time after checks that cost more than the insert. Its schema, its
     collection row and its deck and model JSON are used as they are.
     """
+    import genanki
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
     cursor.executescript(APKG_SCHEMA)
     cursor.executescript(APKG_COL)
     ids_of = {name: deck_id(name) for name in decks}

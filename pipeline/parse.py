@@ -716,8 +716,10 @@ class _FileParser:
                     self.unplaced(start)  # deeper than the questions: not a section
                 elif question is None:
                     title = plain_text(inline.children or ())
-                    if self.sections or deck_name(title) != self.file_title:
-                        self.push_section(level, title)  # (not the file's title repeated)
+                    # Not the file's title repeated (``# Python`` in python.md): Anki
+                    # tells deck names apart without case.
+                    if self.sections or deck_name(title).casefold() != self.file_title.casefold():
+                        self.push_section(level, title)
                 elif not question:
                     self.empty_question(start, inline)
                 else:

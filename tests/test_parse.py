@@ -101,6 +101,15 @@ def test_a_heading_repeating_the_file_title_is_no_section(tmp_path: Path) -> Non
     assert card.question == "激活函数有什么作用？"  # a question all in bold: the bold goes
 
 
+def test_the_file_title_repeated_in_other_case_is_no_section(tmp_path: Path) -> None:
+    # Anki tells deck names apart without case: python::Python was one level too many.
+    (tmp_path / "python.md").write_text(
+        "# Python\n\n## 基础\n\n### 1. 什么是列表？\n\n可变的序列。\n", encoding="utf-8"
+    )
+    card = parse_file(tmp_path, "python.md", Config(content=tmp_path)).cards[0]
+    assert card.deck.path == "Cardsmith::python::基础"
+
+
 def test_a_diagnostic_is_one_line() -> None:
     """A question written on two lines is quoted on one (text and JSON alike)."""
     problem = Diagnostic("a.md", 3, "warning", "question has no answer: 第一行\n第二行", "x")

@@ -27,6 +27,7 @@ from typing import Any
 from .config import Config
 from .export.anki import _NoteRow, note_model, write_package
 from .identity import refuse_changed_lock
+from .lastpackage import forget_last_package
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
 from .report import renamed_in
 from .sync import SyncResult, lock_after, notes_for, record_ids
@@ -281,4 +282,5 @@ def sync(
         if plan.state is not None:
             _write_record(config, url, plan.state)
         record_ids(config, identity, lock_after(identity, plan))
+        forget_last_package(config)  # Anki holds the notes as the lock says
     return SyncResult(plan, not dry_run, identity.successors, warnings, renamed_in(identity))

@@ -27,6 +27,7 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
+from .lastpackage import LAST_PACKAGE, held_as_orphans, last_package, package_memo
 from .parallel import fork_map, worker_count
 from .parse import file_title, parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
@@ -462,7 +463,14 @@ def build(
             cache.stage(SEARCH_STATE, checks.state)
             if _must_stop(diagnostics, strict):
                 raise ContentError(diagnostics)
-            report = make_report(identity, data.skipped, config.aliases)
+            packaged = "apkg" in config.formats
+            last = last_package(config) if packaged else None
+            report = make_report(
+                identity, data.skipped, config.aliases, packaged=packaged, last=last
+            )
+            if packaged:
+                before = last if last is not None else held_as_orphans(identity.orphans)
+                cache.stage(LAST_PACKAGE, package_memo(config, data.notes, before))
             with outputs.open(REPORT_NAME) as out:
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))

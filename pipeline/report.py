@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .lastpackage import Packed
 from .records import Card, Identity, LockEntry, Match, Successor
 
 REPORT_NAME = "cardsmith.report.json"
@@ -59,6 +60,11 @@ class BuildReport:
     aliased: Mapping[str, str] = field(default_factory=dict)
     """Orphan id -> the id an ``[aliases]`` line gave its very question
     (:func:`aliased_orphans`)."""
+    packaged: bool = True
+    """Whether the build made a package (else the counts are those of the next one)."""
+    since: str = "build"
+    """What new, updated, unchanged and moved count against: ``package``, the last package
+    built (:mod:`pipeline.lastpackage`), or ``build``, the last build or sync (the lock)."""
 
     def _successor(self, entry: LockEntry) -> Successor | None:
         return next((s for s in self.successors if s.orphan.id == entry.id), None)
@@ -66,6 +72,8 @@ class BuildReport:
     def as_json(self) -> dict[str, Any]:
         return {
             "counts": self.counts,
+            "since": f"the last {self.since}",
+            "package": self.packaged,
             "renamed": [
                 {
                     "id": m.id,
@@ -126,8 +134,9 @@ class BuildReport:
     def summary_lines(self) -> list[str]:
         c = self.counts
         notes = c["new"] + c["updated"] + c["unchanged"]
+        where = "in the package" if self.packaged else "for a package (this build made none)"
         lines = [
-            f"Anki: {notes} notes in the package; since the last build {c['new']} new, "
+            f"Anki: {notes} notes {where}; since the last {self.since} {c['new']} new, "
             f"{c['updated']} updated, {c['unchanged']} unchanged; {c['renamed']} renamed, "
             f"{c['moved']} moved, {c['orphaned']} orphaned, {c['skipped']} skipped (unanswered)"
         ]
@@ -258,26 +267,32 @@ def orphan_listing(identity: Identity, aliases: Mapping[str, str]) -> list[str]:
 
 
 def make_report(
-    identity: Identity, skipped: tuple[Card, ...], aliases: Mapping[str, str] | None = None
+    identity: Identity,
+    skipped: tuple[Card, ...],
+    aliases: Mapping[str, str] | None = None,
+    *,
+    packaged: bool = True,
+    last: Packed | None = None,
 ) -> BuildReport:
-    """The report of a build from its identity result (``aliases``: the settings')."""
+    """The report of a build from its identity result (``aliases``: the settings').
+
+    ``packaged``: the build made a package. ``last``: the notes of the last package
+    (:func:`~pipeline.lastpackage.last_package`), which new, updated, unchanged and moved
+    count against; None: against the lock, as the identity stage matched them.
+    """
     no_note = {c.id for c in skipped}
     totals = dict.fromkeys(("new", "updated", "unchanged", "renamed", "moved"), 0)
     moved = []
     for match, card in zip(identity.matches, identity.cards, strict=True):
         if card.id in no_note:
             continue
-        if match.status == "added" or not match.was_note:
-            totals["new"] += 1  # a question that gains an answer is a new card in Anki
-        elif match.status == "unchanged":
-            totals["unchanged"] += 1
-        else:
-            totals["updated"] += 1
+        kind, old_deck = _since_package(card, last) if last is not None else _since_lock(match)
+        totals[kind] += 1
         if match.status == "renamed":
             totals["renamed"] += 1
-        if match.old_deck and match.old_deck != card.deck.path and match.was_note:
+        if old_deck and old_deck != card.deck.path:
             totals["moved"] += 1
-            moved.append(Moved(card, match.old_deck))
+            moved.append(Moved(card, old_deck))
     totals["orphaned"] = len(identity.orphans)
     totals["skipped"] = len(skipped)
     renamed = renamed_in(identity)
@@ -292,4 +307,22 @@ def make_report(
         frozenset(e.id for e in identity.orphans if e.id in current),
         identity.new_orphans,
         aliased_orphans(identity, aliases or {}),
+        packaged,
+        "package" if last is not None else "build",
     )
+
+
+def _since_lock(match: Match) -> tuple[str, str]:
+    """New, updated or unchanged against the lock, and the deck it had there ("": none)."""
+    if match.status == "added" or not match.was_note:
+        return "new", ""  # a question that gains an answer is a new card in Anki
+    return ("unchanged" if match.status == "unchanged" else "updated"), match.old_deck
+
+
+def _since_package(card: Card, last: Packed) -> tuple[str, str]:
+    """New, updated or unchanged against the last package, and its deck there."""
+    held = last.get(card.id)
+    if held is None:
+        return "new", ""
+    # Anki's own rule: an import updates a note whose time in the package is newer.
+    return ("updated" if card.matched.mod > held[0] else "unchanged"), held[1]

@@ -33,6 +33,7 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
+from .lastpackage import forget_last_package
 from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
 from .safeguards import refuse_mass_orphan
@@ -251,6 +252,7 @@ def sync(
     progress("anki", 1, 1)
     if lock is not None:
         record_ids(config, identity, lock)
+        forget_last_package(notes.config)  # Anki holds the notes as the lock says
         if left is not None:
             write_memo(notes.config, left)
     return SyncResult(

@@ -250,6 +250,9 @@ class Plan:
     deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
     forget_absent: bool = False
     """``--delete-orphans``: the absent orphans go from the lock with the deleted ones."""
+    readded: frozenset[str] = frozenset()
+    """Guids of notes to add that an earlier sync wrote: deleted in Anki since, while their
+    question stayed (suspend a card you no longer want, or remove its question)."""
 
     @property
     def empty(self) -> bool:
@@ -309,7 +312,15 @@ class Plan:
             f"{len(self.orphan)} to orphan, {len(self.revive)} back from orphan, "
             f"{len(self.conflict)} conflict(s), {len(self.delete)} to delete"
         ]
-        out += [f"  add: {w.question[:40]} → {w.deck}" for w in self.add]
+        out += [
+            f"  add: {w.question[:40]} → {w.deck}"
+            + (
+                " (deleted in Anki since the last sync: its question is still here)"
+                if w.guid in self.readded
+                else ""
+            )
+            for w in self.add
+        ]
         out += [f"  update: {w.question[:40]}" for w, _ in self.update]
         out += [
             f"  move: {w.question[:40]}: {', '.join(sorted(set(e.decks)))} → {w.deck}"
@@ -588,6 +599,7 @@ def make_plan(
         spared=spared,
         absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
         forget_absent=delete_orphans,
+        readded=frozenset(w.guid for w in add if w.guid in state.written),
     )
 
 

@@ -998,6 +998,26 @@ def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path)
     assert not by_id[old["id"]]["orphan"] and not by_id[old["id"]]["suspended"]
 
 
+def test_a_note_deleted_in_anki_is_added_back_with_the_reason(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    put_notes(CASES / "deleted_in_anki" / "before", content)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    sync(load_config(content), collection)
+    _delete_in_anki(collection, content)
+    (content / "n.md").write_text(
+        (content / "n.md").read_text("utf-8") + "\n#### 新问题？\n\n新答案。\n", "utf-8"
+    )
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    added = [line for line in result.output.splitlines() if line.startswith("  add: ")]
+    assert added == [
+        "  add: 在 Anki 里删掉的问题 → Cardsmith::n::s (deleted in Anki since the last sync: "
+        "its question is still here)",
+        "  add: 新问题？ → Cardsmith::n::s",
+    ]
+
+
 def test_notes_with_errors_are_not_synced(tmp_path: Path) -> None:
     content = tmp_path / "content"
     shutil.copytree(FIXTURES / "check" / "unclosed_fence", content)

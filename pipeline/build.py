@@ -27,7 +27,7 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
-from .lastpackage import LAST_PACKAGE, held_as_orphans, last_package, package_memo
+from .lastpackage import LAST_PACKAGE, last_package, package_memo
 from .parallel import fork_map, worker_count
 from .parse import file_title, parse_file
 from .records import BuildData, Card, Collection, Identity, ParsedFile
@@ -469,8 +469,8 @@ def build(
                 identity, data.skipped, config.aliases, packaged=packaged, last=last
             )
             if packaged:
-                before = last if last is not None else held_as_orphans(identity.orphans)
-                cache.stage(LAST_PACKAGE, package_memo(config, data.notes, before))
+                memo = package_memo(config, data.notes, last, identity.orphans)
+                cache.stage(LAST_PACKAGE, memo)
             with outputs.open(REPORT_NAME) as out:
                 text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, sort_keys=True)
                 out.write((text + "\n").encode("utf-8"))

@@ -48,13 +48,16 @@ def last_package(config: Config) -> Packed | None:
     return packed if isinstance(packed, dict) else None
 
 
-def package_memo(config: Config, notes: Iterable[Card], before: Packed) -> Path | None:
+def package_memo(
+    config: Config, notes: Iterable[Card], last: Packed | None, orphans: Iterable[LockEntry]
+) -> Path | None:
     """A temporary file in the cache folder holding the memo of a package of ``notes``, for
     the build to keep with its cache (``ParseCache.stage``); None without a cache folder.
 
-    ``before``: the notes Anki held before it imported this package (the last package's
-    memo, or the lock's orphans). An import deletes no note: those the package leaves out
-    (a question removed, or its answer) stay, and an answer given back updates its note.
+    An import deletes no note: those the package leaves out (a question removed, or its
+    answer) stay in Anki, and an answer given back updates its note. So the memo keeps the
+    notes of ``last`` (the last package's memo) too, or, without it, those of the lock's
+    ``orphans``.
     """
     folder = cache_folder(config)
     if folder is None:
@@ -63,16 +66,10 @@ def package_memo(config: Config, notes: Iterable[Card], before: Packed) -> Path 
         folder.mkdir(parents=True, exist_ok=True)  # a first build's: saved with its cache
     except OSError:
         return None  # a cache that cannot be written is skipped, as the cache's own
-    packed = dict(before)
+    packed = dict(last) if last is not None else {e.id: (e.mod, e.deck) for e in orphans}
     packed.update((card.id, (card.matched.mod, card.deck.path)) for card in notes)
     payload = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
     return keep_later(folder, _key(config), payload, os.getpid())
-
-
-def held_as_orphans(orphans: Iterable[LockEntry]) -> Packed:
-    """The notes of the lock's orphans, which Anki keeps after an import: what a first
-    package's memo starts from."""
-    return {e.id: (e.mod, e.deck) for e in orphans}
 
 
 def forget_last_package(config: Config) -> None:

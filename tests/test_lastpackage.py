@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import build, load_config
+from pipeline.build import BuildResult
 from pipeline.config import Config
 from pipeline.lastpackage import LAST_PACKAGE
 
@@ -43,8 +44,8 @@ def _mods(collection: Path) -> dict[str, int]:
         col.close()
 
 
-def _summary(result: object) -> str:
-    return result.report.summary_lines()[0]  # type: ignore[attr-defined]
+def _summary(result: BuildResult) -> str:
+    return result.report.summary_lines()[0]
 
 
 def test_a_json_build_between_two_packages_takes_nothing_from_the_seconds_counts(

@@ -136,7 +136,8 @@ def gather(
     """
     config = settings(config)
     kept = KeptMatches()
-    with ParseCache.open(config, typst=False, staging=True) as cache:
+    # A dry run reads the cache, and its workers write no entry (the sixteenth trial).
+    with ParseCache.open(config, typst=False, staging=not dry_run) as cache:
         quick = quick_notes(config, memo, cache, progress, kept)
         if quick is not None:
             identity, diagnostics = quick.identity, quick.diagnostics

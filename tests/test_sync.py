@@ -314,21 +314,28 @@ def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) 
     assert again.plan.empty and not again.plan.conflict
 
 
-def test_a_dry_run_writes_nothing_in_the_cache_either(tmp_path: Path) -> None:
+def test_a_dry_run_writes_nothing_in_the_cache_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compiled in workers, as large notes are (``pipeline.build`` the module, not the function).
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     content = tmp_path / "content"
     put_notes(CASES / "moves" / "before", content)
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    config = load_config(content, out=tmp_path / "build")
+    config = load_config(content, out=tmp_path / "build", workers=2)
+    cache = tmp_path / ".cardsmith-cache"
+    assert sync(config, collection, dry_run=True).plan.lines()
+    assert not cache.exists()  # not even made (the sixteenth trial)
     sync(config, collection)
     put_notes(CASES / "moves" / "after", content)
-    cache = tmp_path / ".cardsmith-cache"
 
     def listing() -> list[tuple[str, int, int]]:
         return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in cache.iterdir())
 
-    before = listing()
+    before, folder = listing(), cache.stat().st_mtime_ns
     assert sync(config, collection, dry_run=True).plan.lines()
     assert listing() == before
+    assert cache.stat().st_mtime_ns == folder  # no file made and removed in it either
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -> None:

@@ -105,6 +105,16 @@ def read_copy(path: Path) -> State:
     return replace(state, media=_media(Path(media_folder(str(path)))))
 
 
+def _pending(path: Path) -> bool:
+    """Whether a ``-wal`` or ``-journal`` file that is not empty lies beside ``path``: changes
+    SQLite has not yet copied into the file itself."""
+    for journal in ("-wal", "-journal"):
+        with contextlib.suppress(OSError):
+            if os.path.getsize(f"{path}{journal}"):
+                return True
+    return False
+
+
 def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
     """Raise :class:`SyncError` unless ``path`` looks like an Anki collection: Anki's
     library makes a new collection in whatever file it opens, so an empty file or another
@@ -120,6 +130,12 @@ def _refuse_other_files(path: Path, shown: Path | None = None) -> None:
             "<profile>/ on macOS, %APPDATA%\\Anki2\\<profile>\\ on Windows); Anki makes a new "
             "profile's collection the first time it opens it"
         )
+    if _pending(path):
+        # Changes not yet copied into the file (a write stopped short: a full disk, say):
+        # the file alone may read as no database, and only SQLite with them reads it whole.
+        # Anki's library takes them in, and says what is wrong if anything is (the
+        # sixteenth trial: every sync after a full disk was refused as "not a database").
+        return
     if path.stat().st_size == 0:
         raise SyncError(f"{shown} is an empty file, not an Anki collection ({what})")
     try:
@@ -281,10 +297,8 @@ def read_directly(path: Path) -> tuple[State, Fingerprint] | None:
     # Changes not yet copied into the file itself (Anki running, or stopped short) are
     # Anki's to read. Without them the file is whole, and read as it stands ("immutable":
     # SQLite then makes no -wal or -shm file beside it, and takes no lock).
-    for journal in ("-wal", "-journal"):
-        with contextlib.suppress(OSError):
-            if os.path.getsize(f"{path}{journal}"):
-                return None
+    if _pending(path):
+        return None
     try:
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
     except (sqlite3.Error, OSError, ValueError):

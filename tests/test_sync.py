@@ -1172,6 +1172,42 @@ def test_a_sync_stopped_by_its_notes_ends_even_when_the_collection_outgrows_the_
     assert mods(collection) == before
 
 
+def _stopped_short(collection: Path, into: Path) -> Path:
+    """A copy of ``collection`` as a write stopped short leaves it (a full disk): changes
+    in its ``-wal`` file, the file itself not yet whole (its header not written)."""
+    import sqlite3
+
+    db = sqlite3.connect(collection, isolation_level=None)
+    try:
+        db.execute("pragma journal_mode = wal")
+        db.execute("pragma wal_autocheckpoint = 0")  # the change stays in the -wal file
+        db.execute("create table probe (x)")
+        db.execute("insert into probe values (randomblob(50000))")
+        shutil.copy(collection, into)
+        shutil.copy(f"{collection}-wal", f"{into}-wal")
+    finally:
+        db.close()
+    data = bytearray(into.read_bytes())
+    data[:100] = bytes(100)
+    into.write_bytes(bytes(data))
+    return into
+
+
+def test_a_collection_with_changes_still_in_its_wal_file_is_synced_not_refused(
+    tmp_path: Path,
+) -> None:
+    content = tmp_path / "content"
+    put_notes(CASES / "moves" / "before", content)
+    made = new_collection(tmp_path / "made" / "collection.anki2")
+    collection = _stopped_short(made, tmp_path / "collection.anki2")
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output  # was: "not an Anki collection: not a database"
+    synced = CliRunner().invoke(cli, args)
+    assert synced.exit_code == 0, synced.output
+    assert_in_step(collection, content)
+
+
 def _pipe_holds() -> int:
     """Bytes a pipe between two processes takes before its writer waits: the buffers of
     both ends of a socket pair (what ``multiprocessing.Pipe`` is made of)."""

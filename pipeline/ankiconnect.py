@@ -276,7 +276,8 @@ def sync(
     orphans = [e.id for e in identity.lock_file.orphans]
     plan = make_plan(want, state, force=force, delete_orphans=delete_orphans, lock_orphans=orphans)
     if not dry_run:
-        refuse_changed_lock(config.lock_path, identity)  # a lock restored meanwhile: Anki untouched
+        # A lock restored meanwhile: Anki untouched.
+        refuse_changed_lock(config.lock_path, identity, "sync")
         if not plan.empty:
             apply(ac, plan, want)
         if plan.state is not None:

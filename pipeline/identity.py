@@ -941,12 +941,13 @@ def lock_state(path: Path) -> tuple[int, int, int] | None:
     return (found.st_ino, found.st_size, found.st_mtime_ns)
 
 
-def refuse_changed_lock(path: Path, identity: Identity) -> None:
+def refuse_changed_lock(path: Path, identity: Identity, run: str = "build") -> None:
     """:class:`EnvironmentProblem` when the lock file changed after identity read it (a lock
     restored from version control while the build ran): writing the new lock would undo
-    that change without a word."""
+    that change without a word. ``run``: what is running, as the message names it
+    (``build`` or ``sync``)."""
     if lock_state(path) != identity.read_from:
         raise EnvironmentProblem(
-            f"{path}: the lock file changed while this build ran (restored from version "
-            "control?); nothing was written: build again"
+            f"{path}: the lock file changed while this {run} ran (restored from version "
+            f"control?); nothing was written: {run} again"
         )

@@ -202,7 +202,7 @@ def sync(
             for use in (memo, None):
                 notes = gather(config, compiled_then_read, dry_run, use)
                 if not dry_run:  # a lock restored meanwhile: Anki is not touched
-                    refuse_changed_lock(config.lock_path, notes.identity)
+                    refuse_changed_lock(config.lock_path, notes.identity, "sync")
                 want = desired(notes.data)
                 progress("anki", 0, 1)
                 state = side.state() if state is None else state

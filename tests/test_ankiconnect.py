@@ -151,7 +151,7 @@ def test_the_same_plan_through_ankiconnect(
 
     monkeypatch.setattr(ankiconnect_module, "notes_for", then_restored)
     (content / "a.md").write_text((content / "a.md").read_text("utf-8") + "\n改\n", "utf-8")
-    with pytest.raises(EnvironmentProblem, match="the lock file changed while this build ran"):
+    with pytest.raises(EnvironmentProblem, match="the lock file changed while this sync ran"):
         sync_running(load_config(content), url)
     assert state(ac) == before and lock.read_bytes() == older
     monkeypatch.undo()

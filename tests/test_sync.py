@@ -1072,7 +1072,7 @@ def _restore_lock_after(monkeypatch: pytest.MonkeyPatch, name: str, content: Pat
 @pytest.mark.parametrize(
     ("restored_after", "message", "anki_updated"),
     [
-        ("sync.gather", "the lock file changed while this build ran", False),
+        ("sync.gather", "the lock file changed while this sync ran", False),
         ("ankifile.apply", "Anki was updated, the lock was not written", True),
     ],
     ids=["while the notes are read", "while Anki is updated"],

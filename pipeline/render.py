@@ -53,7 +53,12 @@ def _raw_html(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: 
     # Kept as written here; render_blocks/render_inline sanitise the whole card's HTML, since
     # an inline tag and its end tag are separate tokens.
     env[_RAW] = True
-    return tokens[idx].content
+    html = tokens[idx].content
+    if tokens[idx].type == "html_block" and html.rfind("<!--") > html.rfind("-->"):
+        # A comment never closed ends with its list item or quote, as Markdown reads it
+        # (the checks say so); a browser's parser would hide the rest of the card in it.
+        html += "-->\n"
+    return html
 
 
 def _code(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, _e: Any) -> str:

@@ -110,6 +110,20 @@ def test_the_file_title_repeated_in_other_case_is_no_section(tmp_path: Path) -> 
     assert card.deck.path == "Cardsmith::python::基础"
 
 
+def test_a_comment_never_closed_in_a_list_item_hides_nothing_after_the_item(
+    tmp_path: Path,
+) -> None:
+    # Markdown ends it with the item, as the check says; the sanitiser's HTML parser hid the
+    # rest of the answer in it (found with the sixteenth trial's blank answers).
+    (tmp_path / "n.md").write_text(
+        "#### 1. 列表里的注释？\n\n- <!-- 没关上\n  还在注释里\n\n这一段在外面。\n",
+        encoding="utf-8",
+    )
+    (card,) = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
+    assert card.answer_html.endswith("<p>这一段在外面。</p>\n")
+    assert "还在注释里" not in card.answer_html  # the comment itself is not shown
+
+
 def test_a_diagnostic_is_one_line() -> None:
     """A question written on two lines is quoted on one (text and JSON alike)."""
     problem = Diagnostic("a.md", 3, "warning", "question has no answer: 第一行\n第二行", "x")

@@ -1322,12 +1322,18 @@ class _FileParser:
                 f"{source.question[:40]}",
                 "empty-question",
             )
+        answer_html = render_blocks(tokens, self.env) if tokens else ""
+        if tokens and not _shows_something(answer_html):
+            # ``<!-- 待补充 -->``, an ``&nbsp;``, a removed ``<script>``: a blank back in Anki
+            # (the sixteenth trial). Unanswered, it is said so at its question, and waits on
+            # the PDF's 待回答 page.
+            tokens, answer_html = [], ""
         self.cards.append(
             Card(
                 question=source.question,
                 answer=source.answer_md if tokens else "",
                 question_html=question_html,
-                answer_html=render_blocks(tokens, self.env) if tokens else "",
+                answer_html=answer_html,
                 deck=deck,
                 source=Source(self.path, source.line),
                 code_blocks=code_blocks,

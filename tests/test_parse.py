@@ -110,6 +110,24 @@ def test_the_file_title_repeated_in_other_case_is_no_section(tmp_path: Path) -> 
     assert card.deck.path == "Cardsmith::python::基础"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    ["<!-- 待补充 -->", "&nbsp;", "<script>alert(1)</script>", "<span></span>", "---"],
+    ids=["a comment", "a no-break space", "a removed script", "empty markup", "a rule"],
+)
+def test_an_answer_that_shows_nothing_is_no_answer(answer: str, tmp_path: Path) -> None:
+    # A blank back in Anki (the sixteenth trial): the question waits on the 待回答 page.
+    (tmp_path / "n.md").write_text(
+        f"## 基础\n\n### 1. 什么是列表？\n\n{answer}\n\n### 2. 什么是元组？\n\n不可变。\n",
+        encoding="utf-8",
+    )
+    cards = parse_file(tmp_path, "n.md", Config(content=tmp_path)).cards
+    assert [(c.question, c.answered, c.answer_html) for c in cards] == [
+        ("什么是列表？", False, ""),
+        ("什么是元组？", True, "<p>不可变。</p>\n"),
+    ]
+
+
 def test_a_comment_never_closed_in_a_list_item_hides_nothing_after_the_item(
     tmp_path: Path,
 ) -> None:

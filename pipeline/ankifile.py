@@ -595,6 +595,19 @@ def _sendable(exc: BaseException) -> BaseException:
     return exc
 
 
+def _stopped_writing(exc: Exception) -> SyncError:
+    """What a sync says when Anki's library fails while carrying a plan out (a full disk:
+    the sixteenth trial got Anki's own error text): each step is one of Anki's operations,
+    so those before it are written; the next sync finishes the rest."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = detail if len(detail) <= 200 else detail[:199] + "…"
+    return SyncError(
+        f"Anki's library failed while writing the plan ({type(exc).__name__}: {detail}); "
+        "what it wrote before that stays in the collection and the lock was not written: "
+        "remove the cause (a full disk?) and sync again to finish"
+    )
+
+
 def _collection_side(
     path: Path, conn: Connection, sync_end: Connection, parent: int, write: bool
 ) -> None:
@@ -644,13 +657,18 @@ def _collection_side(
             order = conn.recv()
         if order is not None:
             assert col is not None, "a plan for a dry run"
-            apply(col, *order)
+            try:
+                apply(col, *order)
+            except Exception as exc:
+                raise _stopped_writing(exc) from exc
     except EOFError:
         pass  # the sync stopped: nothing more to do
     except BaseException as exc:
         answer = (True, _sendable(exc))
-    finally:
-        if col is not None:
+    if col is not None:
+        try:
             col.close()
+        except Exception as exc:  # a full disk may stop the close too: said, not a traceback
+            answer = answer if answer[0] else (True, _stopped_writing(exc))
     with contextlib.suppress(OSError):  # the sync is gone
         conn.send(answer)

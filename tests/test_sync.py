@@ -1114,7 +1114,10 @@ class _Unsendable(Exception):
     ("raised", "expected"),
     [
         (SyncError("the disk is full"), "the disk is full"),
-        (_Unsendable(7, "deep inside Anki"), "Anki's library failed: _Unsendable: 7: deep inside"),
+        (
+            _Unsendable(7, "deep inside Anki"),
+            r"writing the plan \(_Unsendable: 7: deep inside Anki\)",
+        ),
     ],
 )
 def test_what_anki_raises_in_the_collections_process_is_the_syncs_error(
@@ -1133,8 +1136,11 @@ def test_what_anki_raises_in_the_collections_process_is_the_syncs_error(
         raise raised
 
     monkeypatch.setattr(ankifile, "apply", failing)
-    with pytest.raises(SyncError, match=expected):
+    with pytest.raises(SyncError, match=expected) as stopped:
         sync(load_config(content), collection)
+    assert str(stopped.value).endswith(
+        "the lock was not written: remove the cause (a full disk?) and sync again to finish"
+    )
     assert (content / "cardsmith.lock.json").read_bytes() == lock  # no id recorded
     open_col(collection).close()  # the collection is closed again
 

@@ -293,11 +293,20 @@ def record_ids(config: Config, identity: Identity, lock: bytes) -> None:
     A lock that changed while Anki was being updated (restored from version control) is
     left as it is, and :class:`EnvironmentProblem` says so: the next sync matches the notes
     against it and brings Anki in step (a note whose id it does not know becomes an orphan,
-    kept with its reviews), where writing over it would undo the restore without a word.
+    kept with its reviews), where writing over it would undo the restore without a word. A
+    lock that cannot be written says that Anki was updated all the same (the sixteenth
+    trial): ids are made from the notes, so the next sync finds the same ones.
     """
     if lock_state(config.lock_path) != identity.read_from:
         raise EnvironmentProblem(
             f"{config.lock_path}: the lock file changed while this sync ran (restored from "
             "version control?); Anki was updated, the lock was not written: sync again"
         )
-    write_lock_bytes(config.lock_path, lock)
+    try:
+        write_lock_bytes(config.lock_path, lock)
+    except (EnvironmentProblem, OSError) as exc:  # a read-only or full notes folder
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EnvironmentProblem(
+            f"{reason}; Anki was updated, the lock was not written: sync again once "
+            f"{config.lock_path} can be written (the same ids are found again)"
+        ) from exc

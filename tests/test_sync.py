@@ -1178,6 +1178,27 @@ def test_a_sync_stopped_by_its_notes_ends_even_when_the_collection_outgrows_the_
     assert mods(collection) == before
 
 
+def test_a_lock_that_cannot_be_written_says_anki_was_updated_and_the_next_sync_finishes(
+    synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, collection = synced
+    put_notes(CASES / "moves" / "after", content)
+
+    def full(_path: Path, _data: bytes) -> bool:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sync_module, "write_lock_bytes", full)
+        with pytest.raises(EnvironmentProblem) as stopped:
+            sync(load_config(content), collection)
+    assert str(stopped.value).startswith(
+        "No space left on device; Anki was updated, the lock was not written: sync again once "
+    )
+    again = sync(load_config(content), collection)  # the same ids: nothing left to write
+    assert again.plan.empty
+    assert_in_step(collection, content)
+
+
 def _stopped_short(collection: Path, into: Path) -> Path:
     """A copy of ``collection`` as a write stopped short leaves it (a full disk): changes
     in its ``-wal`` file, the file itself not yet whole (its header not written)."""

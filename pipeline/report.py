@@ -172,7 +172,25 @@ def renamed_line(match: Match, card: Card) -> str:
     line for it."""
     said = _HOW_SAID.get(match.how)
     how = said(match.similarity) if said else match.how
-    return f"  renamed ({how}): {match.old_question[:30]} -> {card.question[:30]}"
+    old, new = told_apart(match.old_question, card.question)
+    return f"  renamed ({how}): {old} -> {new}"
+
+
+def told_apart(old: str, new: str, width: int = 30) -> tuple[str, str]:
+    """Two wordings of a question, each cut to ``width`` characters where they differ (the
+    first 30 of each read as one text twice when the rewording came later: the sixteenth
+    trial); ``…`` marks a cut."""
+    if len(old) <= width and len(new) <= width:
+        return old, new
+    pairs = zip(old, new, strict=False)  # up to the shorter
+    differ = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(old), len(new)))
+    start = 0 if differ < width - 5 else differ - width // 2  # with what comes before it
+
+    def cut(text: str) -> str:
+        shown = text[start : start + width]
+        return ("…" if start else "") + shown + ("…" if start + width < len(text) else "")
+
+    return cut(old), cut(new)
 
 
 def renamed_in(identity: Identity) -> tuple[tuple[Match, Card], ...]:

@@ -14,7 +14,7 @@ from pipeline.config import Config
 from pipeline.identity import KeptMatches, assign, lock_text, read_lock, settled_in
 from pipeline.parse import parse_file
 from pipeline.records import Card, Identity, Lock, Match, ParsedFile, file_runs, same_cards
-from pipeline.report import renamed_line
+from pipeline.report import renamed_line, told_apart
 from tests.conftest import FIXTURES, parse_fixture
 
 NOTES = FIXTURES / "parse" / "heading_questions.md"
@@ -71,6 +71,26 @@ def test_a_renamed_line_says_how_and_a_share_only_of_likeness(
     card = parse_fixture(NOTES).cards[0]
     match = Match(card.id or "csAAAAAAAA", "renamed", 1, "旧的问题", score, how)
     assert renamed_line(match, card) == f"  renamed ({said}): 旧的问题 -> {card.question[:30]}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("旧的问题", "新的问题", ("旧的问题", "新的问题")),
+        ("问" * 40, "答" * 40, ("问" * 30 + "…", "答" * 30 + "…")),
+        # Reworded after the 30th character: cut where they differ, not read as one text.
+        (
+            "Explain 协程 variant 10000 in detail",
+            "Explain 协程 variant 10000 in depth",
+            ("…ant 10000 in detail", "…ant 10000 in depth"),
+        ),
+    ],
+    ids=["short", "different at once", "different late"],
+)
+def test_a_renamed_line_tells_the_two_wordings_apart(
+    old: str, new: str, said: tuple[str, str]
+) -> None:
+    assert told_apart(old, new) == said
 
 
 def test_unchanged_note_keeps_its_time_and_a_changed_one_gets_a_later_time() -> None:

@@ -39,7 +39,8 @@ def _mods(collection: Path) -> dict[str, int]:
     """Each cardsmith note's modification time, by guid."""
     col = Collection(str(collection))
     try:
-        return dict(col.db.all("select guid, mod from notes"))
+        assert col.db is not None
+        return {guid: mod for guid, mod in col.db.all("select guid, mod from notes")}
     finally:
         col.close()
 

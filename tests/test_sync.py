@@ -279,12 +279,19 @@ def test_case(case: str, how: str, tmp_path: Path) -> None:
 # --- guarantees of sync itself ---------------------------------------------------------------
 
 
-@pytest.fixture
-def synced(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def synced_case(tmp_path: Path, case: str) -> tuple[Path, Path]:
+    """The notes of ``case``'s ``before`` in ``tmp_path/content``, synced into a new
+    collection: the notes folder and the collection."""
     content = tmp_path / "content"
-    put_notes(CASES / "moves" / "before", content)
+    put_notes(CASES / case / "before", content)
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
     sync(load_config(content), collection)
+    return content, collection
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    content, collection = synced_case(tmp_path, "moves")
     study(collection)
     yield content, collection
 
@@ -364,10 +371,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -
 
 
 def test_conflicts_are_left_unless_forced(tmp_path: Path) -> None:
-    content = tmp_path / "content"
-    put_notes(CASES / "edited_in_anki" / "before", content)
-    collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    sync(load_config(content), collection)
+    content, collection = synced_case(tmp_path, "edited_in_anki")
     _edit_in_anki(collection, content)
     put_notes(CASES / "edited_in_anki" / "after", content)
     result = sync(load_config(content), collection)
@@ -579,10 +583,7 @@ def test_a_sync_names_a_reworded_question_with_the_question_it_was(
 ) -> None:
     # Its note and reviews follow the new wording: the person sees which old question
     # they came from before anything is written (found by the tenth trial).
-    content = tmp_path / "content"
-    put_notes(CASES / "reword_and_answer_edit" / "before", content)
-    collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    sync(load_config(content), collection)
+    content, collection = synced_case(tmp_path, "reword_and_answer_edit")
     put_notes(CASES / "reword_and_answer_edit" / "after", content)
     args = ["sync", "--content", str(content), "--collection", str(collection)]
     result = CliRunner().invoke(cli, [*args, "--dry-run"] if dry_run else args)
@@ -1006,10 +1007,7 @@ def test_an_orphan_with_a_likely_successor_gets_the_aliases_line(tmp_path: Path)
 
 
 def test_a_note_deleted_in_anki_is_added_back_with_the_reason(tmp_path: Path) -> None:
-    content = tmp_path / "content"
-    put_notes(CASES / "deleted_in_anki" / "before", content)
-    collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    sync(load_config(content), collection)
+    content, collection = synced_case(tmp_path, "deleted_in_anki")
     _delete_in_anki(collection, content)
     (content / "n.md").write_text(
         (content / "n.md").read_text("utf-8") + "\n#### 新问题？\n\n新答案。\n", "utf-8"

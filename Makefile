@@ -19,8 +19,9 @@ $(BIN)/python:
 	  else echo "python3 -m venv failed: install python3-venv (Debian: sudo apt-get install python3-venv)" >&2; exit 1; fi; }
 	@$(BIN)/python -m pip install -q --upgrade pip
 
+# With the sync extra: a checkout set up by `make build` can run `cardsmith sync` too.
 $(VENV)/.run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[sync]'
 	@touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.run

@@ -255,10 +255,11 @@ def orphan_lines(
         ]
     if successor is not None:
         where = f"{successor.card.source.path}:{successor.card.source.line}"
+        alike = f"question {successor.similarity:.0%} alike"
+        why = f"the same place in its section, {alike}" if successor.same_place else alike
         return [
             f"  orphaned: {entry.question[:40]} ({entry.path}); probably now "
-            f"{successor.card.question[:40]} ({where}, {successor.similarity:.0%} alike"
-            f"{', same place' if successor.same_place else ''}). To keep its history, add "
+            f"{successor.card.question[:40]} ({where}: {why}). To keep its history, add "
             f"to cardsmith.toml under [aliases]:",
             f"    {alias_line(successor)}",
         ]

@@ -13,8 +13,18 @@ from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
 from pipeline.identity import KeptMatches, assign, lock_text, read_lock, settled_in
 from pipeline.parse import parse_file
-from pipeline.records import Card, Identity, Lock, Match, ParsedFile, file_runs, same_cards
-from pipeline.report import renamed_line, told_apart
+from pipeline.records import (
+    Card,
+    Identity,
+    Lock,
+    LockEntry,
+    Match,
+    ParsedFile,
+    Successor,
+    file_runs,
+    same_cards,
+)
+from pipeline.report import orphan_lines, renamed_line, told_apart
 from tests.conftest import FIXTURES, parse_fixture
 
 NOTES = FIXTURES / "parse" / "heading_questions.md"
@@ -91,6 +101,24 @@ def test_a_renamed_line_tells_the_two_wordings_apart(
     old: str, new: str, said: tuple[str, str]
 ) -> None:
     assert told_apart(old, new) == said
+
+
+@pytest.mark.parametrize(
+    ("same_place", "said"),
+    [(True, "the same place in its section, question 0% alike"), (False, "question 0% alike")],
+)
+def test_an_orphan_with_a_likely_successor_says_why_and_gives_the_alias_line(
+    same_place: bool, said: str
+) -> None:
+    card = replace(parse_fixture(NOTES).cards[0], id="csBBBBBBBBBB")
+    gone = LockEntry("csAAAAAAAAAA", card.source.path, card.deck.path, "旧的问题", "", "", 1)
+    first, line = orphan_lines(gone, frozenset(), Successor(gone, card, 0.0, same_place))
+    where = f"{card.source.path}:{card.source.line}"
+    assert first == (
+        f"  orphaned: 旧的问题 ({gone.path}); probably now {card.question[:40]} ({where}: "
+        f"{said}). To keep its history, add to cardsmith.toml under [aliases]:"
+    )
+    assert line.strip() == f'"{card.question}" = "csAAAAAAAAAA"'
 
 
 def test_unchanged_note_keeps_its_time_and_a_changed_one_gets_a_later_time() -> None:

@@ -45,7 +45,7 @@ from .syncplan import (
     fields_hash,
     make_plan,
     question_text,
-    suspended_by_sync,
+    recorded,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -188,9 +188,7 @@ def read_state(ac: AnkiConnect, want: Desired, record: Mapping[str, Any]) -> Sta
         decks=decks,
         deck_cards=deck_cards,
         media=frozenset(n for n, found in zip(names, present, strict=True) if found),
-        written=dict(record.get("notes", {})),
-        synced_decks=frozenset(record.get("decks", ())),
-        suspended_by_sync=suspended_by_sync(record),
+        **recorded(record),
         filtered_decks=filtered,
     )
 

@@ -38,7 +38,7 @@ from .syncplan import (
     _tags_for,
     fields_hash,
     question_text,
-    suspended_by_sync,
+    recorded,
 )
 
 if TYPE_CHECKING:
@@ -248,9 +248,7 @@ def read_state(col: Collection) -> State:
         decks=deck_names,
         deck_cards=deck_cards,
         media=_media(Path(col.media.dir())),
-        written=dict(record.get("notes", {})),
-        synced_decks=frozenset(record.get("decks", ())),
-        suspended_by_sync=suspended_by_sync(record),
+        **recorded(record),
         filtered_decks=filtered,
     )
 
@@ -350,9 +348,7 @@ def _read_tables(db: sqlite3.Connection, path: Path, notetype: Any, deck: Any) -
         decks=deck_names,
         deck_cards=deck_cards,
         media=_media(Path(media_folder(str(path)))),
-        written=dict(record.get("notes", {})),
-        synced_decks=frozenset(record.get("decks", ())),
-        suspended_by_sync=suspended_by_sync(record),
+        **recorded(record),
         filtered_decks=frozenset(filtered),
     )
 

@@ -190,13 +190,22 @@ class State:
     (None: a record of a cardsmith that kept none; then every suspended card of it)."""
     filtered_decks: frozenset[str] = frozenset()
     """Names of the filtered decks, case-folded (no card may be moved into one)."""
+    written_look: str = ""
+    """The :attr:`~pipeline.notetype.NoteTypeLook.digest` of the note type the last sync
+    left ("": a record of a cardsmith that kept none)."""
 
 
-def suspended_by_sync(record: Mapping[str, Any]) -> frozenset[int] | None:
-    """The cards a sync record (:attr:`Plan.state`) says the syncs suspended (None: a
-    record that keeps no such list)."""
+def recorded(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a sync record (:attr:`Plan.state`, read from the collection) gives a
+    :class:`State`: its fields by name."""
     found = record.get("suspended")
-    return None if found is None else frozenset(int(c) for c in found)
+    return {
+        "written": dict(record.get("notes", {})),
+        "synced_decks": frozenset(record.get("decks", ())),
+        # None: a record that keeps no such list.
+        "suspended_by_sync": None if found is None else frozenset(int(c) for c in found),
+        "written_look": str(record.get("look", "")),
+    }
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -250,6 +259,9 @@ class Plan:
     deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
     forget_absent: bool = False
     """``--delete-orphans``: the absent orphans go from the lock with the deleted ones."""
+    model_edited: bool = False
+    """The note type's CSS or templates were edited in Anki since the last sync (the
+    update replaces the edit: the plan says so)."""
     readded: frozenset[str] = frozenset()
     """Guids of notes to add that an earlier sync wrote: deleted in Anki since, while their
     question stayed (suspend a card you no longer want, or remove its question)."""
@@ -385,7 +397,8 @@ class Plan:
         if self.media:
             out.append(f"  {len(self.media)} image(s) to add to the media folder")
         if self.model:
-            out.append(f"  note type {MODEL_NAME}: {self.model} (CSS and templates)")
+            edited = "; edited in Anki since the last sync: replaced" if self.model_edited else ""
+            out.append(f"  note type {MODEL_NAME}: {self.model} (CSS and templates{edited})")
         return out
 
 
@@ -566,12 +579,17 @@ def make_plan(
         }
         noted = {c for e in state.notes.values() for c in e.cards} if listed else set()
         suspended_now = frozenset(listed & noted)
+    look = want.model.digest
     unchanged = (
         written == state.written
         and record_decks == state.synced_decks
         and (not record_suspended or suspended_now == by_sync)
+        and state.written_look == look
     )
     model = "create" if state.model is None else ("update" if state.model != want.model else "")
+    # Neither what the last sync left nor this cardsmith's: someone's own styling.
+    edited = bool(model == "update" and state.written_look)
+    edited = edited and state.model is not None and state.model.digest != state.written_look
     return Plan(
         add=tuple(add),
         update=tuple(update),
@@ -594,12 +612,14 @@ def make_plan(
             "notes": dict(sorted(written.items())),
             "decks": sorted(record_decks),
             **({"suspended": sorted(suspended_now)} if record_suspended else {}),
+            "look": look,
         },
         kept_orphans=kept,
         spared=spared,
         absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
         forget_absent=delete_orphans,
         readded=frozenset(w.guid for w in add if w.guid in state.written),
+        model_edited=edited,
     )
 
 

@@ -32,6 +32,7 @@ from pipeline import syncmemo as syncmemo_module
 from pipeline.cli import cli
 from pipeline.errors import ContentError, EnvironmentProblem
 from pipeline.export import anki as anki_export
+from pipeline.notetype import NoteTypeLook
 from pipeline.sync import ORPHAN_TAG, SyncError, sync
 from tests.conftest import FIXTURES, golden, steady_day
 
@@ -192,7 +193,38 @@ def _old_note_type(collection: Path, content: Path) -> None:
     col.db.execute(
         "update notetypes set mtime_secs = ? where id = ?", lock["note_type"]["mod"], MID
     )
+    record = col.get_config(ankifile.STATE_KEY, default=None)
+    if record is not None:  # and its sync's record says it left that look
+        old = NoteTypeLook(model["css"], model["tmpls"][0]["qfmt"], model["tmpls"][0]["afmt"])
+        col.set_config(ankifile.STATE_KEY, {**record, "look": old.digest})
     col.close()
+
+
+def _own_css_in_anki(collection: Path, _content: Path) -> None:
+    col = open_col(collection)
+    model = col.models.get(MID)
+    model["css"] += "\n.mine { color: blue }"
+    col.models.update_dict(model)
+    col.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (_old_note_type, "(CSS and templates)"),
+        (_own_css_in_anki, "(CSS and templates; edited in Anki since the last sync: replaced)"),
+    ],
+    ids=["an older cardsmith's", "edited in Anki"],
+)
+def test_a_note_type_edited_in_anki_is_told_apart_from_an_older_cardsmiths(
+    synced: tuple[Path, Path], change: Callable[[Path, Path], None], said: str
+) -> None:
+    content, collection = synced
+    change(collection, content)
+    args = ["sync", "--content", str(content), "--collection", str(collection)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"  note type cardsmith Q&A: update {said}" in result.output.splitlines()
 
 
 def _edit_in_anki(collection: Path, _content: Path) -> None:

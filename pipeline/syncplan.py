@@ -587,9 +587,13 @@ def make_plan(
         and state.written_look == look
     )
     model = "create" if state.model is None else ("update" if state.model != want.model else "")
-    # Neither what the last sync left nor this cardsmith's: someone's own styling.
-    edited = bool(model == "update" and state.written_look)
-    edited = edited and state.model is not None and state.model.digest != state.written_look
+    # Neither what the last sync left ("": no record of it) nor this cardsmith's: someone's
+    # own styling.
+    edited = bool(
+        model == "update"
+        and state.model is not None
+        and state.written_look not in ("", state.model.digest)
+    )
     return Plan(
         add=tuple(add),
         update=tuple(update),

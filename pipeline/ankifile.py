@@ -80,9 +80,13 @@ def open_collection(path: Path, shown: Path | None = None) -> Collection:
                 f"{shown} is open in Anki (or being synced): close Anki first, "
                 "or use cardsmith sync --ankiconnect while Anki runs"
             ) from exc
-        text = str(exc)
-        detail = text if len(text) <= 160 else text[:159] + "…"
+        detail = _cut(str(exc), 160)
         raise SyncError(f"{shown} is not an Anki collection ({detail})") from exc
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, a cut marked with ``…``."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def read_copy(path: Path) -> State:
@@ -595,8 +599,8 @@ def _stopped_writing(exc: Exception) -> SyncError:
     """What a sync says when Anki's library fails while carrying a plan out (a full disk:
     the sixteenth trial got Anki's own error text): each step is one of Anki's operations,
     so those before it are written; the next sync finishes the rest."""
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    detail = detail if len(detail) <= 200 else detail[:199] + "…"
+    text = str(exc).strip()
+    detail = _cut(text.splitlines()[0], 200) if text else ""
     return SyncError(
         f"Anki's library failed while writing the plan ({type(exc).__name__}: {detail}); "
         "what it wrote before that stays in the collection and the lock was not written: "

@@ -7,8 +7,9 @@ state them when the guess is wrong:
 1. heading questions: ``#### N. question`` under section headings (chapter and outline
    numbering, ``Q1:``, or unnumbered headings that read as questions); the answer is
    everything up to the next heading of the same or a higher level;
-2. list questions: a top-level ordered list; each item's first line is the question,
-   everything after it up to the next item the answer (indented or not);
+2. list questions: a top-level ordered list, or a bullet list whose every item asks (a
+   question mark, a ``Q:``); each item's first line is the question, everything after
+   it up to the next item the answer (indented or not);
 3. paragraph questions: ``Q:``/``问：`` paragraphs and bold-line paragraphs; the answer
    runs to the next question or heading.
 
@@ -282,7 +283,8 @@ class _Answer:
     lines: list[str]
     """Answer Markdown lines so far."""
     next_number: int = 0
-    """For the last item of a numbered list: the number a continuing list would start at."""
+    """For the last item of a numbered list: the number a continuing list would start at
+    (:data:`_BULLETED` for a bullet list's; 0 for a paragraph's question)."""
     trailing: list[tuple[int, int]] = field(default_factory=list)
     """Blocks after a list, waiting to learn whether they answer its last item."""
 
@@ -758,6 +760,10 @@ class _FileParser:
                 if growing:
                     self.finish(growing, continued=number == growing.next_number)
                 self.growing = self.list_cards(start, end, number)
+            elif kind == "bullet_list_open" and self.lists and self.bullets_ask(start, end):
+                if growing:  # an item's answer, not indented, between two lists that ask
+                    self.finish(growing, continued=growing.next_number == _BULLETED)
+                self.growing = self.bullet_cards(start, end)
             elif growing:
                 growing.trailing.append((start, end))
             elif kind != "html_block":  # raw HTML was reported already
@@ -1151,6 +1157,32 @@ class _FileParser:
         self.list_at = self.goes_on.get(id(self.tokens[start]), (0, ""))
         return growing
 
+    def bullets_ask(self, start: int, end: int) -> bool:
+        """Whether the top-level bullet list ``tokens[start:end]`` is a list of questions:
+        each of its items opens with a paragraph whose first line asks with a question mark
+        (``- 什么是GIL？``) or a ``Q:`` marker. A bullet list that states things (``- 列表可变``)
+        is left alone, even when one of its items asks."""
+        tokens = self.tokens
+        for item, _ in _blocks(tokens, start + 1, end - 1):
+            if tokens[item + 1].type != "paragraph_open":
+                return False
+            first = tokens[item + 2].content.split("\n", 1)[0]
+            if not (_ASKS_HERE.search(first) or QUESTION_MARK.match(first)):
+                return False
+        return True
+
+    def bullet_cards(self, start: int, end: int) -> _Answer | None:
+        """Every item of a top-level bullet list that asks (:meth:`bullets_ask`) is a
+        question, read as a numbered item is; the last one is returned unfinished, as the
+        blocks after the list may still answer it."""
+        growing: _Answer | None = None
+        for item_start, item_end in _blocks(self.tokens, start + 1, end - 1):
+            self.finish(growing)
+            growing = self.list_item(item_start, item_end)
+        if growing:
+            growing.next_number = _BULLETED
+        return growing
+
     def starts_unit(self, item: int, number: int) -> bool:
         """Whether a unit may start at the item at ``tokens[item]``, numbered ``number`` in
         its list: at the left margin, with that number written, after a blank line (a
@@ -1192,7 +1224,25 @@ class _FileParser:
             head = parts[lazy:]
             answer_tokens = self.blocks_of(head, inline.map[0] + lazy) + answer_tokens
             answer_lines = head + ([""] if answer_lines else []) + answer_lines
+        marked = QUESTION_MARK.match(question)
+        if marked:  # ``- Q: 什么是GIL？``: the marker goes
+            question = _unmark(question, marked)
+            children = self.inline_of(question, item.map[0]).children or []
+        if answer_tokens and answer_tokens[0].type == "paragraph_open":
+            answer_tokens, answer_lines = self.unmarked_answer(answer_tokens, answer_lines)
         return _Answer(question, children, inline, item.map[0] + 1, answer_tokens, answer_lines)
+
+    def unmarked_answer(
+        self, tokens: list[Token], lines: list[str]
+    ) -> tuple[list[Token], list[str]]:
+        """An item's answer without the ``A:``/``答：`` that opens it (its first paragraph is
+        read again), as a ``Q:`` paragraph's answer loses it; unchanged without one."""
+        marked = ANSWER_MARK.match(lines[0])
+        para = tokens[0].map
+        if not marked or para is None:
+            return tokens, lines
+        head = [_unmark(lines[0], marked), *lines[1 : para[1] - para[0]]]
+        return self.blocks_of(head, para[0]) + tokens[3:], [head[0], *lines[1:]]
 
     def lazy_line(self, inline: Token, width: int) -> int:
         """Index of the first line of an item's paragraph indented less than the item's text
@@ -1427,6 +1477,11 @@ _HAS_TARGETS = frozenset({"inline", "html_block"})
 
 
 _ASKED = ("？", "?")
+#: A question mark in a line: any full-width one; an ASCII one ending a word, not one in a
+#: URL's query (``https://x.org/?q=1``).
+_ASKS_HERE = re.compile(r"？|\?(?=$|[\s*_`)）])")
+#: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.
+_BULLETED = -1
 
 
 MATH_PDF = "math-pdf"

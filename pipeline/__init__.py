@@ -1,8 +1,18 @@
 """cardsmith: Markdown interview notes -> Anki package, PDF cheat sheet and JSON records."""
 
-from .build import BuildResult, CheckResult, build, check
-from .config import Config, load_config
-from .errors import CardsmithError, ConfigError, ContentError, Diagnostic, EnvironmentProblem
+from .interrupts import stop_while_starting
+
+stop_while_starting()  # before the imports below: they are most of a command's first 0.2 s
+
+from .build import BuildResult, CheckResult, build, check  # noqa: E402
+from .config import Config, load_config  # noqa: E402
+from .errors import (  # noqa: E402
+    CardsmithError,
+    ConfigError,
+    ContentError,
+    Diagnostic,
+    EnvironmentProblem,
+)
 
 __all__ = [
     "BuildResult",

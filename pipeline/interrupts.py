@@ -123,6 +123,24 @@ def stopped_by_signals() -> Iterator[None]:
         raise SystemExit(128 + _State.caught)
 
 
+def stop_while_starting() -> None:
+    """For the command only (``cardsmith``, ``python -m pipeline``): until
+    :func:`stopped_by_signals` takes over, a stop signal ends the process at once with its
+    one line and exit code. Python's own handler printed the traceback of whatever module
+    was being imported (a Ctrl-C in the first 0.2 s). A program that imports the library
+    keeps its own handlers."""
+    argv = sys.orig_argv
+    command = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+    run = "-m" in argv and argv[argv.index("-m") + 1 :][:1] == ["pipeline"]
+    if command == "cardsmith" or (sys.argv[:1] == ["-m"] and run):
+        for s in STOP_SIGNALS:
+            signal.signal(s, _stopped_starting)
+
+
+def _stopped_starting(signum: int, _frame: FrameType | None) -> None:
+    _give_up(signum)  # nothing was written yet: nothing to clean up
+
+
 def raise_if_stopping() -> None:
     """Raise :class:`Interrupted` when a stop signal has arrived.
 

@@ -87,6 +87,58 @@ def test_a_stop_signal_ends_a_build_with_one_line(tmp_path: Path, signum: int, c
     assert leftovers(out) == []
 
 
+#: A ``sitecustomize`` that sends the process SIGINT as its first module of cardsmith's own
+#: beyond the package is looked up: a Ctrl-C while the command is still importing.
+STOP_WHILE_IMPORTING = textwrap.dedent(
+    """
+    import os, signal, sys
+
+    class StopAtImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == "pipeline.build":
+                sys.meta_path.remove(self)
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+    sys.meta_path.insert(0, StopAtImport())
+    """
+)
+
+
+def _commands() -> list[list[str]]:
+    """The command as ``python -m pipeline``, and as the installed ``cardsmith`` when there
+    is one beside this Python."""
+    found = [[sys.executable, "-m", "pipeline"]]
+    script = Path(sys.executable).with_name("cardsmith")
+    return [*found, [str(script)]] if script.exists() else found
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: Path(c[-1]).name)
+def test_ctrl_c_while_the_command_starts_ends_it_with_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(STOP_WHILE_IMPORTING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    run = subprocess.run(
+        [*command, "check", "--content", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (run.returncode, run.stderr) == (130, "cardsmith: stopped by SIGINT\n")
+
+
+def test_a_program_that_imports_the_library_keeps_its_own_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(STOP_WHILE_IMPORTING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    program = "try:\n    import pipeline\nexcept KeyboardInterrupt:\n    print('mine')"
+    run = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert (run.returncode, run.stdout) == (0, "mine\n")
+
+
 WORKERS = textwrap.dedent(
     """
     import sys, time

@@ -98,7 +98,11 @@ class Resolver:
             return "outside", "", "", ""
         file = resolved.relative_to(self.root).as_posix()
         if not image:
-            return "local", file, "", ""
+            # A link to another note renamed since, say (the card keeps it as written). Only
+            # a file name with a suffix is looked for: a footnote's ``[^1]: 来自…`` makes
+            # CommonMark read ``[^1]`` as a link to its text (reported as a footnote).
+            gone = bool(Path(written).suffix) and not resolved.exists()
+            return ("missing" if gone else "local"), file, "", ""
         try:
             data = read_regular(resolved)
         except FileNotFoundError:  # the card shows a placeholder

@@ -83,10 +83,10 @@ class CodeBlock:
 
 #: What a target turned out to be (``pipeline/paths.py`` decides):
 #: ``external`` a URL with a scheme or ``//``; ``anchor`` an in-page ``#fragment``;
-#: ``local`` a path inside the content folder (for images: an existing file);
-#: ``missing`` a local image whose file does not exist; ``unreadable`` one that exists but
-#: cannot be read (``reason`` says why); ``outside`` a path leaving the content folder
-#: (never read).
+#: ``local`` a path inside the content folder (an existing file, for an image);
+#: ``missing`` a local image, or a linked file named with a suffix, that does not exist;
+#: ``unreadable`` an image that exists but cannot be read (``reason`` says why);
+#: ``outside`` a path leaving the content folder (never read).
 TargetKind = Literal["external", "anchor", "local", "missing", "unreadable", "outside"]
 
 

@@ -119,6 +119,12 @@ _TARGET_PROBLEMS: dict[tuple[TargetKind, bool], tuple[Severity, str, str]] = {
     ("outside", True): ("error", "outside-content", "image " + _LEAVES),
     ("outside", False): ("error", "outside-content", "link " + _LEAVES),
     ("missing", True): ("warning", "missing-image", "image '{written}' not found"),
+    ("missing", False): (
+        "warning",
+        "missing-link",
+        "link target '{written}' not found (a note renamed or moved?); the card keeps "
+        "the link as written",
+    ),
     ("unreadable", True): ("error", "unreadable-image", "cannot read image '{written}': {reason}"),
 }
 

@@ -219,6 +219,19 @@ def test_an_image_changed_or_removed_makes_its_note_a_miss(
     assert gone == _build(content, tmp_path / "plain2", formats=("json",), cache=False)
 
 
+def test_a_linked_note_created_or_removed_makes_its_linking_note_a_miss(
+    tmp_path: Path, compiled: list[str]
+) -> None:
+    content = _notes(tmp_path / "content", **{"a.md": "## s\n\n1. q？\n\n   见 [b](b.md)。\n"})
+    config = load_config(content, out=tmp_path / "build", formats=("json",))
+    assert [d.code for d in build(config).diagnostics] == ["missing-link"]
+    (content / "b.md").write_text("## t\n\n1. p？\n\n   b。\n", encoding="utf-8")
+    assert [d.code for d in build(config).diagnostics] == []
+    (content / "b.md").unlink()
+    assert [d.code for d in build(config).diagnostics] == ["missing-link"]
+    assert compiled == ["a.md", "a.md", "b.md", "a.md"]
+
+
 def test_entries_of_deleted_files_are_removed(tmp_path: Path) -> None:
     files = {"a.md": "## s\n\n1. q？\n\n   a。\n", "b.md": "## t\n\n1. p？\n\n   b。\n"}
     content = _notes(tmp_path / "content", **files)

@@ -40,6 +40,7 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("not_utf8", "error", "encoding"),
         ("unclosed_fence", "error", "unclosed-fence"),
         ("missing_image", "warning", "missing-image"),
+        ("missing_link", "warning", "missing-link"),
         ("python_syntax", "warning", "code-syntax"),
         ("json_syntax", "warning", "code-syntax"),
         ("fence_language", "warning", "fence-language"),

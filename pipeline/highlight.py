@@ -245,8 +245,13 @@ def typst_string(text: str) -> str:
 
 @lru_cache(maxsize=256)
 def _typst_style(ttype: Any) -> str:
-    """Typst text arguments for a token type in the light (print) palette."""
-    style = get_style_by_name(LIGHT_STYLE).style_for_token(ttype)
+    """Typst text arguments for a token type in the light (print) palette: a type the
+    style does not name (YAML's ``Literal.Scalar.Plain``) takes its nearest parent's, as
+    Pygments' own HTML formatter does."""
+    palette = get_style_by_name(LIGHT_STYLE)
+    while not palette.styles_token(ttype) and ttype.parent is not None:
+        ttype = ttype.parent
+    style = palette.style_for_token(ttype)
     args = []
     if style["color"]:
         args.append(f'fill: rgb("#{style["color"]}")')

@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pygments.lexers import get_all_lexers
 
 from pipeline.config import Config
+from pipeline.highlight import highlight
 from pipeline.parse import parse_file
 from pipeline.records import Card
 from pipeline.render import markdown
@@ -115,3 +117,14 @@ def test_a_display_formula_in_brackets_is_warned_about_at_its_line(tmp_path: Pat
     parsed = parse_file(tmp_path, "notes.md", Config(content=tmp_path), typst=True)
     assert [(d.line, d.code) for d in parsed.diagnostics] == [(6, "math-pdf")]
     assert parsed.cards[0].answer_typst.endswith('#codeblock("\\\\boxed{x}")')
+
+
+def test_code_in_every_language_pygments_names_is_highlighted_for_card_and_sheet() -> None:
+    # The sheet's palette names the standard token types only: YAML's ``Literal.Scalar.Plain``
+    # (and the types of twelve other lexers, PostgreSQL's among them) stopped every build
+    # that printed a PDF with an internal error (the eighteenth trial).
+    code = 'x = 1\nkey: value\n# 注释\n"s" <a> {b}\n'
+    for _name, aliases, _files, _types in get_all_lexers():
+        for alias in aliases[:1]:
+            html, typst = highlight(code, alias, True)
+            assert html and typst.startswith("{"), alias

@@ -104,23 +104,41 @@ def test_an_unreadable_lock_is_exit_2(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "cannot read the lock file (Permission denied)" in result.output
 
 
-def test_a_version_1_lock_still_matches_every_seed_question(tmp_path: Path) -> None:
+def test_a_version_1_lock_keeps_the_id_of_every_seed_question(tmp_path: Path) -> None:
     content = tmp_path / "content"
     shutil.copytree(SEEDS, content)
     # The seeds' lock as version 1 wrote it (a copy: the repository's may be rewritten).
+    # The seeds compile differently since (answers lost their ``答：``): notes may update,
+    # but no question is new.
     v1 = FIXTURES / "lock" / "seeds.v1.lock.json"
     shutil.copy(v1, content / "cardsmith.lock.json")
     old = json.loads(v1.read_text("utf-8"))
     assert old["version"] == 1
     result = build(load_config(content, out=tmp_path / "out", formats=("json",)))
-    assert result.report.counts["new"] == 0 and result.report.counts["updated"] == 0
+    assert result.report.counts["new"] == 0
     new = json.loads((content / "cardsmith.lock.json").read_text("utf-8"))
     assert new["version"] == 2
+    assert {e["id"] for e in new["notes"]} == {e["id"] for e in old["notes"]}
+
+
+def test_a_version_1_lock_upgrades_without_changing_a_note(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(SEEDS, content)
+    build(load_config(content, out=tmp_path / "first", formats=("json",)))
+    lock = content / "cardsmith.lock.json"
+    now = json.loads(lock.read_text("utf-8"))
+    # What version 1 wrote of the same notes: no note type stamp, no neighbours or slots.
+    old = [{k: v for k, v in e.items() if k not in ("after", "slot")} for e in now["notes"]]
+    lock.write_text(json.dumps({"version": 1, "notes": old}, ensure_ascii=False), "utf-8")
+    result = build(load_config(content, out=tmp_path / "out", formats=("json",)))
+    assert result.report.counts["new"] == 0 and result.report.counts["updated"] == 0
+    new = json.loads(lock.read_text("utf-8"))
+    assert new["version"] == 2
     assert {(e["id"], e["mod"], e["digest"]) for e in new["notes"]} == {
-        (e["id"], e["mod"], e["digest"]) for e in old["notes"]
+        (e["id"], e["mod"], e["digest"]) for e in old
     }
     # The note type is as old as the newest note was: the package's bytes do not change.
-    assert new["note_type"]["mod"] == max(e["mod"] for e in old["notes"])
+    assert new["note_type"]["mod"] == max(e["mod"] for e in old)
 
 
 # --- aliases --------------------------------------------------------------------------------

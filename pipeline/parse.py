@@ -71,6 +71,7 @@ from .shapes import (
     as_strings,
     asking_level,
     asks,
+    ends_asking,
     front_matter,
     is_setext,
     is_toc,
@@ -1167,8 +1168,10 @@ class _FileParser:
             if tokens[item + 1].type != "paragraph_open":
                 return False
             first = tokens[item + 2].content.split("\n", 1)[0]
-            if not (_ASKS_HERE.search(first) or QUESTION_MARK.match(first)):
-                return False
+            if ends_asking(first) or QUESTION_MARK.match(first):
+                continue
+            if not _ASKS_HERE.search(first) or _TERM.match(first):
+                return False  # ``- **稳定性**：是一次性的还是结构性的？…``: a point, not a question
         return True
 
     def bullet_cards(self, start: int, end: int) -> _Answer | None:
@@ -1476,10 +1479,11 @@ class _FileParser:
 _HAS_TARGETS = frozenset({"inline", "html_block"})
 
 
-_ASKED = ("？", "?")
 #: A question mark in a line: any full-width one; an ASCII one ending a word, not one in a
 #: URL's query (``https://x.org/?q=1``).
 _ASKS_HERE = re.compile(r"？|\?(?=$|[\s*_`)）])")
+#: A line that opens with a term and a colon (``**稳定性**：``, ``端口:``): a point made.
+_TERM = re.compile(r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*[：:]")
 #: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.
 _BULLETED = -1
 
@@ -1549,7 +1553,7 @@ def _asked_lines(question: str) -> int:
     line, is one paragraph to CommonMark; to its author the second line is the answer.
     """
     lines = question.split("\n")
-    return next((i + 1 for i, line in enumerate(lines[:-1]) if line.rstrip().endswith(_ASKED)), 0)
+    return next((i + 1 for i, line in enumerate(lines[:-1]) if ends_asking(line)), 0)
 
 
 def _printed_code(code: str, language: str) -> str | None:

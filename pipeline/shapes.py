@@ -46,9 +46,14 @@ ANSWER_MARK = re.compile(
 #: A whole line in bold: ``**什么是交叉验证？**`` (group 2 is the text).
 BOLD_LINE = re.compile(r"^\s*(\*\*|__)(?!\s)(.+?)(?<!\s)\1\s*$")
 
+#: A question mark ending a line, maybe followed by closing quotes, brackets or emphasis
+#: and one short tag in brackets: ``？``, ``？”``, ``？"**``, ``？（高频）`` (the eighteenth trial).
+_ENDS_ASKING = r"[?？][\s\"'”’」』)）\]*_`]*(?:[（(][^（）()]{1,12}[）)][\s*_]*)?$"
+_ENDS_ASKING_RE = re.compile(_ENDS_ASKING)
+
 #: Words that make a heading or a bold line read as a question.
 _ASKING = re.compile(
-    r"[?？]\s*$|什么|为什么|为何|如何|怎么|怎样|哪些|哪个|区别|是否|吗\s*$"
+    _ENDS_ASKING + r"|什么|为什么|为何|如何|怎么|怎样|哪些|哪个|区别|是否|吗\s*$"
     r"|^(?:what|why|how|when|which|who|explain|describe|compare|is|are|can|do|does)\b",
     re.IGNORECASE,
 )
@@ -77,6 +82,11 @@ STYLES = ("auto", "heading", "list", "bold", "qa")
 def asks(text: str) -> bool:
     """True when ``text`` reads as a question (a question mark, a question word)."""
     return bool(_ASKING.search(text.strip().strip("*_ ")))
+
+
+def ends_asking(line: str) -> bool:
+    """True when ``line`` ends with a question mark (:data:`_ENDS_ASKING`)."""
+    return _ENDS_ASKING_RE.search(line) is not None
 
 
 def plain_text(children: Sequence[Token]) -> str:
@@ -196,7 +206,9 @@ def top_headings(tokens: Sequence[Token], start: int = 0, end: int | None = None
 
 def asking_level(headings: Sequence[Heading]) -> int | None:
     """Without numbered headings: the level where at least two headings, and at least
-    two in five of that level's headings, read as questions (``## 什么是 GIL？``)."""
+    two in five of that level's headings, read as questions (``## 什么是 GIL？``); else
+    the level of a file's first heading, alone at the shallowest level, when it ends
+    with a question mark (one question to a file)."""
     total: dict[int, int] = {}
     asking: dict[int, int] = {}
     for heading in headings:
@@ -204,7 +216,14 @@ def asking_level(headings: Sequence[Heading]) -> int | None:
         if asks(heading.shown):
             asking[heading.level] = asking.get(heading.level, 0) + 1
     best = [(n, level) for level, n in asking.items() if n >= 2 and n * 5 >= total[level] * 2]
-    return max(best)[1] if best else None
+    if best:
+        return max(best)[1]
+    # One question to a file: its title asks (``# 说说你对 GAE 的理解？``), and the headings
+    # under it are its answer's (``## 原理``); a question mark, not a word, says so.
+    first = headings[0] if headings else None
+    if first is not None and first.level == min(total) and total[first.level] == 1:
+        return first.level if ends_asking(first.shown) else None
+    return None
 
 
 # --- front matter ----------------------------------------------------------------------------

@@ -79,6 +79,7 @@ from .shapes import (
     plain_text,
     strip_number,
     structure_problems,
+    title_question,
     top_headings,
 )
 from .splice import (
@@ -934,8 +935,9 @@ class _FileParser:
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"
             hint = (
-                f"if the '{common}' headings are the questions, set question_level = "
-                f"{len(common)}; else set question_style (heading, list, bold or qa)"
+                f"{self.title_clause()}if the '{common}' headings are the questions, set "
+                f"question_level = {len(common)}; else set question_style (heading, list, "
+                "bold or qa)"
             )
         else:
             what, hint = "its text", "set question_style (list, bold or qa) or question_pattern"
@@ -992,9 +994,21 @@ class _FileParser:
         self.warn(
             found[0].line + 1,
             f"{len(found)} '{marks}' headings ({shown}{more}) have text under them that is in "
-            f"no question: if they are the questions, set question_level = {level} in "
-            "cardsmith.toml or the file's front matter",
+            f"no question: {self.title_clause()}if they are the questions, set "
+            f"question_level = {level} in cardsmith.toml or the file's front matter",
             "question-level",
+        )
+
+    def title_clause(self) -> str:
+        """The start of a hint for a file whose first heading may be its one question
+        (:func:`~pipeline.shapes.title_question`): the level that reads it so; else ""."""
+        title = title_question(self.headings)
+        if title is None or title.level == self.q_level:
+            return ""
+        marks = "#" * title.level
+        return (
+            f"if '{marks} {title.shown[:30]}' is the file's one question, set "
+            f"question_level = {title.level}; "
         )
 
     def first_line(self, start: int) -> int:
@@ -1160,18 +1174,21 @@ class _FileParser:
 
     def bullets_ask(self, start: int, end: int) -> bool:
         """Whether the top-level bullet list ``tokens[start:end]`` is a list of questions:
-        each of its items opens with a paragraph whose first line asks with a question mark
-        (``- 什么是GIL？``) or a ``Q:`` marker. A bullet list that states things (``- 列表可变``)
-        is left alone, even when one of its items asks."""
+        each of its items opens with a paragraph whose first line ends with a question mark
+        (``- 什么是GIL？``, not after a term and a colon) or opens with a ``Q:`` marker. A
+        bullet list that states things (``- 列表可变``) is left alone, even when one of its
+        items asks."""
         tokens = self.tokens
         for item, _ in _blocks(tokens, start + 1, end - 1):
             if tokens[item + 1].type != "paragraph_open":
                 return False
             first = tokens[item + 2].content.split("\n", 1)[0]
-            if ends_asking(first) or QUESTION_MARK.match(first):
+            if QUESTION_MARK.match(first):
                 continue
-            if not _ASKS_HERE.search(first) or _TERM.match(first):
-                return False  # ``- **稳定性**：是一次性的还是结构性的？…``: a point, not a question
+            # A question mark inside the line (``- 系统故障？查错误日志``) or after a term
+            # (``- **稳定性**：是偶然的吗？``) makes a point (the eighteenth trial).
+            if not ends_asking(first) or _TERM.match(first):
+                return False
         return True
 
     def bullet_cards(self, start: int, end: int) -> _Answer | None:
@@ -1479,9 +1496,6 @@ class _FileParser:
 _HAS_TARGETS = frozenset({"inline", "html_block"})
 
 
-#: A question mark in a line: any full-width one; an ASCII one ending a word, not one in a
-#: URL's query (``https://x.org/?q=1``).
-_ASKS_HERE = re.compile(r"？|\?(?=$|[\s*_`)）])")
 #: A line that opens with a term and a colon (``**稳定性**：``, ``端口:``): a point made.
 _TERM = re.compile(r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*[：:]")
 #: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.

@@ -206,9 +206,7 @@ def top_headings(tokens: Sequence[Token], start: int = 0, end: int | None = None
 
 def asking_level(headings: Sequence[Heading]) -> int | None:
     """Without numbered headings: the level where at least two headings, and at least
-    two in five of that level's headings, read as questions (``## 什么是 GIL？``); else
-    the level of a file's first heading, alone at the shallowest level, when it ends
-    with a question mark (one question to a file)."""
+    two in five of that level's headings, read as questions (``## 什么是 GIL？``)."""
     total: dict[int, int] = {}
     asking: dict[int, int] = {}
     for heading in headings:
@@ -216,14 +214,19 @@ def asking_level(headings: Sequence[Heading]) -> int | None:
         if asks(heading.shown):
             asking[heading.level] = asking.get(heading.level, 0) + 1
     best = [(n, level) for level, n in asking.items() if n >= 2 and n * 5 >= total[level] * 2]
-    if best:
-        return max(best)[1]
-    # One question to a file: its title asks (``# 说说你对 GAE 的理解？``), and the headings
-    # under it are its answer's (``## 原理``); a question mark, not a word, says so.
-    first = headings[0] if headings else None
-    if first is not None and first.level == min(total) and total[first.level] == 1:
-        return first.level if ends_asking(first.shown) else None
-    return None
+    return max(best)[1] if best else None
+
+
+def title_question(headings: Sequence[Heading]) -> Heading | None:
+    """The file's first heading when it is alone at the shallowest level and ends with a
+    question mark (``# 说说你对 GAE 的理解？`` over ``## 原理``): maybe the file's one
+    question. Only named in hints: such files often ask more below it (``**Q：…**``), which
+    reading it as a question would swallow (the eighteenth trial)."""
+    if not headings:
+        return None
+    first, top = headings[0], min(h.level for h in headings)
+    alone = sum(h.level == top for h in headings) == 1
+    return first if first.level == top and alone and ends_asking(first.shown) else None
 
 
 # --- front matter ----------------------------------------------------------------------------

@@ -92,6 +92,13 @@ def test_question_style_setting_overrides_detection() -> None:
     assert [c.question for c in cards] == ["背景", "心得"]
 
 
+def test_the_hint_for_a_file_with_one_question_when_followed_reads_it() -> None:
+    # The hint names level 1 (the '##' headings are its answer's), not only the '##' level.
+    cards = parse_fixture(FIXTURES / "parse" / "one_question_per_file.md", question_level=1).cards
+    assert [c.question for c in cards] == ["说说你对梯度裁剪的理解？"]
+    assert "## 原理" in cards[0].answer and "<h2>记忆要点</h2>" in cards[0].answer_html
+
+
 def test_a_heading_repeating_the_file_title_is_no_section(tmp_path: Path) -> None:
     (tmp_path / "1.激活函数.md").write_text(
         "# 1.激活函数\n\n### 1.**激活函数有什么作用？**\n\n引入非线性。\n", encoding="utf-8"

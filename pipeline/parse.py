@@ -1067,12 +1067,8 @@ class _FileParser:
         assert first and last
         lines = self.lines[first[0] : last[1]]
         tokens = self.tokens[begin:end]
-        marked = ANSWER_MARK.match(lines[0]) if not growing.lines else None
-        if marked and tokens[0].type == "paragraph_open":
-            # ``A: …`` opening the answer: the marker goes (the paragraph is read again).
-            head = [_unmark(lines[0], marked), *lines[1 : first[1] - first[0]]]
-            tokens = self.blocks_of(head, first[0]) + tokens[3:]
-            lines = [head[0], *lines[1:]]
+        if not growing.lines and tokens[0].type == "paragraph_open":
+            tokens, lines = self.unmarked_answer(tokens, lines)  # ``A: …`` opening it
         # An answer indented less than its item's text (``   answer`` under ``10.``).
         indent = min((len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()), default=0)
         if growing.lines:
@@ -1255,8 +1251,9 @@ class _FileParser:
     def unmarked_answer(
         self, tokens: list[Token], lines: list[str]
     ) -> tuple[list[Token], list[str]]:
-        """An item's answer without the ``A:``/``答：`` that opens it (its first paragraph is
-        read again), as a ``Q:`` paragraph's answer loses it; unchanged without one."""
+        """An answer (``tokens`` and their Markdown ``lines``, starting with a paragraph)
+        without the ``A:``/``答：`` that opens it, its first paragraph read again; unchanged
+        without one. For a list item's answer as for a ``Q:`` paragraph's."""
         marked = ANSWER_MARK.match(lines[0])
         para = tokens[0].map
         if not marked or para is None:

@@ -751,7 +751,7 @@ class _FileParser:
             if kind in ("ordered_list_open", "bullet_list_open") and is_toc(tokens, start, end):
                 self.finish(growing)
                 self.growing = None
-                continue  # a table of contents of in-page anchors: dropped on purpose
+                continue  # a table of contents (anchors, note files): dropped on purpose
             if self.sections and self.sections[-1][1].lower() in NOT_QUESTIONS:
                 self.unplaced(start)  # a bibliography or contents section asks nothing
                 continue

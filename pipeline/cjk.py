@@ -4,7 +4,8 @@ Implements the emphasis amendment of the CommonMark CJK-friendly proposal
 (tats-u/markdown-cjk-friendly, ``specification.md``): a delimiter run next to
 a CJK character may open or close emphasis even when its other side is
 punctuation, so ``**迭代器（Iterator）**是指`` is bold. It also drops the
-space a soft line break puts between two CJK characters.
+space a soft line break puts between two CJK characters (the break stays a token, as
+lines are counted by it: an image on a paragraph's third line is reported there).
 
 Unlike the ``mdit-py-cjk-friendly`` package, this plugin changes only the
 ``MarkdownIt`` instance it is applied to: it swaps that instance's inline
@@ -128,22 +129,31 @@ def _edge_char(children: list[Token], start: int, step: int) -> str:
     return ""
 
 
-def _drop_cjk_softbreaks(state: StateCore) -> None:
+#: A soft line break between two CJK characters: it shows as nothing (a space there reads
+#: as a gap in Chinese), and stays a token of its own, so that lines are still counted.
+CJK_BREAK = "cjk_softbreak"
+#: Inline token types that end a line of the source.
+LINE_BREAKS = frozenset({"softbreak", "hardbreak", CJK_BREAK})
+
+
+def _quiet_cjk_softbreaks(state: StateCore) -> None:
     for block in state.tokens:
         children = block.children
         if block.type != "inline" or not children:
             continue
-        keep = [
-            tok
+        between = [
+            i
             for i, tok in enumerate(children)
-            if not (
-                tok.type == "softbreak"
-                and is_cjk(_edge_char(children, i, -1))
-                and is_cjk(_edge_char(children, i, 1))
-            )
+            if tok.type == "softbreak"
+            and is_cjk(_edge_char(children, i, -1))
+            and is_cjk(_edge_char(children, i, 1))
         ]
-        if len(keep) != len(children):
-            block.children = keep
+        for i in between:
+            children[i].type = CJK_BREAK
+
+
+def _nothing(*_args: object) -> str:
+    return ""
 
 
 def cjk_friendly(md: MarkdownIt) -> None:
@@ -154,4 +164,5 @@ def cjk_friendly(md: MarkdownIt) -> None:
     parser.terminator_re = md.inline.terminator_re
     parser._extra_terminator_chars = md.inline._extra_terminator_chars
     md.inline = parser
-    md.core.ruler.after("inline", "cjk_softbreak", _drop_cjk_softbreaks)
+    md.core.ruler.after("inline", "cjk_softbreak", _quiet_cjk_softbreaks)
+    md.add_render_rule(CJK_BREAK, _nothing)

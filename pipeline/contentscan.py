@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from markdown_it.token import Token
 
 from . import pdflimits, rawhtml
+from .cjk import LINE_BREAKS
 from .errors import Severity
 from .render import MAX_LEVELS
 
@@ -97,7 +98,7 @@ def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
 
 def _inline_line(tok: Token, child_index: int) -> int:
     assert tok.map is not None and tok.children is not None
-    breaks = sum(1 for c in tok.children[:child_index] if c.type in ("softbreak", "hardbreak"))
+    breaks = sum(1 for c in tok.children[:child_index] if c.type in LINE_BREAKS)
     return tok.map[0] + 1 + breaks
 
 

@@ -46,6 +46,7 @@ from typing import Any
 from markdown_it.token import Token
 
 from . import codecheck, contentscan, rawhtml
+from .cjk import LINE_BREAKS
 from .config import Config
 from .errors import Diagnostic, Severity
 from .highlight import (
@@ -1467,7 +1468,7 @@ class _FileParser:
             yield from self.html_images(inline.content, line)
             return
         for child in (inline.children or ()) if children is None else children:
-            if child.type in ("softbreak", "hardbreak"):
+            if child.type in LINE_BREAKS:
                 line += 1
             elif child.type in ("image", "link_open"):
                 image = child.type == "image"

@@ -94,6 +94,8 @@ class Resolver:
             resolved = (base / written.lstrip("/")).resolve()
         except (OSError, RuntimeError) as exc:  # a link loop, a name too long
             return "unreadable", "", "", getattr(exc, "strerror", None) or str(exc)
+        except ValueError:  # a NUL in it (``a%00.png``): no file has such a name
+            return "missing", written, "", ""
         if resolved != self.root and self.root not in resolved.parents:
             return "outside", "", "", ""
         file = resolved.relative_to(self.root).as_posix()
@@ -101,7 +103,7 @@ class Resolver:
             # A link to another note renamed since, say (the card keeps it as written). Only
             # a file name with a suffix is looked for: a footnote's ``[^1]: 来自…`` makes
             # CommonMark read ``[^1]`` as a link to its text (reported as a footnote).
-            gone = bool(Path(written).suffix) and not resolved.exists()
+            gone = bool(Path(written).suffix) and not _exists(resolved)
             return ("missing" if gone else "local"), file, "", ""
         try:
             data = read_regular(resolved)
@@ -113,6 +115,15 @@ class Resolver:
         if broken:  # saved half-way, say: Anki would show a broken image, Typst would stop
             return "unreadable", file, "", broken
         return "local", file, media_name(data, resolved.suffix), ""
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` names something; False for a name no file can have (too long, a
+    NUL in it: ``[n](a%00.md)``), which stopped a check with an internal error."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def read_regular(path: Path) -> bytes:

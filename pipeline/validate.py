@@ -122,8 +122,7 @@ _TARGET_PROBLEMS: dict[tuple[TargetKind, bool], tuple[Severity, str, str]] = {
     ("missing", False): (
         "warning",
         "missing-link",
-        "link target '{written}' not found (a note renamed or moved?); the card keeps "
-        "the link as written",
+        "link target '{written}' not found (renamed or moved?); the card keeps the link as written",
     ),
     ("unreadable", True): ("error", "unreadable-image", "cannot read image '{written}': {reason}"),
 }

@@ -758,14 +758,20 @@ class _FileParser:
                 continue
             if growing and growing.next_number == 0:
                 self.grow(growing, start, end)  # a paragraph question's answer goes on
-            elif kind == "ordered_list_open" and self.lists:
+            elif kind == "ordered_list_open" and self.lists and not self.makes_points(start, end):
                 number = int(tok.attrGet("start") or 1)
                 if growing:
                     self.finish(growing, continued=number == growing.next_number)
                 self.growing = self.list_cards(start, end, number)
-            elif kind == "bullet_list_open" and self.lists and self.bullets_ask(start, end):
+            elif (
+                kind == "bullet_list_open"
+                and self.lists
+                # after a numbered list it may answer its last item (:meth:`finish` decides)
+                and not (growing and growing.next_number > 0)
+                and self.bullets_ask(start, end)
+            ):
                 if growing:  # an item's answer, not indented, between two lists that ask
-                    self.finish(growing, continued=growing.next_number == _BULLETED)
+                    self.finish(growing, continued=True)
                 self.growing = self.bullet_cards(start, end)
             elif growing:
                 growing.trailing.append((start, end))
@@ -935,10 +941,14 @@ class _FileParser:
             shown = ", ".join(f"'{h[:30]}'" for h in headings[:4])
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"
+            title = title_question(self.headings)
+            if title is not None and title.level == len(common):  # one hint for one level
+                which = f"if '{common} {title.shown[:30]}' is the file's one question"
+            else:
+                which = f"{self.title_clause()}if the '{common}' headings are the questions"
             hint = (
-                f"{self.title_clause()}if the '{common}' headings are the questions, set "
-                f"question_level = {len(common)}; else set question_style (heading, list, "
-                "bold or qa)"
+                f"{which}, set question_level = {len(common)}; else set question_style "
+                "(heading, list, bold or qa)"
             )
         else:
             what, hint = "its text", "set question_style (list, bold or qa) or question_pattern"
@@ -1087,12 +1097,12 @@ class _FileParser:
         """
         if growing is None:
             return
-        trailing = growing.trailing
+        trailing, left = growing.trailing, []
         if trailing and (continued or not growing.answered):
             last_start, last_end = trailing.pop()
             self.grow(growing, last_start, last_end)  # from the first trailing block on
         else:
-            self.stray.extend(self.first_line(s) for s, _ in trailing)
+            left = list(trailing)
         answer_md = "\n".join(_trim_blank(growing.lines))
         self.add_card(
             growing.question,
@@ -1102,6 +1112,17 @@ class _FileParser:
             growing.tokens if answer_md else [],
             growing.inline,
         )
+        if left:
+            self.read_again(left)
+
+    def read_again(self, blocks: list[tuple[int, int]]) -> None:
+        """Read the blocks after a list's last item that turned out not to answer it as
+        blocks outside any question are: a bullet list that asks is a list of questions
+        (``- 什么是 DNS？`` after an answered ``2.``), the rest is text in no question."""
+        self.growing = None
+        self.walk(blocks[0][0], blocks[-1][1])
+        self.finish(self.growing)
+        self.growing = None
 
     def paragraph_cards(self, start: int) -> _Answer | None:
         """The questions of a paragraph opening with ``Q:``/``问：``/a bold line; the last one's
@@ -1169,24 +1190,38 @@ class _FileParser:
         self.list_at = self.goes_on.get(id(self.tokens[start]), (0, ""))
         return growing
 
-    def bullets_ask(self, start: int, end: int) -> bool:
-        """Whether the top-level bullet list ``tokens[start:end]`` is a list of questions:
-        each of its items opens with a paragraph whose first line ends with a question mark
-        (``- 什么是GIL？``, not after a term and a colon) or opens with a ``Q:`` marker. A
-        bullet list that states things (``- 列表可变``) is left alone, even when one of its
-        items asks."""
+    def makes_points(self, start: int, end: int) -> bool:
+        """Whether the top-level numbered list ``tokens[start:end]`` states points rather
+        than asks: it starts at 1, and each of its items opens with a term and a colon
+        (``1. **更多数据**：最有效的手段``) without ending with a question mark. It is then
+        text in no question, or the answer of a list question before it that has none (the
+        eighteenth trial found such lists read as hundreds of questions). A list numbered
+        on from another (``3.``) is read as that one was."""
         tokens = self.tokens
+        if int(tokens[start].attrGet("start") or 1) != 1:
+            return False
         for item, _ in _blocks(tokens, start + 1, end - 1):
             if tokens[item + 1].type != "paragraph_open":
                 return False
             first = tokens[item + 2].content.split("\n", 1)[0]
-            if QUESTION_MARK.match(first):
-                continue
-            # A question mark inside the line (``- 系统故障？查错误日志``) or after a term
-            # (``- **稳定性**：是偶然的吗？``) makes a point (the eighteenth trial).
-            if not ends_asking(first) or _TERM.match(first):
+            if not _TERM.match(first) or ends_asking(first):
                 return False
         return True
+
+    def bullets_ask(self, start: int, end: int) -> bool:
+        """Whether the top-level bullet list ``tokens[start:end]`` is a list of questions:
+        more than half of its items ask (:func:`_item_asks`), as a numbered list's items
+        all are questions. One odd item (``- std::move 做了什么？``, an empty one) does not
+        take every card of the list away (the nineteenth trial); a list that states things
+        (``- 列表可变``, ``- 配置改了？先比对差异``) is left alone."""
+        tokens = self.tokens
+        items = [item for item, _ in _blocks(tokens, start + 1, end - 1)]
+        asking = sum(
+            tokens[item + 1].type == "paragraph_open"
+            and _item_asks(tokens[item + 2].content.split("\n", 1)[0])
+            for item in items
+        )
+        return asking * 2 > len(items)
 
     def bullet_cards(self, start: int, end: int) -> _Answer | None:
         """Every item of a top-level bullet list that asks (:meth:`bullets_ask`) is a
@@ -1226,7 +1261,12 @@ class _FileParser:
         answer_tokens, answer_lines = self.unwrap(rest, width)
         question = inline.content.strip()
         children = inline.children or []
-        lazy = self.lazy_line(inline, width) if "\n" in question else 0
+        # The answer starts at a line indented less than the item's text (a lazy line), or
+        # at a line opening with ``答：``/``A:``, whichever comes first.
+        lazy = min(
+            (at for at in (self.lazy_line(inline, width), _answer_marked(question)) if at),
+            default=0,
+        )
         if not lazy and not answer_tokens and "\n" in question:
             lazy = _asked_lines(question)
         if lazy:
@@ -1243,6 +1283,14 @@ class _FileParser:
             answer_lines = head + ([""] if answer_lines else []) + answer_lines
         marked = QUESTION_MARK.match(question)
         if marked:  # ``- Q: 什么是GIL？``: the marker goes
+            if not _unmark(question.split("\n", 1)[0], marked):
+                self.skipped += 1  # ``- Q:`` alone: its answer is no question
+                self.warn(
+                    item.map[0] + 1,
+                    "question marker with no question text; skipped",
+                    "empty-question",
+                )
+                return None
             question = _unmark(question, marked)
             children = self.inline_of(question, item.map[0]).children or []
         if answer_tokens and answer_tokens[0].type == "paragraph_open":
@@ -1494,8 +1542,24 @@ class _FileParser:
 _HAS_TARGETS = frozenset({"inline", "html_block"})
 
 
-#: A line that opens with a term and a colon (``**稳定性**：``, ``端口:``): a point made.
-_TERM = re.compile(r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*[：:]")
+#: A line that opens with a term and a colon (``**稳定性**：``, ``端口: 80``): a point made,
+#: unless a quoted question follows (``追问：“为什么离职？”``). Not ``std::move``, ``a[1:3]``
+#: or ``https://`` (an ASCII colon ends a term only before a space).
+_TERM = re.compile(
+    r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*(?:：|:(?=\s|$))(?!\s*(\*\*|__)?[“\"「『])"
+)
+
+
+def _item_asks(first: str) -> bool:
+    """Whether a bullet item whose first line is ``first`` asks: it opens with ``Q:``, or
+    ends with a question mark that follows no term and colon (a question mark inside the
+    line, ``- 系统故障？查错误日志``, or after a term, ``- **稳定性**：是偶然的吗？``, makes a
+    point: the eighteenth trial)."""
+    if QUESTION_MARK.match(first):
+        return True
+    return ends_asking(first) and not _TERM.match(first)
+
+
 #: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.
 _BULLETED = -1
 
@@ -1556,6 +1620,14 @@ def _with_deck(card: Card, deck: Deck) -> Card:
     copy = object.__new__(Card)
     copy.__dict__.update(card.__dict__, deck=deck)
     return copy
+
+
+def _answer_marked(question: str) -> int:
+    """Index of the first line after the first that opens with ``答：``/``A:`` (0: none):
+    ``1. Q: 什么是僵尸进程`` with ``答：…`` on the next line is one paragraph to CommonMark;
+    to its author the second line is the answer (the nineteenth trial)."""
+    lines = question.split("\n")
+    return next((i for i in range(1, len(lines)) if ANSWER_MARK.match(lines[i])), 0)
 
 
 def _asked_lines(question: str) -> int:

@@ -53,7 +53,9 @@ def discover(content: Path) -> list[str]:
                 problems.append(f"'{shown}': the name is not UTF-8; rename it")
                 continue
             kind = _kind(entry)
-            if isinstance(kind, OSError):
+            if isinstance(kind, FileNotFoundError) and entry.is_symlink():
+                problems.append(_broken_link(entry.path))
+            elif isinstance(kind, OSError):
                 problems.append(str(FileProblem("look at", entry.path, kind)))
             elif stat.S_ISDIR(kind):
                 subfolders.append((Path(entry.path), (*rel, name)))
@@ -101,6 +103,19 @@ def _check_folder(content: Path) -> None:
         raise EnvironmentProblem(
             f"content folder {quoted(content)} is a file; give the folder of the notes"
         )
+
+
+def _broken_link(path: str) -> str:
+    """What is wrong with a note file that is a link to nothing (its questions would be
+    orphaned without a word if it were skipped)."""
+    try:
+        target = f" to {quoted(os.readlink(path))}"
+    except OSError:
+        target = ""
+    return (
+        f"{quoted(path)} is a symbolic link{target}, which is not there: restore what it "
+        "links to, or remove the link"
+    )
 
 
 def _kind(entry: os.DirEntry[str]) -> int | OSError:

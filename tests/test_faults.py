@@ -99,6 +99,22 @@ def test_a_link_back_up_the_tree_is_walked_once(tmp_path: Path) -> None:
     assert discover(tmp_path) == ["sub/n.md"]
 
 
+def test_a_note_that_links_to_nothing_says_so_and_a_link_to_nothing_else_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    content = seed_content(tmp_path / "content")
+    (content / "gone.png").symlink_to(tmp_path / "nowhere.png")  # not a note: no matter
+    assert cardsmith("check", "--content", content, timeout=60).returncode == 0
+    (content / "x.md").symlink_to(tmp_path / "nowhere.md")
+    proc = cardsmith("check", "--content", content, timeout=60)
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == (
+        f"cardsmith: error: '{content / 'x.md'}' is a symbolic link to "
+        f"'{tmp_path / 'nowhere.md'}', which is not there: restore what it links to, or "
+        "remove the link"
+    )
+
+
 def test_a_named_pipe_called_md_is_an_error_not_a_hang(tmp_path: Path) -> None:
     content = seed_content(tmp_path / "content")
     os.mkfifo(content / "x.md")

@@ -936,8 +936,11 @@ class _FileParser:
             return
         if headings:
             levels = [h.split(" ", 1)[0] for h in headings]
-            # Ties go to the deepest: a lone shallower heading is most often the file's title.
-            common = max(sorted(set(levels), reverse=True), key=levels.count)
+            # The level whose headings read as questions, if any (``## 为什么需要梯度裁剪？``
+            # over ``### 原理``), else the commonest; ties go to the deepest: a lone
+            # shallower heading is most often the file's title.
+            asking = [level for level, h in zip(levels, headings, strict=True) if asks(h)]
+            common = max(sorted(set(asking or levels), reverse=True), key=(asking or levels).count)
             shown = ", ".join(f"'{h[:30]}'" for h in headings[:4])
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"

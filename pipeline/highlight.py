@@ -172,7 +172,10 @@ DETECTORS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 
 def detect_language(code: str) -> str:
-    """The language of an unlabelled code block, or "" when it cannot be told."""
+    """The language of an unlabelled code block, or "" when it cannot be told (an empty
+    block, which parses as Python, is no Python)."""
+    if not code.strip():
+        return ""
     for language, test in DETECTORS:
         if test(code):
             return language

@@ -1507,7 +1507,9 @@ class _FileParser:
             self.warn(fence_line, unknown_language_message(written), "fence-language")
         problem = codecheck.check(language, tok.content)
         error = (fence_line + problem[0], problem[1]) if problem else None
-        return CodeBlock(language, not written, tok.content, fence_line, error)
+        # An empty fence has no language to name: nothing to warn about.
+        unnamed = not written and bool(tok.content.strip())
+        return CodeBlock(language, unnamed, tok.content, fence_line, error)
 
     def targets(self, inline: Token, children: list[Token] | None = None) -> Iterator[Target]:
         """The images and links of an inline token (or the ``<img>`` of a raw HTML block),

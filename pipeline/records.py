@@ -68,7 +68,8 @@ class CodeBlock:
     language: str
     """Language as written after the fence, or as detected; "" for plain text."""
     detected: bool
-    """True when the fence had no language and ``language`` was detected."""
+    """True when the fence had no language and ``language`` was detected (an empty
+    fence has nothing to detect: False)."""
     code: str
     """The code, without the fence lines and the list indentation."""
     line: int

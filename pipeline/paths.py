@@ -92,8 +92,12 @@ class Resolver:
         base = self.root if written.startswith("/") else self.note_dir
         try:
             resolved = (base / written.lstrip("/")).resolve()
-        except (OSError, RuntimeError) as exc:  # a link loop, a name too long
-            return "unreadable", "", "", getattr(exc, "strerror", None) or str(exc)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # no file can have it
+                return "missing", written, "", ""
+            return "unreadable", "", "", exc.strerror or str(exc)  # a link loop
+        except RuntimeError as exc:  # a link loop (older Pythons)
+            return "unreadable", "", "", str(exc)
         except ValueError:  # a NUL in it (``a%00.png``): no file has such a name
             return "missing", written, "", ""
         if resolved != self.root and self.root not in resolved.parents:
@@ -110,6 +114,8 @@ class Resolver:
         except FileNotFoundError:  # the card shows a placeholder
             return "missing", file, "", ""
         except OSError as exc:  # a folder, no permission: the build stops at its line
+            if exc.errno == errno.ENAMETOOLONG:  # no file can have it: a placeholder
+                return "missing", file, "", ""
             return "unreadable", file, "", exc.strerror or str(exc)
         broken = undecodable(data)
         if broken:  # saved half-way, say: Anki would show a broken image, Typst would stop

@@ -1213,18 +1213,34 @@ class _FileParser:
 
     def bullets_ask(self, start: int, end: int) -> bool:
         """Whether the top-level bullet list ``tokens[start:end]`` is a list of questions:
-        more than half of its items ask (:func:`_item_asks`), as a numbered list's items
-        all are questions. One odd item (``- std::move 做了什么？``, an empty one) does not
-        take every card of the list away (the nineteenth trial); a list that states things
-        (``- 列表可变``, ``- 配置改了？先比对差异``) is left alone."""
+        more than half of its items with text ask (:meth:`item_asks`). Its items are then
+        all questions, as a numbered list's are: one odd item (``- std::move 做了什么？``, an
+        empty one) does not take every card of the list away (the nineteenth trial). A list
+        that states things (``- 列表可变``) is left alone, and so is a list of bare questions
+        (none answered in the list) under a section whose title asks: a question's answer,
+        its heading not read as one (``## TCP 为什么需要三次握手？`` alone in its file)."""
         tokens = self.tokens
-        items = [item for item, _ in _blocks(tokens, start + 1, end - 1)]
-        asking = sum(
-            tokens[item + 1].type == "paragraph_open"
-            and _item_asks(tokens[item + 2].content.split("\n", 1)[0])
-            for item in items
-        )
-        return asking * 2 > len(items)
+        items = list(_blocks(tokens, start + 1, end - 1))
+        texts = [tokens[i + 2].content for i, _ in items if tokens[i + 1].type == "paragraph_open"]
+        asking = sum(self.item_asks(text.split("\n", 1)[0]) for text in texts)
+        if asking * 2 <= len(texts):
+            return False
+        # An item's own tokens: open, paragraph (three), close; more is a nested answer.
+        answered = any(e - i > 5 for i, e in items) or any("\n" in t for t in texts)
+        # Bare questions under a heading that asks (taken for a section): what it raises.
+        return answered or not (self.sections and asks(self.sections[-1][1]))
+
+    def item_asks(self, first: str) -> bool:
+        """Whether a bullet item whose first line is ``first`` asks: it opens with ``Q:``
+        or a question's lead (``追问：``, ``面试官问：``), or matches ``question_pattern``, or
+        ends with a question mark that follows no term and colon (a question mark inside
+        the line, ``- 系统故障？查错误日志``, or after a term, ``- **稳定性**：是偶然的吗？``,
+        makes a point: the eighteenth trial)."""
+        if QUESTION_MARK.match(first) or _ASKER.match(first):
+            return True
+        if self.pattern and self.pattern.match(first):
+            return True
+        return ends_asking(first) and not _TERM.match(first)
 
     def bullet_cards(self, start: int, end: int) -> _Answer | None:
         """Every item of a top-level bullet list that asks (:meth:`bullets_ask`) is a
@@ -1270,8 +1286,10 @@ class _FileParser:
             (at for at in (self.lazy_line(inline, width), _answer_marked(question)) if at),
             default=0,
         )
-        if not lazy and not answer_tokens and "\n" in question:
-            lazy = _asked_lines(question)
+        if not lazy and "\n" in question:
+            # ``- Q: 什么是协程`` then the answer on the next line: a marked question is its
+            # first line, as a ``Q:`` paragraph's is; else the lines up to a question mark.
+            lazy = 1 if QUESTION_MARK.match(question) else _asked_lines(question)
         if lazy:
             # ``1. 问题`` then the answer on the next line, not indented (a lazy continuation
             # of the question's paragraph in CommonMark) or indented without a blank line
@@ -1555,14 +1573,8 @@ _TERM = re.compile(
 )
 
 
-def _item_asks(first: str) -> bool:
-    """Whether a bullet item whose first line is ``first`` asks: it opens with ``Q:``, or
-    ends with a question mark that follows no term and colon (a question mark inside the
-    line, ``- 系统故障？查错误日志``, or after a term, ``- **稳定性**：是偶然的吗？``, makes a
-    point: the eighteenth trial)."""
-    if QUESTION_MARK.match(first):
-        return True
-    return ends_asking(first) and not _TERM.match(first)
+#: A question's lead: ``追问：``, ``面试官问：``, ``题目：`` (a term and a colon that asks).
+_ASKER = re.compile(r"\s*(\*\*|__)?[^：:？?*_]{0,8}[问题](\*\*|__)?\s*[：:]")
 
 
 #: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.

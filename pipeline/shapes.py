@@ -46,14 +46,22 @@ ANSWER_MARK = re.compile(
 #: A whole line in bold: ``**什么是交叉验证？**`` (group 2 is the text).
 BOLD_LINE = re.compile(r"^\s*(\*\*|__)(?!\s)(.+?)(?<!\s)\1\s*$")
 
-#: A question mark ending a line, maybe followed by closing quotes, brackets or emphasis
-#: and one short tag in brackets: ``？``, ``？”``, ``？"**``, ``？（高频）`` (the eighteenth trial).
-_ENDS_ASKING = r"[?？][\s\"'”’」』)）\]*_`]*(?:[（(][^（）()]{1,12}[）)][\s*_]*)?$"
+#: A question mark ending a line, maybe followed by what marks a question rather than
+#: says more: closing quotes and brackets, emphasis, symbols and emoji, short tags in
+#: brackets, a comment, a ``<br>``, a ``#tag`` or a short code span: ``？”``, ``？（高频）``,
+#: ``？ 🔥``, ``？ **[高频]**``, ``？ <!-- 常考 -->`` (the eighteenth and nineteenth trials).
+_ENDS_ASKING = (
+    r"[?？](?:[^\w]|_|[（(【\[][^（）()【】\[\]\n]{1,12}[）)】\]]|<!--.*?-->|<br\s*/?>"
+    r"|#\w{1,12}|`[^`\n]{1,16}`)*$"
+)
 _ENDS_ASKING_RE = re.compile(_ENDS_ASKING)
+#: Characters of a line's end :data:`_ENDS_ASKING` looks at: marks are short, and a
+#: search over a whole line of ``？？？…`` took seconds (each mark tried to the end).
+_TAIL = 48
 
 #: Words that make a heading or a bold line read as a question.
 _ASKING = re.compile(
-    _ENDS_ASKING + r"|什么|为什么|为何|如何|怎么|怎样|哪些|哪个|区别|是否|吗\s*$"
+    r"什么|为什么|为何|如何|怎么|怎样|哪些|哪个|区别|是否|吗\s*$"
     r"|^(?:what|why|how|when|which|who|explain|describe|compare|is|are|can|do|does)\b",
     re.IGNORECASE,
 )
@@ -81,12 +89,13 @@ STYLES = ("auto", "heading", "list", "bold", "qa")
 
 def asks(text: str) -> bool:
     """True when ``text`` reads as a question (a question mark, a question word)."""
-    return bool(_ASKING.search(text.strip().strip("*_ ")))
+    text = text.strip().strip("*_ ")
+    return ends_asking(text) or _ASKING.search(text) is not None
 
 
 def ends_asking(line: str) -> bool:
     """True when ``line`` ends with a question mark (:data:`_ENDS_ASKING`)."""
-    return _ENDS_ASKING_RE.search(line) is not None
+    return _ENDS_ASKING_RE.search(line[-_TAIL:]) is not None
 
 
 def plain_text(children: Sequence[Token]) -> str:

@@ -1296,7 +1296,7 @@ class _FileParser:
             # after a question mark, when the item has no other answer: an answer to its
             # author.
             parts = question.split("\n")
-            question = "\n".join(parts[:lazy])
+            question = "\n".join(parts[:lazy]).rstrip()  # not a hard break's spaces
             children = self.inline_of(question, item.map[0]).children or []
             assert inline.map
             head = parts[lazy:]

@@ -7,9 +7,10 @@ state them when the guess is wrong:
 1. heading questions: ``#### N. question`` under section headings (chapter and outline
    numbering, ``Q1:``, or unnumbered headings that read as questions); the answer is
    everything up to the next heading of the same or a higher level;
-2. list questions: a top-level ordered list, or a bullet list whose every item asks (a
-   question mark, a ``Q:``); each item's first line is the question, everything after
-   it up to the next item the answer (indented or not);
+2. list questions: a top-level ordered list (not one of points, ``1. **术语**：…``), or a
+   bullet list most of whose items ask (a question mark, a ``Q:``); each item's first
+   line is the question, everything after it up to the next item the answer (indented
+   or not);
 3. paragraph questions: ``Q:``/``问：`` paragraphs and bold-line paragraphs; the answer
    runs to the next question or heading.
 

@@ -1217,19 +1217,12 @@ class _FileParser:
         more than half of its items with text ask (:meth:`item_asks`). Its items are then
         all questions, as a numbered list's are: one odd item (``- std::move 做了什么？``, an
         empty one) does not take every card of the list away (the nineteenth trial). A list
-        that states things (``- 列表可变``) is left alone, and so is a list of bare questions
-        (none answered in the list) under a section whose title asks: a question's answer,
-        its heading not read as one (``## TCP 为什么需要三次握手？`` alone in its file)."""
+        that states things (``- 列表可变``) is left alone."""
         tokens = self.tokens
         items = list(_blocks(tokens, start + 1, end - 1))
         texts = [tokens[i + 2].content for i, _ in items if tokens[i + 1].type == "paragraph_open"]
         asking = sum(self.item_asks(text.split("\n", 1)[0]) for text in texts)
-        if asking * 2 <= len(texts):
-            return False
-        # An item's own tokens: open, paragraph (three), close; more is a nested answer.
-        answered = any(e - i > 5 for i, e in items) or any("\n" in t for t in texts)
-        # Bare questions under a heading that asks (taken for a section): what it raises.
-        return answered or not (self.sections and asks(self.sections[-1][1]))
+        return asking * 2 > len(texts)
 
     def item_asks(self, first: str) -> bool:
         """Whether a bullet item whose first line is ``first`` asks: it opens with ``Q:``
@@ -1237,8 +1230,9 @@ class _FileParser:
         ends with a question mark that follows no term and colon (a question mark inside
         the line, ``- 系统故障？查错误日志``, or after a term, ``- **稳定性**：是偶然的吗？``,
         makes a point: the eighteenth trial)."""
-        if QUESTION_MARK.match(first) or _ASKER.match(first):
-            return True
+        marked = QUESTION_MARK.match(first) or _ASKER.match(first)
+        if marked:  # with a question after it: ``- 问题：`` over points is a label
+            return bool(first[marked.end() :].strip())
         if self.pattern and self.pattern.match(first):
             return True
         return ends_asking(first) and not _TERM.match(first)
@@ -1287,10 +1281,11 @@ class _FileParser:
             (at for at in (self.lazy_line(inline, width), _answer_marked(question)) if at),
             default=0,
         )
-        if not lazy and "\n" in question:
-            # ``- Q: 什么是协程`` then the answer on the next line: a marked question is its
-            # first line, as a ``Q:`` paragraph's is; else the lines up to a question mark.
-            lazy = 1 if QUESTION_MARK.match(question) else _asked_lines(question)
+        if not lazy and not answer_tokens and "\n" in question:
+            # Only without another answer: ``什么是缺页中断？`` / ``请结合 mmap 说明。`` over an
+            # answer paragraph is one question (the twenty-first trial), and so is a ``Q:``
+            # question wrapped over two lines.
+            lazy = _asked_lines(question)
         if lazy:
             # ``1. 问题`` then the answer on the next line, not indented (a lazy continuation
             # of the question's paragraph in CommonMark) or indented without a blank line
@@ -1574,8 +1569,9 @@ _TERM = re.compile(
 )
 
 
-#: A question's lead: ``追问：``, ``面试官问：``, ``题目：`` (a term and a colon that asks).
-_ASKER = re.compile(r"\s*(\*\*|__)?[^：:？?*_]{0,8}[问题](\*\*|__)?\s*[：:]")
+#: A question's lead: ``追问：``, ``面试官问：``, ``反问：`` (not any term ending in 问 or 题:
+#: ``缓存穿透问题：``, ``难题：`` make points, the twenty-first trial).
+_ASKER = re.compile(r"\s*(\*\*|__)?(?:面试官问|追问|反问|提问)(\*\*|__)?\s*[：:]")
 
 
 #: :attr:`_Answer.next_number` of a bullet list's last item: no numbered list goes on it.

@@ -946,14 +946,13 @@ class _FileParser:
             more = f" and {len(headings) - 4} more" if len(headings) > 4 else ""
             what = f"{len(headings)} heading(s) ({shown}{more})"
             title = title_question(self.headings)
-            if title is not None and title.level == len(common):  # one hint for one level
-                which = f"if '{common} {title.shown[:30]}' is the file's one question"
-            else:
-                which = f"{self.title_clause()}if the '{common}' headings are the questions"
-            hint = (
-                f"{which}, set question_level = {len(common)}; else set question_style "
-                "(heading, list, bold or qa)"
-            )
+            clause = self.title_clause(title)
+            if not (clause and title and title.level == len(common)):  # one hint a level
+                clause += (
+                    f"if the '{common}' headings are the questions, set question_level = "
+                    f"{len(common)}; "
+                )
+            hint = f"{clause}else set question_style (heading, list, bold or qa)"
         else:
             what, hint = "its text", "set question_style (list, bold or qa) or question_pattern"
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
@@ -1006,18 +1005,19 @@ class _FileParser:
         marks = "#" * level
         shown = ", ".join(f"'{marks} {h.shown[:24]}'" for h in found[:3])
         more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        clause = self.title_clause(title_question(self.headings))
         self.warn(
             found[0].line + 1,
             f"{len(found)} '{marks}' headings ({shown}{more}) have text under them that is in "
-            f"no question: {self.title_clause()}if they are the questions, set "
-            f"question_level = {level} in cardsmith.toml or the file's front matter",
+            f"no question: {clause}if they are the questions, set question_level = {level} in "
+            "cardsmith.toml or the file's front matter",
             "question-level",
         )
 
-    def title_clause(self) -> str:
-        """The start of a hint for a file whose first heading may be its one question
-        (:func:`~pipeline.shapes.title_question`): the level that reads it so; else ""."""
-        title = title_question(self.headings)
+    def title_clause(self, title: Heading | None) -> str:
+        """The start of a hint for a file whose first heading, ``title``, may be its one
+        question (:func:`~pipeline.shapes.title_question`): the level that reads it so;
+        "" without one, or when that level reads the questions already."""
         if title is None or title.level == self.q_level:
             return ""
         marks = "#" * title.level

@@ -78,6 +78,7 @@ from .shapes import (
     is_setext,
     is_toc,
     numbering,
+    paragraph_numbering,
     plain_text,
     strip_number,
     structure_problems,
@@ -927,6 +928,7 @@ class _FileParser:
                     "outside-question",
                 )
             self.level_hint()
+            self.numbered_hint()
             return
         headings = [
             f"{tok.markup} {plain_text(self.tokens[i + 1].children or ())}"
@@ -935,6 +937,7 @@ class _FileParser:
         ]
         if not headings and not self.stray:
             return
+        numbered = self.numbered_clause()[1]
         if headings:
             levels = [h.split(" ", 1)[0] for h in headings]
             # The level whose headings read as questions, if any (``## 为什么需要梯度裁剪？``
@@ -952,9 +955,10 @@ class _FileParser:
                     f"if the '{common}' headings are the questions, set question_level = "
                     f"{len(common)}; "
                 )
-            hint = f"{clause}else set question_style (heading, list, bold or qa)"
+            hint = f"{numbered}{clause}else set question_style (heading, list, bold or qa)"
         else:
-            what, hint = "its text", "set question_style (list, bold or qa) or question_pattern"
+            what = "its text"
+            hint = f"{numbered}else set question_style (list, bold or qa) or question_pattern"
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
         self.warn(
             first,
@@ -1013,6 +1017,38 @@ class _FileParser:
             "cardsmith.toml or the file's front matter",
             "question-level",
         )
+
+    def numbered_clause(self) -> tuple[int, str]:
+        """The start of a hint for a file whose text in no question holds two or more
+        paragraphs numbered as Markdown lists are not (``1、什么是 GIL？``): the
+        ``question_pattern`` that reads them as questions, and the 0-based line of the
+        first ((0, "") without them)."""
+        found: dict[str, list[int]] = {}
+        for at in self.stray:
+            pattern = paragraph_numbering(self.lines[at]) if at < len(self.lines) else None
+            if pattern is not None:
+                found.setdefault(pattern, []).append(at)
+        pattern, lines = max(found.items(), key=lambda kv: len(kv[1]), default=("", []))
+        if len(lines) < 2:
+            return 0, ""
+        shown = " ".join(self.lines[lines[0]].split())[:30]
+        return lines[0], (
+            f"if its {len(lines)} paragraphs numbered as '{shown}' are the questions, set "
+            f"question_pattern = '{pattern}'; "
+        )
+
+    def numbered_hint(self) -> None:
+        """One warning, at the first of them, when a file with questions has two or more
+        paragraphs in no question numbered as Markdown lists are not
+        (:meth:`numbered_clause`): each has a warning of its own, but none names the
+        setting that reads them."""
+        first, clause = self.numbered_clause()
+        if clause:
+            self.warn(
+                first + 1,
+                f"{clause[:-2]} in cardsmith.toml or the file's front matter",
+                "outside-question",
+            )
 
     def title_clause(self, title: Heading | None) -> str:
         """The start of a hint for a file whose first heading, ``title``, may be its one

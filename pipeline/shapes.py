@@ -122,6 +122,20 @@ def strip_number(text: str) -> str:
     return NUMBER.sub(lambda m: m.group(1) or "", text, count=1).strip()
 
 
+#: Numberings that open a paragraph, not a list (CommonMark 5.2 lists only ``1.`` and
+#: ``1)``): ``1、什么是 GIL？`` then its answer, as Chinese notes often ask. Each is the
+#: ``question_pattern`` that makes such paragraphs questions, which the hint of a file
+#: with none names (:func:`paragraph_numbering`). Not read as questions unasked: the
+#: same lines number the points of an answer (the twenty-second trial's public notes).
+PARAGRAPH_NUMBERINGS = (r"^\d+\s*、", r"^\d+\s*．", r"^[（(]\d+[)）]")
+_PARAGRAPH_NUMBERINGS = tuple(re.compile(p) for p in PARAGRAPH_NUMBERINGS)
+
+
+def paragraph_numbering(line: str) -> str | None:
+    """The entry of :data:`PARAGRAPH_NUMBERINGS` that ``line`` opens with (None: none)."""
+    return next((p.pattern for p in _PARAGRAPH_NUMBERINGS if p.match(line) is not None), None)
+
+
 #: A link a table of contents holds: to an in-page anchor, or to a note file (``a.md``,
 #: ``./深度学习/cnn.md#卷积``), not to the web.
 _TOC_LINK = re.compile(r"#|(?![a-z][a-z0-9+.-]*:|//)[^#?]*\.md(?:[#?]|$)", re.IGNORECASE)

@@ -950,7 +950,10 @@ class _FileParser:
             what = f"{len(headings)} heading(s) ({shown}{more})"
             title = title_question(self.headings)
             clause = self.title_clause(title)
-            if not (clause and title and title.level == len(common)):  # one hint a level
+            # One hint a level; none for a lone title over numbered paragraphs (it asks
+            # nothing, and would take them all as its answer).
+            lone = numbered and len(headings) == 1 and not asking
+            if not lone and not (clause and title and title.level == len(common)):
                 clause += (
                     f"if the '{common}' headings are the questions, set question_level = "
                     f"{len(common)}; "

@@ -20,6 +20,7 @@ from typing import Any
 from .config import Config
 from .errors import Diagnostic
 from .records import Card
+from .render import markdown
 
 #: Fonts every sheet falls back to for emoji and symbols (scripts/system-deps.sh installs it).
 EMOJI_FONTS = ("Noto Color Emoji",)
@@ -159,6 +160,11 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
             code.setdefault(path, set()).update(block.code)
     for path in sorted(prose.keys() | code.keys()):
         missing = {ch for ch in _printable(prose.get(path, ())) if ord(ch) not in text}
+        # The Markdown holds its code too: a character the code font has is missing only
+        # where it stands outside code (``⌊x⌋`` in backticks is drawn in DejaVu Sans Mono).
+        in_code = {ch for ch in missing if ord(ch) in mono}
+        if in_code:
+            missing -= in_code - _outside_code([c for c in cards if c.source.path == path])
         missing |= {ch for ch in _printable(code.get(path, ())) if ord(ch) not in mono}
         for ch in sorted(missing):
             name = unicodedata.name(ch, "")
@@ -176,6 +182,25 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
                 ),
                 "font-coverage",
             )
+
+
+def _outside_code(cards: Sequence[Card]) -> set[str]:
+    """The characters of ``cards``' questions, answers and decks that stand outside code
+    spans and code blocks, as markdown-it reads them (the PDF prints code in the code
+    fonts). Only asked for the files with a character the text fonts lack: parsing costs."""
+    found: set[str] = set()
+    for card in cards:
+        found.update(*card.deck.parts)
+        for source in (card.question, card.answer):
+            for token in markdown().parse(source):
+                for child in token.children or ():
+                    if child.type not in _CODE_TOKENS:
+                        found.update(child.content)
+    return found
+
+
+#: Token types whose text the PDF prints in the code fonts.
+_CODE_TOKENS = frozenset({"code_inline", "fence", "code_block"})
 
 
 def _holds_nul(root: Path, path: str, line: int) -> bool:

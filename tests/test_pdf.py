@@ -230,6 +230,25 @@ def test_a_character_no_font_covers_is_a_content_error_at_its_line(tmp_path: Pat
     build(load_config(content, out=tmp_path / "j", formats=("json",)))
 
 
+def test_a_character_only_the_code_font_has_prints_in_code_and_is_an_error_in_prose(
+    tmp_path: Path,
+) -> None:
+    # ⌊ (U+230A) is in DejaVu Sans Mono, not in Noto Sans CJK (the twenty-second trial:
+    # a LeetCode note's `⌊x⌋` stopped its build).
+    assert ord("⌊") not in fontcheck._covered(("Noto Sans CJK SC",))
+    content = tmp_path / "content"
+    content.mkdir()
+    note = content / "n.md"
+    note.write_text("## s\n#### 1. 下取整？\n\n写作 `⌊x⌋`：\n\n```\nfloor = ⌊x⌋\n```\n", "utf-8")
+    out = _build_pdf(content, tmp_path / "o")
+    assert _poppler("pdftotext", out).count("⌊x⌋") == 2
+    note.write_text("## s\n#### 1. 下取整？\n\n写作 `⌊x⌋`，读作 ⌊ 与 ⌋。\n", "utf-8")
+    with pytest.raises(ContentError) as err:
+        _build_pdf(content, tmp_path / "p")
+    assert {(d.line, d.code) for d in err.value.diagnostics} == {(4, "font-coverage")}
+    assert {d.message.split()[4] for d in err.value.diagnostics} == {"U+230A", "U+230B"}
+
+
 def test_font_check_names_a_font_that_is_not_installed(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
     with pytest.raises(EnvironmentProblem, match="'No Such Font Sans' is not installed"):

@@ -18,6 +18,7 @@ from . import pdflimits, rawhtml
 from .cjk import LINE_BREAKS
 from .errors import Severity
 from .render import MAX_LEVELS
+from .shapes import NUMBER, asks
 
 Finding = tuple[int, Severity, str, str]
 
@@ -94,6 +95,55 @@ def fences(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
                     f"or quote on line {end}",
                     "unclosed-fence",
                 )
+
+
+#: A line of a fence's code that reads as the notes' Markdown: a heading of level 2 or
+#: more (``# x`` is a comment in Python, shell, YAML), or a fence opened with a language,
+#: which no code block holds unless its own fence is longer.
+_MARKDOWN_HEADING = re.compile(r" {0,3}(#{2,6})[ \t]+(\S.*)")
+_FENCE_OPENING = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*[A-Za-z]")
+#: Fences that show Markdown on purpose.
+_MARKDOWN_INFO = frozenset({"markdown", "md", "gfm", "commonmark", "text", "txt", "plain"})
+
+
+def swallowed_questions(tokens: Sequence[Token], lines: Sequence[str]) -> Iterator[Finding]:
+    """A fence whose code holds lines that read as the notes' Markdown: headings that ask
+    or are numbered (``## 2. 什么是 B？``), fences opened with a language. Most often an
+    earlier fence was left open and a later closing line closed it, and the questions
+    between are code, with no other word (the twenty-second trial: 17 questions of one
+    public note gone so)."""
+    for tok in tokens:
+        if tok.type != "fence" or not tok.map:
+            continue
+        if tok.info.strip().lower() in _MARKDOWN_INFO:
+            continue
+        start, end = tok.map
+        marker = tok.markup[0]
+        found = [
+            i
+            for i in range(start + 1, min(end, len(lines)) - 1)
+            if _reads_as_markdown(lines[i], marker)
+        ]
+        if found:
+            shown = " ".join(lines[found[0]].split())[:40]
+            more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+            yield (
+                start + 1,
+                "warning",
+                f"the code block opened here runs to line {end} and holds lines that read as "
+                f"Markdown: line {found[0] + 1} '{shown}'{more}; if it was meant to end "
+                "before them, close it there (they are code now, not questions)",
+                "fence-swallows",
+            )
+
+
+def _reads_as_markdown(line: str, marker: str) -> bool:
+    """Whether a line of code reads as the notes' Markdown (:func:`swallowed_questions`)."""
+    heading = _MARKDOWN_HEADING.match(line)
+    if heading:
+        return asks(heading.group(2)) or NUMBER.match(heading.group(2)) is not None
+    opened = _FENCE_OPENING.match(line)
+    return opened is not None and opened.group(1)[0] == marker
 
 
 def _inline_line(tok: Token, child_index: int) -> int:
@@ -275,6 +325,7 @@ def too_deep(tokens: Sequence[Token], _lines: Sequence[str]) -> Iterator[Finding
 #: Every scan, in order.
 SCANS = (
     fences,
+    swallowed_questions,
     unclosed_html,
     raw_html,
     unclosed_math,

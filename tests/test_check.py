@@ -48,6 +48,7 @@ def test_check_writes_nothing(tmp_path: Path) -> None:
         ("raw_html", "warning", "raw-html"),
         ("unanswered", "warning", "unanswered"),
         ("fence_list_indent", "warning", "fence-indent"),
+        ("fence_swallows", "warning", "fence-swallows"),
         ("fence_unknown_language", "warning", "fence-language"),
         ("unclosed_math", "warning", "unclosed-math"),
         ("remote_image", "warning", "remote-image"),

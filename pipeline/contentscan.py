@@ -119,6 +119,9 @@ def swallowed_questions(tokens: Sequence[Token], lines: Sequence[str]) -> Iterat
             continue
         start, end = tok.map
         marker = tok.markup[0]
+        last = lines[end - 1] if 0 < end <= len(lines) else ""
+        if end - start < 2 or not _fence_line(last, marker, len(tok.markup)):
+            continue  # never closed: :func:`fences` says all that follows is swallowed
         found = [
             i
             for i in range(start + 1, min(end, len(lines)) - 1)

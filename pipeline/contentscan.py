@@ -261,7 +261,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 #: Invisible characters that change what text shows or matches: zero-width spaces and
 #: joiners a web page left, bidirectional overrides and isolates. Not U+200D, which joins
 #: the emoji of a sequence (👨‍💻).
-_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _HOLDS_TEXT = frozenset({"inline", "fence", "code_block", "html_block"})
 
 
@@ -299,7 +299,7 @@ def invisible_characters(tokens: Sequence[Token], lines: Sequence[str]) -> Itera
     """An invisible character in a block (a zero-width space pasted from a web page, a
     right-to-left override): the card shows nothing of it, but it changes what the text
     shows around it, or what a search or the duplicate check matches (the twelfth trial)."""
-    for line, char in _first_in_each_block(tokens, lines, _INVISIBLE):
+    for line, char in _first_in_each_block(tokens, lines, INVISIBLE):
         name = unicodedata.name(char, "").lower()
         yield (
             line + 1,

@@ -1424,6 +1424,11 @@ class _FileParser:
         whose images and links are judged the same today, is taken as it was, with the
         diagnostics its compile made.
         """
+        if not contentscan.INVISIBLE.sub("", question).strip():
+            # Zero-width spaces alone (pasted from a web page): a card with an empty front.
+            self.skipped += 1
+            self.warn(line, "question has no visible text; skipped", "empty-question")
+            return
         made_from = _CardSource(
             question, children, line, answer_md, answer_tokens, inline, self.deck()
         )

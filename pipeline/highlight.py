@@ -26,6 +26,11 @@ LIGHT_STYLE = "friendly"
 DARK_STYLE = "monokai"
 
 _FORMATTER = HtmlFormatter(nowrap=True, cssclass=CSS_CLASS)
+#: Characters of code coloured at most: a longer block is shown plain and not checked.
+#: Lexing makes an object a token: a 3.6 MB line of Python took 20 s and 2.4 GB to
+#: colour (the twenty-second trial); 100,000 characters take a fraction of a second, and
+#: are as much as the PDF prints of one answer (``pdflimits.MAX_ANSWER_CHARS``).
+MAX_COLOURED = 100_000
 
 
 @lru_cache(maxsize=1)

@@ -51,6 +51,7 @@ from .cjk import LINE_BREAKS
 from .config import Config
 from .errors import Diagnostic, Severity
 from .highlight import (
+    MAX_COLOURED,
     detect_language,
     fence_language,
     highlight,
@@ -1552,18 +1553,27 @@ class _FileParser:
             else ""
         )
         tok.meta["language"] = language
+        huge = len(tok.content) > MAX_COLOURED
+        coloured = "" if huge else language
         # A block longer than the PDF prints is lexed for Typst only as far as it is printed.
-        cut = _printed_code(tok.content, language) if self.typst is not None else None
+        cut = _printed_code(tok.content, coloured) if self.typst is not None else None
         whole = self.typst is not None and cut is None
-        tok.meta["html"], typst = highlight(tok.content, language, whole)
+        tok.meta["html"], typst = highlight(tok.content, coloured, whole)
         if self.typst is not None:
             tok.meta["typst"] = typst if cut is None else cut
+        if huge:
+            self.warn(
+                tok.map[0] + 1,
+                f"code block of {len(tok.content):,} characters is shown without colours and "
+                f"not checked (at most {MAX_COLOURED:,})",
+                "code-size",
+            )
         if not fenced:
             return None
         fence_line = tok.map[0] + 1
         if written and not known_language(written):
             self.warn(fence_line, unknown_language_message(written), "fence-language")
-        problem = codecheck.check(language, tok.content)
+        problem = None if huge else codecheck.check(language, tok.content)
         error = (fence_line + problem[0], problem[1]) if problem else None
         # An empty fence has no language to name: nothing to warn about.
         unnamed = not written and bool(tok.content.strip())

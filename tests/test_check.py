@@ -204,3 +204,25 @@ def test_an_image_that_is_a_named_pipe_is_refused_at_its_line_not_waited_for(
     result = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr  # an error in the notes
     assert "n.md:5: error: cannot read image 'a.png': not a file (a named pipe" in result.stdout
+
+
+def test_a_code_block_too_long_to_colour_is_shown_plain_and_said(tmp_path: Path) -> None:
+    # A 3.6 MB line of Python took 20 s and 2.4 GB to colour (the twenty-second trial).
+    from pipeline.highlight import MAX_COLOURED
+
+    def note(question: str, code: str) -> str:
+        return f"## s\n\n#### 1. {question}\n\n```python\n{code}\n```\n"
+
+    fits = "x = 1\n" * ((MAX_COLOURED - 1) // 6)
+    huge = fits + "x = (\n" * 10  # longer, and no longer Python
+    assert len(fits) <= MAX_COLOURED < len(huge)
+    (tmp_path / "a.md").write_text(note("长但着色？", fits), "utf-8")
+    (tmp_path / "b.md").write_text(note("太长不着色？", huge), "utf-8")
+    result = check(load_config(tmp_path, formats=("json",))).collection
+    coloured, plain = result.cards
+    assert 'data-lang="python"' in coloured.answer_html
+    assert '<pre class="highlight"><code>x = 1\n' in plain.answer_html
+    (said,) = result.diagnostics  # no syntax check of the long one
+    assert (said.path, said.line, said.code) == ("b.md", 5, "code-size")
+    # The block's code ends with its last line's line break.
+    assert said.message.startswith(f"code block of {len(huge) + 1:,} characters is shown")

@@ -38,6 +38,26 @@ REMOVED = frozenset(
     }
 )
 
+#: Every element name of HTML (the living standard's, and the obsolete ones browsers still
+#: know). A tag of another name in a note (``List<String>``, ``<cache/>`` of a pasted XML
+#: configuration) is no markup its author meant: it is shown as written
+#: (:func:`pipeline.render.unknown_tags_as_text`), where a browser would hide it and its
+#: text (the twenty-second trial).
+ELEMENTS = frozenset(
+    {
+        *TAGS,
+        *REMOVED,
+        *("address", "area", "article", "aside", "bdi", "bdo", "body", "button", "data"),
+        *("datalist", "dfn", "dialog", "fieldset", "figcaption", "figure", "footer"),
+        *("head", "header", "hgroup", "html", "input", "label", "legend", "main", "map"),
+        *("menu", "meter", "nav", "optgroup", "option", "output", "param", "picture"),
+        *("progress", "rp", "rt", "ruby", "samp", "search", "section", "slot", "title"),
+        *("time", "track", "var", "wbr", "acronym", "basefont", "bgsound", "blink", "dir"),
+        *("isindex", "keygen", "listing", "marquee", "menuitem", "multicol", "nextid"),
+        *("nobr", "noembed", "noframes", "plaintext", "rb", "rtc", "spacer", "xmp"),
+    }
+)
+
 #: Attributes kept, per tag (the renderers' own markup needs ``class`` and ``data-lang``).
 ATTRIBUTES: Mapping[str, frozenset[str]] = {
     "img": frozenset({"src", "alt", "width", "height", "title"}),
@@ -141,7 +161,11 @@ def problems(fragment: str) -> Iterator[tuple[int, str]]:
                 f"<{tag.name}> is removed with its content: it could run or load something",
             )
         elif tag.name not in TAGS and tag.name[0] not in "/!":
-            yield tag.line, f"<{tag.name}> is not kept (its text is): only harmless markup is"
+            yield (
+                tag.line,
+                f"<{tag.name}> is not kept (the text inside it is): only harmless markup is; "
+                "put it in backticks to show it as code",
+            )
         for name, value in tag.attrs:
             if name.startswith("on"):
                 yield tag.line, f"the {name} handler of <{tag.name}> is removed: it would run code"

@@ -75,6 +75,30 @@ def _image(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any
     return f'<img src="{escape_attr(url)}" alt="{alt}">'
 
 
+#: The element name of a start or end tag (None for a comment, ``<!DOCTYPE>``, ``<?…?>``).
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+
+
+def _unknown_tag(html: str) -> bool:
+    """Whether raw HTML opens with a tag of no HTML element (``<String>``, ``</cache>``)."""
+    found = _TAG_NAME.match(html)
+    return found is not None and found.group(1).lower() not in rawhtml.ELEMENTS
+
+
+def unknown_tags_as_text(state: Any) -> None:
+    """A markdown-it core rule: raw HTML that opens with a tag of no HTML element
+    (:data:`~pipeline.rawhtml.ELEMENTS`) is shown as written: an inline tag as text
+    (``List<String>``), an HTML block (an XML configuration pasted without a fence) as
+    code. CommonMark reads any tag name as raw HTML (section 6.6), and a card showed
+    ``List`` and nothing of ``<cache></cache>`` (the twenty-second trial)."""
+    for tok in state.tokens:
+        if tok.type == "html_block" and _unknown_tag(tok.content.lstrip()):
+            tok.type, tok.tag = "code_block", "code"
+        for child in tok.children or ():
+            if child.type == "html_inline" and _unknown_tag(child.content):
+                child.type = "text"
+
+
 #: Levels of block tokens markdown-it reads (its ``maxNesting``): a list item takes two, a
 #: block quote one. Deeper lines are skipped without a word (the commonmark preset's 20
 #: lost the tenth list inside a list: the eleventh trial), so the scans say so
@@ -91,6 +115,7 @@ def markdown() -> MarkdownIt:
     md.use(cjk_friendly)
     md.use(mathmd.math_plugin)
     md.use(image_forms)
+    md.core.ruler.after("inline", "unknown_tags_as_text", unknown_tags_as_text)
     md.add_render_rule("html_block", _raw_html)
     md.add_render_rule("html_inline", _raw_html)
     md.add_render_rule("fence", _code)

@@ -7,10 +7,10 @@ state them when the guess is wrong:
 1. heading questions: ``#### N. question`` under section headings (chapter and outline
    numbering, ``Q1:``, or unnumbered headings that read as questions); the answer is
    everything up to the next heading of the same or a higher level;
-2. list questions: a top-level ordered list (not one of points, ``1. **术语**：…``), or a
-   bullet list most of whose items ask (a question mark, a ``Q:``); each item's first
-   line is the question, everything after it up to the next item the answer (indented
-   or not);
+2. list questions: a top-level ordered list (not one of points, ``1. **术语**：…``,
+   ``1. 一句陈述。``), or a bullet list most of whose items ask (a question mark, a
+   ``Q:``); each item's first line is the question, everything after it up to the next
+   item the answer (indented or not);
 3. paragraph questions: ``Q:``/``问：`` paragraphs and bold-line paragraphs; the answer
    runs to the next question or heading.
 
@@ -1236,19 +1236,25 @@ class _FileParser:
 
     def makes_points(self, start: int, end: int) -> bool:
         """Whether the top-level numbered list ``tokens[start:end]`` states points rather
-        than asks: it starts at 1, and each of its items opens with a term and a colon
-        (``1. **更多数据**：最有效的手段``) without ending with a question mark. It is then
+        than asks: it starts at 1, and each of its items, without ending with a question
+        mark, opens with a term and a colon (``1. **更多数据**：最有效的手段``) or is one line
+        that ends a sentence, with nothing under it (``1. 一块很小的内存。``). It is then
         text in no question, or the answer of a list question before it that has none (the
-        eighteenth trial found such lists read as hundreds of questions). A list numbered
-        on from another (``3.``) is read as that one was."""
+        eighteenth trial found such lists read as hundreds of questions, the twenty-second
+        the points under a heading that asks). A list numbered on from another (``3.``) is
+        read as that one was."""
         tokens = self.tokens
         if int(tokens[start].attrGet("start") or 1) != 1:
             return False
-        for item, _ in _blocks(tokens, start + 1, end - 1):
+        for item, item_end in _blocks(tokens, start + 1, end - 1):
             if tokens[item + 1].type != "paragraph_open":
                 return False
-            first = tokens[item + 2].content.split("\n", 1)[0]
-            if not _TERM.match(first) or ends_asking(first):
+            text = tokens[item + 2].content
+            first = text.split("\n", 1)[0]
+            if ends_asking(first):
+                return False
+            alone = item + 4 == item_end - 1 and "\n" not in text  # one line, nothing under
+            if not _TERM.match(first) and not (alone and _STATES.search(first)):
                 return False
         return True
 
@@ -1622,6 +1628,9 @@ _TERM = re.compile(
     r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*(?:：|:(?=\s|$))(?!\s*(\*\*|__)?[“\"「『])"
 )
 
+
+#: The end of a sentence that states (``。``, ``！``, ``.``), maybe in emphasis or brackets.
+_STATES = re.compile(r"[。！!.；;][*_”’」』）)\]]*\s*$")
 
 #: A question's lead: ``追问：``, ``面试官问：``, ``反问：`` (not any term ending in 问 or 题:
 #: ``缓存穿透问题：``, ``难题：`` make points, the twenty-first trial).

@@ -759,7 +759,7 @@ class _FileParser:
             if self.sections and self.sections[-1][1].lower() in NOT_QUESTIONS:
                 self.unplaced(start)  # a bibliography or contents section asks nothing
                 continue
-            if growing and growing.next_number == 0:
+            if growing and growing.next_number == 0 and not self.answered_asks(start, end):
                 self.grow(growing, start, end)  # a paragraph question's answer goes on
             elif kind == "ordered_list_open" and self.lists and not self.makes_points(start, end):
                 number = int(tok.attrGet("start") or 1)
@@ -1255,6 +1255,23 @@ class _FileParser:
                 return False
             alone = item + 4 == item_end - 1 and "\n" not in text  # one line, nothing under
             if not _TERM.match(first) and not (alone and _STATES.search(first)):
+                return False
+        return True
+
+    def answered_asks(self, start: int, end: int) -> bool:
+        """Whether the block ``tokens[start:end]`` is a numbered list of questions each
+        answered under it (``1. 什么是缓存穿透？`` over an indented answer): after a ``Q:``
+        or bold question's answer, it starts questions of its own, where other blocks go
+        on with that answer (a later list of questions was swallowed into the answer of
+        the ``问：`` above it without a word: the twenty-second trial). Questions in an
+        answer with nothing under them (``面试官可能追问：1. …？``) stay in it."""
+        tokens = self.tokens
+        if tokens[start].type != "ordered_list_open" or not self.lists:
+            return False
+        for item, item_end in _blocks(tokens, start + 1, end - 1):
+            if tokens[item + 1].type != "paragraph_open" or item + 4 >= item_end - 1:
+                return False  # no question text first, or nothing under it
+            if not ends_asking(tokens[item + 2].content.split("\n", 1)[0]):
                 return False
         return True
 

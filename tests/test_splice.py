@@ -285,9 +285,13 @@ def test_a_stretch_of_a_loose_list_that_reads_tight_alone_is_read_whole(
 
 
 def test_a_list_that_becomes_an_answer_is_not_taken_item_by_item(tmp_path: Path) -> None:
-    # With "Q:" above it, the whole list answers that question: none of its items asks.
-    text = "## 节\n\n1. 问题一？\n\n   答案一。\n\n2. 问题二？\n\n   答案二。\n"
-    _, after = _spliced(tmp_path / "notes.md", text, text.replace("## 节\n", "## 节\n\nQ: 问？\n"))
+    # With "Q:" above it, the whole list answers that question: none of its items asks
+    # (a list whose items ask, each answered under it, would start questions of its own).
+    text = "## 节\n\n1. 要点一\n\n   说明一。\n\n2. 要点二\n\n   说明二。\n"
+    before, after = _spliced(
+        tmp_path / "notes.md", text, text.replace("## 节\n", "## 节\n\nQ: 问？\n")
+    )
+    assert [card.question for card in before.cards] == ["要点一", "要点二"]
     assert [card.question for card in after.cards] == ["问？"]
 
 

@@ -64,11 +64,13 @@ from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
 from .records import Card, CodeBlock, Deck, ListAt, ParsedFile, Shape, Source, Target, Unit
 from .render import markdown, render_blocks, render_inline
 from .shapes import (
+    ANSWER_LABELS,
     ANSWER_MARK,
     BOLD_LINE,
     CHAPTER,
     NOT_QUESTIONS,
     NUMBER,
+    QUESTION_LABELS,
     QUESTION_MARK,
     Heading,
     as_strings,
@@ -930,6 +932,10 @@ class _FileParser:
                 )
             self.level_hint()
             self.numbered_hint()
+            # From the headings a splice keeps too: the tokens are only those it read.
+            labels = self.labels([f"{'#' * h.level} {h.shown}" for h in self.headings])
+            if labels and self.stray:
+                self.warn(self.stray[0] + 1, _LABELS_HINT.format(labels), "outside-question")
             return
         headings = [
             f"{tok.markup} {plain_text(self.tokens[i + 1].children or ())}"
@@ -959,17 +965,33 @@ class _FileParser:
                     f"if the '{common}' headings are the questions, set question_level = "
                     f"{len(common)}; "
                 )
-            hint = f"{numbered}{clause}else set question_style (heading, list, bold or qa)"
+            hint = (
+                f"{numbered}{clause}else set question_style (heading, list, bold or qa) "
+                "in cardsmith.toml or the file's front matter"
+            )
+            labels = self.labels(headings)
+            if labels:
+                hint = _LABELS_HINT.format(labels)
         else:
             what = "its text"
-            hint = f"{numbered}else set question_style (list, bold or qa) or question_pattern"
+            hint = (
+                f"{numbered}else set question_style (list, bold or qa) or question_pattern "
+                "in cardsmith.toml or the file's front matter"
+            )
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
-        self.warn(
-            first,
-            f"no question recognised in {what}; {hint} "
-            "in cardsmith.toml or the file's front matter",
-            "no-questions",
-        )
+        self.warn(first, f"no question recognised in {what}; {hint}", "no-questions")
+
+    @staticmethod
+    def labels(headings: list[str]) -> str:
+        """The first heading that labels a question's text and the first that labels its
+        answer (``'# 题目' and '# 参考答案'``), when ``headings`` (as written, marks and
+        text) hold both; "" otherwise."""
+
+        def first(table: frozenset[str]) -> str:
+            return next((h for h in headings if h.split(" ", 1)[-1].lower() in table), "")
+
+        asked, answered = first(QUESTION_LABELS), first(ANSWER_LABELS)
+        return f"'{asked}' and '{answered}'" if asked and answered else ""
 
     def footnotes(self) -> None:
         """A warning at each footnote (``[^1]: …``): CommonMark reads it as a link reference
@@ -1645,6 +1667,13 @@ _TERM = re.compile(
     r"\s*(\*\*|__)?[^：:？?*_]{1,24}(\*\*|__)?\s*(?:：|:(?=\s|$))(?!\s*(\*\*|__)?[“\"「『])"
 )
 
+
+#: The hint for a file whose headings label a question's parts (:meth:`_FileParser.labels`).
+_LABELS_HINT = (
+    "its headings {} label a question's parts, and no setting reads that: a heading is "
+    "read as its question's own text; write each question as a heading ('## 为什么…？') "
+    "with its answer under it"
+)
 
 #: The end of a sentence that states (``。``, ``！``, ``.``), maybe in emphasis or brackets.
 _STATES = re.compile(r"[。！!.；;][*_”’」』）)\]]*\s*$")

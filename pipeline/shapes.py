@@ -86,6 +86,19 @@ NOT_QUESTIONS = frozenset(
     }
 )
 
+#: Headings that label a question's parts rather than ask it (``# 题目`` over the question's
+#: text, ``# 参考答案`` over its answer), by lower-cased text: a layout no setting reads
+#: (a heading is its question's text), which the hint of a file with no question names
+#: instead of a question level that would make "题目" a question (the twenty-second
+#: trial: a bank of 926 such files).
+QUESTION_LABELS = frozenset(
+    {"题目", "题目描述", "问题", "问题描述", "题干", "question", "problem", "description"}
+)
+ANSWER_LABELS = frozenset(
+    {"答案", "参考答案", "标准答案", "参考作答", "解答", "解析", "思路", "解题思路", "answer"}
+    | {"solution"}
+)
+
 #: ``question_style`` values: what may open a question.
 STYLES = ("auto", "heading", "list", "bold", "qa")
 

@@ -1349,10 +1349,10 @@ class _FileParser:
         if not blocks:
             return None  # an empty item (``32. ``) is no question
         first_start = blocks[0][0]
-        if self.tokens[first_start].type != "paragraph_open":
-            self.warn(
-                item.map[0] + 1, "list item has no question text before its answer", "no-question"
-            )
+        # ``1. ##### 引擎不支持事务`` over its answer: the heading is the question's text.
+        if self.tokens[first_start].type not in ("paragraph_open", "heading_open"):
+            after = " before its answer" if len(blocks) > 1 else ""
+            self.warn(item.map[0] + 1, f"list item has no question text{after}", "no-question")
             return None
         inline = self.tokens[first_start + 1]
         rest = blocks[1:]

@@ -972,6 +972,15 @@ class _FileParser:
             labels = self.labels(headings)
             if labels:
                 hint = _LABELS_HINT.format(labels)
+                top = min(len(level) for level in levels)
+                titles = [h for h, level in zip(headings, levels, strict=True) if len(level) == top]
+                label = titles[0].split(" ", 1)[-1].lower() in QUESTION_LABELS | ANSWER_LABELS
+                if len(titles) == 1 and headings[0] == titles[0] and not label:
+                    # ``# 剑指 Offer 7. 重建二叉树`` over ``## 题目描述``: the title asks.
+                    hint += (
+                        f"; or set question_level = {top} (cardsmith.toml or front matter) "
+                        f"to make '{titles[0][:30]}' the question, all below it its answer"
+                    )
         else:
             what = "its text"
             hint = (
@@ -1670,9 +1679,8 @@ _TERM = re.compile(
 
 #: The hint for a file whose headings label a question's parts (:meth:`_FileParser.labels`).
 _LABELS_HINT = (
-    "its headings {} label a question's parts, and no setting reads that: a heading is "
-    "read as its question's own text; write each question as a heading ('## 为什么…？') "
-    "with its answer under it"
+    "its headings {} label a question's parts, which no setting reads (a heading is its "
+    "question's text): write each question as a heading with its answer under it"
 )
 
 #: The end of a sentence that states (``。``, ``！``, ``.``), maybe in emphasis or brackets.

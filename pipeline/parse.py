@@ -969,18 +969,7 @@ class _FileParser:
                 f"{numbered}{clause}else set question_style (heading, list, bold or qa) "
                 "in cardsmith.toml or the file's front matter"
             )
-            labels = self.labels(headings)
-            if labels:
-                hint = _LABELS_HINT.format(labels)
-                top = min(len(level) for level in levels)
-                titles = [h for h, level in zip(headings, levels, strict=True) if len(level) == top]
-                label = titles[0].split(" ", 1)[-1].lower() in QUESTION_LABELS | ANSWER_LABELS
-                if len(titles) == 1 and headings[0] == titles[0] and not label:
-                    # ``# 剑指 Offer 7. 重建二叉树`` over ``## 题目描述``: the title asks.
-                    hint += (
-                        f"; or set question_level = {top} (cardsmith.toml or front matter) "
-                        f"to make '{titles[0][:30]}' the question, all below it its answer"
-                    )
+            hint = self.labels_hint(headings) or hint
         else:
             what = "its text"
             hint = (
@@ -989,6 +978,23 @@ class _FileParser:
             )
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
         self.warn(first, f"no question recognised in {what}; {hint}", "no-questions")
+
+    def labels_hint(self, headings: list[str]) -> str:
+        """The hint for a file with no question whose ``headings`` (as written) label a
+        question's parts (:meth:`labels`), with the level of a lone title above them
+        (``# 剑指 Offer 7. 重建二叉树`` over ``## 题目描述``: the title asks); "" otherwise."""
+        labels = self.labels(headings)
+        if not labels:
+            return ""
+        levels = [len(h.split(" ", 1)[0]) for h in headings]
+        titles = [h for h, level in zip(headings, levels, strict=True) if level == min(levels)]
+        label = titles[0].split(" ", 1)[-1].lower() in QUESTION_LABELS | ANSWER_LABELS
+        if len(titles) > 1 or headings[0] != titles[0] or label:
+            return _LABELS_HINT.format(labels)
+        return _LABELS_HINT.format(labels) + (
+            f"; or set question_level = {min(levels)} (cardsmith.toml or front matter) to "
+            f"make '{titles[0][:30]}' the question, all below it its answer"
+        )
 
     @staticmethod
     def labels(headings: list[str]) -> str:

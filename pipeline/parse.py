@@ -83,6 +83,7 @@ from .shapes import (
     numbering,
     paragraph_numbering,
     plain_text,
+    sets_task,
     strip_number,
     structure_problems,
     title_question,
@@ -965,16 +966,17 @@ class _FileParser:
                     f"if the '{common}' headings are the questions, set question_level = "
                     f"{len(common)}; "
                 )
+            ifs = f"{numbered}{clause}"
             hint = (
-                f"{numbered}{clause}else set question_style (heading, list, bold or qa) "
+                f"{ifs}{'else ' if ifs else ''}set question_style (heading, list, bold or qa) "
                 "in cardsmith.toml or the file's front matter"
             )
             hint = self.labels_hint(headings) or hint
         else:
             what = "its text"
             hint = (
-                f"{numbered}else set question_style (list, bold or qa) or question_pattern "
-                "in cardsmith.toml or the file's front matter"
+                f"{numbered}{'else ' if numbered else ''}set question_style (list, bold or qa) "
+                "or question_pattern in cardsmith.toml or the file's front matter"
             )
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
         self.warn(first, f"no question recognised in {what}; {hint}", "no-questions")
@@ -1283,15 +1285,15 @@ class _FileParser:
         tokens = self.tokens
         if int(tokens[start].attrGet("start") or 1) != 1:
             return False
-        for item, item_end in _blocks(tokens, start + 1, end - 1):
+        items = list(_blocks(tokens, start + 1, end - 1))
+        for item, item_end in items:
             if tokens[item + 1].type != "paragraph_open":
                 return False
             text = tokens[item + 2].content
             first = text.split("\n", 1)[0]
             if ends_asking(first):
                 return False
-            alone = item + 4 == item_end - 1 and "\n" not in text  # one line, nothing under
-            if not _TERM.match(first) and not (alone and _STATES.search(first)):
+            if not _TERM.match(first) and not (len(items) > 1 and _states(text, item, item_end)):
                 return False
         return True
 
@@ -1691,6 +1693,15 @@ _LABELS_HINT = (
 
 #: The end of a sentence that states (``。``, ``！``, ``.``), maybe in emphasis or brackets.
 _STATES = re.compile(r"[。！!.；;][*_”’」』）)\]]*\s*$")
+
+
+def _states(text: str, item: int, item_end: int) -> bool:
+    """Whether a list item (``tokens[item:item_end]``, its paragraph's text ``text``)
+    states: one line ending a sentence, nothing under it, no question word (``区别``),
+    no task (``简述…。``: a bank of questions the twenty-third trial found read as points)."""
+    alone = item + 4 == item_end - 1 and "\n" not in text  # one line, nothing under it
+    return alone and _STATES.search(text) is not None and not asks(text) and not sets_task(text)
+
 
 #: A question's lead: ``追问：``, ``面试官问：``, ``反问：`` (not any term ending in 问 or 题:
 #: ``缓存穿透问题：``, ``难题：`` make points, the twenty-first trial).

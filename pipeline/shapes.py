@@ -69,6 +69,19 @@ _ASKING = re.compile(
     re.IGNORECASE,
 )
 
+#: Verbs that set a task rather than state (``简述…。``, ``说一下…。``, ``请解释…。``): a line
+#: opening with one asks, however it ends (the twenty-third trial's question banks).
+_TASK = re.compile(
+    r"\s*(?:\*\*|__)?\s*(?:请|简述|简要|简单说|说一下|说说|说明一下|介绍|谈谈|谈一谈|讲讲|讲一下"
+    r"|解释|描述|列举|比较|阐述|论述|分析一下|举例|手写|手撕|写一个|写出|设计一个)"
+)
+
+
+def sets_task(text: str) -> bool:
+    """True when ``text`` opens with a verb that sets a task (:data:`_TASK`)."""
+    return _TASK.match(text) is not None
+
+
 #: Heading titles that never ask (a table of contents, a bibliography), by lower-cased text.
 NOT_QUESTIONS = frozenset(
     {

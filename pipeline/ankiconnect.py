@@ -30,6 +30,7 @@ from .identity import refuse_changed_lock
 from .lastpackage import forget_last_package
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook
 from .report import renamed_in
+from .safeguards import refuse_collection_orphans
 from .sync import SyncResult, lock_after, notes_for, record_ids
 from .syncplan import (
     ORPHAN_TAG,
@@ -274,8 +275,10 @@ def sync(
     orphans = [e.id for e in identity.lock_file.orphans]
     plan = make_plan(want, state, force=force, delete_orphans=delete_orphans, lock_orphans=orphans)
     if not dry_run:
-        # A lock restored meanwhile: Anki untouched.
+        # A lock restored meanwhile, or a wrong notes folder: Anki untouched.
         refuse_changed_lock(config.lock_path, identity, "sync")
+        found = len(want.notes)
+        refuse_collection_orphans(plan, state, url, found, config.allow_mass_orphan)
         if not plan.empty:
             apply(ac, plan, want)
         if plan.state is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import CardsmithError, Diagnostic, quoted
 from .records import Identity
+from .syncplan import Plan, State
 
 #: A build orphaning more than this share of the lock's entries is refused ...
 MASS_SHARE = 0.5
@@ -59,3 +60,30 @@ def mass_orphan_warning(identity: Identity, lock_path: Path) -> tuple[Diagnostic
     if why is None:
         return ()
     return (Diagnostic(lock_path.name, 0, "warning", f"a build {why}", "mass-orphan"),)
+
+
+def refuse_collection_orphans(
+    plan: Plan, state: State, collection: str | Path, found: int, allowed: bool
+) -> None:
+    """Raise :class:`MassOrphanError` when ``plan`` would orphan or delete most of the
+    cardsmith notes ``state`` found in the collection, as :func:`refuse_mass_orphan` does
+    for the lock's questions. ``collection``: its path, or AnkiConnect's address;
+    ``found``: the answered questions of the notes.
+
+    The lock alone cannot tell: a wrong ``--content`` (an empty folder, another person's
+    notes, a clone without its lock) has a lock that knows none of the collection's
+    notes, and a sync from it orphaned all 3,200 of a collection's notes, or deleted them
+    with ``--delete-orphans`` (the twenty-fourth trial).
+    """
+    if allowed:
+        return
+    live = sum(1 for note in state.notes.values() if not note.orphaned)
+    gone = {note.guid for note in (*plan.orphan, *plan.delete) if not note.orphaned}
+    if len(gone) < MASS_MINIMUM or len(gone) <= MASS_SHARE * live:
+        return
+    raise MassOrphanError(
+        f"this sync would orphan {len(gone)} of the {live} cardsmith note(s) in "
+        f"{quoted(collection)} ({found} question(s) found in the notes): is --content the "
+        f"notes folder that was synced into it, with its cardsmith.lock.json? If this is "
+        f"what you want, run cardsmith sync with {FLAG}"
+    )

@@ -36,7 +36,7 @@ from .identity import (
 from .lastpackage import forget_last_package
 from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
-from .safeguards import refuse_mass_orphan
+from .safeguards import refuse_collection_orphans, refuse_mass_orphan
 from .syncmemo import (
     FileMemo,
     SyncMemo,
@@ -218,6 +218,10 @@ def sync(
                     )
                 except Unsettled:
                     continue
+                if not dry_run:  # a dry run shows the plan instead
+                    found = len(want.notes) + len(notes.carried_notes)
+                    allowed = notes.config.allow_mass_orphan
+                    refuse_collection_orphans(plan, state, collection, found, allowed)
                 return notes, want, plan
             raise AssertionError("a plan without the memo carries no note over")
 

@@ -23,6 +23,7 @@ from pipeline import load_config
 from pipeline.ankiconnect import AnkiConnect
 from pipeline.ankiconnect import sync as sync_running
 from pipeline.errors import EnvironmentProblem
+from pipeline.safeguards import MassOrphanError
 from pipeline.sync import ORPHAN_TAG, SyncError, notes_for
 from tests.conftest import FIXTURES, ROOT
 
@@ -200,6 +201,29 @@ def test_a_filtered_deck_named_as_a_section_stops_the_sync_before_anything_is_wr
         with pytest.raises(SyncError, match="'Cardsmith::c::数据' is a filtered deck in Anki"):
             sync_running(load_config(content), url)
         assert state(AnkiConnect(url)) == before
+    finally:
+        subprocess.run([DESKTOP / "stop-anki.sh", base], check=False, capture_output=True)
+
+
+def test_a_wrong_notes_folder_is_refused_through_ankiconnect_too(tmp_path: Path) -> None:
+    # Its lock knows none of the notes Anki holds: the sync would orphan them all (the
+    # twenty-fourth trial, with the collection file).
+    base, content, wrong = tmp_path / "anki", tmp_path / "content", tmp_path / "wrong"
+    content.mkdir()
+    wrong.mkdir()
+    for f in range(4):
+        asked = "".join(f"#### {q + 1}. 问题{f}-{q}？\n\n答案{f}-{q}。\n\n" for q in range(4))
+        (content / f"f{f}.md").write_text(f"## 节{f}\n\n{asked}", "utf-8")
+    url = _start(base, _free_port())
+    try:
+        sync_running(load_config(content), url)
+        before = state(AnkiConnect(url))
+        with pytest.raises(MassOrphanError, match="would orphan 16 of the 16 cardsmith note"):
+            sync_running(load_config(wrong), url, delete_orphans=True)
+        assert state(AnkiConnect(url)) == before
+        assert not (wrong / "cardsmith.lock.json").exists()
+        sync_running(load_config(wrong, allow_mass_orphan=True), url, delete_orphans=True)
+        assert state(AnkiConnect(url))["notes"] == {}
     finally:
         subprocess.run([DESKTOP / "stop-anki.sh", base], check=False, capture_output=True)
 

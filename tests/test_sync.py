@@ -749,6 +749,43 @@ def test_a_sync_that_would_orphan_most_questions_is_refused_like_a_build(
     col.close()
 
 
+@pytest.mark.parametrize("other", ["empty", "another person's notes"])
+def test_a_sync_from_a_folder_whose_lock_knows_none_of_the_collection_is_refused(
+    tmp_path: Path, other: str
+) -> None:
+    # A wrong --content has a lock that knows none of the collection's notes: the lock's
+    # guard saw nothing to orphan, and the sync orphaned (or with --delete-orphans deleted)
+    # every note of the collection (the twenty-fourth trial).
+    content = numbered_notes(tmp_path / "content", files=4, questions=4)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    assert (
+        CliRunner()
+        .invoke(cli, ["sync", "--content", str(content), "--collection", str(collection)])
+        .exit_code
+        == 0
+    )
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    if other != "empty":
+        (wrong / "x.md").write_text("## 别的\n\n#### 1. 别人的问题？\n\n别人的答案。\n", "utf-8")
+    args = ["sync", "--content", str(wrong), "--collection", str(collection)]
+    before = mods(collection)
+    for flags in ([], ["--delete-orphans"]):
+        refused = CliRunner().invoke(cli, [*args, *flags])
+        assert refused.exit_code == 2, refused.output
+        assert "would orphan 16 of the 16 cardsmith note(s)" in refused.output
+        assert "--allow-mass-orphan" in refused.output
+        assert mods(collection) == before
+        assert not (wrong / "cardsmith.lock.json").exists()
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"])  # a dry run shows what would happen
+    assert dry.exit_code == 0 and "16 to orphan" in dry.output, dry.output
+    allowed = CliRunner().invoke(cli, [*args, "--allow-mass-orphan"])
+    assert allowed.exit_code == 0, allowed.output
+    col = open_col(collection)
+    assert len(col.find_notes(f"tag:{ORPHAN_TAG}")) == 16
+    col.close()
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

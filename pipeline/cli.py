@@ -2,14 +2,17 @@
 
 Exit codes: 0 success (warnings allowed), 1 content errors (or warnings with ``--strict``),
 2 usage or environment problems, 3 an internal error (a bug of cardsmith's: one line says
-where its traceback was saved). Diagnostics of ``check`` go to stdout, like a linter's;
-progress and the build's messages go to stderr.
+where its traceback was saved), 141 the reader of its output left (``| head``).
+Diagnostics of ``check`` go to stdout, like a linter's; progress and the build's messages
+go to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
 import sys
 import tempfile
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from .watch import Outcome, Session
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: The reader of the output left (128 + SIGPIPE, as a shell reports a program it stopped).
+EXIT_PIPE = 141
 
 #: Library error -> exit code; the first class that matches wins.
 EXIT_CODES: tuple[tuple[type[CardsmithError], int], ...] = (
@@ -89,6 +94,15 @@ def _print_diagnostics(diagnostics: Iterable[Diagnostic], err: bool = True) -> N
         _echo(str(d), err=err)
 
 
+def _unplugged() -> None:
+    """Standard output and error sent to the null device, once their reader is gone."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # no file behind it (a test's runner)
+            os.dup2(null, stream.fileno())
+    os.close(null)
+
+
 def _saved(exc: BaseException) -> str:
     """Where the traceback of an internal error went, in words for its one line."""
     try:
@@ -127,6 +141,12 @@ def translated(command: F) -> F:
             raise click.exceptions.Exit(code) from exc
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # Whoever read the output left (``cardsmith check | head``): nothing more to say,
+            # and Python must not fail again writing to it as it exits (the twenty-fourth
+            # trial: exit 3 and a crash report).
+            _unplugged()
+            raise click.exceptions.Exit(EXIT_PIPE) from None
         except Exception as exc:
             raise_if_stopping()  # a worker ended by Ctrl-C is no bug of ours
             _echo(

@@ -164,6 +164,29 @@ def test_check_writes_its_diagnostics_to_stdout(tmp_path: Path) -> None:
     assert b"warning" not in proc.stderr
 
 
+def test_a_reader_that_leaves_early_ends_the_output_quietly(tmp_path: Path) -> None:
+    # `cardsmith check | head -2`: exit 3, "internal error: BrokenPipeError" and a crash
+    # report (the twenty-fourth trial). Now 141, as a shell reports a program it stopped.
+    notes = tmp_path / "content"
+    notes.mkdir()
+    asked = "".join(f"{i}. 问题{i}？\n" for i in range(1, 3001))  # 3,000 warnings: > a pipe
+    (notes / "a.md").write_text(f"## 节\n\n{asked}", "utf-8")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # where a crash report would go
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "check", "--content", str(notes)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert b": warning: " in proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves
+    errors = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert b"internal error" not in errors and b"Traceback" not in errors
+    assert not list(tmp_path.glob("cardsmith-crash-*"))
+
+
 def _seed_copy(tmp_path: Path) -> Path:
     content = tmp_path / "content"
     shutil.copytree(SEEDS, content)

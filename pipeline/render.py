@@ -76,27 +76,74 @@ def _image(_r: Any, tokens: Sequence[Token], idx: int, _o: OptionsDict, env: Any
 
 
 #: The element name of a start or end tag (None for a comment, ``<!DOCTYPE>``, ``<?…?>``).
-_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+#: Elements that have no end tag (HTML's void elements).
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    | {"track", "wbr", "param", "keygen"}
+)
 
 
 def _unknown_tag(html: str) -> bool:
     """Whether raw HTML opens with a tag of no HTML element (``<String>``, ``</cache>``)."""
     found = _TAG_NAME.match(html)
-    return found is not None and found.group(1).lower() not in rawhtml.ELEMENTS
+    return found is not None and found.group(2).lower() not in rawhtml.ELEMENTS
+
+
+def _unpaired(children: Sequence[Token]) -> set[int]:
+    """The indexes of the inline HTML tags among ``children`` that are no markup: of no
+    HTML element, or a start tag never ended there, or an end tag never started
+    (``Optional<Object>``, ``List<Map>``: a type's parameter, which a browser would take
+    for an element and hide, with all that follows it)."""
+    tags = [
+        (i, found.group(1) == "/", found.group(2), child.content.rstrip().endswith("/>"))
+        for i, child in enumerate(children)
+        if child.type == "html_inline" and (found := _TAG_NAME.match(child.content))
+    ]
+    unpaired = {i for i, _end, name, _closed in tags if name.lower() not in rawhtml.ELEMENTS}
+    open_tags: dict[str, list[int]] = {}
+    for i, end, name, closed in tags:
+        if i in unpaired or name.lower() in _VOID or closed:
+            continue
+        if not end:
+            open_tags.setdefault(name.lower(), []).append(i)
+        elif open_tags.get(name.lower()):
+            open_tags[name.lower()].pop()
+        elif _not_markup(name):
+            unpaired.add(i)
+    unpaired.update(
+        i for left in open_tags.values() for i in left if _not_markup(_name_of(children[i]))
+    )
+    return unpaired
+
+
+def _name_of(child: Token) -> str:
+    """The element name of an inline HTML tag, as written."""
+    found = _TAG_NAME.match(child.content)
+    return found.group(2) if found else ""
+
+
+def _not_markup(name: str) -> bool:
+    """Whether a tag of ``name``, never ended (or never started), is no markup: written
+    with a capital (``Object``, ``Map``: a type), or one that would hide all after it
+    (``object``, ``script``). An ``<sub>`` left open is a slip, and stays markup."""
+    return name != name.lower() or name.lower() in rawhtml.REMOVED
 
 
 def unknown_tags_as_text(state: Any) -> None:
-    """A markdown-it core rule: raw HTML that opens with a tag of no HTML element
-    (:data:`~pipeline.rawhtml.ELEMENTS`) is shown as written: an inline tag as text
-    (``List<String>``), an HTML block (an XML configuration pasted without a fence) as
+    """A markdown-it core rule: raw HTML that is no markup its author meant is shown as
+    written: an inline tag of no HTML element, or one never ended (or never started) in
+    its paragraph, as text (``List<String>``, ``Optional<Object>``); an HTML block that
+    opens with a tag of no HTML element (an XML configuration pasted without a fence) as
     code. CommonMark reads any tag name as raw HTML (section 6.6), and a card showed
-    ``List`` and nothing of ``<cache></cache>`` (the twenty-second trial)."""
+    ``List`` and nothing of ``<cache></cache>`` (the twenty-second and twenty-fourth
+    trials)."""
     for tok in state.tokens:
         if tok.type == "html_block" and _unknown_tag(tok.content.lstrip()):
             tok.type, tok.tag = "code_block", "code"
-        for child in tok.children or ():
-            if child.type == "html_inline" and _unknown_tag(child.content):
-                child.type = "text"
+        if tok.children:
+            for i in _unpaired(tok.children):
+                tok.children[i].type = "text"
 
 
 #: Levels of block tokens markdown-it reads (its ``maxNesting``): a list item takes two, a

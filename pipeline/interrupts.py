@@ -52,6 +52,23 @@ class _State:
     """The one line is printed."""
     finished = False
     """The command is over; the process is ending."""
+    note = ""
+    """What the one line adds if a stop signal ends the section running now
+    (:func:`stop_note`)."""
+    said = ""
+    """The note of the section the first stop signal arrived in."""
+
+
+@contextmanager
+def stop_note(note: str) -> Iterator[None]:
+    """A section whose end matters to the person: a stop signal arriving in it adds
+    ``note`` to the one line (a sync stopped while Anki was being written: the twenty-fourth
+    trial saw only "stopped by SIGINT", Anki updated and the lock not)."""
+    before, _State.note = _State.note, note
+    try:
+        yield
+    finally:
+        _State.note = before
 
 
 @contextmanager
@@ -85,7 +102,7 @@ def stopped_by_signals() -> Iterator[None]:
             os._exit(128 + signum)
         if _State.caught is not None or _State.finished:
             _give_up(signum)  # a second Ctrl-C, or one after the command
-        _State.caught = signum
+        _State.caught, _State.said = signum, _State.note
         if _State.held:
             _State.pending = signum
             return
@@ -119,7 +136,8 @@ def stopped_by_signals() -> Iterator[None]:
         sys.unraisablehook = previous_hook
     if _State.caught is not None:  # also when the exception was swallowed on the way
         _State.reported = True
-        print(f"cardsmith: stopped by {signal.Signals(_State.caught).name}", file=sys.stderr)
+        said = f"; {_State.said}" if _State.said else ""
+        print(f"cardsmith: stopped by {signal.Signals(_State.caught).name}{said}", file=sys.stderr)
         raise SystemExit(128 + _State.caught)
 
 

@@ -17,6 +17,7 @@ which the next sync carries over unread while they are unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
+from .interrupts import stop_note
 from .lastpackage import forget_last_package
 from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
@@ -60,6 +62,12 @@ from .syncplan import (
 )
 
 __all__ = ["ORPHAN_TAG", "SyncError", "SyncResult", "notes_for", "sync"]
+
+#: What a sync stopped while Anki may be being written says besides "stopped by SIGINT".
+_STOPPED_WRITING = (
+    "Anki may have been updated and the lock not: sync again (the same notes are found, "
+    "and nothing is added twice)"
+)
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -185,81 +193,85 @@ def sync(
     # The collection is opened and read in its own process while the notes are matched and
     # checked (the Anki part of a 10k re-sync, 0.3 s, came after the notes' part); the
     # collector paused as in a build (10 % of the Anki part at 10k questions).
-    with collector_paused(), CollectionSide(collection, write=not dry_run) as side:
+    # Stopped once Anki may be written, the one line says so (the lock is written last).
+    with ExitStack() as writing:
+        with collector_paused(), CollectionSide(collection, write=not dry_run) as side:
 
-        def compiled_then_read(stage: str, done: int, total: int) -> None:
-            # Compiled, or one file left to compile (a memo carried the others): a core free.
-            if stage != "parse" or done >= total - 1:
-                side.read()
-            progress(stage, done, total)
+            def compiled_then_read(stage: str, done: int, total: int) -> None:
+                # Compiled, or one file left to compile (a memo carried the others): a core free.
+                if stage != "parse" or done >= total - 1:
+                    side.read()
+                progress(stage, done, total)
 
-        memo = read_memo(settings(config))
+            memo = read_memo(settings(config))
 
-        def planned(state: State | None) -> tuple[SyncNotes, Desired, Plan]:
-            """The notes, what they want and the plan against ``state`` (None: as the
-            collection's process read it); with the memo first, and without it when a note
-            it carries changed in Anki (every note is planned then)."""
-            for use in (memo, None):
-                notes = gather(config, compiled_then_read, dry_run, use)
-                if not dry_run:  # a lock restored meanwhile: Anki is not touched
-                    refuse_changed_lock(config.lock_path, notes.identity, "sync")
-                want = desired(notes.data)
-                progress("anki", 0, 1)
-                state = side.state() if state is None else state
-                orphans = [e.id for e in notes.identity.lock_file.orphans]
-                try:
-                    plan = make_plan(
-                        want,
-                        state,
-                        force=force,
-                        delete_orphans=delete_orphans,
-                        lock_orphans=orphans,
-                        carried=notes.carried_notes,
+            def planned(state: State | None) -> tuple[SyncNotes, Desired, Plan]:
+                """The notes, what they want and the plan against ``state`` (None: as the
+                collection's process read it); with the memo first, and without it when a note
+                it carries changed in Anki (every note is planned then)."""
+                for use in (memo, None):
+                    notes = gather(config, compiled_then_read, dry_run, use)
+                    if not dry_run:  # a lock restored meanwhile: Anki is not touched
+                        refuse_changed_lock(config.lock_path, notes.identity, "sync")
+                    want = desired(notes.data)
+                    progress("anki", 0, 1)
+                    state = side.state() if state is None else state
+                    orphans = [e.id for e in notes.identity.lock_file.orphans]
+                    try:
+                        plan = make_plan(
+                            want,
+                            state,
+                            force=force,
+                            delete_orphans=delete_orphans,
+                            lock_orphans=orphans,
+                            carried=notes.carried_notes,
+                        )
+                    except Unsettled:
+                        continue
+                    if not dry_run:  # a dry run shows the plan instead
+                        found = len(want.notes) + len(notes.carried_notes)
+                        allowed = notes.config.allow_mass_orphan
+                        refuse_collection_orphans(plan, state, collection, found, allowed)
+                    return notes, want, plan
+                raise AssertionError("a plan without the memo carries no note over")
+
+            notes, want, plan = planned(None)
+            if not dry_run:
+                writing.enter_context(stop_note(_STOPPED_WRITING))
+            while True:
+                side.carry_out(None if dry_run or plan.empty else plan, want.model)
+                # The lock's text and the memo are made while Anki writes, and written once it
+                # is done.
+                kept_lock = lock_kept(notes.identity, plan)
+                lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
+                left = None
+                if lock is not None and not _same_memo(memo, notes, lock):
+                    left = memo_bytes(
+                        memo_after(
+                            notes.config,
+                            lock,
+                            kept_lock,
+                            notes.kept,
+                            notes.identity.cards,
+                            notes.files,
+                            notes.cache,
+                            want,
+                            plan,
+                            notes.carried,
+                        )
                     )
-                except Unsettled:
-                    continue
-                if not dry_run:  # a dry run shows the plan instead
-                    found = len(want.notes) + len(notes.carried_notes)
-                    allowed = notes.config.allow_mass_orphan
-                    refuse_collection_orphans(plan, state, collection, found, allowed)
-                return notes, want, plan
-            raise AssertionError("a plan without the memo carries no note over")
-
-        notes, want, plan = planned(None)
-        while True:
-            side.carry_out(None if dry_run or plan.empty else plan, want.model)
-            # The lock's text and the memo are made while Anki writes, and written once it
-            # is done.
-            kept_lock = lock_kept(notes.identity, plan)
-            lock = None if dry_run else lock_text(kept_lock).encode("utf-8")
-            left = None
-            if lock is not None and not _same_memo(memo, notes, lock):
-                left = memo_bytes(
-                    memo_after(
-                        notes.config,
-                        lock,
-                        kept_lock,
-                        notes.kept,
-                        notes.identity.cards,
-                        notes.files,
-                        notes.cache,
-                        want,
-                        plan,
-                        notes.carried,
-                    )
-                )
-            changed = side.outcome()
-            if changed is None:
-                break
-            # The collection changed after it was read: nothing was written; plan anew.
-            notes, want, plan = planned(changed)
-        identity = notes.identity
-    progress("anki", 1, 1)
-    if lock is not None:
-        record_ids(config, identity, lock)
-        forget_last_package(notes.config)  # Anki holds the notes as the lock says
-        if left is not None:
-            write_memo(notes.config, left)
+                changed = side.outcome()
+                if changed is None:
+                    break
+                # The collection changed after it was read: nothing was written; plan anew.
+                notes, want, plan = planned(changed)
+            identity = notes.identity
+        progress("anki", 1, 1)
+        if lock is not None:
+            record_ids(config, identity, lock)
+            forget_last_package(notes.config)  # Anki holds the notes as the lock says
+            if left is not None:
+                write_memo(notes.config, left)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
     )

@@ -786,6 +786,51 @@ def test_a_sync_from_a_folder_whose_lock_knows_none_of_the_collection_is_refused
     col.close()
 
 
+#: A sync whose plan is handed to Anki, then Ctrl-C: stopped while Anki is written.
+STOPPED_WRITING = """
+import os, signal, sys, time
+import pipeline.cli
+from pipeline.ankifile import CollectionSide
+
+carry_out = CollectionSide.carry_out
+
+def then_stopped(self, *args, **kwargs):
+    carry_out(self, *args, **kwargs)
+    self.outcome()  # Anki has written the plan
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(10)
+
+CollectionSide.carry_out = then_stopped
+sys.argv = ["cardsmith", "sync", "--content", sys.argv[1], "--collection", sys.argv[2]]
+pipeline.cli.main()
+"""
+
+
+def test_a_sync_stopped_while_anki_is_written_says_so(tmp_path: Path) -> None:
+    # "stopped by SIGINT" alone, when Anki held every change and the lock none (the
+    # twenty-fourth trial).
+    content = numbered_notes(tmp_path / "content", files=2, questions=3)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPED_WRITING, str(content), str(collection)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.endswith(
+        "cardsmith: stopped by SIGINT; Anki may have been updated and the lock not: sync "
+        "again (the same notes are found, and nothing is added twice)\n"
+    )
+    assert not (content / "cardsmith.lock.json").exists()
+    again = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert again.exit_code == 0 and "0 to add" in again.output, again.output
+    assert (content / "cardsmith.lock.json").exists()
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

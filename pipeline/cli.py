@@ -103,6 +103,16 @@ def _unplugged() -> None:
     os.close(null)
 
 
+def _collection_file(path: Path | None) -> Path | None:
+    """``--collection`` as given, when it is no folder. A profile's folder is named with
+    the file it holds (click said only "is a directory": the twenty-fourth trial)."""
+    if path is None or not path.is_dir():
+        return path
+    inside = path / "collection.anki2"
+    hint = f": give {inside}" if inside.is_file() else " (a profile's collection.anki2)"
+    raise click.BadParameter(f"{path} is a folder, not a collection file{hint}")
+
+
 def _saved(exc: BaseException) -> str:
     """Where the traceback of an internal error went, in words for its one line."""
     try:
@@ -404,8 +414,9 @@ def init(folder: Path) -> None:
 @content_option
 @click.option(
     "--collection",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     default=None,
+    callback=lambda _ctx, _param, value: _collection_file(value),
     help="The Anki collection file (collection.anki2 of a profile); Anki must be closed.",
 )
 @click.option(

@@ -1397,6 +1397,18 @@ def test_a_file_that_is_no_collection_is_refused_and_left_as_it_was(
     assert sorted(p.name for p in target.parent.iterdir()) == ["collection.anki2"]
 
 
+def test_a_profile_folder_given_as_the_collection_names_its_file(tmp_path: Path) -> None:
+    # click said only "is a directory" (the twenty-fourth trial).
+    profile = tmp_path / "Anki2" / "用户 1"
+    collection = new_collection(profile / "collection.anki2")
+    for given, told in ((profile, f"give {collection}"), (tmp_path, "a profile's collection")):
+        args = ["sync", "--content", str(CASES / "moves" / "before"), "--collection", str(given)]
+        refused = CliRunner().invoke(cli, args)
+        assert refused.exit_code == 2
+        assert f"{given} is a folder, not a collection file" in refused.output
+        assert told in refused.output
+
+
 # --- the memo: a re-sync carries the files it settled over, and ends as one without it ------
 
 

@@ -232,6 +232,9 @@ def sync(
                         found = len(want.notes) + len(notes.carried_notes)
                         allowed = notes.config.allow_mass_orphan
                         refuse_collection_orphans(plan, state, collection, found, allowed)
+                    lost = _lock_unknown(notes, state, plan)
+                    if lost:
+                        notes = replace(notes, diagnostics=(*notes.diagnostics, *lost))
                     return notes, want, plan
                 raise AssertionError("a plan without the memo carries no note over")
 
@@ -274,6 +277,31 @@ def sync(
                 write_memo(notes.config, left)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
+    )
+
+
+def _lock_unknown(notes: SyncNotes, state: State, plan: Plan) -> tuple[Diagnostic, ...]:
+    """A warning at the lock when it knows none of the cardsmith notes the collection
+    holds while the plan orphans some: a lock not committed, or lost, matches questions by
+    their text alone, and those reworded or moved since lose their reviews to an orphan
+    (the twenty-fourth trial: 2 of 5, without a word)."""
+    live = [note for note in state.notes.values() if not note.orphaned]
+    identity = notes.identity
+    known = identity.carried or any(m.status != "added" for m in identity.matches)
+    if known or not live or not plan.orphan:
+        return ()
+    lock = notes.config.lock_path
+    return (
+        Diagnostic(
+            lock.name,
+            0,
+            "warning",
+            f"{lock.name} knows none of the {len(live)} cardsmith note(s) in the collection "
+            f"(not committed, or lost?): {len(plan.orphan)} of them are orphaned, their "
+            "reviews kept there; put the lock back and sync again to keep them on their "
+            "questions",
+            "lock-unknown",
+        ),
     )
 
 

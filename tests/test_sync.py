@@ -1397,6 +1397,31 @@ def test_a_file_that_is_no_collection_is_refused_and_left_as_it_was(
     assert sorted(p.name for p in target.parent.iterdir()) == ["collection.anki2"]
 
 
+def test_a_sync_whose_lock_knows_none_of_the_collection_says_what_it_orphans(
+    tmp_path: Path,
+) -> None:
+    # A lock not committed: questions are matched by their text alone, and a reworded one
+    # lost its reviews to an orphan without a word (the twenty-fourth trial).
+    content, collection = synced_case(tmp_path, "moves")
+    study(collection)
+    lock = content / "cardsmith.lock.json"
+    kept = lock.read_bytes()
+    lock.unlink()
+    note = content / "a.md"
+    note.write_text(note.read_text("utf-8").replace("什么是装饰器？", "装饰器是什么？"), "utf-8")
+    result = sync(load_config(content), collection)
+    (warned,) = [d for d in result.diagnostics if d.code == "lock-unknown"]
+    assert warned.message.startswith(
+        "cardsmith.lock.json knows none of the 4 cardsmith note(s) in the collection"
+    )
+    assert "1 of them are orphaned" in warned.message and len(result.plan.orphan) == 1
+    lock.write_bytes(kept)  # put back, as the warning says: the reviews follow the question
+    back = sync(load_config(content), collection)
+    assert len(back.plan.revive) == 1  # and the note added meanwhile, never studied, goes
+    assert [(o.question, o.reviews) for o in back.plan.orphan] == [("装饰器是什么？", 0)]
+    assert not [d for d in back.diagnostics if d.code == "lock-unknown"]
+
+
 def test_a_profile_folder_given_as_the_collection_names_its_file(tmp_path: Path) -> None:
     # click said only "is a directory" (the twenty-fourth trial).
     profile = tmp_path / "Anki2" / "用户 1"

@@ -101,26 +101,18 @@ def _unpaired(children: Sequence[Token]) -> set[int]:
         if child.type == "html_inline" and (found := _TAG_NAME.match(child.content))
     ]
     unpaired = {i for i, _end, name, _closed in tags if name.lower() not in rawhtml.ELEMENTS}
-    open_tags: dict[str, list[int]] = {}
+    open_tags: dict[str, list[tuple[int, str]]] = {}  # element -> its start tags still open
     for i, end, name, closed in tags:
         if i in unpaired or name.lower() in _VOID or closed:
             continue
         if not end:
-            open_tags.setdefault(name.lower(), []).append(i)
+            open_tags.setdefault(name.lower(), []).append((i, name))
         elif open_tags.get(name.lower()):
             open_tags[name.lower()].pop()
         elif _not_markup(name):
             unpaired.add(i)
-    unpaired.update(
-        i for left in open_tags.values() for i in left if _not_markup(_name_of(children[i]))
-    )
+    unpaired.update(i for left in open_tags.values() for i, name in left if _not_markup(name))
     return unpaired
-
-
-def _name_of(child: Token) -> str:
-    """The element name of an inline HTML tag, as written."""
-    found = _TAG_NAME.match(child.content)
-    return found.group(2) if found else ""
 
 
 def _not_markup(name: str) -> bool:

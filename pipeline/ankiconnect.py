@@ -272,8 +272,17 @@ def sync(
     ac = AnkiConnect(url)
     record = _read_record(config, url)
     state = read_state(ac, want, record)
-    orphans = [e.id for e in identity.lock_file.orphans]
-    plan = make_plan(want, state, force=force, delete_orphans=delete_orphans, lock_orphans=orphans)
+    lock_file = identity.lock_file
+    orphans = [e.id for e in lock_file.orphans]
+    known = {e.id for e in (*lock_file.notes, *lock_file.orphans)}
+    plan = make_plan(
+        want,
+        state,
+        force=force,
+        delete_orphans=delete_orphans,
+        lock_orphans=orphans,
+        known=known,
+    )
     if not dry_run:
         # A lock restored meanwhile, or a wrong notes folder: Anki untouched.
         refuse_changed_lock(config.lock_path, identity, "sync")

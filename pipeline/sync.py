@@ -216,7 +216,8 @@ def sync(
                     want = desired(notes.data)
                     progress("anki", 0, 1)
                     state = side.state() if state is None else state
-                    orphans = [e.id for e in notes.identity.lock_file.orphans]
+                    lock_file = notes.identity.lock_file
+                    orphans = [e.id for e in lock_file.orphans]
                     try:
                         plan = make_plan(
                             want,
@@ -225,6 +226,7 @@ def sync(
                             delete_orphans=delete_orphans,
                             lock_orphans=orphans,
                             carried=notes.carried_notes,
+                            known={e.id for e in (*lock_file.notes, *lock_file.orphans)},
                         )
                     except Unsettled:
                         continue
@@ -232,7 +234,7 @@ def sync(
                         found = len(want.notes) + len(notes.carried_notes)
                         allowed = notes.config.allow_mass_orphan
                         refuse_collection_orphans(plan, state, collection, found, allowed)
-                    lost = _lock_unknown(notes, state, plan)
+                    lost = _lock_unknown(notes, plan)
                     if lost:
                         notes = replace(notes, diagnostics=(*notes.diagnostics, *lost))
                     return notes, want, plan
@@ -280,26 +282,27 @@ def sync(
     )
 
 
-def _lock_unknown(notes: SyncNotes, state: State, plan: Plan) -> tuple[Diagnostic, ...]:
-    """A warning at the lock when it knows none of the cardsmith notes the collection
-    holds while the plan orphans some: a lock not committed, or lost, matches questions by
-    their text alone, and those reworded or moved since lose their reviews to an orphan
-    (the twenty-fourth trial: 2 of 5, without a word)."""
-    live = [note for note in state.notes.values() if not note.orphaned]
-    identity = notes.identity
-    known = identity.carried or any(m.status != "added" for m in identity.matches)
-    if known or not live or not plan.orphan:
+def _lock_unknown(notes: SyncNotes, plan: Plan) -> tuple[Diagnostic, ...]:
+    """A warning at the lock when the plan orphans notes it does not know: another notes
+    folder's, synced into the same collection, or this folder's under a lock not committed
+    or lost (a reworded question lost its reviews to an orphan without a word: the
+    twenty-fourth and twenty-fifth trials). They are kept, and ``--delete-orphans`` leaves
+    them (:attr:`~pipeline.syncplan.Plan.unknown`)."""
+    unknown = {e.guid for e in plan.unknown}
+    orphaned = [e for e in plan.orphan if e.guid in unknown]
+    reviews = sum(e.reviews for e in orphaned)
+    if not reviews:  # never studied: the plan lists them, nothing to lose
         return ()
-    lock = notes.config.lock_path
+    lock = notes.config.lock_path.name
     return (
         Diagnostic(
-            lock.name,
+            lock,
             0,
             "warning",
-            f"{lock.name} knows none of the {len(live)} cardsmith note(s) in the collection "
-            f"(not committed, or lost?): {len(plan.orphan)} of them are orphaned, their "
-            "reviews kept there; put the lock back and sync again to keep them on their "
-            "questions",
+            f"this sync orphans {len(orphaned)} note(s) that {lock} does not know, with "
+            f"{reviews} review(s): kept, suspended, and --delete-orphans leaves them; if they "
+            "are this folder's, put its lock back and sync again; another notes folder needs "
+            "an Anki profile of its own",
             "lock-unknown",
         ),
     )

@@ -254,6 +254,9 @@ class Plan:
     spared: tuple[Existing, ...] = ()
     """Orphans edited in Anki since the last sync that ``--delete-orphans`` leaves (kept,
     tagged and suspended; ``--force`` deletes them)."""
+    unknown: tuple[Existing, ...] = ()
+    """Orphans the lock does not know (another notes folder's, a lock not committed):
+    kept, tagged and suspended, even with ``--delete-orphans``."""
     absent_orphans: tuple[str, ...] = ()
     """Ids of the lock's orphans this collection holds no note of (never synced into it, or
     deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
@@ -368,8 +371,16 @@ class Plan:
             "(--force deletes it)"
             for e in self.spared
         ]
-        if not (self.delete or self.spared) and (self.kept_orphans or self.orphan):
-            kept = [e.guid for e in (*self.kept_orphans, *self.orphan)]
+        if self.unknown:
+            reviews = sum(e.reviews for e in self.unknown)
+            out.append(
+                f"  {len(self.unknown)} orphan(s) this notes folder's lock does not know, with "
+                f"{reviews} review(s), kept (another notes folder's, or a lock not committed): "
+                "--delete-orphans leaves them"
+            )
+        foreign = {e.guid for e in self.unknown}
+        kept = [e.guid for e in (*self.kept_orphans, *self.orphan) if e.guid not in foreign]
+        if not (self.delete or self.spared) and kept:
             paired = sum(1 for guid in kept if guid in succeeded)
             out.append(
                 f"  {len(kept)} orphan(s) kept with their reviews (search tag:{ORPHAN_TAG}); "
@@ -442,6 +453,7 @@ def make_plan(
     delete_orphans: bool = False,
     lock_orphans: Iterable[str] = (),
     carried: Iterable[Carried] = (),
+    known: Set[str] | None = None,
 ) -> Plan:
     """What to do so that the collection holds exactly the notes, nothing else touched.
 
@@ -450,7 +462,11 @@ def make_plan(
     (the eleventh trial found one a sync never saw, that ``--delete-orphans`` left).
     ``carried``: notes wanted besides ``want``'s, as the last sync left them; each must be
     so in the collection (its fields, tags, deck and media), or :class:`Unsettled`: then
-    nothing is to be done for it, as for a note of ``want`` that is in step.
+    nothing is to be done for it, as for a note of ``want`` that is in step. ``known``:
+    the ids the lock knows (its notes and orphans; None: every note is the notes'); an
+    orphan it does not know (another notes folder's, a lock not committed) is never
+    deleted (:attr:`Plan.unknown`: ``--delete-orphans`` of a second folder deleted a first
+    folder's studied notes, the twenty-fifth trial).
     """
     if state.model is not None and state.model_fields != FIELDS:
         raise SyncError(
@@ -510,7 +526,8 @@ def make_plan(
         for e in orphans
         if delete_orphans and not force and state.written.get(e.guid) not in (None, e.fields_hash)
     )
-    staying = {e.guid for e in spared} if delete_orphans else {e.guid for e in orphans}
+    unknown = tuple(e for e in orphans if known is not None and e.guid not in known)
+    staying = {e.guid for e in (*spared, *unknown)} if delete_orphans else {e.guid for e in orphans}
     delete = tuple(e for e in orphans if e.guid not in staying)
     new_orphans = tuple(
         e for e in orphans if e.guid in staying and (not e.orphaned or not all(e.suspended))
@@ -620,6 +637,7 @@ def make_plan(
         },
         kept_orphans=kept,
         spared=spared,
+        unknown=unknown,
         absent_orphans=tuple(sorted({i for i in lock_orphans if i not in state.notes})),
         forget_absent=delete_orphans,
         readded=frozenset(w.guid for w in add if w.guid in state.written),

@@ -1409,17 +1409,42 @@ def test_a_sync_whose_lock_knows_none_of_the_collection_says_what_it_orphans(
     lock.unlink()
     note = content / "a.md"
     note.write_text(note.read_text("utf-8").replace("什么是装饰器？", "装饰器是什么？"), "utf-8")
+    deleting = sync(load_config(content), collection, dry_run=True, delete_orphans=True)
+    assert not deleting.plan.delete and len(deleting.plan.unknown) == 1  # its reviews stay
     result = sync(load_config(content), collection)
     (warned,) = [d for d in result.diagnostics if d.code == "lock-unknown"]
     assert warned.message.startswith(
-        "cardsmith.lock.json knows none of the 4 cardsmith note(s) in the collection"
+        "this sync orphans 1 note(s) that cardsmith.lock.json does not know, with 2 review(s)"
     )
-    assert "1 of them are orphaned" in warned.message and len(result.plan.orphan) == 1
+    assert len(result.plan.orphan) == 1
     lock.write_bytes(kept)  # put back, as the warning says: the reviews follow the question
     back = sync(load_config(content), collection)
     assert len(back.plan.revive) == 1  # and the note added meanwhile, never studied, goes
     assert [(o.question, o.reviews) for o in back.plan.orphan] == [("装饰器是什么？", 0)]
     assert not [d for d in back.diagnostics if d.code == "lock-unknown"]
+
+
+def test_a_second_notes_folder_never_deletes_the_firsts_notes(tmp_path: Path) -> None:
+    # Two notes folders, one collection: the second's --delete-orphans deleted the first's
+    # studied notes, too few for the mass-orphan guard (the twenty-fifth trial).
+    first, collection = synced_case(tmp_path, "moves")
+    study(collection)
+    reviews = {n["id"]: n["reviews"] for n in snapshot(collection)["notes"]}
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "db.md").write_text("## 库\n\n#### 1. 什么是索引？\n\n加速查找的结构。\n", "utf-8")
+    result = sync(load_config(second), collection, delete_orphans=True)
+    assert not result.plan.delete and len(result.plan.unknown) == 4
+    assert any(d.code == "lock-unknown" for d in result.diagnostics)
+    assert any("--delete-orphans leaves them" in line for line in result.plan.lines())
+    col = open_col(collection)
+    assert col.db is not None and col.db.scalar("select count() from notes") == 5
+    col.close()
+    back = sync(load_config(first), collection, delete_orphans=True)  # the first folder
+    assert len(back.plan.revive) == 4 and not back.plan.delete
+    assert len(back.plan.unknown) == 1  # the second's note: kept, not deleted
+    after = {n["id"]: n["reviews"] for n in snapshot(collection)["notes"]}
+    assert {k: after[k] for k in reviews} == reviews and all(reviews.values())
 
 
 def test_a_profile_folder_given_as_the_collection_names_its_file(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ import html as html_lib
 import itertools
 import pickle
 import re
+import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -240,8 +241,11 @@ def _trim_blank(lines: list[str]) -> list[str]:
 
 
 def deck_name(title: str) -> str:
-    """A title fit for a deck name: trailing ``：``/``:`` trimmed, no ``::`` separators inside."""
-    return title.strip().rstrip("：:").strip().replace("::", ":")
+    """A title fit for a deck name: trailing ``：``/``:`` trimmed, no ``::`` separators inside,
+    in Unicode's composed form (NFC), as Anki keeps deck names: a heading or file name in
+    decomposed form (``データベース`` as macOS names files) made every sync fail looking up
+    its deck (the twenty-fifth trial)."""
+    return unicodedata.normalize("NFC", title.strip().rstrip("：:").strip().replace("::", ":"))
 
 
 def tag_name(text: str) -> str:
@@ -1120,7 +1124,8 @@ class _FileParser:
         sections = tuple(t for _, t in self.sections)
         found = self.decks.get(sections)
         if found is None:
-            found = self.decks[sections] = Deck(self.config.root_deck, self.file_title, sections)
+            root = unicodedata.normalize("NFC", self.config.root_deck)
+            found = self.decks[sections] = Deck(root, self.file_title, sections)
         return found
 
     def heading_card(self, open_q: tuple[int, int, str], body_end: int, line_end: int) -> None:

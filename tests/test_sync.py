@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -347,10 +348,16 @@ def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) 
         "### Is it hot?\n\nYes.\n"
     )
     (content / "nfd.md").write_text(text, "utf-8")
+    # Decks too: a heading and a file name (as macOS names files) in NFD failed every sync
+    # looking up their deck (the twenty-fifth trial).
+    nfd = unicodedata.normalize("NFD", "## 节 データベース\n\n#### 1. 索引？\n\n加速查找。\n")
+    (content / unicodedata.normalize("NFD", "Café.md")).write_text(nfd, "utf-8")
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    assert len(sync(load_config(content), collection).plan.add) == 2
+    assert len(sync(load_config(content), collection).plan.add) == 3
     again = sync(load_config(content), collection)
     assert again.plan.empty and not again.plan.conflict
+    decks = snapshot(collection)["decks"]
+    assert "Cardsmith::Café::节 データベース" in decks  # NFC, as Anki names decks
 
 
 def test_a_dry_run_writes_nothing_in_the_cache_either(

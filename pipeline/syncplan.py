@@ -586,9 +586,17 @@ def make_plan(
         for c, s in zip(e.cards, e.suspended, strict=True)
         if s and (by_sync is None or c in by_sync)
     )
-    # A record that kept no suspensions gets them only when a sync suspends or unsuspends:
-    # else a sync with nothing to do would write it.
-    record_suspended = by_sync is not None or bool(suspend or unsuspend)
+    look = want.model.digest
+    rewritten = not (
+        written == state.written
+        and record_decks == state.synced_decks
+        and state.written_look == look
+    )
+    # A record that kept no suspensions (an older cardsmith's) gets them when it is written
+    # anyway, or a sync suspends or unsuspends: else a sync with nothing to do would write
+    # it. Written without them, a person's own suspension was undone when its question came
+    # back, as if a sync had made it (the twenty-fifth trial).
+    record_suspended = by_sync is not None or bool(suspend or unsuspend) or rewritten
     suspended_now: frozenset[int] = frozenset()
     if record_suspended:  # the cards a sync suspended, while their notes are there
         listed = ({*(by_sync or ()), *suspend} - set(unsuspend)) - {
@@ -596,13 +604,7 @@ def make_plan(
         }
         noted = {c for e in state.notes.values() for c in e.cards} if listed else set()
         suspended_now = frozenset(listed & noted)
-    look = want.model.digest
-    unchanged = (
-        written == state.written
-        and record_decks == state.synced_decks
-        and (not record_suspended or suspended_now == by_sync)
-        and state.written_look == look
-    )
+    unchanged = not rewritten and (not record_suspended or suspended_now == by_sync)
     model = "create" if state.model is None else ("update" if state.model != want.model else "")
     # Neither what the last sync left ("": no record of it) nor this cardsmith's: someone's
     # own styling.

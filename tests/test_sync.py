@@ -949,6 +949,27 @@ def test_a_card_studied_in_a_filtered_deck_stays_there_when_its_home_deck_change
     assert sync(load_config(content), collection).plan.empty  # in step
 
 
+def test_a_question_back_keeps_a_suspension_no_sync_ever_made(
+    synced: tuple[Path, Path],
+) -> None:
+    # Only the person's own suspended card orphaned: no sync had suspended anything, the
+    # record kept no suspensions, and the card came back unsuspended (the twenty-fifth trial).
+    content, collection = synced
+    col = open_col(collection)
+    try:
+        col.sched.suspend_cards(col.find_cards('"note:cardsmith Q&A" 列表'))
+    finally:
+        col.close()
+    (content / "b.md").rename(content / "b.keep")
+    gone = sync(load_config(content), collection)
+    assert len(gone.plan.orphan) == 1 and not gone.plan.suspend  # suspended already
+    (content / "b.keep").rename(content / "b.md")
+    result = sync(load_config(content), collection)
+    assert "  back: 列表和元组的区别 (left suspended: you suspended it)" in result.lines()
+    assert not result.plan.unsuspend
+    assert all(n["suspended"] for n in snapshot(collection)["notes"] if "列表" in n["question"])
+
+
 def test_a_question_back_unsuspends_only_what_the_sync_suspended(
     synced: tuple[Path, Path],
 ) -> None:

@@ -430,6 +430,15 @@ def _retagged(existing: tuple[str, ...], ours: tuple[str, ...]) -> bool:
     return existing != ours and not _same_tags(_tags_for(existing, ours), existing)
 
 
+def _held(e: Existing, by_sync: frozenset[int] | None) -> bool:
+    """Whether a note that is no orphan has a card a sync suspended as one: its question
+    came back through an ``.apkg`` import, which took the orphan tag away and left the card
+    suspended for good (the twenty-fifth trial)."""
+    if not by_sync or e.orphaned:
+        return False
+    return any(s and c in by_sync for c, s in zip(e.cards, e.suspended, strict=True))
+
+
 def _off_deck(e: Existing, deck: str) -> bool:
     """Whether a card of ``e`` has a home deck other than ``deck``."""
     return any(d != deck and not _same_deck(d, deck) for d in e.decks)
@@ -485,6 +494,7 @@ def make_plan(
             or e.fields_hash != n.digest
             or _retagged(e.tags, n.tags)
             or e.orphaned
+            or _held(e, state.suspended_by_sync)
             or _off_deck(e, n.deck)
             or not state.media.issuperset(n.media)
         ):
@@ -502,7 +512,7 @@ def make_plan(
             continue
         if _off_deck(e, w.deck):
             move.append((w, e))
-        if e.orphaned:
+        if e.orphaned or _held(e, state.suspended_by_sync):
             revive.append((w, e))
         if e.fields_hash != now:
             last = state.written.get(w.guid)

@@ -949,6 +949,32 @@ def test_a_card_studied_in_a_filtered_deck_stays_there_when_its_home_deck_change
     assert sync(load_config(content), collection).plan.empty  # in step
 
 
+def test_a_question_back_through_an_apkg_import_is_unsuspended_by_the_next_sync(
+    synced: tuple[Path, Path],
+) -> None:
+    # The import took the orphan tag away and left the card suspended; every sync after it
+    # said "in step" (the twenty-fifth trial).
+    content, collection = synced
+    (content / "b.md").rename(content / "b.keep")
+    assert len(sync(load_config(content), collection).plan.suspend) == 1
+    (content / "b.keep").rename(content / "b.md")
+    note = content / "b.md"
+    text = note.read_text("utf-8")
+    note.write_text(text.replace("元组不可变。", "元组不可变，可作键。"), "utf-8")
+    build(load_config(content, out=content.parent / "out", formats=("apkg",)))
+    col = open_col(collection)
+    try:
+        import_package(col, content.parent / "out" / "cardsmith.apkg")
+    finally:
+        col.close()
+    held = {n["question"]: (n["orphan"], n["suspended"]) for n in snapshot(collection)["notes"]}
+    assert held["列表和元组的区别"] == (False, True)  # what the import left
+    result = sync(load_config(content), collection)
+    assert "  back: 列表和元组的区别 (unsuspended)" in result.lines(), result.lines()
+    assert not any(n["suspended"] for n in snapshot(collection)["notes"])
+    assert sync(load_config(content), collection).plan.empty
+
+
 def test_a_question_back_keeps_a_suspension_no_sync_ever_made(
     synced: tuple[Path, Path],
 ) -> None:

@@ -44,7 +44,8 @@ from .syncplan import (
     _tags_for,
     desired,
     fields_hash,
-    make_plan,
+    lock_unknown,
+    plan_against,
     question_text,
     recorded,
 )
@@ -272,17 +273,8 @@ def sync(
     ac = AnkiConnect(url)
     record = _read_record(config, url)
     state = read_state(ac, want, record)
-    lock_file = identity.lock_file
-    orphans = [e.id for e in lock_file.orphans]
-    known = {e.id for e in (*lock_file.notes, *lock_file.orphans)}
-    plan = make_plan(
-        want,
-        state,
-        force=force,
-        delete_orphans=delete_orphans,
-        lock_orphans=orphans,
-        known=known,
-    )
+    plan = plan_against(want, state, identity.lock_file, force=force, delete_orphans=delete_orphans)
+    warnings = (*warnings, *lock_unknown(config.lock_path, plan))
     if not dry_run:
         # A lock restored meanwhile, or a wrong notes folder: Anki untouched.
         refuse_changed_lock(config.lock_path, identity, "sync")

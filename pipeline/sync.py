@@ -58,7 +58,8 @@ from .syncplan import (
     SyncError,
     Unsettled,
     desired,
-    make_plan,
+    lock_unknown,
+    plan_against,
 )
 
 __all__ = ["ORPHAN_TAG", "SyncError", "SyncResult", "notes_for", "sync"]
@@ -216,17 +217,14 @@ def sync(
                     want = desired(notes.data)
                     progress("anki", 0, 1)
                     state = side.state() if state is None else state
-                    lock_file = notes.identity.lock_file
-                    orphans = [e.id for e in lock_file.orphans]
                     try:
-                        plan = make_plan(
+                        plan = plan_against(
                             want,
                             state,
+                            notes.identity.lock_file,
                             force=force,
                             delete_orphans=delete_orphans,
-                            lock_orphans=orphans,
                             carried=notes.carried_notes,
-                            known={e.id for e in (*lock_file.notes, *lock_file.orphans)},
                         )
                     except Unsettled:
                         continue
@@ -234,7 +232,7 @@ def sync(
                         found = len(want.notes) + len(notes.carried_notes)
                         allowed = notes.config.allow_mass_orphan
                         refuse_collection_orphans(plan, state, collection, found, allowed)
-                    lost = _lock_unknown(notes, plan)
+                    lost = lock_unknown(notes.config.lock_path, plan)
                     if lost:
                         notes = replace(notes, diagnostics=(*notes.diagnostics, *lost))
                     return notes, want, plan
@@ -279,32 +277,6 @@ def sync(
                 write_memo(notes.config, left)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
-    )
-
-
-def _lock_unknown(notes: SyncNotes, plan: Plan) -> tuple[Diagnostic, ...]:
-    """A warning at the lock when the plan orphans notes it does not know: another notes
-    folder's, synced into the same collection, or this folder's under a lock not committed
-    or lost (a reworded question lost its reviews to an orphan without a word: the
-    twenty-fourth and twenty-fifth trials). They are kept, and ``--delete-orphans`` leaves
-    them (:attr:`~pipeline.syncplan.Plan.unknown`)."""
-    unknown = {e.guid for e in plan.unknown}
-    orphaned = [e for e in plan.orphan if e.guid in unknown]
-    reviews = sum(e.reviews for e in orphaned)
-    if not reviews:  # never studied: the plan lists them, nothing to lose
-        return ()
-    lock = notes.config.lock_path.name
-    return (
-        Diagnostic(
-            lock,
-            0,
-            "warning",
-            f"this sync orphans {len(orphaned)} note(s) that {lock} does not know, with "
-            f"{reviews} review(s): kept, suspended, and --delete-orphans leaves them; if they "
-            "are this folder's, put its lock back and sync again; another notes folder needs "
-            "an Anki profile of its own",
-            "lock-unknown",
-        ),
     )
 
 

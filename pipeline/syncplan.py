@@ -15,13 +15,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 from unicodedata import normalize
 
-from .errors import CardsmithError
+from .errors import CardsmithError, Diagnostic
 from .export.anki import Medium, note_fields
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook, current_look
-from .records import BuildData
+from .records import BuildData, Lock
 
 ORPHAN_TAG = "cardsmith::orphan"
 #: Tags cardsmith sets (the parser's ``file::``, ``section::`` and ``code::``, and ours);
@@ -452,6 +453,49 @@ def _same_deck(a: str, b: str) -> bool:
 def _ancestors(name: str) -> list[str]:
     parts = name.split("::")
     return ["::".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def plan_against(
+    want: Desired,
+    state: State,
+    lock: Lock,
+    *,
+    force: bool = False,
+    delete_orphans: bool = False,
+    carried: Iterable[Carried] = (),
+) -> Plan:
+    """:func:`make_plan` for notes identified against ``lock`` (the lock after matching):
+    its orphans are named when the collection holds none of them, and only the ids it
+    knows may be deleted."""
+    return make_plan(
+        want,
+        state,
+        force=force,
+        delete_orphans=delete_orphans,
+        lock_orphans=[e.id for e in lock.orphans],
+        carried=carried,
+        known={e.id for e in (*lock.notes, *lock.orphans)},
+    )
+
+
+def lock_unknown(lock: Path, plan: Plan) -> tuple[Diagnostic, ...]:
+    """A warning at the lock ``lock`` when ``plan`` orphans studied notes it does not know:
+    another notes folder's, synced into the same collection, or this folder's under a lock
+    not committed or lost (a reworded question lost its reviews to an orphan without a
+    word: the twenty-fourth and twenty-fifth trials). They are kept, and
+    ``--delete-orphans`` leaves them (:attr:`Plan.unknown`)."""
+    unknown = {e.guid for e in plan.unknown}
+    orphaned = [e for e in plan.orphan if e.guid in unknown]
+    reviews = sum(e.reviews for e in orphaned)
+    if not reviews:  # never studied: the plan lists them, nothing to lose
+        return ()
+    message = (
+        f"this sync orphans {len(orphaned)} note(s) that {lock.name} does not know, with "
+        f"{reviews} review(s): kept, suspended, and --delete-orphans leaves them; if they "
+        "are this folder's, put its lock back and sync again; another notes folder needs "
+        "an Anki profile of its own"
+    )
+    return (Diagnostic(lock.name, 0, "warning", message, "lock-unknown"),)
 
 
 def make_plan(

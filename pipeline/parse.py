@@ -1079,9 +1079,11 @@ class _FileParser:
         if len(lines) < 2:
             return 0, ""
         shown = " ".join(self.lines[lines[0]].split())[:30]
+        # The value as each file writes it: TOML's ``=``, front matter's YAML ``:`` (the
+        # twenty-sixth trial pasted the first into front matter).
         return lines[0], (
             f"if its {len(lines)} paragraphs numbered as '{shown}' are the questions, set "
-            f"question_pattern = '{pattern}'; "
+            f"question_pattern = '{pattern}' (front matter: question_pattern: '{pattern}'); "
         )
 
     def numbered_hint(self) -> None:

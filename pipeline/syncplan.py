@@ -374,10 +374,13 @@ class Plan:
         ]
         if self.unknown:
             reviews = sum(e.reviews for e in self.unknown)
+            # Those orphaned before count too: the header counts only this sync's.
+            before = sum(1 for e in self.unknown if e.orphaned)
+            earlier = f", {before} of them orphaned before" if before else ""
             out.append(
-                f"  {len(self.unknown)} orphan(s) this notes folder's lock does not know, with "
-                f"{reviews} review(s), kept (another notes folder's, or a lock not committed): "
-                "--delete-orphans leaves them"
+                f"  {len(self.unknown)} orphan(s) this notes folder's lock does not know"
+                f"{earlier}, with {reviews} review(s), kept (another notes folder's, or a lock "
+                "not committed): --delete-orphans leaves them"
             )
         foreign = {e.guid for e in self.unknown}
         kept = [e.guid for e in (*self.kept_orphans, *self.orphan) if e.guid not in foreign]

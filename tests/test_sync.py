@@ -1491,6 +1491,12 @@ def test_a_second_notes_folder_never_deletes_the_firsts_notes(tmp_path: Path) ->
     assert not result.plan.delete and len(result.plan.unknown) == 4
     assert any(d.code == "lock-unknown" for d in result.diagnostics)
     assert any("--delete-orphans leaves them" in line for line in result.plan.lines())
+    again = sync(load_config(second), collection, dry_run=True).plan.lines()
+    assert again[0].startswith("0 to add, 0 to update, 0 to move, 0 to orphan")
+    assert any(
+        "4 orphan(s) this notes folder's lock does not know, 4 of them orphaned before" in line
+        for line in again
+    )
     col = open_col(collection)
     assert col.db is not None and col.db.scalar("select count() from notes") == 5
     col.close()

@@ -256,8 +256,8 @@ class Plan:
     """Orphans edited in Anki since the last sync that ``--delete-orphans`` leaves (kept,
     tagged and suspended; ``--force`` deletes them)."""
     unknown: tuple[Existing, ...] = ()
-    """Orphans the lock does not know (another notes folder's, a lock not committed):
-    kept, tagged and suspended, even with ``--delete-orphans``."""
+    """Studied orphans the lock does not know (another notes folder's, a lock not
+    committed): kept, tagged and suspended, even with ``--delete-orphans``."""
     absent_orphans: tuple[str, ...] = ()
     """Ids of the lock's orphans this collection holds no note of (never synced into it, or
     deleted in Anki): only the lock keeps them. ``--delete-orphans`` forgets them there."""
@@ -519,10 +519,10 @@ def make_plan(
     ``carried``: notes wanted besides ``want``'s, as the last sync left them; each must be
     so in the collection (its fields, tags, deck and media), or :class:`Unsettled`: then
     nothing is to be done for it, as for a note of ``want`` that is in step. ``known``:
-    the ids the lock knows (its notes and orphans; None: every note is the notes'); an
-    orphan it does not know (another notes folder's, a lock not committed) is never
-    deleted (:attr:`Plan.unknown`: ``--delete-orphans`` of a second folder deleted a first
-    folder's studied notes, the twenty-fifth trial).
+    the ids the lock knows (its notes and orphans; None: every note is the notes'); a
+    studied orphan it does not know (another notes folder's, a lock not committed) is
+    never deleted (:attr:`Plan.unknown`: ``--delete-orphans`` of a second folder deleted a
+    first folder's studied notes, the twenty-fifth trial).
     """
     if state.model is not None and state.model_fields != FIELDS:
         raise SyncError(
@@ -583,7 +583,9 @@ def make_plan(
         for e in orphans
         if delete_orphans and not force and state.written.get(e.guid) not in (None, e.fields_hash)
     )
-    unknown = tuple(e for e in orphans if known is not None and e.guid not in known)
+    # Not ours to delete, unless never studied: nothing is lost then (a note a sync without
+    # its lock added, left behind once the lock was back: the twenty-sixth trial).
+    unknown = tuple(e for e in orphans if known is not None and e.guid not in known and e.reviews)
     staying = {e.guid for e in (*spared, *unknown)} if delete_orphans else {e.guid for e in orphans}
     delete = tuple(e for e in orphans if e.guid not in staying)
     new_orphans = tuple(

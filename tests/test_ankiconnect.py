@@ -217,14 +217,16 @@ def test_a_wrong_notes_folder_is_refused_through_ankiconnect_too(tmp_path: Path)
     url = _start(base, _free_port())
     try:
         sync_running(load_config(content), url)
+        study(AnkiConnect(url))
         before = state(AnkiConnect(url))
         with pytest.raises(MassOrphanError, match="would orphan 16 of the 16 cardsmith note"):
             sync_running(load_config(wrong), url, delete_orphans=True)
         assert state(AnkiConnect(url)) == before
         assert not (wrong / "cardsmith.lock.json").exists()
         sync_running(load_config(wrong, allow_mass_orphan=True), url, delete_orphans=True)
-        got = state(AnkiConnect(url))["notes"]  # orphaned, never deleted: the lock knew none
+        got = state(AnkiConnect(url))["notes"]  # studied, and the lock knew none: kept
         assert len(got) == 16 and all(n["orphan"] and n["suspended"] for n in got.values())
+        assert all(n["reps"] == 1 for n in got.values())
     finally:
         subprocess.run([DESKTOP / "stop-anki.sh", base], check=False, capture_output=True)
 

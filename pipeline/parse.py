@@ -937,16 +937,11 @@ class _FileParser:
                 )
             self.level_hint()
             self.numbered_hint()
-            # From the headings a splice keeps too: the tokens are only those it read.
-            labels = self.labels([f"{'#' * h.level} {h.shown}" for h in self.headings])
+            labels = self.labels(self.written_headings())
             if labels and self.stray:
                 self.warn(self.stray[0] + 1, _LABELS_HINT.format(labels), "outside-question")
             return
-        headings = [
-            f"{tok.markup} {plain_text(self.tokens[i + 1].children or ())}"
-            for i, tok in enumerate(self.tokens)
-            if tok.type == "heading_open" and tok.level == 0 and not is_setext(tok)
-        ]
+        headings = self.written_headings()
         if not headings and not self.stray:
             return
         numbered = self.numbered_clause()[1]
@@ -984,6 +979,12 @@ class _FileParser:
             )
         first = self.tokens[0].map[0] + 1 if self.tokens and self.tokens[0].map else 1
         self.warn(first, f"no question recognised in {what}; {hint}", "no-questions")
+
+    def written_headings(self) -> list[str]:
+        """The file's top-level ATX headings as a hint quotes them: marks, a space, their
+        text. From :attr:`headings`, which a splice keeps too (its tokens are only those it
+        read again)."""
+        return [f"{'#' * h.level} {h.shown}" for h in self.headings]
 
     def labels_hint(self, headings: list[str]) -> str:
         """The hint for a file with no question whose ``headings`` (as written) label a
@@ -1315,7 +1316,7 @@ class _FileParser:
         if tokens[start].type != "ordered_list_open" or not self.lists:
             return False
         for item, item_end in _blocks(tokens, start + 1, end - 1):
-            if tokens[item + 1].type != "paragraph_open" or item + 4 >= item_end - 1:
+            if tokens[item + 1].type != "paragraph_open" or _bare(item, item_end):
                 return False  # no question text first, or nothing under it
             if not ends_asking(tokens[item + 2].content.split("\n", 1)[0]):
                 return False
@@ -1702,11 +1703,17 @@ _LABELS_HINT = (
 _STATES = re.compile(r"[。！!.；;][*_”’」』）)\]]*\s*$")
 
 
+def _bare(item: int, item_end: int) -> bool:
+    """Whether the list item ``tokens[item:item_end]``, opening with a paragraph, holds
+    nothing under it: its open, the paragraph's three tokens, its close."""
+    return item_end - item == 5
+
+
 def _states(text: str, item: int, item_end: int) -> bool:
     """Whether a list item (``tokens[item:item_end]``, its paragraph's text ``text``)
     states: one line ending a sentence, nothing under it, no question word (``区别``),
     no task (``简述…。``: a bank of questions the twenty-third trial found read as points)."""
-    alone = item + 4 == item_end - 1 and "\n" not in text  # one line, nothing under it
+    alone = _bare(item, item_end) and "\n" not in text  # one line, nothing under it
     return alone and _STATES.search(text) is not None and not asks(text) and not sets_task(text)
 
 

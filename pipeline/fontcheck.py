@@ -152,8 +152,10 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
     # work below then runs on a few thousand characters, not on every one of the notes.
     prose: dict[str, set[str]] = {}
     code: dict[str, set[str]] = {}
+    of_file: dict[str, list[Card]] = {}
     for card in cards:
         path = card.source.path
+        of_file.setdefault(path, []).append(card)
         chars = prose.setdefault(path, set())
         chars.update(card.question, card.answer, *card.deck.parts)
         for block in card.code_blocks:
@@ -164,7 +166,7 @@ def diagnose(cards: Sequence[Card], config: Config) -> Iterator[Diagnostic]:
         # where it stands outside code (``⌊x⌋`` in backticks is drawn in DejaVu Sans Mono).
         in_code = {ch for ch in missing if ord(ch) in mono}
         if in_code:
-            missing -= in_code - _outside_code([c for c in cards if c.source.path == path])
+            missing -= in_code - _outside_code(of_file[path])
         missing |= {ch for ch in _printable(code.get(path, ())) if ord(ch) not in mono}
         for ch in sorted(missing):
             name = unicodedata.name(ch, "")

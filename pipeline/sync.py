@@ -47,6 +47,7 @@ from .syncmemo import (
     memo_bytes,
     quick_notes,
     read_memo,
+    unchanged_notes,
     write_memo,
 )
 from .syncplan import (
@@ -120,11 +121,15 @@ class SyncNotes:
     """The records of the files compiled."""
     carried: Mapping[str, FileMemo] = field(default_factory=dict)
     """The note files the last sync's memo carried over, by path."""
+    reused: Mapping[str, Carried] = field(default_factory=dict)
+    """Notes of the files compiled that are as the last sync's memo keeps them, by id
+    (:func:`~pipeline.syncmemo.unchanged_notes`): wanted as it says, not made again."""
 
     @property
     def carried_notes(self) -> list[Carried]:
-        """The notes of the carried files, as the last sync wanted them."""
-        return [note for held in self.carried.values() for note in held.notes]
+        """The notes of the carried files, as the last sync wanted them, and those reused."""
+        held = [note for memo in self.carried.values() for note in memo.notes]
+        return [*held, *self.reused.values()]
 
 
 def gather(
@@ -148,9 +153,12 @@ def gather(
     # A dry run reads the cache, and its workers write no entry (the sixteenth trial).
     with ParseCache.open(config, typst=False, staging=not dry_run) as cache:
         quick = quick_notes(config, memo, cache, progress, kept)
+        reused: dict[str, Carried] = {}
         if quick is not None:
+            assert memo is not None
             identity, diagnostics = quick.identity, quick.diagnostics
             files, carried = quick.files, quick.carried
+            reused = unchanged_notes(memo, identity.cards)
         else:
             result = check(config, progress, cache, kept=kept)
             identity, diagnostics = result.identity, result.collection.diagnostics
@@ -162,7 +170,7 @@ def gather(
     if not dry_run:
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
     data = BuildData(identity.cards, config, identity.note_type.mod)
-    return SyncNotes(data, identity, diagnostics, config, kept, cache, files, carried)
+    return SyncNotes(data, identity, diagnostics, config, kept, cache, files, carried, reused)
 
 
 def settings(config: Config) -> Config:
@@ -214,7 +222,7 @@ def sync(
                     notes = gather(config, compiled_then_read, dry_run, use)
                     if not dry_run:  # a lock restored meanwhile: Anki is not touched
                         refuse_changed_lock(config.lock_path, notes.identity, "sync")
-                    want = desired(notes.data)
+                    want = desired(notes.data, notes.reused.keys())
                     progress("anki", 0, 1)
                     state = side.state() if state is None else state
                     try:
@@ -261,6 +269,7 @@ def sync(
                             want,
                             plan,
                             notes.carried,
+                            notes.reused,
                         )
                     )
                 changed = side.outcome()

@@ -49,7 +49,7 @@ from .paths import Resolver
 from .records import Card, Identity, Lock, ParsedFile, Source, Target
 from .safeguards import mass_orphan_warning
 from .sources import discover
-from .syncplan import Carried, Desired, Plan, Wanted
+from .syncplan import Carried, Desired, Plan
 from .validate import CHECKS, SEARCH_STATE, Validation
 
 #: The memo's name in the cache folder.
@@ -276,11 +276,31 @@ def quick_notes(
     return QuickNotes(identity, diagnostics, carried, tuple(files))
 
 
+def unchanged_notes(memo: SyncMemo, cards: Iterable[Card]) -> dict[str, Carried]:
+    """The notes of ``cards`` (compiled again, identified against the lock ``memo`` was made
+    with) that are as the sync which made ``memo`` wanted them, by id: the memo keeps the
+    note (its file was settled), and its card matched that note's entry unchanged (the
+    same question and note digest). The note digest covers everything the note's fields,
+    deck, tags and media are made of, and the id is the same: the note is the memo's row.
+
+    A file with an edit is compiled again, and its other notes need not be made again
+    (:func:`~pipeline.syncplan.desired`): the plan checks each against the collection as
+    it checks a carried file's (:class:`~pipeline.syncplan.Unsettled` otherwise).
+    """
+    ours = {card.id for card in cards if card.matched.status == "unchanged"}
+    found: dict[str, Carried] = {}
+    for held in memo.files.values() if ours else ():
+        for row in held.notes:
+            if row.guid in ours:
+                found[row.guid] = row
+    return found
+
+
 # --- the memo a sync leaves ----------------------------------------------------------------
 
 
 def file_memo(
-    parsed: ParsedFile, key: str, ids: Sequence[Card], want: Mapping[str, Wanted], root: Path
+    parsed: ParsedFile, key: str, ids: Sequence[Card], want: Mapping[str, Carried], root: Path
 ) -> FileMemo:
     """The memo of the settled file ``parsed`` (compiled under ``key``), its cards
     identified as ``ids``, its notes as the plan wanted them (``want``: by guid)."""
@@ -295,7 +315,7 @@ def file_memo(
         guids=tuple(card.id for card in ids),
         questions=tuple(card.question for card in parsed.cards),
         lines=tuple(card.source.line for card in parsed.cards),
-        digests=tuple(w.fields_hash for w in wanted),
+        digests=tuple(w.digest for w in wanted),
         decks=tuple(sys.intern(w.deck) for w in wanted),
         tags=tuple(same.setdefault(w.tags, w.tags) for w in wanted),
         media=tuple(
@@ -317,6 +337,7 @@ def memo_after(
     want: Desired,
     plan: Plan,
     carried: Mapping[str, FileMemo],
+    reused: Mapping[str, Carried] | None = None,
 ) -> SyncMemo:
     """The memo a sync leaves once it wrote ``lock`` (the text of ``written``): the files
     it carried over, and those of ``files`` settled by the lock it wrote whose cards are
@@ -326,10 +347,13 @@ def memo_after(
     A file whose questions this sync matched anew (a rewording, a new question) is settled
     by the lock it wrote as much as one whose cards kept their entries (``kept``): the
     next sync carries it over too (:func:`settled_by`). ``cards``: this sync's cards,
-    identified.
+    identified. ``reused``: the notes of ``files`` left out of ``want``, as the last memo
+    kept them (:func:`unchanged_notes`).
     """
     conflicts = {w.guid for w, _ in plan.conflict}
-    notes = {w.guid: w for w in want.notes} if files else {}
+    notes: dict[str, Carried] = dict(reused or {}) if files else {}
+    for w in want.notes if files else ():
+        notes[w.guid] = Carried(w.guid, w.fields_hash, w.deck, w.tags, ())
     successors = frozenset(e.successor for e in written.orphans if e.successor)
     settled = settled_by(written, kept, cards)
     root = config.content

@@ -1599,6 +1599,15 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         return found
 
     monkeypatch.setattr(sync_module, "quick_notes", counted)
+    reused: list[int] = []
+    real_reused = syncmemo_module.unchanged_notes
+
+    def counted_reused(*args: Any, **kwargs: Any) -> Any:
+        found = real_reused(*args, **kwargs)
+        reused.append(len(found))
+        return found
+
+    monkeypatch.setattr(sync_module, "unchanged_notes", counted_reused)
     roots = [tmp_path / "with", tmp_path / "without"]
     for root in roots:
         new_collection(root / "anki" / "collection.anki2")
@@ -1635,6 +1644,7 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         if step % 3 == 2:
             _memo_edit(files, rng)
     assert any(n > 0 for n in carried), carried
+    assert any(n > 0 for n in reused), reused  # an edited file's other notes, not made again
 
 
 def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
@@ -1660,6 +1670,42 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     (content / "extra.md").write_text("## 节\n\n### 新问题是什么？\n\n新的答案。\n", "utf-8")
     sync(config, collection)
     assert_in_step(collection, content)
+
+
+def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_still_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One question of a file reworded: the file is compiled again, and its other notes are
+    # wanted as the memo keeps them (not made again). One of those, edited in Anki since
+    # the last sync, is a conflict all the same, left as the person edited it.
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    rows = [(f"问题{q}是什么？", f"答案{q}。") for q in range(4)]
+    (content / "a.md").write_text(_notes_text({"节": rows}), "utf-8")
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    rows[0] = ("问题0到底是什么？", rows[0][1])
+    (content / "a.md").write_text(_notes_text({"节": rows}), "utf-8")
+    _answer_edited_in_anki(collection, "问题2是什么")
+    reused: list[set[str]] = []
+    real = syncmemo_module.unchanged_notes
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        reused.append(set(found))
+        return found
+
+    monkeypatch.setattr(sync_module, "unchanged_notes", counted)
+    result = sync(config, collection)
+    assert len(reused[0]) == 3  # questions 1, 2 and 3: as the memo keeps them
+    assert [w.question for w, _ in result.plan.conflict] == ["问题2是什么？"]
+    assert [w.question for w, _ in result.plan.update] == ["问题0到底是什么？"]
+    col = open_col(collection)
+    try:
+        answers = sorted(col.get_note(n)["Answer"] for n in col.find_notes(""))
+    finally:
+        col.close()
+    assert answers[2].endswith(" (mine)")  # left as edited: a conflict, not overwritten
 
 
 def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(

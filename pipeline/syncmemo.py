@@ -213,6 +213,7 @@ def _carriable(
         ):
             continue
         carried[path] = held
+        cache.forget_bytes(path)  # not compiled: its bytes are not kept for the lookup
     return carried
 
 

@@ -62,7 +62,18 @@ from .highlight import (
 )
 from .paths import Resolver
 from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
-from .records import Card, CodeBlock, Deck, ListAt, ParsedFile, Shape, Source, Target, Unit
+from .records import (
+    Card,
+    CodeBlock,
+    Deck,
+    ListAt,
+    ParsedFile,
+    Shape,
+    Source,
+    Taken,
+    Target,
+    Unit,
+)
 from .render import markdown, render_blocks, render_inline
 from .shapes import (
     ANSWER_LABELS,
@@ -365,6 +376,7 @@ class _FileParser:
         self.list_at: ListAt = (0, "")
         self.goes_on: dict[int, ListAt] = {}  # id(ordered_list_open) -> where the list goes on
         self.cards: list[Card] = []
+        self.taken: list[Taken] = []  # in a splice: the runs of cards taken as they were
         self.sections: list[tuple[int, str]] = []
         # One Deck a section, shared by its cards: pickled once in the cache, its path joined once.
         self.decks: dict[tuple[str, ...], Deck] = {}
@@ -690,6 +702,8 @@ class _FileParser:
         if not all(judged_alike(card.targets) for card in cards if card.targets):
             return False
         decks = self.decks
+        if cards:
+            self.taken.append(Taken(len(self.cards), first, last, moved))
         for card in cards:
             deck = decks.setdefault(card.deck.sections, card.deck)
             self.cards.append(_with_deck(moved_card(card, moved), deck))
@@ -1866,7 +1880,22 @@ def parse_file(
     previous: ParsedFile | None = None,
     keyed: bool = True,
 ) -> ParsedFile:
-    """Read, decode and compile one note file (``path`` relative to ``root``).
+    """Read, decode and compile one note file (:func:`compile_file` without what it took)."""
+    return compile_file(root, path, config, typst, data, previous, keyed)[0]
+
+
+def compile_file(
+    root: Path,
+    path: str,
+    config: Config,
+    typst: bool = False,
+    data: bytes | None = None,
+    previous: ParsedFile | None = None,
+    keyed: bool = True,
+) -> tuple[ParsedFile, tuple[Taken, ...]]:
+    """Read, decode and compile one note file (``path`` relative to ``root``), and the runs
+    of ``previous``'s cards that the splice took as they were (none when it compiled the
+    file whole): each card of such a run is the earlier one, its lines moved.
 
     ``typst`` renders every card to Typst as well, for the PDF. ``data``: the file's bytes,
     when the caller has read them already (the cache keys its entries by them).
@@ -1878,21 +1907,25 @@ def parse_file(
     try:
         data = full.read_bytes() if data is None else data
     except OSError as exc:
-        return ParsedFile(
-            path, (), (Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io"),)
-        )
+        unread = Diagnostic(path, 0, "error", f"cannot read: {exc.strerror}", "io")
+        return ParsedFile(path, (), (unread,)), ()
     text, problem = decode(path, data)
     if text is None:
         assert problem
-        return ParsedFile(path, (), (problem,))
+        return ParsedFile(path, (), (problem,)), ()
     title = file_title(path, config)
 
     def parser() -> _FileParser:
         return _FileParser(path, text, config, title, root.resolve(), typst, previous, keyed)
 
-    parsed = parser().splice(previous) if previous is not None and previous.units else None
+    taken: tuple[Taken, ...] = ()
+    parsed = None
+    if previous is not None and previous.units:
+        splicer = parser()
+        parsed = splicer.splice(previous)
+        taken = tuple(splicer.taken) if parsed is not None else ()
     if parsed is None:
         parsed = parser().run()
     for card in parsed.cards:  # hashed here, in the worker: the identity stage only reads them
         card.note_digest, card.answer_digest  # noqa: B018
-    return parsed
+    return parsed, taken

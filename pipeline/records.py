@@ -411,6 +411,20 @@ class Unit(NamedTuple):
     at a heading or at the file's end)."""
 
 
+class Taken(NamedTuple):
+    """A run of an earlier compile's cards that a splice took as they were, their lines
+    moved (``pipeline/parse.py``: a unit found again)."""
+
+    at: int
+    """Index of its first card among the new compile's cards."""
+    first: int
+    """Index of its first card among the earlier compile's cards."""
+    last: int
+    """Index after its last card there."""
+    moved: int
+    """Lines it moved down (negative: up)."""
+
+
 @dataclass(frozen=True)
 class ParsedFile:
     """The result of reading and compiling one note file."""

@@ -16,8 +16,9 @@ import pytest
 
 from pipeline import load_config
 from pipeline import parse as parse_module
-from pipeline.parse import parse_file
+from pipeline.parse import compile_file, parse_file
 from pipeline.records import ParsedFile, Unit
+from pipeline.splice import moved_card
 from tests.conftest import FIXTURES, SEEDS
 from tests.test_reuse import FILES
 
@@ -131,10 +132,37 @@ def test_edit_after_edit_the_splice_gives_the_records_of_a_compile_from_scratch(
         for step in range(25):
             text = edit(text)
             fresh = _compile(file, text, None)
-            spliced = _compile(file, text, before)
+            config = load_config(file.parent)
+            data = text.encode("utf-8")
+            spliced, taken = compile_file(file.parent, file.name, config, False, data, before)
             assert spliced == fresh, f"step {step}"
             assert _units(spliced) == _units(fresh), f"step {step}"
+            # What the splice says it took is the earlier cards, their lines moved: a
+            # sync's memo carries their notes over on its word.
+            for run in taken:
+                took = spliced.cards[run.at : run.at + run.last - run.first]
+                earlier = before.cards[run.first : run.last]
+                assert list(took) == [moved_card(c, run.moved) for c in earlier], f"step {step}"
             before = spliced
+
+
+def test_the_splice_names_the_cards_it_took_and_where_they_were() -> None:
+    # Two lines added at the top, one question reworded: every other card is taken as it
+    # was, two lines down; the reworded one is compiled anew.
+    file = FIXTURES / "splice" / "notes.md"
+    text = file.read_text(encoding="utf-8")
+    before = _compile(file, text, None)
+    lines = text.splitlines(keepends=True)
+    asks = [i for i, line in enumerate(lines) if line.startswith("#### ")]
+    lines[asks[1]] = lines[asks[1]].rstrip("\n") + "（改）\n"
+    edited = "前言。\n\n" + "".join(lines)
+    config = load_config(file.parent)
+    after, taken = compile_file(file.parent, file.name, config, False, edited.encode(), before)
+    took = {run.at + k: run.first + k for run in taken for k in range(run.last - run.first)}
+    assert {run.moved for run in taken} == {2}
+    fresh = [i for i in range(len(after.cards)) if i not in took]
+    assert [after.cards[i].question for i in fresh] == [before.cards[1].question + "（改）"]
+    assert all(after.cards[i].source.line == before.cards[took[i]].source.line + 2 for i in took)
 
 
 def test_an_edited_answer_parses_only_its_own_unit(

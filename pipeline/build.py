@@ -6,7 +6,7 @@ import gc
 import importlib
 import json
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -29,12 +29,22 @@ from .identity import (
 )
 from .lastpackage import LAST_PACKAGE, last_package, package_memo
 from .parallel import fork_map, worker_count
-from .parse import file_title, parse_file
-from .records import BuildData, Card, Collection, Identity, ParsedFile
+from .parse import compile_file, file_title
+from .records import (
+    BuildData,
+    Card,
+    Collection,
+    Identity,
+    ParsedFile,
+    SplicedFile,
+    Taken,
+    TakenCard,
+)
 from .report import REPORT_NAME, BuildReport, make_report
 from .safeguards import mass_orphan_warning, refuse_mass_orphan
 from .sources import discover
 from .validate import (
+    CHECKS,
     PDF_ONLY,
     SEARCH_STATE,
     CheckedFiles,
@@ -70,16 +80,59 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-Job = tuple[Path, str, Config, bool, bytes | None, Earlier | None, Entry | None]
+#: What a worker is given to compile one file: the content folder, the file, the settings,
+#: whether to make Typst, its bytes, its earlier records, where to write its entry, and
+#: the key of the records a sync's memo describes ("": none).
+Job = tuple[Path, str, Config, bool, bytes | None, Earlier | None, Entry | None, str]
 
 
 def _parse_one(job: Job) -> tuple[ParsedFile | bytes, Path | None]:
     """Compile one file: its records, or, when the worker writes its cache entry
-    (``entry``), the records pickled and the entry's temporary file."""
-    root, path, config, typst, data, earlier, entry = job  # no earlier: no cache to keep them
-    previous = earlier.load(path) if earlier else None
-    parsed = parse_file(root, path, config, typst, data, previous, keyed=earlier is not None)
-    return entry.write(parsed) if entry is not None else (parsed, None)
+    (``entry``), the records pickled and the entry's temporary file.
+
+    When the earlier records the file was spliced from are those of the key ``base`` (a
+    sync's memo was made from them), and the entry was written, the worker sends a
+    :class:`~pipeline.records.SplicedFile` pickled instead: the cards it took as they were
+    stay here.
+    """
+    root, path, config, typst, data, earlier, entry, base = job  # no earlier: no cache
+    previous, key = earlier.load_keyed(path) if earlier else (None, "")
+    parsed, taken = compile_file(root, path, config, typst, data, previous, earlier is not None)
+    if entry is None:
+        return parsed, None
+    pickled, written = entry.write(parsed)
+    if base and key == base and taken and written is not None:
+        return pickle.dumps(spliced(parsed, taken, root), pickle.HIGHEST_PROTOCOL), written
+    return pickled, written
+
+
+def spliced(parsed: ParsedFile, taken: tuple[Taken, ...], root: Path) -> SplicedFile:
+    """``parsed`` without the cards of ``taken`` (:class:`~pipeline.records.SplicedFile`),
+    its per-card checks run (``root``: the content folder, as the checks read it)."""
+    took = [False] * len(parsed.cards)
+    for run in taken:
+        took[run.at : run.at + run.last - run.first] = [True] * (run.last - run.first)
+    return SplicedFile(
+        parsed.path,
+        tuple(card for card, was in zip(parsed.cards, took, strict=True) if not was),
+        taken,
+        tuple(
+            TakenCard(
+                card.question,
+                card.source.line,
+                card.deck.path,
+                card.note_digest,
+                card.answer_digest,
+            )
+            for card, was in zip(parsed.cards, took, strict=True)
+            if was
+        ),
+        parsed.diagnostics,
+        tuple(d for _, check in CHECKS for d in check(parsed.cards, root)),
+        first_title(parsed),
+        tuple(t for card in parsed.cards for t in card.targets),
+        ParseCache.judged(parsed),
+    )
 
 
 def parse_all(
@@ -126,23 +179,45 @@ def compile_files(
     order: from ``cache`` when it holds them, else compiled, on every core when the notes
     are large enough to be worth it. ``live``: every note file there is, when ``paths``
     are only some (the cache keeps their entries)."""
+    made = compile_spliced(config, paths, progress, typst, cache, live)
+    return [f for f in made if isinstance(f, ParsedFile)]
+
+
+def compile_spliced(
+    config: Config,
+    paths: list[str],
+    progress: Progress = _quiet,
+    typst: bool = False,
+    cache: ParseCache | None = None,
+    live: list[str] | None = None,
+    bases: Mapping[str, str] | None = None,
+) -> list[ParsedFile | SplicedFile]:
+    """:func:`compile_files`, where a file of ``bases`` (path -> the key of the records a
+    sync's memo was made from) may come as a :class:`~pipeline.records.SplicedFile`: when
+    a worker spliced it from those very records (:func:`_parse_one`)."""
     cache = cache or ParseCache(None, config, typst)
-    found = cache.lookup(paths, live)
+    found: dict[str, ParsedFile | SplicedFile] = {**cache.lookup(paths, live)}
     todo = [p for p in paths if p not in found]
     size = sum((config.content / p).stat().st_size for p in todo)
     # Below a few hundred KB, starting workers costs more than it saves.
     workers = worker_count(config.workers, len(todo)) if size >= _PARALLEL_BYTES else 1
+    bases = bases or {}
     # A worker writes the entry of the file it compiles: the records are pickled once.
     jobs: list[Job] = [
-        (config.content, p, config, typst, cache.data(p), cache.previous(p), entry)
+        (config.content, p, config, typst, cache.data(p), cache.previous(p), entry, base)
         for p in todo
         for entry in [cache.entry(p) if workers > 1 else None]
+        for base in [bases.get(p, "") if entry is not None else ""]
     ]
     progress("parse", len(found), len(paths))
     for made, written in fork_map(_parse_one, jobs, workers):
         result = pickle.loads(made) if isinstance(made, bytes) else made
         found[result.path] = result
-        cache.store(result, written)
+        if isinstance(result, SplicedFile):
+            assert written is not None
+            cache.store_spliced(result.path, written, result.judged)
+        else:
+            cache.store(result, written)
         progress("parse", len(found), len(paths))
     return [found[p] for p in paths]
 

@@ -263,17 +263,23 @@ class Earlier:
 
         Read in the worker that compiles the file: a worker is sent where, not the cards.
         """
+        return self.load_keyed(path)[0]
+
+    def load_keyed(self, path: str) -> tuple[ParsedFile | None, str]:
+        """:meth:`load`, and the key the records were kept under ("": held in memory, or
+        none)."""
         if self.records is not None or self.entry is None:
-            return self.records
+            return self.records, ""
         try:
             blob = self.entry.read_bytes()
         except OSError:
-            return None
+            return None, ""
         head, body = blob[:_HEADER_SIZE], blob[_HEADER_SIZE:]
         whole = head.startswith(_FORMAT.encode()) and head[-32:] == hashlib.sha256(body).digest()
         if not whole or body[:_CONTEXT_SIZE] != bytes.fromhex(self.context):
-            return None
-        return _unpickled(body[_CONTEXT_SIZE:], path)
+            return None, ""
+        parsed = _unpickled(body[_CONTEXT_SIZE:], path)
+        return parsed, head[len(_FORMAT) : -32].hex() if parsed is not None else ""
 
 
 @dataclass(frozen=True)
@@ -411,7 +417,7 @@ class ParseCache:
                 self._data[path], self._keys[path] = data, key
             else:
                 found[path] = cached
-                self._own[path] = key + self._judged(cached)
+                self._own[path] = key + self.judged(cached)
         if self.memory is not None:  # the records of files that are gone are let go
             there = set(self._paths)
             for gone in [k for k in self.memory.records if k[0] not in there]:
@@ -505,7 +511,7 @@ class ParseCache:
         return parsed if parsed is not None and self._targets_unchanged(parsed) else None
 
     @staticmethod
-    def _judged(parsed: ParsedFile) -> str:
+    def judged(parsed: ParsedFile) -> str:
         """How the file's images and links were judged: with its key, what its records are."""
         seen = [(t.kind, t.file, t.media) for card in parsed.cards for t in card.targets]
         return hashlib.sha256(repr(seen).encode()).hexdigest() if seen else ""
@@ -608,9 +614,16 @@ class ParseCache:
                 self._staged[self._entry(parsed.path, self.typst)] = written
             else:
                 self._pending.append(parsed)
-            self._own[parsed.path] = self._keys[parsed.path] + self._judged(parsed)
+            self._own[parsed.path] = self._keys[parsed.path] + self.judged(parsed)
             # Valid whatever becomes of this build: the records are those of their key.
             self._remember(parsed.path, self.typst, self._keys[parsed.path], parsed)
+
+    def store_spliced(self, path: str, written: Path, judged: str) -> None:
+        """Keep the entry a worker wrote of the file ``path`` it sent as a
+        :class:`~pipeline.records.SplicedFile` (``judged``: :meth:`judged` of its records)."""
+        if self.folder is not None and path in self._keys:
+            self._staged[self._entry(path, self.typst)] = written
+            self._own[path] = self._keys[path] + judged
 
     def save(self) -> None:
         """Write the entries of the files compiled this time; remove those of deleted files.

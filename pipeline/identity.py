@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import Config
 from .duplicates import bigrams, normalise_question
@@ -31,6 +32,7 @@ from .records import (
     LockEntry,
     Match,
     NoteTypeStamp,
+    Source,
     Successor,
     file_runs,
     same_cards,
@@ -379,7 +381,7 @@ def _same_entry(entry: LockEntry, card: Card, mod: int, after: str, slot: int) -
     )
 
 
-def _places(cards: Sequence[Card]) -> list[int]:
+def _places(cards: Sequence[Matched]) -> list[int]:
     """Each card's place among the cards of its file and section."""
     seen: dict[tuple[str, str], int] = defaultdict(int)
     out = []
@@ -396,7 +398,7 @@ def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _rename_candidates(
-    cards: Sequence[Card],
+    cards: Sequence[Matched],
     todo: list[int],
     old: Mapping[str, LockEntry],
     before: Mapping[int, str | None],
@@ -478,7 +480,7 @@ def _match(
 
 
 def _same_question(
-    cards: Sequence[Card],
+    cards: Sequence[Matched],
     found: Sequence[int],
     pools: tuple[Sequence[LockEntry], Sequence[LockEntry]],
     slots: Mapping[int, int],
@@ -498,10 +500,10 @@ def _same_question(
     """
     open_cards = list(found)
 
-    def here(card: Card, slot: int, e: LockEntry) -> bool:
+    def here(card: Matched, slot: int, e: LockEntry) -> bool:
         return e.slot == slot and e.deck == card.deck.path
 
-    tiers: tuple[Callable[[Card, int, LockEntry], bool], ...] = (
+    tiers: tuple[Callable[[Matched, int, LockEntry], bool], ...] = (
         lambda card, slot, e: e.answer == card.answer_digest and here(card, slot, e),
         lambda card, _slot, e: e.answer == card.answer_digest,
         here,
@@ -526,6 +528,39 @@ def _check_aliases(aliases: Mapping[str, str]) -> None:
                 "(4 to 40 letters and digits, as in the lock file)"
             )
 
+
+class DeckName(NamedTuple):
+    """A deck as matching reads it: its path."""
+
+    path: str
+    """The deck's path, ``::``-joined."""
+
+
+class Held(NamedTuple):
+    """A card that :func:`assign` is given without the card itself (its ``held``): a card of
+    a note file compiled again that a sync's memo carries over, as matching reads it."""
+
+    id: str
+    """The id it keeps (its entry's)."""
+    question: str
+    """The question as Markdown."""
+    source: Source
+    """Its file and line now."""
+    deck: DeckName
+    """Its deck."""
+    note_digest: str
+    """:attr:`~pipeline.records.Card.note_digest`."""
+    answer_digest: str
+    """:attr:`~pipeline.records.Card.answer_digest`."""
+
+    @property
+    def answered(self) -> bool:
+        """Always: a memo keeps the notes of answered cards only."""
+        return True
+
+
+#: A card as :func:`assign` is given it: compiled, or held without its card.
+Matched = Card | Held
 
 #: A note file's cards as compiled, as identified, and their lock entries, in order.
 Settled = tuple[tuple[Card, ...], tuple[Card, ...], tuple[LockEntry, ...]]
@@ -554,7 +589,7 @@ class KeptMatches:
 
 
 def _carried(
-    cards: Sequence[Card],
+    cards: Sequence[Matched],
     runs: Sequence[tuple[str, int, int]],
     settled: Mapping[str, Settled],
     aliases: Mapping[str, str],
@@ -577,7 +612,7 @@ def _carried(
 
 
 def assign(
-    cards: Sequence[Card],
+    cards: Sequence[Matched],
     previous: Sequence[LockEntry] | Lock,
     aliases: Mapping[str, str] | None = None,
     now: int | None = None,
@@ -585,6 +620,7 @@ def assign(
     include_unanswered: bool = False,
     kept: KeptMatches | None = None,
     absent: Mapping[str, Sequence[str]] | None = None,
+    held: Mapping[int, str] | None = None,
 ) -> Identity:
     """Give every card an id, matching it against the previous lock.
 
@@ -601,8 +637,15 @@ def assign(
     them, each of their cards was answered, and no orphan of the lock names one of them
     as its successor: those need the cards. ``ValueError`` for an id the lock's notes
     do not hold.
+
+    ``held``: the cards of ``cards`` (by index) that are :class:`Held` stand-ins, and the
+    id each keeps: a file compiled again whose other cards a sync's memo carries over.
+    Each must take its own entry, unchanged, in pass 1, as it would with its card
+    (:func:`_check_held`, else ``ValueError``): it does, at its place now, and the result
+    holds no card of it (only its count). The other cards of ``cards`` are compiled ones.
     """
     now = int(time.time()) if now is None else now
+    held = held or {}
     lock = previous if isinstance(previous, Lock) else Lock(tuple(previous))
     aliases = aliases or {}
     _check_aliases(aliases)
@@ -638,13 +681,17 @@ def assign(
         ids = map(operator.attrgetter("id"), out)
         taken.update(zip(ids, range(start, start + len(out)), strict=True))
     absent_entries: list[LockEntry] = []
-    for path, held in (absent or {}).items():
-        for oid in held:
+    for path, owned in (absent or {}).items():
+        for oid in owned:
             settled = old.get(oid)
             if settled is None or oid not in in_notes or settled.path != path:
                 raise ValueError(f"{path}: id {oid} is not one of its lock entries")
             taken[oid] = -1  # no card here: never looked up (no alias names it)
             absent_entries.append(settled)
+    if held:
+        _check_held(cards, held, old, lock, aliases, rest)
+        for i, oid in held.items():  # pass 1 pairs each with its own entry: taken first
+            take(i, oid, "exact")
     open_count = len(rest)  # the cards that still look for their ids
     # Pass 0: explicit aliases (question text -> id) for the hard cases.
     exact_ids: dict[str, str] = {}
@@ -735,7 +782,7 @@ def assign(
             if i not in chosen and oid not in taken:
                 take(i, oid, how, score)
 
-    out_cards: list[Card] = []
+    out_cards: list[Card | None] = []  # None for a held card: aligned with ``cards``
     entries: list[LockEntry] = list(absent_entries)
     used = set(old) | set(taken)
     salts: dict[tuple[str, str], int] = defaultdict(int)  # 3,000 copies: linear, not quadratic
@@ -750,6 +797,18 @@ def assign(
         as_before = True  # every card of the file matched its own entry and kept it
         for i in range(start, end):
             card = cards[i]
+            if isinstance(card, Held):  # its own entry, at its place now (_check_held)
+                mine = old[card.id]
+                place = (path, mine.deck)
+                after = previous_id.get(place, "")
+                if mine.slot == slots[i] and mine.after == after:
+                    entries.append(mine)
+                else:
+                    entries.append(replace(mine, slot=slots[i], after=after))
+                previous_id[place] = card.id
+                out_cards.append(None)
+                as_before = False  # a file of held cards is settled by the memo, not here
+                continue
             digest = card.note_digest
             if i in chosen:
                 oid, how, score = chosen[i]
@@ -778,16 +837,17 @@ def assign(
             previous_id[place] = card.id
         if as_before and len({questions[i] for i in range(start, end)}) == end - start:
             next_settled[path] = (
-                tuple(cards[start:end]),
-                tuple(out_cards[start:end]),
+                tuple(c for c in cards[start:end] if isinstance(c, Card)),
+                tuple(c for c in out_cards[start:end] if c is not None),
                 tuple(entries[start:end]),
             )
     if kept is not None:
         kept.lock, kept.files = None, next_settled  # the build names the lock once written
     gone = [unanswered_of.get(oid, e) for oid, e in old.items() if oid not in taken]
+    present = [card for card in out_cards if card is not None]
     unanswered: list[LockEntry] = []
     if not include_unanswered:
-        for card in out_cards:
+        for card in present:
             if card.answered:
                 continue
             match = card.matched
@@ -803,11 +863,13 @@ def assign(
     for score, same, i, oid in likely:
         if oid in taken or i in chosen or i in paired or oid in {s.orphan.id for s in successors}:
             continue
-        successors.append(Successor(old[oid], out_cards[i], score, same))
+        likely_card = out_cards[i]
+        assert likely_card is not None  # a held card is chosen from the start
+        successors.append(Successor(old[oid], likely_card, score, same))
         paired.add(i)
     # A successor found when the orphan was made is remembered: by the next build it has
     # its own entry and is no longer a candidate.
-    by_id = {c.id: c for c in out_cards} if any(e.successor for e in orphans) else {}
+    by_id = {c.id: c for c in present} if any(e.successor for e in orphans) else {}
     found = {s.orphan.id for s in successors}
     for entry in orphans:
         later = by_id.get(entry.successor)
@@ -829,15 +891,66 @@ def assign(
         newest = max((e.mod for e in lock.notes), default=now)
         stamp = NoteTypeStamp(look, newest if not stamp.digest else max(now, stamp.mod + 1))
     return Identity(
-        tuple(out_cards),
+        tuple(present),
         orphans,
         tuple(sorted(entries, key=operator.attrgetter("id"))),
         tuple(diagnostics),
         new_orphans,
         stamp,
         tuple(sorted(successors, key=lambda s: s.orphan.id)),
-        carried=len(absent_entries),
+        carried=len(absent_entries) + len(held),
     )
+
+
+def _check_held(
+    cards: Sequence[Matched],
+    held: Mapping[int, str],
+    old: Mapping[str, LockEntry],
+    lock: Lock,
+    aliases: Mapping[str, str],
+    rest: Sequence[int],
+) -> None:
+    """``ValueError`` unless each held card of ``cards`` would take its own entry,
+    unchanged, in :func:`assign`'s pass 1, as its compiled card would: the entry is one
+    of the lock's notes, answered, of its file, question, deck, answer and note digest; no other
+    entry holds its file and question, no other card of its file asks it; no alias names
+    it or its id, and no orphan names its id as its successor (an alias is taken before
+    pass 1; a successor is looked up among the cards). ``rest``: the cards matched."""
+    orphaned = {e.id for e in lock.orphans}
+    named = {e.successor for e in lock.orphans if e.successor} | set(aliases.values())
+    in_notes = {e.id for e in lock.notes}
+    asked: dict[tuple[str, str], str] = {}
+    for i, oid in held.items():
+        card = cards[i]
+        entry = old.get(oid)
+        if (
+            not isinstance(card, Held)
+            or card.id != oid
+            or entry is None
+            or oid not in in_notes
+            or oid in orphaned
+            or oid in named
+            or entry.successor
+            or not entry.answered
+            or card.question in aliases
+            or (entry.path, entry.deck, entry.question, entry.answer, entry.digest)
+            != (
+                card.source.path,
+                card.deck.path,
+                card.question,
+                card.answer_digest,
+                card.note_digest,
+            )
+        ):
+            raise ValueError(f"{card.source.path}:{card.source.line}: held, but not as its entry")
+        asked[(entry.path, card.question.strip())] = oid
+    for entry in old.values():
+        if asked.get((entry.path, entry.question.strip()), entry.id) != entry.id:
+            raise ValueError(f"{entry.path}: another entry asks a held card's question")
+    for i in rest:
+        card = cards[i]
+        if i not in held and (card.source.path, card.question.strip()) in asked:
+            raise ValueError(f"{card.source.path}:{card.source.line}: asks a held question")
 
 
 def settled_in(lock: Lock, cards: Sequence[Card]) -> dict[str, tuple[Card, ...]]:
@@ -900,17 +1013,19 @@ def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:
 
 def identify(
     config: Config,
-    cards: Sequence[Card],
+    cards: Sequence[Matched],
     now: int | None = None,
     known: KnownLock | None = None,
     kept: KeptMatches | None = None,
     absent: Mapping[str, Sequence[str]] | None = None,
+    held: Mapping[int, str] | None = None,
 ) -> Identity:
     """The identity stage as a build and a check run it: read the lock, match, warn.
 
     ``known``: the lock as this process last wrote it (:func:`load_lock`); ``kept``: what
     its last matching settled (:class:`KeptMatches`); ``absent``: settled note files
-    carried over without their cards (:func:`assign`).
+    carried over without their cards, and ``held``: cards carried over inside files
+    compiled again (:func:`assign`).
     """
     from .notetype import current_look
 
@@ -924,6 +1039,7 @@ def identify(
         include_unanswered=config.include_unanswered,
         kept=kept,
         absent=absent,
+        held=held,
     )
     paths = {card.source.path for card in cards} | set(absent or ())
     warning = lost_lock(config.lock_path, config.out, paths)

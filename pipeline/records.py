@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, NamedTuple, Protocol
@@ -425,6 +425,72 @@ class Taken(NamedTuple):
     """Lines it moved down (negative: up)."""
 
 
+class TakenCard(NamedTuple):
+    """A card a splice took as it was, as matching reads it (:class:`SplicedFile`)."""
+
+    question: str
+    """The question as Markdown."""
+    line: int
+    """1-based line of the question now."""
+    deck: str
+    """Its deck's path."""
+    note_digest: str
+    """:attr:`Card.note_digest`."""
+    answer_digest: str
+    """:attr:`Card.answer_digest`."""
+
+
+@dataclass(frozen=True)
+class SplicedFile:
+    """A note file compiled again for a sync by splicing the records that sync's memo was
+    made from (``pipeline/syncmemo.py``): the cards compiled anew, and the others as the
+    memo's rows, which hold their notes; their cards never leave the worker. The worker
+    wrote the whole records to the cache all the same.
+
+    Made only where a worker compiles the file (its records would be pickled to the
+    build's process: 10,000 cards cost 0.1 s to read back there).
+    """
+
+    path: str
+    """File relative to the content folder."""
+    cards: tuple[Card, ...]
+    """The cards compiled anew, in order."""
+    taken: tuple[Taken, ...]
+    """The runs of the earlier compile's cards taken as they were, in order (the cards of
+    the file are these runs and :attr:`cards`, interleaved)."""
+    kept: tuple[TakenCard, ...]
+    """Each card of :attr:`taken`, in order."""
+    diagnostics: tuple[Diagnostic, ...]
+    """The compile's problems (:attr:`ParsedFile.diagnostics`)."""
+    checked: tuple[Diagnostic, ...]
+    """What the per-card checks found in all its cards (``pipeline/validate.py``), run in
+    the worker."""
+    title: str | None
+    """The title its first card files under (None: no card)."""
+    targets: tuple[Target, ...]
+    """Every image and link of its cards, in order."""
+    judged: str
+    """How its images and links were judged (the cache keeps it with the key)."""
+
+    @property
+    def count(self) -> int:
+        """How many cards the file has."""
+        return len(self.cards) + len(self.kept)
+
+    def order(self) -> Iterator[int]:
+        """Where each card of the file comes from, in order: ``i >= 0`` is :attr:`cards`
+        ``[i]``; ``-1 - k`` is :attr:`kept` ``[k]``."""
+        fresh = kept = 0
+        for run in self.taken:
+            while fresh + kept < run.at:
+                yield fresh
+                fresh += 1
+            for _ in range(run.last - run.first):
+                yield -1 - kept
+                kept += 1
+        yield from range(fresh, len(self.cards))
+
+
 @dataclass(frozen=True)
 class ParsedFile:
     """The result of reading and compiling one note file."""
@@ -488,7 +554,14 @@ class BuildData:
         return tuple(card for card in self.cards if not card.answered)
 
 
-def file_runs(cards: Sequence[Card]) -> list[tuple[str, int, int]]:
+class Sourced(Protocol):
+    """Anything with a :class:`Source` (a card, or what matching reads of one)."""
+
+    @property
+    def source(self) -> Source: ...
+
+
+def file_runs(cards: Sequence[Sourced]) -> list[tuple[str, int, int]]:
     """Each note file's run of ``cards`` (a build's cards come a file at a time): its path,
     start and end."""
     runs: list[tuple[str, int, int]] = []
@@ -500,7 +573,7 @@ def file_runs(cards: Sequence[Card]) -> list[tuple[str, int, int]]:
     return runs
 
 
-def same_cards(earlier: Sequence[Card], now: Sequence[Card]) -> bool:
+def same_cards(earlier: Sequence[object], now: Sequence[object]) -> bool:
     """Whether ``now`` holds the very card objects of ``earlier``, in order: what a
     long-running caller kept for a file's compiled cards still holds while they are."""
     return len(earlier) == len(now) and all(map(operator.is_, earlier, now))

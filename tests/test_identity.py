@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,15 @@ import pytest
 
 from pipeline import ConfigError, ContentError, build, check, load_config
 from pipeline.config import Config
-from pipeline.identity import KeptMatches, assign, lock_text, read_lock, settled_in
+from pipeline.identity import (
+    DeckName,
+    Held,
+    KeptMatches,
+    assign,
+    lock_text,
+    read_lock,
+    settled_in,
+)
 from pipeline.parse import parse_file
 from pipeline.records import (
     Card,
@@ -247,7 +256,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
     config = Config(content=tmp_path)
     parsed: dict[str, tuple[str, ParsedFile]] = {}  # the watch's memory: same text, same cards
     kept, lock, aliases = KeptMatches(), Lock(), dict[str, str]()
-    carried_any = absent_any = more_any = False
+    carried_any = absent_any = more_any = held_any = False
     matched_again = KeptMatches()
     for step in range(60):
         cards: list[Card] = []
@@ -277,6 +286,24 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
             kept_cards = tuple(c for c in fresh.cards if c.source.path not in again_absent)
             carried = sum(len(ids) for ids in again_absent.values())
             assert without == replace(fresh, cards=kept_cards, carried=carried), f"step {step}"
+        # A sync's memo carries the unchanged cards of a file compiled again without their
+        # cards too (assign's ``held``): what matching gives the others is the same.
+        holdable = _holdable(cards, fresh, lock, aliases)
+        chosen = set(rng.sample(holdable, len(holdable) // 2))
+        stand_ins: list[Card | Held] = [
+            _held(c, fresh.cards[i].id) if i in chosen else c for i, c in enumerate(cards)
+        ]
+        held = {i: fresh.cards[i].id for i in chosen}
+        with_held = assign(stand_ins, lock, dict(aliases), now=1000 + step, held=held)
+        kept_cards = tuple(c for i, c in enumerate(fresh.cards) if i not in chosen)
+        assert with_held == replace(fresh, cards=kept_cards, carried=len(chosen)), f"step {step}"
+        # One that would not keep its entry (asked twice, renamed, an orphan's...) is refused.
+        for i in sorted(set(range(len(cards))) - set(holdable))[:3]:
+            wrong: list[Card | Held] = [*cards]
+            wrong[i] = _held(cards[i], fresh.cards[i].id)
+            with pytest.raises(ValueError):
+                assign(wrong, lock, dict(aliases), now=1000 + step, held={i: fresh.cards[i].id})
+        held_any |= bool(chosen)
         carried_any |= bool(settled & set(files))
         absent_any |= bool(absent)
         lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
@@ -289,7 +316,41 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         assert set(by_lock) <= set(rematched.files), f"step {step}"
         more_any |= bool(set(by_lock) - set(kept.files))
         _saved(files, rng, aliases, [e.id for e in lock.notes])
-    assert carried_any and absent_any and more_any
+    assert carried_any and absent_any and more_any and held_any
+
+
+def _held(card: Card, oid: str) -> Held:
+    """What a sync knows of a card it carries over inside a file compiled again."""
+    deck = DeckName(card.deck.path)
+    return Held(oid, card.question, card.source, deck, card.note_digest, card.answer_digest)
+
+
+def _holdable(cards: list[Card], fresh: Identity, lock: Lock, aliases: dict[str, str]) -> list[int]:
+    """The cards that keep their own entry as they are, and would whatever became of the
+    others: matched unchanged, answered, the only card of their file to ask their question
+    and the only entry to hold it, no alias or orphan naming them."""
+    notes = {e.id: e for e in lock.notes}
+    entries = [*lock.notes, *(e for e in lock.orphans if e.id not in notes)]
+    held_by = Counter((e.path, e.question.strip()) for e in entries)
+    asked = Counter((c.source.path, c.question.strip()) for c in cards)
+    named = {e.successor for e in lock.orphans} | set(aliases.values())
+    orphaned = {e.id for e in lock.orphans}
+    found = []
+    for i, (card, out) in enumerate(zip(cards, fresh.cards, strict=True)):
+        key = (card.source.path, card.question.strip())
+        entry = notes.get(out.id)
+        if (
+            out.matched.status == "unchanged"
+            and card.answered
+            and entry is not None
+            and entry.question == card.question
+            and held_by[key] == 1
+            and asked[key] == 1
+            and out.id not in named | orphaned
+            and card.question not in aliases
+        ):
+            found.append(i)
+    return found
 
 
 def _carriable(

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .config import Config
 from .duplicates import bigrams, normalise_question
@@ -366,7 +366,7 @@ def _entry(card: Card, digest: str, mod: int, after: str, slot: int) -> LockEntr
     )
 
 
-def _same_entry(entry: LockEntry, card: Card, mod: int, after: str, slot: int) -> bool:
+def _same_entry(entry: LockEntry, card: Matched, mod: int, after: str, slot: int) -> bool:
     """Whether ``entry`` is what :func:`_entry` would make for an unchanged ``card`` (same
     note digest): its other fields compared one by one, which is cheaper than a new one."""
     return (
@@ -561,6 +561,7 @@ class Held(NamedTuple):
 
 #: A card as :func:`assign` is given it: compiled, or held without its card.
 Matched = Card | Held
+_M = TypeVar("_M", bound=Matched)
 
 #: A note file's cards as compiled, as identified, and their lock entries, in order.
 Settled = tuple[tuple[Card, ...], tuple[Card, ...], tuple[LockEntry, ...]]
@@ -953,8 +954,9 @@ def _check_held(
             raise ValueError(f"{card.source.path}:{card.source.line}: asks a held question")
 
 
-def settled_in(lock: Lock, cards: Sequence[Card]) -> dict[str, tuple[Card, ...]]:
-    """The note files of ``cards`` (identified, as :func:`assign` left them) that ``lock``
+def settled_in(lock: Lock, cards: Sequence[_M]) -> dict[str, tuple[_M, ...]]:
+    """The note files of ``cards`` (identified, as :func:`assign` left them, or
+    :class:`Held` with the id they kept) that ``lock``
     settles as :class:`KeptMatches` means it: matched against ``lock``, each of their cards
     would find its own entry, unchanged, and keep it as it is. That holds when each card's
     entry is the one :func:`_entry` makes of it where it is, no two questions of the file
@@ -984,7 +986,7 @@ def settled_in(lock: Lock, cards: Sequence[Card]) -> dict[str, tuple[Card, ...]]
 
 
 def _own_entries(
-    run: Sequence[Card], in_notes: Mapping[str, LockEntry], orphaned: Set[str]
+    run: Sequence[Matched], in_notes: Mapping[str, LockEntry], orphaned: Set[str]
 ) -> bool:
     """Whether each card of one file's ``run`` has the note entry :func:`_entry` makes of
     it where it is (and no orphan its id)."""

@@ -41,6 +41,7 @@ from .report import orphan_lines, renamed_in, renamed_line
 from .safeguards import refuse_collection_orphans, refuse_mass_orphan
 from .syncmemo import (
     FileMemo,
+    Respliced,
     SyncMemo,
     lock_digest,
     memo_after,
@@ -124,11 +125,16 @@ class SyncNotes:
     reused: Mapping[str, Carried] = field(default_factory=dict)
     """Notes of the files compiled that are as the last sync's memo keeps them, by id
     (:func:`~pipeline.syncmemo.unchanged_notes`): wanted as it says, not made again."""
+    spliced: Mapping[str, Respliced] = field(default_factory=dict)
+    """The files compiled again whose unchanged cards were carried over without them, by
+    path (their other cards are in :attr:`data`)."""
 
     @property
     def carried_notes(self) -> list[Carried]:
-        """The notes of the carried files, as the last sync wanted them, and those reused."""
+        """The notes of the carried files and cards, as the last sync wanted them, and those
+        reused."""
         held = [note for memo in self.carried.values() for note in memo.notes]
+        held += [note for again in self.spliced.values() for note in again.rows]
         return [*held, *self.reused.values()]
 
 
@@ -154,10 +160,11 @@ def gather(
     with ParseCache.open(config, typst=False, staging=not dry_run) as cache:
         quick = quick_notes(config, memo, cache, progress, kept)
         reused: dict[str, Carried] = {}
+        spliced: Mapping[str, Respliced] = {}
         if quick is not None:
             assert memo is not None
             identity, diagnostics = quick.identity, quick.diagnostics
-            files, carried = quick.files, quick.carried
+            files, carried, spliced = quick.files, quick.carried, quick.spliced
             reused = unchanged_notes(memo, identity.cards)
         else:
             result = check(config, progress, cache, kept=kept)
@@ -170,7 +177,9 @@ def gather(
     if not dry_run:
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
     data = BuildData(identity.cards, config, identity.note_type.mod)
-    return SyncNotes(data, identity, diagnostics, config, kept, cache, files, carried, reused)
+    return SyncNotes(
+        data, identity, diagnostics, config, kept, cache, files, carried, reused, spliced
+    )
 
 
 def settings(config: Config) -> Config:
@@ -270,6 +279,7 @@ def sync(
                             plan,
                             notes.carried,
                             notes.reused,
+                            notes.spliced,
                         )
                     )
                 changed = side.outcome()
@@ -295,6 +305,7 @@ def _same_memo(memo: SyncMemo | None, notes: SyncNotes, lock: bytes) -> bool:
     return (
         memo is not None
         and not notes.files
+        and not notes.spliced
         and notes.carried.keys() == memo.files.keys()
         and lock_digest(lock) == memo.lock
     )

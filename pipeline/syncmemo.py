@@ -20,6 +20,16 @@ session), and its notes need nothing from the plan if the collection holds them 
 memo says: the plan checks that against what it read (:class:`~pipeline.syncplan.Unsettled`
 otherwise, and the sync plans every note). ``tests/test_sync.py`` compares a sync with
 the memo and one without it, edit after edit.
+
+A settled file that was edited is compiled again, and its unchanged cards are carried over
+all the same (:class:`Respliced`) when a worker splices it from the very records the memo
+was made from: the worker names the cards it took as they were (a unit whose lines did
+not change) and keeps them, and the sync matches them as :class:`~pipeline.identity.Held`
+cards (each checked to keep its own entry, at its place now) and wants their notes as the
+memo's rows. Only the cards compiled anew cross to the sync's process, and only they are
+matched, made and planned in full (a 10k re-sync after 100 rewordings spread over every
+file, ``bench/README.md``). A note file's cards that matched their entries unchanged are
+wanted as the memo's rows too (:func:`unchanged_notes`).
 """
 
 from __future__ import annotations
@@ -27,14 +37,14 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, field, replace
 
 from .build import (
     Progress,
     collector_paused,
-    compile_files,
+    compile_spliced,
     first_title,
     folder_problems,
     sorted_problems,
@@ -43,10 +53,10 @@ from .build import (
 from .cache import ParseCache, cache_folder, code_fingerprint, read_kept, write_kept
 from .config import Config
 from .errors import Diagnostic
-from .identity import KeptMatches, identify, settled_in
+from .identity import DeckName, Held, KeptMatches, identify, settled_in
 from .notetype import current_look
 from .paths import Resolver
-from .records import Card, Identity, Lock, ParsedFile, Source, Target
+from .records import Card, Identity, Lock, ParsedFile, Source, SplicedFile, Target
 from .safeguards import mass_orphan_warning
 from .sources import discover
 from .syncplan import Carried, Desired, Plan
@@ -121,7 +131,55 @@ class QuickNotes:
     carried: Mapping[str, FileMemo]
     """The files carried over, by path."""
     files: tuple[ParsedFile, ...]
-    """The records of the files compiled (looked up or compiled again)."""
+    """The records of the files compiled (looked up or compiled again), but those of
+    :attr:`spliced`."""
+    spliced: Mapping[str, Respliced] = field(default_factory=dict)
+    """The files compiled again whose unchanged cards are carried over without them, by
+    path."""
+
+
+@dataclass(frozen=True)
+class Respliced:
+    """A note file compiled again whose cards taken as they were (a unit of it unchanged)
+    are carried over without their cards, as their memo's rows: its memo was made from
+    the very records the worker spliced it from (:class:`~pipeline.records.SplicedFile`)."""
+
+    part: SplicedFile
+    """What the worker sent."""
+    held: tuple[Held, ...]
+    """Its cards taken as they were, as matching reads them, in order (with their ids)."""
+    rows: tuple[Carried, ...]
+    """Their notes, as the memo keeps them, in the same order."""
+
+    def order(self) -> Iterator[Card | Held]:
+        """The file's cards in order: compiled anew (as compiled) and held."""
+        for i in self.part.order():
+            yield self.part.cards[i] if i >= 0 else self.held[-1 - i]
+
+
+def respliced(part: SplicedFile, held: FileMemo) -> Respliced | None:
+    """``part``, whose taken cards are ``held``'s (the memo of the records it was spliced
+    from: a card's index there is its row); None when a taken card is not its row (never,
+    unless the memo and those records part ways: the sync then reads every card)."""
+    path = part.path
+    stands: list[Held] = []
+    rows: list[Carried] = []
+    notes = list(held.notes)
+    kept = iter(part.kept)
+    for run in part.taken:
+        for j in range(run.first, run.last):
+            card = next(kept)
+            if j >= len(notes) or held.questions[j] != card.question:
+                return None
+            if held.decks[j] != card.deck or held.lines[j] + run.moved != card.line:
+                return None
+            deck, source = DeckName(card.deck), Source(path, card.line)
+            guid = held.guids[j]
+            stands.append(
+                Held(guid, card.question, source, deck, card.note_digest, card.answer_digest)
+            )
+            rows.append(notes[j])
+    return Respliced(part, tuple(stands), tuple(rows))
 
 
 def context_of(config: Config) -> str:
@@ -196,25 +254,29 @@ class _Asked:
 
 def _carriable(
     config: Config, memo: SyncMemo, paths: list[str], cache: ParseCache
-) -> dict[str, FileMemo]:
-    """The settled files of ``memo`` that may be carried over now (see the module's text)."""
+) -> tuple[dict[str, FileMemo], dict[str, str]]:
+    """The settled files of ``memo`` that may be carried over now (see the module's text),
+    and those edited since whose unchanged cards may be: path -> the key of the records
+    the memo was made from (a worker that splices the file from them says which cards it
+    took as they were: :func:`~pipeline.build.compile_spliced`)."""
     root = config.content.resolve()
     carried: dict[str, FileMemo] = {}
+    bases: dict[str, str] = {}
     for path in paths:
         held = memo.files.get(path)
-        if (
-            held is None
-            or not _may_be_absent(held.questions, held.guids, config, memo.successors)
-            or cache.key_now(path) != held.key
-        ):
+        if held is None or not _may_be_absent(held.questions, held.guids, config, memo.successors):
             continue
+        # An image replaced since: the notes that show it are not the memo's.
         if held.targets and not Resolver(root, (root / path).parent.resolve()).judged_alike(
             held.targets
         ):
             continue
+        if cache.key_now(path) != held.key:
+            bases[path] = held.key
+            continue
         carried[path] = held
         cache.forget_bytes(path)  # not compiled: its bytes are not kept for the lookup
-    return carried
+    return carried, bases
 
 
 def quick_notes(
@@ -240,31 +302,61 @@ def quick_notes(
     if lock_digest(lock) != memo.lock:
         return None
     paths = discover(config.content)
-    carried = _carriable(config, memo, paths, cache)
+    carried, bases = _carriable(config, memo, paths, cache)
     todo = [p for p in paths if p not in carried]
     stored = stored_search(config, write=cache.staging)
     with collector_paused(), Validation(config.content, stored=stored) as checks:
-        files = compile_files(config, todo, progress, cache.typst, cache, live=paths)
+        made = compile_spliced(config, todo, progress, cache.typst, cache, paths, bases)
+        files = [f for f in made if isinstance(f, ParsedFile)]
+        spliced: dict[str, Respliced] = {}
+        for part in made:
+            if isinstance(part, SplicedFile):
+                found_again = respliced(part, memo.files[part.path])
+                if found_again is None:
+                    return None
+                spliced[part.path] = found_again
         by_path = {f.path: f for f in files}
-        cards = tuple(card for f in files for card in f.cards)
+        cards = tuple(card for f in files for card in f.cards)  # checked here
+        matched: list[Card | Held] = []  # what identity matches, in source order
         asked: list[Card | _Asked] = []
         for path in paths:
             if path in carried:
                 held = carried[path]
                 asked += map(_Asked, held.questions, (Source(path, n) for n in held.lines))
+            elif path in spliced:
+                for card in spliced[path].order():
+                    matched.append(card)
+                    asked.append(
+                        _Asked(card.question, card.source) if isinstance(card, Held) else card
+                    )
             else:
+                matched += by_path[path].cards
                 asked += by_path[path].cards
         progress("check", 0, 1)
         checks.start(cards, asked)
         absent = {path: held.guids for path, held in carried.items()}
+        ids = {i: card.id for i, card in enumerate(matched) if isinstance(card, Held)}
         try:
-            identity = identify(config, cards, known=(lock, memo.parsed), kept=kept, absent=absent)
-        except ValueError:  # the lock changed since it was read (restored): read it all
-            return None
-        titles = [(p, carried[p].title if p in carried else first_title(by_path[p])) for p in paths]
+            identity = identify(
+                config, matched, known=(lock, memo.parsed), kept=kept, absent=absent, held=ids
+            )
+        except ValueError:  # the lock changed since it was read (restored), or a held card
+            return None  # would not keep its entry: read it all
+        titles = [
+            (
+                p,
+                carried[p].title
+                if p in carried
+                else spliced[p].part.title
+                if p in spliced
+                else first_title(by_path[p]),
+            )
+            for p in paths
+        ]
         found = (
             *(d for held in carried.values() for d in held.diagnostics),
             *(d for f in files for d in f.diagnostics),
+            *(d for r in spliced.values() for d in (*r.part.diagnostics, *r.part.checked)),
             *folder_problems(paths, titles, config),
             *checks.per_card(),
             *checks.duplicates(),
@@ -274,7 +366,7 @@ def quick_notes(
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
     diagnostics = sorted_problems(found, config)
-    return QuickNotes(identity, diagnostics, carried, tuple(files))
+    return QuickNotes(identity, diagnostics, carried, tuple(files), spliced)
 
 
 def unchanged_notes(memo: SyncMemo, cards: Iterable[Card]) -> dict[str, Carried]:
@@ -301,28 +393,38 @@ def unchanged_notes(memo: SyncMemo, cards: Iterable[Card]) -> dict[str, Carried]
 
 
 def file_memo(
-    parsed: ParsedFile, key: str, ids: Sequence[Card], want: Mapping[str, Carried], root: Path
+    key: str,
+    run: Sequence[Card | Held],
+    want: Mapping[str, Carried],
+    targets: tuple[Target, ...],
+    title: str | None,
+    diagnostics: tuple[Diagnostic, ...],
 ) -> FileMemo:
-    """The memo of the settled file ``parsed`` (compiled under ``key``), its cards
-    identified as ``ids``, its notes as the plan wanted them (``want``: by guid)."""
-    own = tuple(d for _, check in CHECKS for d in check(parsed.cards, root))
-    wanted = [want[card.id] for card in ids]
+    """The memo of a settled file compiled under ``key``: its cards identified, or held
+    (with their rows in ``want``), as ``run``; its notes as the plan wanted them (``want``:
+    by guid); every image and link of its cards, the title it files under, its own
+    problems."""
+    wanted = [want[card.id] for card in run]
     same: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for equal ones: pickled once
     return FileMemo(
         key=key,
-        targets=tuple(t for card in parsed.cards for t in card.targets),
-        title=first_title(parsed),
-        diagnostics=(*parsed.diagnostics, *own),
-        guids=tuple(card.id for card in ids),
-        questions=tuple(card.question for card in parsed.cards),
-        lines=tuple(card.source.line for card in parsed.cards),
+        targets=targets,
+        title=title,
+        diagnostics=diagnostics,
+        guids=tuple(card.id for card in run),
+        questions=tuple(card.question for card in run),
+        lines=tuple(card.source.line for card in run),
         digests=tuple(w.digest for w in wanted),
         decks=tuple(sys.intern(w.deck) for w in wanted),
         tags=tuple(same.setdefault(w.tags, w.tags) for w in wanted),
         media=tuple(
             same.setdefault(m, m)
-            for card in ids
-            for m in [tuple(sorted({t.media for t in card.targets if t.media}))]
+            for card, w in zip(run, wanted, strict=True)
+            for m in [
+                w.media
+                if isinstance(card, Held)
+                else tuple(sorted({t.media for t in card.targets if t.media}))
+            ]
         ),
     )
 
@@ -339,6 +441,7 @@ def memo_after(
     plan: Plan,
     carried: Mapping[str, FileMemo],
     reused: Mapping[str, Carried] | None = None,
+    spliced: Mapping[str, Respliced] | None = None,
 ) -> SyncMemo:
     """The memo a sync leaves once it wrote ``lock`` (the text of ``written``): the files
     it carried over, and those of ``files`` settled by the lock it wrote whose cards are
@@ -349,11 +452,14 @@ def memo_after(
     by the lock it wrote as much as one whose cards kept their entries (``kept``): the
     next sync carries it over too (:func:`settled_by`). ``cards``: this sync's cards,
     identified. ``reused``: the notes of ``files`` left out of ``want``, as the last memo
-    kept them (:func:`unchanged_notes`).
+    kept them (:func:`unchanged_notes`). ``spliced``: the files compiled again whose
+    unchanged cards were held (:class:`Respliced`); settled, their memo holds those
+    cards' rows as they were and the others' as this sync made them.
     """
     conflicts = {w.guid for w, _ in plan.conflict}
-    notes: dict[str, Carried] = dict(reused or {}) if files else {}
-    for w in want.notes if files else ():
+    compiled = bool(files or spliced)
+    notes: dict[str, Carried] = dict(reused or {}) if compiled else {}
+    for w in want.notes if compiled else ():
         notes[w.guid] = Carried(w.guid, w.fields_hash, w.deck, w.tags, ())
     successors = frozenset(e.successor for e in written.orphans if e.successor)
     settled = settled_by(written, kept, cards)
@@ -368,10 +474,47 @@ def memo_after(
             continue
         if any(c.id not in notes for c in ids):
             continue
-        made[parsed.path] = file_memo(parsed, key, ids, notes, root)
+        own = tuple(d for _, check in CHECKS for d in check(parsed.cards, root))
+        targets = tuple(t for card in parsed.cards for t in card.targets)
+        found = (*parsed.diagnostics, *own)
+        made[parsed.path] = file_memo(key, ids, notes, targets, first_title(parsed), found)
+    made.update(_spliced_memos(written, cards, cache, spliced or {}, notes, conflicts))
     return SyncMemo(
         context_of(config), lock_digest(lock), successors, written, dict(sorted(made.items()))
     )
+
+
+def _spliced_memos(
+    written: Lock,
+    cards: Sequence[Card],
+    cache: ParseCache,
+    spliced: Mapping[str, Respliced],
+    notes: dict[str, Carried],
+    conflicts: Set[str],
+) -> Iterator[tuple[str, FileMemo]]:
+    """The memos of the files of ``spliced`` that ``written`` settles (:func:`memo_after`):
+    their cards compiled anew (among ``cards``, identified) answered, none in conflict,
+    each note wanted (``notes``: by guid)."""
+    fresh: dict[str, list[Card]] = {path: [] for path in spliced}
+    for card in cards:
+        if card.source.path in fresh:
+            fresh[card.source.path].append(card)
+    runs: list[Card | Held] = []
+    for path, again in spliced.items():
+        made = iter(fresh[path])
+        runs += [next(made) if i >= 0 else again.held[-1 - i] for i in again.part.order()]
+    settled = settled_in(written, runs)  # once: it counts the lock's questions first
+    for path, again in spliced.items():
+        key = cache.key_of(path)
+        run = settled.get(path)
+        if key is None or run is None:
+            continue
+        if any(not c.answered or c.id in conflicts or c.id not in notes for c in fresh[path]):
+            continue
+        rows = ChainMap(dict(zip((h.id for h in again.held), again.rows, strict=True)), notes)
+        part = again.part
+        found = (*part.diagnostics, *part.checked)
+        yield path, file_memo(key, run, rows, part.targets, part.title, found)
 
 
 def _may_be_absent(

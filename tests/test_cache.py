@@ -39,13 +39,15 @@ def compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The note files each build compiles (not served from the cache), in order."""
     seen: list[str] = []
     build_module = sys.modules["pipeline.build"]
-    real: Callable[..., ParsedFile] = build_module.parse_file
+    real: Callable[..., tuple[ParsedFile, object]] = build_module.compile_file
 
-    def counting(root: Path, path: str, *args: object, **kwargs: object) -> ParsedFile:
+    def counting(
+        root: Path, path: str, *args: object, **kwargs: object
+    ) -> tuple[ParsedFile, object]:
         seen.append(path)
         return real(root, path, *args, **kwargs)
 
-    monkeypatch.setattr(build_module, "parse_file", counting)
+    monkeypatch.setattr(build_module, "compile_file", counting)
     return seen
 
 
@@ -548,9 +550,9 @@ def test_entries_the_workers_wrote_are_the_next_builds_hits(
     build_module = sys.modules["pipeline.build"]
     monkeypatch.setattr(build_module, "_PARALLEL_BYTES", 0)
     log = tmp_path / "compiled.txt"
-    real: Callable[..., ParsedFile] = build_module.parse_file
+    real: Callable[..., tuple[ParsedFile, object]] = build_module.compile_file
 
-    def logged(root: Path, path: str, *args: object, **kwargs: object) -> ParsedFile:
+    def logged(root: Path, path: str, *args: object, **kwargs: object) -> tuple[ParsedFile, object]:
         with log.open("a", encoding="utf-8") as out:
             out.write(f"{os.getpid()} {path}\n")
         return real(root, path, *args, **kwargs)
@@ -562,7 +564,7 @@ def test_entries_the_workers_wrote_are_the_next_builds_hits(
         return found
 
     real_write = cache_module.Entry.write
-    monkeypatch.setattr(build_module, "parse_file", logged)
+    monkeypatch.setattr(build_module, "compile_file", logged)
     monkeypatch.setattr(cache_module.Entry, "write", written)
     content = tmp_path / "content"
     shutil.copytree(SEEDS, content)

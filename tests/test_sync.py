@@ -1575,13 +1575,15 @@ def _answer_edited_in_anki(collection: Path, question: str) -> None:
         col.close()
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2)])
 def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, workers: int
 ) -> None:
     # Two copies of the same notes and collection, synced after every edit: one with the
     # memo the last sync left (the files it settled carried over unread), one without it.
-    # Both must print the same, write the same lock and leave the same collection.
+    # Both must print the same, write the same lock and leave the same collection. With
+    # workers, an edited file's unchanged cards are carried over without their cards too.
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     rng = random.Random(seed)
     files: dict[str, dict[str, list[tuple[str, str]]]] = {
         f"f{f}.md": {
@@ -1608,6 +1610,15 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         return found
 
     monkeypatch.setattr(sync_module, "unchanged_notes", counted_reused)
+    spliced: list[int] = []
+    real_spliced = syncmemo_module.respliced
+
+    def counted_spliced(*args: Any, **kwargs: Any) -> Any:
+        found = real_spliced(*args, **kwargs)
+        spliced.append(len(found.held) if found is not None else -1)
+        return found
+
+    monkeypatch.setattr(syncmemo_module, "respliced", counted_spliced)
     roots = [tmp_path / "with", tmp_path / "without"]
     for root in roots:
         new_collection(root / "anki" / "collection.anki2")
@@ -1622,7 +1633,7 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
                     (content / path).write_text(text, "utf-8")
             if step == 5:  # a carried note edited in Anki: a conflict, either way
                 _answer_edited_in_anki(collection, files["f3.md"][sorted(files["f3.md"])[0]][0][0])
-            config = load_config(content, out=root / "build")
+            config = load_config(content, out=root / "build", workers=workers)
             if root.name == "without":
                 syncmemo_module.write_memo(sync_module.settings(config), None)
             result = sync(config, collection)
@@ -1644,7 +1655,10 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         if step % 3 == 2:
             _memo_edit(files, rng)
     assert any(n > 0 for n in carried), carried
-    assert any(n > 0 for n in reused), reused  # an edited file's other notes, not made again
+    if workers == 1:
+        assert any(n > 0 for n in reused), reused  # an edited file's other notes, not made again
+    else:  # an edited file's other cards, held without their cards
+        assert any(n > 0 for n in spliced) and -1 not in spliced, spliced
 
 
 def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
@@ -1672,20 +1686,25 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     assert_in_step(collection, content)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_still_seen(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     # One question of a file reworded: the file is compiled again, and its other notes are
-    # wanted as the memo keeps them (not made again). One of those, edited in Anki since
-    # the last sync, is a conflict all the same, left as the person edited it.
+    # wanted as the memo keeps them (not made again; with workers, their cards stay in the
+    # worker). One of those, edited in Anki since the last sync, is a conflict all the
+    # same, left as the person edited it.
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
     content.mkdir()
     rows = [(f"问题{q}是什么？", f"答案{q}。") for q in range(4)]
     (content / "a.md").write_text(_notes_text({"节": rows}), "utf-8")
-    config = load_config(content, out=tmp_path / "build")
+    (content / "b.md").write_text(_notes_text({"另": [("别的问题？", "别的答案。")]}), "utf-8")
+    config = load_config(content, out=tmp_path / "build", workers=workers)
     sync(config, collection)
     rows[0] = ("问题0到底是什么？", rows[0][1])
     (content / "a.md").write_text(_notes_text({"节": rows}), "utf-8")
+    (content / "b.md").write_text(_notes_text({"另": [("别的问题改了？", "别的答案。")]}), "utf-8")
     _answer_edited_in_anki(collection, "问题2是什么")
     reused: list[set[str]] = []
     real = syncmemo_module.unchanged_notes
@@ -1695,17 +1714,31 @@ def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_stil
         reused.append(set(found))
         return found
 
+    held: list[int] = []
+    real_spliced = syncmemo_module.respliced
+
+    def counted_spliced(*args: Any, **kwargs: Any) -> Any:
+        found = real_spliced(*args, **kwargs)
+        held.append(len(found.held) if found is not None else -1)
+        return found
+
     monkeypatch.setattr(sync_module, "unchanged_notes", counted)
+    monkeypatch.setattr(syncmemo_module, "respliced", counted_spliced)
     result = sync(config, collection)
-    assert len(reused[0]) == 3  # questions 1, 2 and 3: as the memo keeps them
+    # Questions 1, 2 and 3: as the memo keeps them.
+    assert (len(reused[0]), sum(held)) == ((3, 0) if workers == 1 else (0, 3))
     assert [w.question for w, _ in result.plan.conflict] == ["问题2是什么？"]
-    assert [w.question for w, _ in result.plan.update] == ["问题0到底是什么？"]
+    assert sorted(w.question for w, _ in result.plan.update) == [
+        "别的问题改了？",
+        "问题0到底是什么？",
+    ]
     col = open_col(collection)
     try:
         answers = sorted(col.get_note(n)["Answer"] for n in col.find_notes(""))
     finally:
         col.close()
-    assert answers[2].endswith(" (mine)")  # left as edited: a conflict, not overwritten
+    mine = next(a for a in answers if "答案2" in a)
+    assert mine.endswith(" (mine)")  # left as edited: a conflict, not overwritten
 
 
 def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(

@@ -690,7 +690,7 @@ def assign(
             taken[oid] = -1  # no card here: never looked up (no alias names it)
             absent_entries.append(settled)
     if held:
-        _check_held(cards, held, old, lock, aliases, rest)
+        _check_held(cards, held, old, in_notes, lock, aliases, rest)
         for i, oid in held.items():  # pass 1 pairs each with its own entry: taken first
             take(i, oid, "exact")
     open_count = len(rest)  # the cards that still look for their ids
@@ -907,6 +907,7 @@ def _check_held(
     cards: Sequence[Matched],
     held: Mapping[int, str],
     old: Mapping[str, LockEntry],
+    in_notes: Set[str],
     lock: Lock,
     aliases: Mapping[str, str],
     rest: Sequence[int],
@@ -916,32 +917,28 @@ def _check_held(
     of the lock's notes, answered, of its file, question, deck, answer and note digest; no other
     entry holds its file and question, no other card of its file asks it; no alias names
     it or its id, and no orphan names its id as its successor (an alias is taken before
-    pass 1; a successor is looked up among the cards). ``rest``: the cards matched."""
-    orphaned = {e.id for e in lock.orphans}
-    named = {e.successor for e in lock.orphans if e.successor} | set(aliases.values())
-    in_notes = {e.id for e in lock.notes}
+    pass 1; a successor is looked up among the cards). ``in_notes``: the ids of the lock's
+    notes; ``rest``: the cards matched."""
+    refused = {e.id for e in lock.orphans} | set(aliases.values())
+    refused |= {e.successor for e in lock.orphans if e.successor}
     asked: dict[tuple[str, str], str] = {}
     for i, oid in held.items():
         card = cards[i]
         entry = old.get(oid)
-        if (
-            not isinstance(card, Held)
+        if (  # attribute by attribute: 10,000 held cards at 10k questions
+            entry is None
+            or not isinstance(card, Held)
             or card.id != oid
-            or entry is None
+            or oid in refused
             or oid not in in_notes
-            or oid in orphaned
-            or oid in named
             or entry.successor
+            or entry.question != card.question
+            or entry.digest != card.note_digest
+            or entry.answer != card.answer_digest
+            or entry.path != card.source.path
+            or entry.deck != card.deck.path
             or not entry.answered
             or card.question in aliases
-            or (entry.path, entry.deck, entry.question, entry.answer, entry.digest)
-            != (
-                card.source.path,
-                card.deck.path,
-                card.question,
-                card.answer_digest,
-                card.note_digest,
-            )
         ):
             raise ValueError(f"{card.source.path}:{card.source.line}: held, but not as its entry")
         asked[(entry.path, card.question.strip())] = oid

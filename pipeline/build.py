@@ -173,14 +173,15 @@ def compile_files(
     progress: Progress = _quiet,
     typst: bool = False,
     cache: ParseCache | None = None,
-    live: list[str] | None = None,
 ) -> list[ParsedFile]:
     """The records of the note files ``paths`` (relative to the content folder), in that
     order: from ``cache`` when it holds them, else compiled, on every core when the notes
-    are large enough to be worth it. ``live``: every note file there is, when ``paths``
-    are only some (the cache keeps their entries)."""
-    made = compile_spliced(config, paths, progress, typst, cache, live)
-    return [f for f in made if isinstance(f, ParsedFile)]
+    are large enough to be worth it (:func:`compile_spliced`, every file whole)."""
+    return [
+        f
+        for f in compile_spliced(config, paths, progress, typst, cache)
+        if isinstance(f, ParsedFile)
+    ]
 
 
 def compile_spliced(
@@ -192,9 +193,11 @@ def compile_spliced(
     live: list[str] | None = None,
     bases: Mapping[str, str] | None = None,
 ) -> list[ParsedFile | SplicedFile]:
-    """:func:`compile_files`, where a file of ``bases`` (path -> the key of the records a
-    sync's memo was made from) may come as a :class:`~pipeline.records.SplicedFile`: when
-    a worker spliced it from those very records (:func:`_parse_one`)."""
+    """The records of the note files ``paths``, as :func:`compile_files` gives them, but
+    that a file of ``bases`` (path -> the key of the records a sync's memo was made from)
+    may come as a :class:`~pipeline.records.SplicedFile`: when a worker spliced it from
+    those very records (:func:`_parse_one`). ``live``: every note file there is, when
+    ``paths`` are only some (the cache keeps their entries)."""
     cache = cache or ParseCache(None, config, typst)
     found: dict[str, ParsedFile | SplicedFile] = {**cache.lookup(paths, live)}
     todo = [p for p in paths if p not in found]

@@ -1555,6 +1555,22 @@ def _memo_edit(files: dict[str, dict[str, list[tuple[str, str]]]], rng: random.R
         rows[at], rows[j] = rows[j], rows[at]
 
 
+def _spy(
+    monkeypatch: pytest.MonkeyPatch, where: Any, name: str, measure: Callable[[Any], Any]
+) -> list[Any]:
+    """``where.name`` replaced by itself that also keeps ``measure`` of each result."""
+    seen: list[Any] = []
+    real = getattr(where, name)
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        seen.append(measure(found))
+        return found
+
+    monkeypatch.setattr(where, name, spied)
+    return seen
+
+
 def _lock_without_times(content: Path) -> Any:
     data = json.loads((content / "cardsmith.lock.json").read_text("utf-8"))
     for key in ("notes", "orphans"):
@@ -1592,33 +1608,9 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
         }
         for f in range(4)
     }
-    carried: list[int] = []
-    real = syncmemo_module.quick_notes
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        found = real(*args, **kwargs)
-        carried.append(len(found.carried) if found is not None else -1)
-        return found
-
-    monkeypatch.setattr(sync_module, "quick_notes", counted)
-    reused: list[int] = []
-    real_reused = syncmemo_module.unchanged_notes
-
-    def counted_reused(*args: Any, **kwargs: Any) -> Any:
-        found = real_reused(*args, **kwargs)
-        reused.append(len(found))
-        return found
-
-    monkeypatch.setattr(sync_module, "unchanged_notes", counted_reused)
-    spliced: list[int] = []
-    real_spliced = syncmemo_module.respliced
-
-    def counted_spliced(*args: Any, **kwargs: Any) -> Any:
-        found = real_spliced(*args, **kwargs)
-        spliced.append(len(found.held) if found is not None else -1)
-        return found
-
-    monkeypatch.setattr(syncmemo_module, "respliced", counted_spliced)
+    carried = _spy(monkeypatch, sync_module, "quick_notes", lambda q: len(q.carried) if q else -1)
+    reused = _spy(monkeypatch, sync_module, "unchanged_notes", len)
+    spliced = _spy(monkeypatch, syncmemo_module, "respliced", lambda r: len(r.held) if r else -1)
     roots = [tmp_path / "with", tmp_path / "without"]
     for root in roots:
         new_collection(root / "anki" / "collection.anki2")
@@ -1706,24 +1698,8 @@ def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_stil
     (content / "a.md").write_text(_notes_text({"节": rows}), "utf-8")
     (content / "b.md").write_text(_notes_text({"另": [("别的问题改了？", "别的答案。")]}), "utf-8")
     _answer_edited_in_anki(collection, "问题2是什么")
-    reused: list[set[str]] = []
-    real = syncmemo_module.unchanged_notes
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        found = real(*args, **kwargs)
-        reused.append(set(found))
-        return found
-
-    held: list[int] = []
-    real_spliced = syncmemo_module.respliced
-
-    def counted_spliced(*args: Any, **kwargs: Any) -> Any:
-        found = real_spliced(*args, **kwargs)
-        held.append(len(found.held) if found is not None else -1)
-        return found
-
-    monkeypatch.setattr(sync_module, "unchanged_notes", counted)
-    monkeypatch.setattr(syncmemo_module, "respliced", counted_spliced)
+    reused = _spy(monkeypatch, sync_module, "unchanged_notes", set)
+    held = _spy(monkeypatch, syncmemo_module, "respliced", lambda r: len(r.held) if r else -1)
     result = sync(config, collection)
     # Questions 1, 2 and 3: as the memo keeps them.
     assert (len(reused[0]), sum(held)) == ((3, 0) if workers == 1 else (0, 3))

@@ -473,9 +473,9 @@ class SplicedFile:
     """How its images and links were judged (the cache keeps it with the key)."""
 
     @property
-    def count(self) -> int:
-        """How many cards the file has."""
-        return len(self.cards) + len(self.kept)
+    def problems(self) -> tuple[Diagnostic, ...]:
+        """Its own problems: the compile's and the per-card checks'."""
+        return (*self.diagnostics, *self.checked)
 
     def order(self) -> Iterator[int]:
         """Where each card of the file comes from, in order: ``i >= 0`` is :attr:`cards`

@@ -342,22 +342,14 @@ def quick_notes(
             )
         except ValueError:  # the lock changed since it was read (restored), or a held card
             return None  # would not keep its entry: read it all
-        titles = [
-            (
-                p,
-                carried[p].title
-                if p in carried
-                else spliced[p].part.title
-                if p in spliced
-                else first_title(by_path[p]),
-            )
-            for p in paths
-        ]
+        title_of = {f.path: first_title(f) for f in files}
+        title_of.update({p: held.title for p, held in carried.items()})
+        title_of.update({p: again.part.title for p, again in spliced.items()})
         found = (
             *(d for held in carried.values() for d in held.diagnostics),
             *(d for f in files for d in f.diagnostics),
-            *(d for r in spliced.values() for d in (*r.part.diagnostics, *r.part.checked)),
-            *folder_problems(paths, titles, config),
+            *(d for again in spliced.values() for d in again.part.problems),
+            *folder_problems(paths, [(p, title_of[p]) for p in paths], config),
             *checks.per_card(),
             *checks.duplicates(),
             *identity.diagnostics,
@@ -513,8 +505,7 @@ def _spliced_memos(
             continue
         rows = ChainMap(dict(zip((h.id for h in again.held), again.rows, strict=True)), notes)
         part = again.part
-        found = (*part.diagnostics, *part.checked)
-        yield path, file_memo(key, run, rows, part.targets, part.title, found)
+        yield path, file_memo(key, run, rows, part.targets, part.title, part.problems)
 
 
 def _may_be_absent(

@@ -493,8 +493,8 @@ def _spliced_memos(
             fresh[card.source.path].append(card)
     runs: list[Card | Held] = []
     for path, again in spliced.items():
-        made = iter(fresh[path])
-        runs += [next(made) if i >= 0 else again.held[-1 - i] for i in again.part.order()]
+        made = iter(fresh[path])  # identified, in the order compiled
+        runs += [card if isinstance(card, Held) else next(made) for card in again.order()]
     settled = settled_in(written, runs)  # once: it counts the lock's questions first
     for path, again in spliced.items():
         key = cache.key_of(path)

@@ -621,7 +621,6 @@ def assign(
     include_unanswered: bool = False,
     kept: KeptMatches | None = None,
     absent: Mapping[str, Sequence[str]] | None = None,
-    held: Mapping[int, str] | None = None,
 ) -> Identity:
     """Give every card an id, matching it against the previous lock.
 
@@ -639,14 +638,14 @@ def assign(
     as its successor: those need the cards. ``ValueError`` for an id the lock's notes
     do not hold.
 
-    ``held``: the cards of ``cards`` (by index) that are :class:`Held` stand-ins, and the
-    id each keeps: a file compiled again whose other cards a sync's memo carries over.
-    Each must take its own entry, unchanged, in pass 1, as it would with its card
-    (:func:`_check_held`, else ``ValueError``): it does, at its place now, and the result
-    holds no card of it (only its count). The other cards of ``cards`` are compiled ones.
+    A :class:`Held` card of ``cards`` is one given without its compiled card, with the id
+    it keeps (a file compiled again whose unchanged cards a sync's memo carries over). It
+    must take its own entry, unchanged, in pass 1, as its card would (:func:`_check_held`,
+    else ``ValueError``): it does, at its place now, and the result holds no card of it
+    (only its count).
     """
     now = int(time.time()) if now is None else now
-    held = held or {}
+    held = {i: card.id for i, card in enumerate(cards) if isinstance(card, Held)}
     lock = previous if isinstance(previous, Lock) else Lock(tuple(previous))
     aliases = aliases or {}
     _check_aliases(aliases)
@@ -912,13 +911,14 @@ def _check_held(
     aliases: Mapping[str, str],
     rest: Sequence[int],
 ) -> None:
-    """``ValueError`` unless each held card of ``cards`` would take its own entry,
-    unchanged, in :func:`assign`'s pass 1, as its compiled card would: the entry is one
-    of the lock's notes, answered, of its file, question, deck, answer and note digest; no other
-    entry holds its file and question, no other card of its file asks it; no alias names
-    it or its id, and no orphan names its id as its successor (an alias is taken before
-    pass 1; a successor is looked up among the cards). ``in_notes``: the ids of the lock's
-    notes; ``rest``: the cards matched."""
+    """``ValueError`` unless each :class:`Held` card of ``cards`` (``held``: by index, the
+    id it keeps) would take its own entry, unchanged, in :func:`assign`'s pass 1, as its
+    compiled card would: the entry is one of the lock's notes, answered, of its file,
+    question, deck, answer and note digest; no other entry holds its file and question,
+    no other card of its file asks it; no alias names it or its id, and no orphan names
+    its id as its successor (an alias is taken before pass 1; a successor is looked up
+    among the cards). ``in_notes``: the ids of the lock's notes; ``rest``: the cards
+    matched."""
     refused = {e.id for e in lock.orphans} | set(aliases.values())
     refused |= {e.successor for e in lock.orphans if e.successor}
     asked: dict[tuple[str, str], str] = {}
@@ -927,8 +927,6 @@ def _check_held(
         entry = old.get(oid)
         if (  # attribute by attribute: 10,000 held cards at 10k questions
             entry is None
-            or not isinstance(card, Held)
-            or card.id != oid
             or oid in refused
             or oid not in in_notes
             or entry.successor
@@ -1017,14 +1015,12 @@ def identify(
     known: KnownLock | None = None,
     kept: KeptMatches | None = None,
     absent: Mapping[str, Sequence[str]] | None = None,
-    held: Mapping[int, str] | None = None,
 ) -> Identity:
     """The identity stage as a build and a check run it: read the lock, match, warn.
 
     ``known``: the lock as this process last wrote it (:func:`load_lock`); ``kept``: what
     its last matching settled (:class:`KeptMatches`); ``absent``: settled note files
-    carried over without their cards, and ``held``: cards carried over inside files
-    compiled again (:func:`assign`).
+    carried over without their cards (:func:`assign`; so are the :class:`Held` cards).
     """
     from .notetype import current_look
 
@@ -1038,7 +1034,6 @@ def identify(
         include_unanswered=config.include_unanswered,
         kept=kept,
         absent=absent,
-        held=held,
     )
     paths = {card.source.path for card in cards} | set(absent or ())
     warning = lost_lock(config.lock_path, config.out, paths)

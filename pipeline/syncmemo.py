@@ -335,10 +335,9 @@ def quick_notes(
         progress("check", 0, 1)
         checks.start(cards, asked)
         absent = {path: held.guids for path, held in carried.items()}
-        ids = {i: card.id for i, card in enumerate(matched) if isinstance(card, Held)}
         try:
             identity = identify(
-                config, matched, known=(lock, memo.parsed), kept=kept, absent=absent, held=ids
+                config, matched, known=(lock, memo.parsed), kept=kept, absent=absent
             )
         except ValueError:  # the lock changed since it was read (restored), or a held card
             return None  # would not keep its entry: read it all

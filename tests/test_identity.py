@@ -293,8 +293,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         stand_ins: list[Card | Held] = [
             _held(c, fresh.cards[i].id) if i in chosen else c for i, c in enumerate(cards)
         ]
-        held = {i: fresh.cards[i].id for i in chosen}
-        with_held = assign(stand_ins, lock, dict(aliases), now=1000 + step, held=held)
+        with_held = assign(stand_ins, lock, dict(aliases), now=1000 + step)
         kept_cards = tuple(c for i, c in enumerate(fresh.cards) if i not in chosen)
         assert with_held == replace(fresh, cards=kept_cards, carried=len(chosen)), f"step {step}"
         # One that would not keep its entry (asked twice, renamed, an orphan's...) is refused.
@@ -302,7 +301,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
             wrong: list[Card | Held] = [*cards]
             wrong[i] = _held(cards[i], fresh.cards[i].id)
             with pytest.raises(ValueError):
-                assign(wrong, lock, dict(aliases), now=1000 + step, held={i: fresh.cards[i].id})
+                assign(wrong, lock, dict(aliases), now=1000 + step)
         held_any |= bool(chosen)
         carried_any |= bool(settled & set(files))
         absent_any |= bool(absent)

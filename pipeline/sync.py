@@ -49,6 +49,7 @@ from .syncmemo import (
     quick_notes,
     read_memo,
     unchanged_notes,
+    without_notes,
     write_memo,
 )
 from .syncplan import (
@@ -225,9 +226,11 @@ def sync(
 
             def planned(state: State | None) -> tuple[SyncNotes, Desired, Plan]:
                 """The notes, what they want and the plan against ``state`` (None: as the
-                collection's process read it); with the memo first, and without it when a note
-                it carries changed in Anki (every note is planned then)."""
-                for use in (memo, None):
+                collection's process read it); with the memo, but for the note files of the
+                notes it carries that changed in Anki (those files are compiled and planned
+                then: a note edited in Anki made every file compiled and planned again)."""
+                use = memo
+                while True:
                     notes = gather(config, compiled_then_read, dry_run, use)
                     if not dry_run:  # a lock restored meanwhile: Anki is not touched
                         refuse_changed_lock(config.lock_path, notes.identity, "sync")
@@ -243,7 +246,10 @@ def sync(
                             delete_orphans=delete_orphans,
                             carried=notes.carried_notes,
                         )
-                    except Unsettled:
+                    except Unsettled as unsettled:
+                        # Without the memo, nothing is carried and nothing unsettled.
+                        assert use is not None
+                        use = without_notes(use, unsettled.guids)
                         continue
                     if not dry_run:  # a dry run shows the plan instead
                         found = len(want.notes) + len(notes.carried_notes)
@@ -253,7 +259,6 @@ def sync(
                     if lost:
                         notes = replace(notes, diagnostics=(*notes.diagnostics, *lost))
                     return notes, want, plan
-                raise AssertionError("a plan without the memo carries no note over")
 
             notes, want, plan = planned(None)
             if not dry_run:

@@ -18,7 +18,7 @@ matches are then the ones :func:`~pipeline.identity.assign` gives from scratch (
 theorem of :class:`~pipeline.identity.KeptMatches`, tested after every edit of a random
 session), and its notes need nothing from the plan if the collection holds them as the
 memo says: the plan checks that against what it read (:class:`~pipeline.syncplan.Unsettled`
-otherwise, and the sync plans every note). ``tests/test_sync.py`` compares a sync with
+otherwise, and the sync compiles and plans the files of those notes: :func:`without_notes`). ``tests/test_sync.py`` compares a sync with
 the memo and one without it, edit after edit.
 
 A settled file that was edited is compiled again, and its unchanged cards are carried over
@@ -219,6 +219,14 @@ def memo_bytes(memo: SyncMemo) -> bytes:
     """``memo`` as :func:`write_memo` keeps it (made while Anki writes: 0.03 s at 10,000
     notes)."""
     return pickle.dumps(memo, pickle.HIGHEST_PROTOCOL)
+
+
+def without_notes(memo: SyncMemo, guids: Set[str]) -> SyncMemo | None:
+    """``memo`` without the note files that hold a note of ``guids`` (notes that are not as
+    the last sync left them in the collection: :class:`~pipeline.syncplan.Unsettled`), so
+    that those files are compiled and planned; None when it holds none of them."""
+    files = {path: held for path, held in memo.files.items() if guids.isdisjoint(held.guids)}
+    return replace(memo, files=files) if len(files) < len(memo.files) else None
 
 
 def write_memo(config: Config, memo: bytes | None) -> None:

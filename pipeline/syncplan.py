@@ -76,9 +76,14 @@ class Carried(NamedTuple):
 
 
 class Unsettled(Exception):
-    """A note the memo carries is not as the last sync left it in the collection (edited,
-    moved or orphaned in Anki, its image removed from the media folder): the sync plans
-    every note instead."""
+    """Notes the memo carries are not as the last sync left them in the collection (edited,
+    moved or orphaned in Anki, an image removed from the media folder): the sync plans
+    them from their note files instead."""
+
+    def __init__(self, guids: Iterable[str]) -> None:
+        self.guids = frozenset(guids)
+        """The ids of those notes."""
+        super().__init__(", ".join(sorted(self.guids)))
 
 
 @dataclass(frozen=True)
@@ -541,6 +546,7 @@ def make_plan(
     written = {g: h for g, h in state.written.items() if g in state.notes}
     wanted_guids = set()
     wanted_decks = {w.deck for w in want.notes}
+    unsettled = []
     for n in carried:
         e = state.notes.get(n.guid)
         if (
@@ -552,10 +558,12 @@ def make_plan(
             or _off_deck(e, n.deck)
             or not state.media.issuperset(n.media)
         ):
-            raise Unsettled(n.guid)
+            unsettled.append(n.guid)
         wanted_guids.add(n.guid)
         wanted_decks.add(n.deck)
         written[n.guid] = n.digest
+    if unsettled:  # every one at once: the sync plans their files from the notes
+        raise Unsettled(unsettled)
     for w in want.notes:
         wanted_guids.add(w.guid)
         e = state.notes.get(w.guid)

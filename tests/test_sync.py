@@ -1717,6 +1717,27 @@ def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_stil
     assert mine.endswith(" (mine)")  # left as edited: a conflict, not overwritten
 
 
+def test_a_note_edited_in_anki_costs_only_its_own_file_the_memo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing changed in the notes; one carried note edited in Anki. The plan finds it not
+    # as the memo says, and the sync plans again with the memo but for that note's file:
+    # the conflict is listed, the other files stay carried.
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    for name in ("a", "b", "c"):
+        rows = [(f"{name}问题{q}是什么？", f"{name}答案{q}。") for q in range(3)]
+        (content / f"{name}.md").write_text(_notes_text({f"{name}节": rows}), "utf-8")
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    _answer_edited_in_anki(collection, "b问题1是什么")
+    carried = _spy(monkeypatch, sync_module, "quick_notes", lambda q: sorted(q.carried))
+    result = sync(config, collection)
+    assert carried == [["a.md", "b.md", "c.md"], ["a.md", "c.md"]]
+    assert [w.question for w, _ in result.plan.conflict] == ["b问题1是什么？"]
+    assert not result.plan.update and not result.plan.add
+
+
 def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(
     synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

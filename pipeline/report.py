@@ -138,7 +138,8 @@ class BuildReport:
         lines = [
             f"Anki: {notes} notes {where}; since the last {self.since} {c['new']} new, "
             f"{c['updated']} updated, {c['unchanged']} unchanged; {c['renamed']} renamed, "
-            f"{c['moved']} moved, {c['orphaned']} orphaned, {c['skipped']} skipped (unanswered)"
+            f"{c['moved']} moved; {c['orphaned']} orphan(s) kept until resolved, "
+            f"{c['skipped']} skipped (unanswered)"
         ]
         lines += [renamed_line(match, card) for match, card in self.renamed]
         for moved in self.moved:

@@ -85,6 +85,9 @@ def test_an_answer_given_back_updates_the_note_anki_kept(tmp_path: Path) -> None
     (content / "n.md").write_text(NOTES.replace("答乙。\n", ""), "utf-8")
     without = build(_config(content, "apkg"))  # 乙 left out of the package: Anki keeps it
     assert without.report.counts["orphaned"] == 1
+    # Counted on every build until resolved, not as a change since the last one.
+    again = build(_config(content, "json"))
+    assert "0 moved; 1 orphan(s) kept until resolved" in again.report.summary_lines()[0]
     (content / "n.md").write_text(NOTES, "utf-8")
     back = build(_config(content, "apkg"))
     counts = back.report.counts

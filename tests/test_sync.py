@@ -1738,6 +1738,25 @@ def test_a_note_edited_in_anki_costs_only_its_own_file_the_memo(
     assert not result.plan.update and not result.plan.add
 
 
+def test_a_sync_with_nothing_to_do_leaves_the_memo_as_it_is(tmp_path: Path) -> None:
+    # A file with an unanswered question is never settled (compiled every sync), so the
+    # memo is made again every sync; with the same bytes, the file is not written again.
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    (content / "a.md").write_text(_notes_text({"节": [("问甲？", "答甲。")]}), "utf-8")
+    (content / "b.md").write_text(
+        _notes_text({"另": [("问乙？", "答乙。"), ("问丙？", "")]}), "utf-8"
+    )
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    memo = tmp_path / ".cardsmith-cache" / "sync.memo"
+    written = memo.stat()
+    time.sleep(0.01)
+    again = sync(config, collection)
+    assert again.plan.empty
+    assert (memo.stat().st_mtime_ns, memo.stat().st_ino) == (written.st_mtime_ns, written.st_ino)
+
+
 def test_a_collection_changed_between_its_read_and_its_opening_is_planned_anew(
     synced: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

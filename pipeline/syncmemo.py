@@ -18,8 +18,8 @@ matches are then the ones :func:`~pipeline.identity.assign` gives from scratch (
 theorem of :class:`~pipeline.identity.KeptMatches`, tested after every edit of a random
 session), and its notes need nothing from the plan if the collection holds them as the
 memo says: the plan checks that against what it read (:class:`~pipeline.syncplan.Unsettled`
-otherwise, and the sync compiles and plans the files of those notes: :func:`without_notes`). ``tests/test_sync.py`` compares a sync with
-the memo and one without it, edit after edit.
+otherwise, and the sync compiles and plans the files of those notes: :func:`without_notes`).
+``tests/test_sync.py`` compares a sync with the memo and one without it, edit after edit.
 
 A settled file that was edited is compiled again, and its unchanged cards are carried over
 all the same (:class:`Respliced`) when a worker splices it from the very records the memo

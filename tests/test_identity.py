@@ -226,8 +226,9 @@ def _saved(
     elif kind == 6 and len(rows) > 1:  # two questions swapped
         j = rng.randrange(len(rows))
         rows[at], rows[j] = rows[j], rows[at]
-    elif kind == 7:  # a new question
-        rows.insert(at, (rng.choice(("一", "二")), "".join(rng.sample(_WORDS, 4)) + "？", "答。"))
+    elif kind == 7:  # a new question, answered or not yet
+        question = "".join(rng.sample(_WORDS, 4)) + "？"
+        rows.insert(at, (rng.choice(("一", "二")), question, rng.choice(("答。", ""))))
     elif kind == 8 and rows and ids:  # an alias to an id the lock knows
         aliases[rows[at][1]] = rng.choice(ids)
     elif kind == 9 and aliases:
@@ -236,7 +237,10 @@ def _saved(
         if len(files) > 2 and rng.random() < 0.5:
             del files[path]
         else:
-            files[f"n{len(files)}{rng.randrange(99)}.md"] = [("一", "新的问题是什么？", "新。")]
+            files[f"n{len(files)}{rng.randrange(99)}.md"] = [
+                ("一", "新的问题是什么？", "新。"),
+                ("一", "还没回答的问题是什么？", ""),
+            ]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -256,7 +260,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
     config = Config(content=tmp_path)
     parsed: dict[str, tuple[str, ParsedFile]] = {}  # the watch's memory: same text, same cards
     kept, lock, aliases = KeptMatches(), Lock(), dict[str, str]()
-    carried_any = absent_any = more_any = held_any = False
+    carried_any = absent_any = more_any = held_any = unanswered_absent = False
     matched_again = KeptMatches()
     for step in range(60):
         cards: list[Card] = []
@@ -279,6 +283,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         assert without == replace(fresh, cards=kept_cards, carried=carried), f"step {step}"
         # A sync's memo also keeps the files the lock it wrote settles (settled_in): those
         # carry over the same way.
+        again_absent: dict[str, tuple[str, ...]] = {}
         if matched_again.lock is lock:
             again_absent = _carriable(matched_again, lock, aliases, cards)
             given = [c for c in cards if c.source.path not in again_absent]
@@ -305,6 +310,11 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         held_any |= bool(chosen)
         carried_any |= bool(settled & set(files))
         absent_any |= bool(absent)
+        unanswered_absent |= any(
+            not c.answered
+            for c in cards
+            if c.source.path in absent or c.source.path in again_absent
+        )
         lock = kept.lock = again.lock_file  # as a build does once it wrote the lock
         by_lock = settled_in(lock, again.cards)
         compiled = {path: tuple(cards[start:end]) for path, start, end in file_runs(cards)}
@@ -315,7 +325,7 @@ def test_a_watch_matches_exactly_as_assign_from_scratch_save_after_save(
         assert set(by_lock) <= set(rematched.files), f"step {step}"
         more_any |= bool(set(by_lock) - set(kept.files))
         _saved(files, rng, aliases, [e.id for e in lock.notes])
-    assert carried_any and absent_any and more_any and held_any
+    assert carried_any and absent_any and more_any and held_any and unanswered_absent
 
 
 def _held(card: Card, oid: str) -> Held:
@@ -355,17 +365,19 @@ def _holdable(cards: list[Card], fresh: Identity, lock: Lock, aliases: dict[str,
 def _carriable(
     kept: KeptMatches, lock: Lock, aliases: dict[str, str], cards: list[Card]
 ) -> dict[str, tuple[str, ...]]:
-    """The settled files a sync's memo may carry without their cards: unchanged, every card
-    answered, no alias naming a question or id of theirs, no orphan naming one as its
-    successor."""
+    """The settled files a sync's memo may carry without their cards: unchanged, no card of
+    theirs whose id an orphan has (an answer removed), no alias naming a question or id of
+    theirs, no orphan naming one as its successor. A card never answered may be among
+    them."""
     successors = {e.successor for e in lock.orphans}
+    orphaned = {e.id for e in lock.orphans}
     named = set(aliases.values())
     now = {path: cards[start:end] for path, start, end in file_runs(cards)}
     return {
         path: tuple(c.id for c in out)
         for path, (was, out, _) in kept.files.items()
         if same_cards(was, now.get(path, ()))
-        and all(c.answered for c in out)
+        and not any(c.id in orphaned for c in out)
         and not any(c.question in aliases or c.id in named or c.id in successors for c in out)
     }
 

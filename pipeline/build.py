@@ -6,7 +6,7 @@ import gc
 import importlib
 import json
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -107,15 +107,22 @@ def _parse_one(job: Job) -> tuple[ParsedFile | bytes, Path | None]:
 
 
 def spliced(parsed: ParsedFile, taken: tuple[Taken, ...], root: Path) -> SplicedFile:
-    """``parsed`` without the cards of ``taken`` (:class:`~pipeline.records.SplicedFile`),
-    its per-card checks run (``root``: the content folder, as the checks read it)."""
-    took = [False] * len(parsed.cards)
-    for run in taken:
+    """``parsed`` without the answered cards of ``taken`` (:class:`~pipeline.records.
+    SplicedFile`: a held card makes a note), its per-card checks run (``root``: the
+    content folder, as the checks read it)."""
+    cards = parsed.cards
+    answered = [
+        Taken(run.at + a, run.first + a, run.first + b, run.moved)
+        for run in taken
+        for a, b in _answered_runs(cards[run.at : run.at + run.last - run.first])
+    ]
+    took = [False] * len(cards)
+    for run in answered:
         took[run.at : run.at + run.last - run.first] = [True] * (run.last - run.first)
     return SplicedFile(
         parsed.path,
         tuple(card for card, was in zip(parsed.cards, took, strict=True) if not was),
-        taken,
+        tuple(answered),
         tuple(
             TakenCard(
                 card.question,
@@ -133,6 +140,17 @@ def spliced(parsed: ParsedFile, taken: tuple[Taken, ...], root: Path) -> Spliced
         tuple(t for card in parsed.cards for t in card.targets),
         ParseCache.judged(parsed),
     )
+
+
+def _answered_runs(cards: Sequence[Card]) -> Iterator[tuple[int, int]]:
+    """The runs ``[a, b)`` of answered cards among ``cards``."""
+    start = None
+    for i, card in enumerate((*cards, None)):
+        if card is not None and card.answered:
+            start = i if start is None else start
+        elif start is not None:
+            yield start, i
+            start = None
 
 
 def parse_all(

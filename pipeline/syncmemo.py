@@ -3,9 +3,9 @@ an edit compiles, matches and plans only the files that changed.
 
 A note file is *settled* by the lock a sync wrote when, matched against that lock, each
 of its cards would find its own entry, unchanged (:class:`~pipeline.identity.KeptMatches`,
-:func:`~pipeline.identity.settled_in`); the memo keeps such a file when every card of it
-was answered and the collection was left holding each of its notes as wanted (no
-conflict). The memo
+:func:`~pipeline.identity.settled_in`); the memo keeps such a file when the collection was left
+holding each of its notes as wanted (no conflict); a question not answered yet makes no
+note, and one whose answer was removed is never settled (an orphan has its id). The memo
 (:class:`SyncMemo`, in the cache folder) keeps, for each settled file, what the stages
 after compiling need of it: its ids, questions and lines (identity, the duplicate search),
 its own problems, and each note as the plan wanted it (:class:`~pipeline.syncplan.Carried`).
@@ -38,7 +38,7 @@ import hashlib
 import pickle
 import sys
 from collections import ChainMap
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 
 from .build import (
@@ -86,19 +86,26 @@ class FileMemo:
     lines: tuple[int, ...]
     """Its cards' lines, in order."""
     digests: tuple[str, ...]
-    """Each note's :func:`~pipeline.syncplan.fields_hash`, in order."""
+    """Each card's note's :func:`~pipeline.syncplan.fields_hash`, in order ("": a card
+    that makes no note, not answered yet)."""
     decks: tuple[str, ...]
-    """Each note's deck, in order."""
+    """Each card's deck, in order."""
     tags: tuple[tuple[str, ...], ...]
-    """Each note's tags, in order."""
+    """Each card's tags, in order."""
     media: tuple[tuple[str, ...], ...]
-    """The media names each note's fields point to, in order."""
+    """The media names each card's note's fields point to, in order."""
+
+    @property
+    def rows(self) -> Iterator[Carried]:
+        """Each card's note as the plan wanted it, in order, a card that makes no note
+        included (kept a column at a time: strings and shared tuples, not an object a
+        note, to write and read)."""
+        return map(Carried, self.guids, self.digests, self.decks, self.tags, self.media)
 
     @property
     def notes(self) -> Iterator[Carried]:
-        """Its notes as the plan wanted them, in order (kept a column at a time: strings
-        and shared tuples, not an object a note, to write and read)."""
-        return map(Carried, self.guids, self.digests, self.decks, self.tags, self.media)
+        """Its notes as the plan wanted them, in order."""
+        return (row for row in self.rows if row.digest)
 
 
 @dataclass(frozen=True)
@@ -164,12 +171,12 @@ def respliced(part: SplicedFile, held: FileMemo) -> Respliced | None:
     path = part.path
     stands: list[Held] = []
     rows: list[Carried] = []
-    notes = list(held.notes)
+    notes = list(held.rows)
     kept = iter(part.kept)
     for run in part.taken:
         for j in range(run.first, run.last):
             card = next(kept)
-            if j >= len(notes) or held.questions[j] != card.question:
+            if j >= len(notes) or not notes[j].digest or held.questions[j] != card.question:
                 return None
             if held.decks[j] != card.deck or held.lines[j] + run.moved != card.line:
                 return None
@@ -403,7 +410,7 @@ def file_memo(
     (with their rows in ``want``), as ``run``; its notes as the plan wanted them (``want``:
     by guid); every image and link of its cards, the title it files under, its own
     problems."""
-    wanted = [want[card.id] for card in run]
+    wanted = [want.get(card.id) or _no_note(card) for card in run]
     same: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for equal ones: pickled once
     return FileMemo(
         key=key,
@@ -428,6 +435,13 @@ def file_memo(
     )
 
 
+def _no_note(card: Card | Held) -> Carried:
+    """The row of a card that makes no note (not answered yet): no fields."""
+    if isinstance(card, Held):  # held cards make notes: always in the plan's rows
+        raise KeyError(card.id)
+    return Carried(card.id, "", card.deck.path, card.tags, ())
+
+
 def memo_after(
     config: Config,
     lock: bytes,
@@ -443,9 +457,9 @@ def memo_after(
     spliced: Mapping[str, Respliced] | None = None,
 ) -> SyncMemo:
     """The memo a sync leaves once it wrote ``lock`` (the text of ``written``): the files
-    it carried over, and those of ``files`` settled by the lock it wrote whose cards are
-    all answered and whose notes the collection now holds as wanted (none left in
-    conflict).
+    it carried over, and those of ``files`` settled by the lock it wrote whose notes the
+    collection now holds as wanted (none left in conflict; a card not answered makes no
+    note, unless ``include_unanswered``).
 
     A file whose questions this sync matched anew (a rewording, a new question) is settled
     by the lock it wrote as much as one whose cards kept their entries (``kept``): the
@@ -462,6 +476,17 @@ def memo_after(
         notes[w.guid] = Carried(w.guid, w.fields_hash, w.deck, w.tags, ())
     successors = frozenset(e.successor for e in written.orphans if e.successor)
     settled = settled_by(written, kept, cards)
+
+    orphaned = {e.id for e in written.orphans}
+
+    def noted(card: Card) -> bool:  # it makes a note: the plan wanted it
+        return card.answered or config.include_unanswered
+
+    def held_back(card: Card) -> bool:
+        """Its note is not as the file wants it, or its answer was removed (an orphan keeps
+        the note it had): a file that has such a card is compiled next time."""
+        return card.id in conflicts or card.id in orphaned or (noted(card) and card.id not in notes)
+
     root = config.content
     made = dict(carried)
     for parsed in files:
@@ -469,15 +494,13 @@ def memo_after(
         key = cache.key_of(parsed.path)
         if ids is None or key is None or not parsed.cards:
             continue
-        if not all(c.answered for c in ids) or any(c.id in conflicts for c in ids):
-            continue
-        if any(c.id not in notes for c in ids):
+        if any(map(held_back, ids)):
             continue
         own = tuple(d for _, check in CHECKS for d in check(parsed.cards, root))
         targets = tuple(t for card in parsed.cards for t in card.targets)
         found = (*parsed.diagnostics, *own)
         made[parsed.path] = file_memo(key, ids, notes, targets, first_title(parsed), found)
-    made.update(_spliced_memos(written, cards, cache, spliced or {}, notes, conflicts))
+    made.update(_spliced_memos(written, cards, cache, spliced or {}, notes, held_back))
     return SyncMemo(
         context_of(config), lock_digest(lock), successors, written, dict(sorted(made.items()))
     )
@@ -489,11 +512,11 @@ def _spliced_memos(
     cache: ParseCache,
     spliced: Mapping[str, Respliced],
     notes: dict[str, Carried],
-    conflicts: Set[str],
+    held_back: Callable[[Card], bool],
 ) -> Iterator[tuple[str, FileMemo]]:
-    """The memos of the files of ``spliced`` that ``written`` settles (:func:`memo_after`):
-    their cards compiled anew (among ``cards``, identified) answered, none in conflict,
-    each note wanted (``notes``: by guid)."""
+    """The memos of the files of ``spliced`` that ``written`` settles (:func:`memo_after`),
+    and none of whose cards compiled anew (among ``cards``, identified) is held back;
+    ``notes``: the notes wanted, by guid."""
     fresh: dict[str, list[Card]] = {path: [] for path in spliced}
     for card in cards:
         if card.source.path in fresh:
@@ -508,7 +531,7 @@ def _spliced_memos(
         run = settled.get(path)
         if key is None or run is None:
             continue
-        if any(not c.answered or c.id in conflicts or c.id not in notes for c in fresh[path]):
+        if any(map(held_back, fresh[path])):
             continue
         rows = ChainMap(dict(zip((h.id for h in again.held), again.rows, strict=True)), notes)
         part = again.part
@@ -520,7 +543,8 @@ def _may_be_absent(
 ) -> bool:
     """Whether a settled file may be carried over without its cards (the ``absent`` of
     :func:`~pipeline.identity.assign`): no alias names a question or id of it, no orphan
-    one of its ids as its successor. (Its cards must be answered too: the caller knows.)"""
+    one of its ids as its successor. (No orphan has the id of one of its cards either: it
+    is settled.)"""
     aliases = config.aliases
     ids = set(ids)
     return (

@@ -1543,8 +1543,8 @@ def _memo_edit(files: dict[str, dict[str, list[tuple[str, str]]]], rng: random.R
         rows[at] = (q, rng.choice(("", a + rng.choice("甲乙丙丁"))))
     elif kind == 2 and rows:
         del rows[at]
-    elif kind == 3:  # a new question
-        rows.insert(at, (f"新问题{rng.randrange(10**6)}是什么？", "新的答案。"))
+    elif kind == 3:  # a new question, answered or not yet
+        rows.insert(at, (f"新问题{rng.randrange(10**6)}是什么？", rng.choice(("新的答案。", ""))))
     elif kind == 4 and rows:  # moved to another file
         other = files[rng.choice(sorted(files))]
         other.setdefault("搬来", []).append(rows.pop(at))
@@ -1736,6 +1736,32 @@ def test_a_note_edited_in_anki_costs_only_its_own_file_the_memo(
     assert carried == [["a.md", "b.md", "c.md"], ["a.md", "c.md"]]
     assert [w.question for w, _ in result.plan.conflict] == ["b问题1是什么？"]
     assert not result.plan.update and not result.plan.add
+
+
+def test_a_file_with_a_question_not_answered_yet_is_carried_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A question not answered yet makes no note: its file is settled all the same, and the
+    # next sync carries it over unread (it was compiled every sync). One whose answer was
+    # removed is not: an orphan keeps the note it had.
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    (content / "a.md").write_text(
+        _notes_text({"节": [("问甲？", "答甲。"), ("问乙？", "")]}), "utf-8"
+    )
+    (content / "b.md").write_text(
+        _notes_text({"另": [("问丙？", "答丙。"), ("问丁？", "答丁。")]}), "utf-8"
+    )
+    config = load_config(content, out=tmp_path / "build")
+    sync(config, collection)
+    (content / "b.md").write_text(
+        _notes_text({"另": [("问丙？", "答丙。"), ("问丁？", "")]}), "utf-8"
+    )
+    sync(config, collection)  # 问丁 orphaned: b.md is not settled
+    carried = _spy(monkeypatch, sync_module, "quick_notes", lambda q: sorted(q.carried))
+    again = sync(config, collection)
+    assert again.plan.empty
+    assert carried == [["a.md"]]
 
 
 def test_a_sync_with_nothing_to_do_leaves_the_memo_as_it_is(tmp_path: Path) -> None:

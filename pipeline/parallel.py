@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Generic, TypeVar
+
+from .errors import EnvironmentProblem
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,16 +47,27 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator
             futures = [pool.submit(fn, item) for item in items]
         for future in futures:
             yield future.result()
+    except BrokenProcessPool as exc:  # a worker killed: the OOM killer, kill -9
+        _kill(pool)
+        raise EnvironmentProblem(
+            "a worker process ended without its result (killed, or out of memory?); "
+            "nothing was written: run again"
+        ) from exc
     except BaseException:
         # An error, an interrupt, or the caller stopped early: the rest is not wanted, and
         # shutting down would wait for every task already started. No future is cancelled
         # first (``pool.map`` cancels them as it stops): Python 3.11's pool then fails the
         # pending ones on its own thread and, finding one cancelled, prints a traceback.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
+        _kill(pool)
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers still running."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from pipeline.errors import EnvironmentProblem
 from pipeline.parallel import Background, fork_map
 
 
@@ -81,3 +82,16 @@ def test_a_background_for_many_whose_process_died_works_here() -> None:
             work.result()
         work.send(1)
         assert work.result() == 1
+
+
+def _dies(item: int) -> int:
+    if item == 3:
+        os._exit(9)  # as the OOM killer or a kill -9 ends a worker
+    return item
+
+
+def test_a_worker_killed_is_an_environment_problem_not_a_bug() -> None:
+    # The CLI reports an environment problem plainly (exit 2); a bug would be an internal
+    # error with a crash report (the twenty-eighth trial killed a worker).
+    with pytest.raises(EnvironmentProblem, match="worker process ended without its result"):
+        list(fork_map(_dies, list(range(8)), 2))

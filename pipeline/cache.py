@@ -618,6 +618,14 @@ class ParseCache:
             # Valid whatever becomes of this build: the records are those of their key.
             self._remember(parsed.path, self.typst, self._keys[parsed.path], parsed)
 
+    def staged(self, path: str) -> ParsedFile | None:
+        """The whole records of the file ``path`` whose entry a worker wrote for this build
+        (:meth:`store_spliced`), read back from it (None: none, or it cannot be read)."""
+        written = self._staged.get(self._entry(path, self.typst))
+        if written is None:
+            return None
+        return Earlier(entry=written, context=self._context(path, self.typst)).load(path)
+
     def store_spliced(self, path: str, written: Path, judged: str) -> None:
         """Keep the entry a worker wrote of the file ``path`` it sent as a
         :class:`~pipeline.records.SplicedFile` (``judged``: :meth:`judged` of its records)."""

@@ -902,6 +902,16 @@ def assign(
     )
 
 
+class HeldRefused(ValueError):
+    """A :class:`Held` card would not keep its own entry (:func:`_check_held`): the file it
+    is in needs its compiled cards."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
+        """The note file of the held card."""
+
+
 def _check_held(
     cards: Sequence[Matched],
     held: Mapping[int, str],
@@ -911,14 +921,14 @@ def _check_held(
     aliases: Mapping[str, str],
     rest: Sequence[int],
 ) -> None:
-    """``ValueError`` unless each :class:`Held` card of ``cards`` (``held``: by index, the
-    id it keeps) would take its own entry, unchanged, in :func:`assign`'s pass 1, as its
-    compiled card would: the entry is one of the lock's notes, answered, of its file,
-    question, deck, answer and note digest; no other entry holds its file and question,
-    no other card of its file asks it; no alias names it or its id, and no orphan names
-    its id as its successor (an alias is taken before pass 1; a successor is looked up
-    among the cards). ``in_notes``: the ids of the lock's notes; ``rest``: the cards
-    matched."""
+    """:class:`HeldRefused` unless each :class:`Held` card of ``cards`` (``held``: by
+    index, the id it keeps) would take its own entry, unchanged, in :func:`assign`'s pass
+    1, as its compiled card would: the entry is one of the lock's notes, answered, of its
+    file, question, deck, answer and note digest; no other entry holds its file and
+    question, no other card of its file asks it; no alias names it or its id, and no
+    orphan names its id as its successor (an alias is taken before pass 1; a successor is
+    looked up among the cards). ``in_notes``: the ids of the lock's notes; ``rest``: the
+    cards matched."""
     refused = {e.id for e in lock.orphans} | set(aliases.values())
     refused |= {e.successor for e in lock.orphans if e.successor}
     asked: dict[tuple[str, str], str] = {}
@@ -938,15 +948,15 @@ def _check_held(
             or not entry.answered
             or card.question in aliases
         ):
-            raise ValueError(f"{card.source.path}:{card.source.line}: held, but not as its entry")
+            raise HeldRefused(card.source.path, "a held card is not as its entry")
         asked[(entry.path, card.question.strip())] = oid
     for entry in old.values():
         if asked.get((entry.path, entry.question.strip()), entry.id) != entry.id:
-            raise ValueError(f"{entry.path}: another entry asks a held card's question")
+            raise HeldRefused(entry.path, "another entry asks a held card's question")
     for i in rest:
         card = cards[i]
         if i not in held and (card.source.path, card.question.strip()) in asked:
-            raise ValueError(f"{card.source.path}:{card.source.line}: asks a held question")
+            raise HeldRefused(card.source.path, "another card asks a held card's question")
 
 
 def settled_in(lock: Lock, cards: Sequence[_M]) -> dict[str, tuple[_M, ...]]:

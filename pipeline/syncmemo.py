@@ -53,7 +53,7 @@ from .build import (
 from .cache import ParseCache, cache_folder, code_fingerprint, read_kept, write_kept
 from .config import Config
 from .errors import Diagnostic
-from .identity import DeckName, Held, KeptMatches, identify, settled_in
+from .identity import DeckName, Held, HeldRefused, KeptMatches, identify, settled_in
 from .notetype import current_look
 from .paths import Resolver
 from .records import Card, Identity, Lock, ParsedFile, Source, SplicedFile, Target
@@ -332,30 +332,38 @@ def quick_notes(
                 spliced[part.path] = found_again
         by_path = {f.path: f for f in files}
         cards = tuple(card for f in files for card in f.cards)  # checked here
-        matched: list[Card | Held] = []  # what identity matches, in source order
         asked: list[Card | _Asked] = []
         for path in paths:
             if path in carried:
                 held = carried[path]
                 asked += map(_Asked, held.questions, (Source(path, n) for n in held.lines))
             elif path in spliced:
-                for card in spliced[path].order():
-                    matched.append(card)
-                    asked.append(
-                        _Asked(card.question, card.source) if isinstance(card, Held) else card
-                    )
+                asked += (
+                    _Asked(card.question, card.source) if isinstance(card, Held) else card
+                    for card in spliced[path].order()
+                )
             else:
-                matched += by_path[path].cards
                 asked += by_path[path].cards
         progress("check", 0, 1)
         checks.start(cards, asked)
         absent = {path: held.guids for path, held in carried.items()}
-        try:
-            identity = identify(
-                config, matched, known=(lock, memo.parsed), kept=kept, absent=absent
-            )
-        except ValueError:  # the lock changed since it was read (restored), or a held card
-            return None  # would not keep its entry: read it all
+        converted: list[SplicedFile] = []  # spliced, then matched with all their cards
+        while True:
+            matched = _matched(paths, spliced, by_path)
+            try:
+                identity = identify(
+                    config, matched, known=(lock, memo.parsed), kept=kept, absent=absent
+                )
+                break
+            except HeldRefused as refused:  # a question copied in its file, say: the file's
+                whole = cache.staged(refused.path)  # records as the worker kept them
+                if whole is None or refused.path not in spliced:
+                    return None
+                converted.append(spliced.pop(refused.path).part)
+                files.append(whole)
+                by_path[whole.path] = whole
+            except ValueError:  # the lock changed since it was read (restored): read it all
+                return None
         title_of = {f.path: first_title(f) for f in files}
         title_of.update({p: held.title for p, held in carried.items()})
         title_of.update({p: again.part.title for p, again in spliced.items()})
@@ -363,6 +371,7 @@ def quick_notes(
             *(d for held in carried.values() for d in held.diagnostics),
             *(d for f in files for d in f.diagnostics),
             *(d for again in spliced.values() for d in again.part.problems),
+            *(d for part in converted for d in part.checked),  # checked in the worker
             *folder_problems(paths, [(p, title_of[p]) for p in paths], config),
             *checks.per_card(),
             *checks.duplicates(),
@@ -373,6 +382,20 @@ def quick_notes(
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
     diagnostics = sorted_problems(found, config)
     return QuickNotes(identity, diagnostics, carried, tuple(files), spliced)
+
+
+def _matched(
+    paths: Iterable[str], spliced: Mapping[str, Respliced], compiled: Mapping[str, ParsedFile]
+) -> list[Card | Held]:
+    """What identity matches, in source order: the cards of the files compiled, those of
+    the files spliced held or compiled anew (the carried files are absent)."""
+    matched: list[Card | Held] = []
+    for path in paths:
+        if path in spliced:
+            matched += spliced[path].order()
+        elif path in compiled:
+            matched += compiled[path].cards
+    return matched
 
 
 def unchanged_notes(memo: SyncMemo, cards: Iterable[Card]) -> dict[str, Carried]:

@@ -1534,7 +1534,7 @@ def _memo_edit(files: dict[str, dict[str, list[tuple[str, str]]]], rng: random.R
     title = rng.choice(sorted(sections))
     rows = sections[title]
     at = rng.randrange(len(rows)) if rows else 0
-    kind = rng.randrange(7)
+    kind = rng.randrange(8)
     if kind == 0 and rows:  # reworded
         q, a = rows[at]
         rows[at] = (q[:-1] + rng.choice("甲乙丙丁") + "？", a)
@@ -1553,6 +1553,8 @@ def _memo_edit(files: dict[str, dict[str, list[tuple[str, str]]]], rng: random.R
     elif kind == 6 and len(rows) > 1:  # two questions swapped
         j = rng.randrange(len(rows))
         rows[at], rows[j] = rows[j], rows[at]
+    elif kind == 7 and rows:  # a question copied in its file
+        rows.insert(rng.randrange(len(rows) + 1), rows[at])
 
 
 def _spy(
@@ -1676,6 +1678,38 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     (content / "extra.md").write_text("## 节\n\n### 新问题是什么？\n\n新的答案。\n", "utf-8")
     sync(config, collection)
     assert_in_step(collection, content)
+
+
+def test_a_question_copied_in_its_file_has_the_file_matched_with_all_its_cards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A held card must keep its own entry; a copy of its question in the same file would
+    # compete for it. The worker kept the whole records in the cache: the sync matches
+    # that file with all its cards, the other edited file stays spliced.
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    rows = {
+        name: [(f"{name}问题{q}是什么？", f"{name}答案{q}。") for q in range(4)] for name in "ab"
+    }
+    for name, questions in rows.items():
+        (content / f"{name}.md").write_text(_notes_text({f"{name}节": questions}), "utf-8")
+    config = load_config(content, out=tmp_path / "build", workers=2)
+    sync(config, collection)
+    rows["a"] += [("a问题2是什么？", "抄来的答案。")]
+    rows["b"][0] = ("b问题0到底是什么？", rows["b"][0][1])
+    for name, questions in rows.items():
+        (content / f"{name}.md").write_text(_notes_text({f"{name}节": questions}), "utf-8")
+    seen = _spy(
+        monkeypatch,
+        sync_module,
+        "quick_notes",
+        lambda q: (sorted(f.path for f in q.files), sorted(q.spliced)) if q else None,
+    )
+    result = sync(config, collection)
+    assert seen == [(["a.md"], ["b.md"])]
+    assert [w.question for w in result.plan.add] == ["a问题2是什么？"]
+    assert [w.question for w, _ in result.plan.update] == ["b问题0到底是什么？"]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -1798,6 +1798,22 @@ def test_a_file_with_a_question_not_answered_yet_is_carried_over(
     assert carried == [["a.md"]]
 
 
+def test_a_control_character_in_an_answer_is_no_conflict_on_the_next_sync(
+    tmp_path: Path,
+) -> None:
+    # Anki removes it from the field it stores; the sync writes the field as Anki keeps it,
+    # so the next sync does not read the note as edited in Anki (the twenty-ninth trial).
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    (content / "a.md").write_text("## 节\n\n#### 1. 问甲？\n\n控制\a字符\x7f在这里。\n", "utf-8")
+    config = load_config(content, out=tmp_path / "build")
+    assert [w.question for w in sync(config, collection).plan.add] == ["问甲？"]
+    again = sync(config, collection)
+    assert again.plan.empty and not again.plan.conflict
+    (notes,) = snapshot(collection)["notes"]
+    assert "控制字符在这里。" in notes["answer"]
+
+
 def test_a_sync_with_nothing_to_do_leaves_the_memo_as_it_is(tmp_path: Path) -> None:
     # A file with an unanswered question is never settled (compiled every sync), so the
     # memo is made again every sync; with the same bytes, the file is not written again.

@@ -114,13 +114,14 @@ def question_text(fields: tuple[str, ...], guid: str) -> str:
 
 
 #: What Anki removes from a field it stores: the C0 control characters but tab and line
-#: feed, and DEL (measured with the ``anki`` package: carriage return goes too).
-_ANKI_REMOVES = dict.fromkeys([*range(0x09), *range(0x0B, 0x20), 0x7F])
+#: feed, and DEL (measured with the ``anki`` package: carriage return goes too). A pattern:
+#: ``str.translate`` with a table took 1.3 s over the answers of 10k questions, this 0.09 s.
+_ANKI_REMOVES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def as_anki_keeps(field: str) -> str:
     """``field`` as Anki stores it: NFC, without the characters it removes."""
-    return normalize("NFC", field).translate(_ANKI_REMOVES)
+    return _ANKI_REMOVES.sub("", normalize("NFC", field))
 
 
 def desired(data: BuildData, known: Set[str] = frozenset()) -> Desired:

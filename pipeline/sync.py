@@ -213,8 +213,10 @@ def sync(
     # checked (the Anki part of a 10k re-sync, 0.3 s, came after the notes' part); the
     # collector paused as in a build (10 % of the Anki part at 10k questions).
     # Stopped once Anki may be written, the one line says so (the lock is written last).
-    with ExitStack() as writing:
-        with collector_paused(), CollectionSide(collection, write=not dry_run) as side:
+    # The collector stays paused to the end: turned on before the lock and the memo are
+    # written, it first walked every object the sync had made (0.014 s at 10k).
+    with collector_paused(), ExitStack() as writing:
+        with CollectionSide(collection, write=not dry_run) as side:
 
             def compiled_then_read(stage: str, done: int, total: int) -> None:
                 # Compiled, or one file left to compile (a memo carried the others): a core free.

@@ -9,6 +9,7 @@ state of each collection is compared with ``expected.sync.json`` and
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -1812,6 +1813,19 @@ def test_a_control_character_in_an_answer_is_no_conflict_on_the_next_sync(
     assert again.plan.empty and not again.plan.conflict
     (notes,) = snapshot(collection)["notes"]
     assert "控制字符在这里。" in notes["answer"]
+
+
+def test_the_collector_stays_paused_until_the_memo_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Turned on earlier, it first walked every object the sync made (0.014 s at 10k).
+    content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
+    content.mkdir()
+    (content / "a.md").write_text(_notes_text({"节": [("问甲？", "答甲。")]}), "utf-8")
+    enabled = _spy(monkeypatch, sync_module, "write_memo", lambda _: gc.isenabled())
+    assert gc.isenabled()
+    sync(load_config(content, out=tmp_path / "build"), collection)
+    assert enabled == [False] and gc.isenabled()
 
 
 def test_a_sync_with_nothing_to_do_leaves_the_memo_as_it_is(tmp_path: Path) -> None:

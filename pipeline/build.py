@@ -18,6 +18,7 @@ from .cache import Earlier, Entry, Memory, ParseCache, cache_folder
 from .config import CONFIG_NAME, Config
 from .errors import ContentError, Diagnostic
 from .export.outputs import Outputs
+from .highlight import warm_lexers
 from .identity import (
     KeptMatches,
     KnownLock,
@@ -230,6 +231,8 @@ def compile_spliced(
         for entry in [cache.entry(p) if workers > 1 else None]
         for base in [bases.get(p, "") if entry is not None else ""]
     ]
+    if workers > 1:
+        warm_lexers((data for _, _, _, _, data, *_ in jobs if data), config.default_language)
     progress("parse", len(found), len(paths))
     for made, written in fork_map(_parse_one, jobs, workers):
         result = pickle.loads(made) if isinstance(made, bytes) else made

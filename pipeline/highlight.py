@@ -130,6 +130,28 @@ def lexer_for(language: str) -> Lexer | None:
     return accelerate(lexer) if accelerate else lexer
 
 
+#: A fence's opening (or closing) line from its backticks or tildes on, in a note file's
+#: bytes: two literal searches, 4 ms each over 7 MB, where one pattern of both took 20 ms.
+_FENCE_INFO = (re.compile(rb"```([^\n]*)"), re.compile(rb"~~~([^\n]*)"))
+
+
+def warm_lexers(texts: Iterable[bytes], default_language: str = "") -> frozenset[str]:
+    """Make the lexers of the fence languages ``texts`` (note files' bytes) may need, so that
+    workers forked next inherit them: each would otherwise make its own (Pygments compiles a
+    lexer's patterns on first use: 0.06-0.1 s of a worker's first file for Python's, measured
+    on a 10k re-sync). An unlabelled fence needs ``default_language`` or the detectors'
+    languages. A line that only looks like a fence costs a lookup, never a wrong lexer.
+    Returns the languages looked up."""
+    infos = {info for text in texts for fence in _FENCE_INFO for info in fence.findall(text)}
+    languages = {fence_language(info.decode("utf-8", "replace")) for info in infos}
+    if "" in languages:
+        languages |= {default_language} if default_language else {lang for lang, _ in DETECTORS}
+    languages.discard("")
+    for language in languages:
+        lexer_for(language)
+    return frozenset(languages)
+
+
 def highlight_html(code: str, language: str) -> str:
     """Highlighted HTML for one code block, ``<pre class="highlight"><code>…</code></pre>``."""
     return highlight(code, language, typst=False)[0]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 import pytest
 from pygments.lexer import Lexer, RegexLexer, bygroups, default, include
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 from pygments.token import Keyword, Name, Number, Punctuation, String, Text, Whitespace
 
-from pipeline import highlight
+from pipeline import build, highlight
 from pipeline.config import load_config
 from pipeline.fastlex import _may_start, accelerate, first_characters
 from pipeline.parse import parse_file
@@ -235,3 +237,48 @@ def test_without_the_private_regex_parser_pygments_runs_stock(
     monkeypatch.setitem(sys.modules, "re._parser", None)
     assert highlight.accelerator() is None
     _stock_python_still_highlights()
+
+
+# --- lexers made before workers are forked -----------------------------------------------
+
+
+@pytest.mark.usefixtures("fresh_highlight")
+def test_warm_lexers_makes_the_lexers_the_fences_name() -> None:
+    notes = [
+        b"## s\n\n1. q?\n\n   ```python\n   x = 1\n   ```\n",
+        b"~~~{bash, echo=FALSE}\nls\n~~~\n",
+        b"```Rust extra words\nfn main() {}\n```\n",
+    ]
+    # A closing fence reads as an unlabelled one: the detectors' languages are made too.
+    assert highlight.warm_lexers(notes) == {"python", "bash", "Rust", "json"}
+    made = highlight.lexer_for.cache_info().currsize
+    highlight.lexer_for("python")
+    assert highlight.lexer_for.cache_info().hits == 1
+    assert highlight.lexer_for.cache_info().currsize == made
+
+
+@pytest.mark.usefixtures("fresh_highlight")
+def test_warm_lexers_takes_the_default_language_for_unlabelled_fences() -> None:
+    assert highlight.warm_lexers([b"```\nx\n```\n"], default_language="sql") == {"sql"}
+    assert highlight.warm_lexers([b"no fence here, only `code`\n"]) == frozenset()
+
+
+@pytest.mark.usefixtures("fresh_highlight")
+def test_a_compile_on_workers_makes_the_lexers_first_in_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workers inherit the lexers; the parent compiles nothing itself, so only the
+    # warming could have made one here (from the bytes read for the cache: a build with
+    # --no-cache leaves its workers to make their own).
+    build_module = sys.modules["pipeline.build"]
+    monkeypatch.setattr(build_module, "_PARALLEL_BYTES", 0)
+    content = tmp_path / "content"
+    content.mkdir()
+    for name in ("a.md", "b.md"):
+        (content / name).write_text(
+            f"## {name}\n\n1. 怎样写？\n\n   ```python\n   print(1)\n   ```\n", "utf-8"
+        )
+    build(load_config(content, out=tmp_path / "build", formats=("json",), workers=2))
+    cards = json.loads((tmp_path / "build" / "cards.json").read_text("utf-8"))["cards"]
+    assert [c["code_blocks"][0]["language"] for c in cards] == ["python", "python"]
+    assert highlight.lexer_for.cache_info().currsize >= 1

@@ -102,7 +102,13 @@ class Desired:
 
 def fields_hash(fields: Iterable[str]) -> str:
     """A short hash of a note's fields: what the last sync wrote, to spot edits made in Anki."""
-    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
+    return stored_fields_hash("\x1f".join(fields).encode("utf-8"))
+
+
+def stored_fields_hash(stored: bytes) -> str:
+    """:func:`fields_hash` of the fields as a collection stores them: joined by 0x1f, in
+    UTF-8 (the ``flds`` column's bytes)."""
+    return hashlib.sha256(stored).hexdigest()[:16]
 
 
 _TAG = re.compile(r"<[^>]*>")

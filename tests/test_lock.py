@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import time
 from dataclasses import replace
@@ -460,3 +461,16 @@ def test_rows_kept_from_the_last_lock_text_give_the_same_text_and_are_not_made_a
     assert lock_text(second, rows) == lock_text(second)
     assert made == [changed.id, a.id, changed.id]  # with the rows: only the changed one
     assert sorted(rows) == sorted([id(a), id(changed)])  # rows of dropped entries let go
+
+
+def test_a_lock_pickles_a_field_at_a_time_and_comes_back_equal(tmp_path: Path) -> None:
+    # A sync keeps the lock it wrote in its memo, pickled (records.by_columns).
+    shutil.copytree(SEEDS, tmp_path / "content")
+    config = load_config(tmp_path / "content", out=tmp_path / "build", formats=("json",))
+    build(config)
+    lock = load_lock(config.lock_path)
+    gone = replace(lock.notes[0], successor=lock.notes[1].id)
+    for kept in (lock, replace(lock, orphans=(gone,)), Lock()):
+        again = pickle.loads(pickle.dumps(kept, pickle.HIGHEST_PROTOCOL))
+        assert again == kept and type(again.notes) is tuple
+        assert [vars(e) for e in again.notes] == [vars(e) for e in kept.notes]

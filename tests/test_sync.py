@@ -1037,6 +1037,17 @@ def _reworded(note: Any) -> None:
     note.col.update_note(note)
 
 
+def test_the_state_read_crosses_from_its_process_whole(synced: tuple[Path, Path]) -> None:
+    # The collection's process sends what it read pickled, its notes a field at a time.
+    content, collection = synced
+    _lived_in(collection, content)
+    direct = ankifile.read_directly(collection)
+    assert direct is not None
+    again = pickle.loads(pickle.dumps(direct[0], pickle.HIGHEST_PROTOCOL))
+    assert again == direct[0] and list(again.notes) == list(direct[0].notes)
+    assert any(e.orphaned for e in again.notes.values())
+
+
 @pytest.mark.parametrize(
     "change",
     [

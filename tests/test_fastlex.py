@@ -264,6 +264,15 @@ def test_warm_lexers_takes_the_default_language_for_unlabelled_fences() -> None:
 
 
 @pytest.mark.usefixtures("fresh_highlight")
+def test_warm_lexers_makes_only_the_languages_fenced_most() -> None:
+    # Notes may name thousands of languages (or lines may only look like fences): a name
+    # Pygments does not know costs a lookup, so only the WARMED most frequent are made.
+    many = b"".join(f"```lang{n}\nx\n```\n".encode() for n in range(40))
+    made = highlight.warm_lexers([many, b"```python\n1\n```\n" * 100])
+    assert len(made) == highlight.WARMED and "python" in made
+
+
+@pytest.mark.usefixtures("fresh_highlight")
 def test_a_compile_on_workers_makes_the_lexers_first_in_the_parent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

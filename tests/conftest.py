@@ -59,6 +59,15 @@ def tiny_png(red: int = 0) -> bytes:
 
 
 @pytest.fixture
+def workers_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note files compiled on workers however small (the build starts them from a few
+    hundred KB of notes on)."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
+
+
+@pytest.fixture
 def compiled_cards(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The questions whose cards are compiled from scratch (not reused), in order."""
     from pipeline import parse as parse_module

@@ -542,13 +542,13 @@ def test_an_obsidian_embed_found_by_name_is_a_hit_on_the_next_build(
     assert json.loads(first["cards.json"])["cards"][0]["images"] == ["x.png"]
 
 
+@pytest.mark.usefixtures("workers_at_any_size")
 def test_entries_the_workers_wrote_are_the_next_builds_hits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Notes large enough for workers: each worker writes the entry of the file it compiled.
     # The workers are other processes: each compile is written down in a file.
     build_module = sys.modules["pipeline.build"]
-    monkeypatch.setattr(build_module, "_PARALLEL_BYTES", 0)
     log = tmp_path / "compiled.txt"
     real: Callable[..., tuple[ParsedFile, object]] = build_module.compile_file
 
@@ -577,10 +577,8 @@ def test_entries_the_workers_wrote_are_the_next_builds_hits(
     assert log.read_text("utf-8").split("\n")[:-1] == compiles  # every file a hit
 
 
-def test_entries_the_workers_wrote_for_a_failed_build_are_removed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
+@pytest.mark.usefixtures("workers_at_any_size")
+def test_entries_the_workers_wrote_for_a_failed_build_are_removed(tmp_path: Path) -> None:
     broken = {"c.md": "## s\n\n1. q？\n\n   [x](../../x.md)\n"}
     content = _notes(tmp_path / "content", **TWO, **broken)
     with pytest.raises(ContentError):

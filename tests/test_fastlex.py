@@ -273,14 +273,11 @@ def test_warm_lexers_makes_only_the_languages_fenced_most() -> None:
 
 
 @pytest.mark.usefixtures("fresh_highlight")
-def test_a_compile_on_workers_makes_the_lexers_first_in_the_parent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("workers_at_any_size")
+def test_a_compile_on_workers_makes_the_lexers_first_in_the_parent(tmp_path: Path) -> None:
     # The workers inherit the lexers; the parent compiles nothing itself, so only the
     # warming could have made one here (from the bytes read for the cache: a build with
     # --no-cache leaves its workers to make their own).
-    build_module = sys.modules["pipeline.build"]
-    monkeypatch.setattr(build_module, "_PARALLEL_BYTES", 0)
     content = tmp_path / "content"
     content.mkdir()
     for name in ("a.md", "b.md"):

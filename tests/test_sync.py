@@ -362,11 +362,9 @@ def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) 
     assert "Cardsmith::Café::节 データベース" in decks  # NFC, as Anki names decks
 
 
-def test_a_dry_run_writes_nothing_in_the_cache_either(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Compiled in workers, as large notes are (``pipeline.build`` the module, not the function).
-    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
+@pytest.mark.usefixtures("workers_at_any_size")
+def test_a_dry_run_writes_nothing_in_the_cache_either(tmp_path: Path) -> None:
+    # Compiled in workers, as large notes are.
     content = tmp_path / "content"
     put_notes(CASES / "moves" / "before", content)
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
@@ -1606,6 +1604,7 @@ def _answer_edited_in_anki(collection: Path, question: str) -> None:
 
 
 @pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2)])
+@pytest.mark.usefixtures("workers_at_any_size")
 def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, workers: int
 ) -> None:
@@ -1613,7 +1612,6 @@ def test_a_sync_with_the_memo_leaves_anki_and_the_lock_as_one_without_it(
     # memo the last sync left (the files it settled carried over unread), one without it.
     # Both must print the same, write the same lock and leave the same collection. With
     # workers, an edited file's unchanged cards are carried over without their cards too.
-    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     rng = random.Random(seed)
     files: dict[str, dict[str, list[tuple[str, str]]]] = {
         f"f{f}.md": {
@@ -1692,13 +1690,13 @@ def test_a_lock_restored_while_the_memo_is_used_falls_back_to_every_note(
     assert_in_step(collection, content)
 
 
+@pytest.mark.usefixtures("workers_at_any_size")
 def test_a_question_copied_in_its_file_has_the_file_matched_with_all_its_cards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A held card must keep its own entry; a copy of its question in the same file would
     # compete for it. The worker kept the whole records in the cache: the sync matches
     # that file with all its cards, the other edited file stays spliced.
-    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
     content.mkdir()
     rows = {
@@ -1725,6 +1723,7 @@ def test_a_question_copied_in_its_file_has_the_file_matched_with_all_its_cards(
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.usefixtures("workers_at_any_size")
 def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_still_seen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
@@ -1732,7 +1731,6 @@ def test_an_edited_files_other_notes_come_from_the_memo_and_an_anki_edit_is_stil
     # wanted as the memo keeps them (not made again; with workers, their cards stay in the
     # worker). One of those, edited in Anki since the last sync, is a conflict all the
     # same, left as the person edited it.
-    monkeypatch.setattr(sys.modules["pipeline.build"], "_PARALLEL_BYTES", 0)
     content, collection = tmp_path / "content", new_collection(tmp_path / "anki" / "c.anki2")
     content.mkdir()
     rows = [(f"问题{q}是什么？", f"答案{q}。") for q in range(4)]

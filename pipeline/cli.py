@@ -379,8 +379,8 @@ def main() -> None:
         with stopped_by_signals():  # Ctrl-C, SIGTERM: one line, exit 130 / 143
             cli(prog_name="cardsmith")
     finally:
-        # The process ends now: the collection Python runs as it exits would walk every
-        # object left (0.03-0.04 s of a 10k re-sync's 1.1 s); frozen, they are skipped.
+        # The process ends now: Python's last garbage collection, as it exits, would walk
+        # every object left (0.03-0.04 s of a 10k re-sync's 1.1 s); frozen, they are not.
         gc.freeze()
 
 

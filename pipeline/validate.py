@@ -44,8 +44,8 @@ SEARCH_STATE = "duplicates.search"
 class StoredPairs:
     """The search of one build (or sync), starting from the state (:class:`KeptPairs`) the
     last one kept in the cache folder: it compares only the questions that changed since
-    (10,000 questions, 100 of them changed: 0.12 s to read the state, 0.01 s to search,
-    where a search from nothing takes 0.3 s).
+    (10,000 questions, 100 of them changed: 0.035 s to read the state, 0.03 s to search,
+    the questions compared analysed again; a search from nothing takes 0.3 s).
 
     Called in the search's process, it gives the pairs and, when the questions changed, a
     temporary file holding the new state, for the build to keep with its cache

@@ -68,12 +68,9 @@ def fence_language(info: str) -> str:
     """The language of a fence's info string: its first word, or the first name inside the
     braces of R Markdown / Quarto (```` ```{python, echo=FALSE} ```` -> ``python``)."""
     info = info.strip()
-    if info.startswith("{"):
-        return (
-            info.strip("{}").replace(",", " ").split(maxsplit=1)[0].lstrip(".")
-            if info.strip("{} ")
-            else ""
-        )
+    if info.startswith("{"):  # nothing but commas inside ({,}) names none
+        names = info.strip("{}").replace(",", " ").split(maxsplit=1)
+        return names[0].lstrip(".") if names else ""
     return info.split(maxsplit=1)[0] if info else ""
 
 

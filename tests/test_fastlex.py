@@ -288,3 +288,15 @@ def test_a_compile_on_workers_makes_the_lexers_first_in_the_parent(tmp_path: Pat
     cards = json.loads((tmp_path / "build" / "cards.json").read_text("utf-8"))["cards"]
     assert [c["code_blocks"][0]["language"] for c in cards] == ["python", "python"]
     assert highlight.lexer_for.cache_info().currsize >= 1
+
+
+@pytest.mark.parametrize("info", ["{,}", "{ , }", "{,,}"])
+def test_a_fence_whose_braces_name_no_language_is_unlabelled(info: str, tmp_path: Path) -> None:
+    # R Markdown's {python, echo=FALSE} names its language first; braces holding only
+    # commas name none, and the fence reads as one without a language (the thirtieth
+    # trial: an IndexError, in a worker and, since this round, before the workers too).
+    note = f"## 节\n\n1. 怎样写？\n\n   ```{info}\n   x = 1\n   ```\n"
+    (tmp_path / "a.md").write_text(note, "utf-8")
+    parsed = parse_file(tmp_path, "a.md", load_config(tmp_path))
+    assert [(b.language, b.detected) for b in parsed.cards[0].code_blocks] == [("python", True)]
+    assert highlight.warm_lexers([f"```{info}\n".encode()]) == {"json", "python"}

@@ -148,7 +148,8 @@ def test_python_dash_m_in_a_c_locale_prints_chinese(entry: list[str], tmp_path: 
 
 
 def test_the_command_leaves_its_objects_frozen_for_the_exit(tmp_path: Path) -> None:
-    # Python's collection at exit walks every object not frozen (0.03 s of a 10k re-sync).
+    # Python's last garbage collection, at exit, walks every object not frozen (0.03 s of a
+    # 10k re-sync).
     probe = (
         "import gc, sys, pipeline.cli\n"
         "sys.argv = ['cardsmith', 'check', '--content', sys.argv[1]]\n"

@@ -37,7 +37,7 @@ from .errors import (
     EnvironmentProblem,
     ExportCheckError,
 )
-from .interrupts import raise_if_stopping, stopped_by_signals
+from .interrupts import raise_if_stopping, stop_note, stopped_by_signals
 from .report import questions
 
 if TYPE_CHECKING:
@@ -415,6 +415,13 @@ def init(folder: Path) -> None:
 
 # --- sync (issue 13): self-contained, so it merges beside the other commands ------------------
 
+#: What a stop while a sync's report is printed adds to its one line, by dry run.
+_REPORT_CUT = {
+    False: "the sync was carried out in full (Anki and the lock file are in step); "
+    "only its report was cut short",
+    True: "a dry run writes nothing",
+}
+
 
 @cli.command()
 @content_option
@@ -496,13 +503,16 @@ def sync(
         _print_diagnostics(_located(exc.diagnostics, config.content))
         _echo(f"sync failed: {_counts(exc.diagnostics)}; nothing was written", err=True)
         raise
-    _print_diagnostics(_located(result.diagnostics, config.content))
-    for line in result.lines():
-        _echo(line, err=True)
-    if dry_run:
-        _echo("dry run: nothing was written", err=True)
-    else:
-        _echo(result.plan.done_line(), err=True)
+    # A stop while the report is printed cuts only the report (the thirtieth trial: the
+    # one line said nothing of a sync carried out in full).
+    with stop_note(_REPORT_CUT[dry_run]):
+        _print_diagnostics(_located(result.diagnostics, config.content))
+        for line in result.lines():
+            _echo(line, err=True)
+        if dry_run:
+            _echo("dry run: nothing was written", err=True)
+        else:
+            _echo(result.plan.done_line(), err=True)
 
 
 @cli.command()

@@ -838,6 +838,50 @@ def test_a_sync_stopped_while_anki_is_written_says_so(tmp_path: Path) -> None:
     assert (content / "cardsmith.lock.json").exists()
 
 
+#: A sync carried out in full, then Ctrl-C as its report is printed.
+STOPPED_REPORTING = """
+import os, signal, sys, time
+import pipeline.cli
+
+echo = pipeline.cli._echo
+
+def then_stopped(text, *args, **kwargs):
+    if text.startswith("  add:"):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10)
+    echo(text, *args, **kwargs)
+
+pipeline.cli._echo = then_stopped
+sys.argv = ["cardsmith", "sync", "--content", sys.argv[1], "--collection", sys.argv[2]]
+pipeline.cli.main()
+"""
+
+
+def test_a_sync_stopped_while_its_report_is_printed_says_it_was_carried_out(
+    tmp_path: Path,
+) -> None:
+    # The thirtieth trial: "stopped by SIGINT" alone, after Anki and the lock were written.
+    content = numbered_notes(tmp_path / "content", files=2, questions=3)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPED_REPORTING, str(content), str(collection)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.endswith(
+        "cardsmith: stopped by SIGINT; the sync was carried out in full (Anki and the lock "
+        "file are in step); only its report was cut short\n"
+    )
+    again = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert again.exit_code == 0 and "0 to add" in again.output, again.output
+    assert "0 to update" in again.output
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

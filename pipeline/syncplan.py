@@ -341,7 +341,8 @@ class Plan:
             (len(self.media), "image(s) added"),
         )
         if self.empty:
-            return "Anki is up to date: nothing was written" + self.conflicts_left()
+            # Nothing written to Anki; the lock may still follow the notes (a conflict left).
+            return "Anki is up to date: nothing was written to it" + self.conflicts_left()
         made = {"create": ["the note type made"], "update": ["the note type updated"], "": []}
         done = ", ".join([*(f"{n} {what}" for n, what in counts if n), *made[self.model]])
         # In step but for the conflicts: "in step" alone would not be true.

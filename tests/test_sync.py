@@ -406,7 +406,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(synced: tuple[Path, Path]) -
     again = CliRunner().invoke(
         cli, ["sync", "--content", str(content), "--collection", str(collection)]
     )
-    assert again.output.splitlines()[-1] == "Anki is up to date: nothing was written"
+    assert again.output.splitlines()[-1] == "Anki is up to date: nothing was written to it"
 
 
 def test_conflicts_are_left_unless_forced(tmp_path: Path) -> None:

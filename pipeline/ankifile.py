@@ -191,6 +191,10 @@ _HOMES_SQL = (
 Rows = Callable[..., Iterable[Sequence[Any]]]
 
 
+#: The columns of a note without cards (a collection damaged, or written by another tool).
+_NO_CARDS: tuple[tuple[Any, ...], ...] = ((),) * 5
+
+
 def _existing(
     nid: int,
     guid: str,
@@ -205,17 +209,19 @@ def _existing(
         first = flds.split(b"\x1f", 1)[0].decode("utf-8")
     else:
         digest, first = fields_hash((flds,)), flds.split("\x1f", 1)[0]
+    # The cards' columns at once: five generators a note were 0.015 s of reading 10,000.
+    ids, decks, suspended, reviews, filtered = zip(*cards, strict=True) if cards else _NO_CARDS
     return Existing(
         nid=nid,
         guid=guid,
         fields_hash=digest,
         question=question_text((first,), guid),
         tags=tuple(tags.split()),
-        cards=tuple(c[0] for c in cards),
-        decks=tuple(c[1] for c in cards),
-        suspended=tuple(c[2] for c in cards),
-        reviews=sum(c[3] for c in cards),
-        filtered=tuple(c[4] for c in cards),
+        cards=ids,
+        decks=decks,
+        suspended=suspended,
+        reviews=sum(reviews),
+        filtered=filtered,
     )
 
 

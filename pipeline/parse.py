@@ -703,7 +703,7 @@ class _FileParser:
             return False
         decks = self.decks
         if cards:
-            self.taken.append(Taken(len(self.cards), first, last, moved))
+            self.took(Taken(len(self.cards), first, last, moved))
         for card in cards:
             deck = decks.setdefault(card.deck.sections, card.deck)
             self.cards.append(_with_deck(moved_card(card, moved), deck))
@@ -722,6 +722,21 @@ class _FileParser:
         self.list_at = unit.list_after
         self.digests[(placed.start, placed.end)] = unit.digest  # its lines: hashed already
         return True
+
+    def took(self, run: Taken) -> None:
+        """Note ``run`` among the cards taken: one run with the run before it when they
+        follow each other in both compiles, moved alike (a file's unchanged units make a
+        few runs, not one a question, for every later stage to go through)."""
+        before = self.taken[-1] if self.taken else None
+        if (
+            before is not None
+            and before.at + before.last - before.first == run.at
+            and before.last == run.first
+            and before.moved == run.moved
+        ):
+            self.taken[-1] = before._replace(last=run.last)
+        else:
+            self.taken.append(run)
 
     def walk(self, first: int, last: int) -> None:
         """Read the blocks of ``tokens[first:last]`` into cards, carrying on from where the

@@ -17,7 +17,7 @@ import pytest
 from pipeline import load_config
 from pipeline import parse as parse_module
 from pipeline.parse import compile_file, parse_file
-from pipeline.records import ParsedFile, Unit
+from pipeline.records import ParsedFile, Taken, Unit
 from pipeline.splice import moved_card
 from tests.conftest import FIXTURES, SEEDS
 from tests.test_reuse import FILES
@@ -143,7 +143,14 @@ def test_edit_after_edit_the_splice_gives_the_records_of_a_compile_from_scratch(
                 took = spliced.cards[run.at : run.at + run.last - run.first]
                 earlier = before.cards[run.first : run.last]
                 assert list(took) == [moved_card(c, run.moved) for c in earlier], f"step {step}"
+            assert not any(map(_one_run, taken, taken[1:])), f"step {step}"
             before = spliced
+
+
+def _one_run(a: Taken, b: Taken) -> bool:
+    """Whether run ``b`` goes on from run ``a`` in both compiles, moved alike (the splice
+    names such runs as one)."""
+    return a.at + a.last - a.first == b.at and a.last == b.first and a.moved == b.moved
 
 
 def test_the_splice_names_the_cards_it_took_and_where_they_were() -> None:
@@ -160,6 +167,8 @@ def test_the_splice_names_the_cards_it_took_and_where_they_were() -> None:
     after, taken = compile_file(file.parent, file.name, config, False, edited.encode(), before)
     took = {run.at + k: run.first + k for run in taken for k in range(run.last - run.first)}
     assert {run.moved for run in taken} == {2}
+    # The cards before the reworded one and those after it: two runs, not one a question.
+    assert len(taken) == 2
     fresh = [i for i in range(len(after.cards)) if i not in took]
     assert [after.cards[i].question for i in fresh] == [before.cards[1].question + "（改）"]
     assert all(after.cards[i].source.line == before.cards[took[i]].source.line + 2 for i in took)

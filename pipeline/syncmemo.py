@@ -167,25 +167,46 @@ class Respliced:
 def respliced(part: SplicedFile, held: FileMemo) -> Respliced | None:
     """``part``, whose taken cards are ``held``'s (the memo of the records it was spliced
     from: a card's index there is its row); None when a taken card is not its row (never,
-    unless the memo and those records part ways: the sync then reads every card)."""
+    unless the memo and those records part ways: the sync then reads every card).
+
+    Compared a run at a time, column against column (10,000 cards one by one took 0.024 s
+    of a re-sync's own process)."""
     path = part.path
     stands: list[Held] = []
     rows: list[Carried] = []
-    notes = list(held.rows)
-    kept = iter(part.kept)
+    decks: dict[str, DeckName] = {}  # one a deck: a file has a few, its cards hundreds
+    at = 0
     for run in part.taken:
-        for j in range(run.first, run.last):
-            card = next(kept)
-            if j >= len(notes) or not notes[j].digest or held.questions[j] != card.question:
-                return None
-            if held.decks[j] != card.deck or held.lines[j] + run.moved != card.line:
-                return None
-            deck, source = DeckName(card.deck), Source(path, card.line)
-            guid = held.guids[j]
-            stands.append(
-                Held(guid, card.question, source, deck, card.note_digest, card.answer_digest)
-            )
-            rows.append(notes[j])
+        first, last = run.first, run.last
+        if first == last:
+            continue
+        took = part.kept[at : at + last - first]
+        at += last - first
+        if last > len(held.guids) or not all(held.digests[first:last]):
+            return None
+        questions, lines, deck_paths, note_digests, answer_digests = zip(*took, strict=True)
+        if held.questions[first:last] != questions or held.decks[first:last] != deck_paths:
+            return None
+        if tuple(line - run.moved for line in lines) != held.lines[first:last]:
+            return None
+        guids = held.guids[first:last]
+        stands += map(
+            Held,
+            guids,
+            questions,
+            [Source(path, line) for line in lines],
+            [decks.get(d) or decks.setdefault(d, DeckName(d)) for d in deck_paths],
+            note_digests,
+            answer_digests,
+        )
+        rows += map(
+            Carried,
+            guids,
+            held.digests[first:last],
+            held.decks[first:last],
+            held.tags[first:last],
+            held.media[first:last],
+        )
     return Respliced(part, tuple(stands), tuple(rows))
 
 

@@ -36,6 +36,7 @@ from pipeline.cli import cli
 from pipeline.errors import ContentError, EnvironmentProblem
 from pipeline.export import anki as anki_export
 from pipeline.notetype import NoteTypeLook
+from pipeline.records import SplicedFile, Taken, TakenCard
 from pipeline.sync import ORPHAN_TAG, SyncError, sync
 from tests.conftest import FIXTURES, golden, steady_day
 
@@ -1936,3 +1937,66 @@ def test_a_collection_that_cannot_be_opened_after_its_read_stops_even_an_empty_p
         sync(load_config(content), collection)
     assert mods(collection) == before
     assert (content / "cardsmith.lock.json").read_bytes() == lock
+
+
+# --- an edited file's unchanged cards, held (syncmemo.respliced) -----------------------------
+
+#: A settled file's memo: four answered questions in two sections, lines 3, 6, 9 and 12.
+_MEMO = syncmemo_module.FileMemo(
+    key="k",
+    targets=(),
+    title="f",
+    diagnostics=(),
+    guids=("g0", "g1", "g2", "g3"),
+    questions=("问一？", "问二？", "问三？", "问四？"),
+    lines=(3, 6, 9, 12),
+    digests=("d0", "d1", "d2", "d3"),
+    decks=("根::f::甲", "根::f::甲", "根::f::乙", "根::f::乙"),
+    tags=(("t",),) * 4,
+    media=((),) * 4,
+)
+
+
+def _taken_from_memo(memo: syncmemo_module.FileMemo) -> SplicedFile:
+    """The file compiled again: its first two questions taken where they were, the third
+    compiled anew (not here), the fourth taken one line down (a line added above it)."""
+    kept = [
+        TakenCard(memo.questions[j], memo.lines[j] + moved, memo.decks[j], f"n{j}", f"a{j}")
+        for j, moved in ((0, 0), (1, 0), (3, 1))
+    ]
+    taken = (Taken(0, 0, 2, 0), Taken(3, 3, 4, 1))
+    return SplicedFile("f.md", (), taken, tuple(kept), (), (), "f", (), "")
+
+
+def test_a_spliced_files_taken_cards_are_held_with_the_memos_rows() -> None:
+    again = syncmemo_module.respliced(_taken_from_memo(_MEMO), _MEMO)
+    assert again is not None
+    assert [(h.id, h.question, h.source.line, h.deck.path) for h in again.held] == [
+        ("g0", "问一？", 3, "根::f::甲"),
+        ("g1", "问二？", 6, "根::f::甲"),
+        ("g3", "问四？", 13, "根::f::乙"),
+    ]
+    assert [(h.note_digest, h.answer_digest) for h in again.held] == [
+        ("n0", "a0"),
+        ("n1", "a1"),
+        ("n3", "a3"),
+    ]
+    assert [row.guid for row in again.rows] == ["g0", "g1", "g3"]
+    assert [row.digest for row in again.rows] == ["d0", "d1", "d3"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"questions": ("问一？", "问二？", "问三？", "问四（改）？")},
+        {"decks": ("根::f::甲", "根::f::乙", "根::f::乙", "根::f::乙")},
+        {"lines": (3, 6, 9, 13)},  # the memo says it did not move
+        {"digests": ("d0", "", "d2", "d3")},  # a card that made no note
+        {"guids": ("g0", "g1", "g2"), "questions": ("问一？", "问二？", "问三？")},
+    ],
+    ids=["question", "deck", "line", "no note", "row missing"],
+)
+def test_a_taken_card_that_is_not_its_memo_row_holds_nothing(change: dict[str, Any]) -> None:
+    # Never, unless the memo and the records spliced from part ways: the sync then reads
+    # every card of the file.
+    assert syncmemo_module.respliced(_taken_from_memo(_MEMO), replace(_MEMO, **change)) is None

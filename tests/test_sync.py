@@ -744,7 +744,7 @@ def test_a_sync_that_would_orphan_most_questions_is_refused_like_a_build(
     before, lock = mods(collection), (content / "cardsmith.lock.json").read_bytes()
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 2
-    assert "would orphan 12 of the 16 question(s)" in refused.output
+    assert "this sync would orphan 12 of the 16 question(s)" in refused.output
     assert "--allow-mass-orphan" in refused.output
     assert mods(collection) == before
     assert (content / "cardsmith.lock.json").read_bytes() == lock

@@ -71,6 +71,15 @@ def stop_note(note: str) -> Iterator[None]:
         _State.note = before
 
 
+def stop_note_from_now(note: str) -> None:
+    """From now to the command's end (:func:`stopped_by_signals`), a stop signal adds
+    ``note`` to its one line, whatever section follows: for what is done for good. A sync
+    carried out in full, stopped after its report, said "stopped by SIGINT" alone (the
+    thirty-fourth trial): a signal is handled a few steps after it arrives, and the report's
+    own note had ended by then."""
+    _State.note = note
+
+
 @contextmanager
 def signals_held() -> Iterator[None]:
     """A short section a stop signal must not cut in two (the renames of a commit).
@@ -96,6 +105,7 @@ def stopped_by_signals() -> Iterator[None]:
     """
     standard_streams_open()
     owner = os.getpid()
+    _State.note = ""  # a note left by a command before this one, in the same process
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if os.getpid() != owner:  # a forked child that has not set itself up yet
@@ -130,6 +140,7 @@ def stopped_by_signals() -> Iterator[None]:
         for s in STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
         _State.finished = True
+        _State.note = ""
         signal.set_wakeup_fd(previous_fd)
         os.write(write_end, b"\0")  # the watcher stops
         os.close(write_end)

@@ -34,7 +34,7 @@ from .identity import (
     refuse_changed_lock,
     write_lock_bytes,
 )
-from .interrupts import stop_note
+from .interrupts import stop_note, stop_note_from_now
 from .lastpackage import forget_last_package
 from .records import BuildData, Card, Identity, Lock, Match, ParsedFile, Successor
 from .report import orphan_lines, renamed_in, renamed_line
@@ -72,6 +72,9 @@ _STOPPED_WRITING = (
     "Anki may have been updated and the lock not: sync again (the same notes are found, "
     "and nothing is added twice)"
 )
+#: What a sync stopped once its lock is written says (its memo may not be: the next sync
+#: then reads every note file).
+_CARRIED_OUT = "the sync was carried out in full (Anki and the lock file are in step)"
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -299,9 +302,12 @@ def sync(
         progress("anki", 1, 1)
         if lock is not None:
             record_ids(config, identity, lock)
+            writing.enter_context(stop_note(_CARRIED_OUT))  # the lock written: in step
             forget_last_package(notes.config)  # Anki holds the notes as the lock says
             if left is not None:
                 write_memo(notes.config, left)
+    if lock is not None:
+        stop_note_from_now(_CARRIED_OUT)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
     )

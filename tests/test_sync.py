@@ -833,6 +833,39 @@ pipeline.cli.main()
 """
 
 
+#: A sync whose lock is written, then Ctrl-C as its memo is written.
+STOPPED_KEEPING_MEMO = """
+import os, signal, sys, time
+import pipeline.cli
+import pipeline.sync
+
+def then_stopped(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(10)
+
+pipeline.sync.write_memo = then_stopped
+sys.argv = ["cardsmith", "sync", "--content", sys.argv[1], "--collection", sys.argv[2]]
+pipeline.cli.main()
+"""
+
+
+#: A sync carried out in full, then Ctrl-C once it returned (its report's note is over).
+STOPPED_AFTER = """
+import os, signal, sys, time
+from pathlib import Path
+from pipeline import load_config
+from pipeline.interrupts import stopped_by_signals
+from pipeline.sync import sync
+
+with stopped_by_signals():
+    sync(load_config(Path(sys.argv[1])), Path(sys.argv[2]))
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(10)
+"""
+
+_IN_STEP = "the sync was carried out in full (Anki and the lock file are in step)"
+
+
 @pytest.mark.parametrize(
     ("script", "said", "locked"),
     [
@@ -844,18 +877,26 @@ pipeline.cli.main()
         ),
         (
             STOPPED_REPORTING,
-            "the sync was carried out in full (Anki and the lock file are in step); only its "
-            "report was cut short",
+            f"{_IN_STEP}; only its report was cut short",
             True,
         ),
+        (STOPPED_KEEPING_MEMO, _IN_STEP, True),
+        (STOPPED_AFTER, _IN_STEP, True),
     ],
-    ids=["while Anki is written", "while its report is printed"],
+    ids=[
+        "while Anki is written",
+        "while its report is printed",
+        "while its memo is written",
+        "after it",
+    ],
 )
 def test_a_sync_stopped_says_what_it_did(
     tmp_path: Path, script: str, said: str, locked: bool
 ) -> None:
     # "stopped by SIGINT" alone said nothing of Anki updated and the lock not (the
-    # twenty-fourth trial), or of a sync carried out in full (the thirtieth).
+    # twenty-fourth trial), or of a sync carried out in full (the thirtieth, the
+    # thirty-fourth: just after its report, or while its memo was written, where it said
+    # the lock may not be).
     content = numbered_notes(tmp_path / "content", files=2, questions=3)
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
     proc = subprocess.run(

@@ -176,6 +176,22 @@ def test_a_long_word_of_code_wraps_inside_the_column(tmp_path: Path) -> None:
         assert whole in text
 
 
+def test_a_question_taller_than_a_column_is_printed_whole(tmp_path: Path) -> None:
+    # With a short answer it was kept in one piece, and ran off the page: 211 of its 400
+    # phrases printed (the thirty-fourth trial).
+    content = tmp_path / "content"
+    content.mkdir()
+    asked = "请解释这个很长的题干" * 400
+    (content / "n.md").write_text(
+        f"## 节\n\n1. {asked}？\n\n   短答。\n\n2. 下一题？\n\n   下一个答案。\n", "utf-8"
+    )
+    text = _poppler("pdftotext", _build_pdf(content, tmp_path / "out"), "-raw")
+    # A page's footer and header stand between the two halves of a phrase cut by the page.
+    body = re.sub(r"\d+/\d+面试题速查节", "", _squash(text))
+    assert body.count("请解释这个很长的题干") == 400
+    assert "短答。" in body and "下一个答案。" in body
+
+
 def test_same_input_gives_the_same_pdf(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "check" / "clean", tmp_path / "content")
     first = _build_pdf(tmp_path / "content", tmp_path / "a").read_bytes()

@@ -83,7 +83,10 @@ def _estimated_lines(card: Card) -> int:
     # An image can be as tall as a column: a card with one is never kept in one piece, or
     # a kept card taller than the page would lose its end.
     images = sum(_IMAGE_LINES for t in card.targets if t.image and t.kind == "local")
-    return 2 + len(card.answer) // _CHARS_PER_LINE + card.answer.count("\n") // 2 + code + images
+    # The question counts too: a question taller than a column, kept whole with a short
+    # answer, ran off the page and lost its end (the thirty-fourth trial).
+    text = card.question + card.answer
+    return 2 + len(text) // _CHARS_PER_LINE + text.count("\n") // 2 + code + images
 
 
 def _section_title(card: Card) -> str:

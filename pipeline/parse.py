@@ -61,7 +61,7 @@ from .highlight import (
     unknown_language_message,
 )
 from .paths import Resolver
-from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES
+from .pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES, MAX_QUESTION_CHARS
 from .records import (
     Card,
     CodeBlock,
@@ -1598,7 +1598,6 @@ class _FileParser:
                 if t
             )
         )
-        typst = self.typst
         question_html = render_inline(source.children, self.env).strip()
         if not _shows_something(question_html):
             self.warn(
@@ -1624,10 +1623,18 @@ class _FileParser:
                 code_blocks=code_blocks,
                 targets=targets,
                 tags=tags,
-                question_typst=typst.inline(source.children) if typst else "",
+                question_typst=self.question_typst(source.question, source.children),
                 answer_typst=self.answer_typst(source.answer_md, tokens),
             )
         )
+
+    def question_typst(self, question: str, children: list[Token]) -> str:
+        """The question as the PDF prints it: "" without a PDF, a note when it is too long."""
+        if self.typst is None:
+            return ""
+        if len(question) > MAX_QUESTION_CHARS:  # validate warns: pdflimits.question_message
+            return f"#missing[{escape(f'题目过长（{len(question):,} 字），请看卡片')}]"
+        return self.typst.inline(children)
 
     def answer_typst(self, answer: str, tokens: list[Token]) -> str:
         """The answer as the PDF prints it: "" without a PDF, a note when it is too long."""

@@ -25,6 +25,9 @@ MAX_CODE_LINES = 1_000
 """Lines of one code block that the PDF prints."""
 MAX_ANSWER_CHARS = 100_000
 """Characters of one answer's Markdown that the PDF prints (about 50 pages); else a note."""
+MAX_QUESTION_CHARS = MAX_ANSWER_CHARS
+"""Characters of one question's Markdown that the PDF prints; else a note (a question of
+3,000,000 characters was cut off in the sheet, its answer lost: the thirty-fourth trial)."""
 MAX_SHEET_BYTES = 40_000_000
 """Bytes of Typst source typeset at once (about 8 GB of Typst's memory)."""
 
@@ -57,6 +60,14 @@ def code_lines_message(lines: int) -> str:
     return (
         f"code block of {lines:,} lines: the PDF prints its first {MAX_CODE_LINES:,} "
         "(the card shows them all)"
+    )
+
+
+def question_message(chars: int) -> str:
+    """The warning for a question longer than the PDF prints."""
+    return (
+        f"question of {chars:,} characters: the PDF prints a note instead "
+        f"(at most {MAX_QUESTION_CHARS:,}; the card shows it all)"
     )
 
 

@@ -163,8 +163,12 @@ def _remote_images(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
 
 
 def _printable(cards: Sequence[Card], _root: Path) -> Iterator[Diagnostic]:
-    """What the PDF prints shortened: a very long answer, a very long code block."""
+    """What the PDF prints shortened: a very long question or answer, a very long code
+    block."""
     for card in cards:
+        if len(card.question) > pdflimits.MAX_QUESTION_CHARS:
+            message = pdflimits.question_message(len(card.question))
+            yield Diagnostic(card.source.path, card.source.line, "warning", message, "pdf-limit")
         if len(card.answer) > pdflimits.MAX_ANSWER_CHARS:
             message = pdflimits.answer_message(len(card.answer))
             yield Diagnostic(card.source.path, card.source.line, "warning", message, "pdf-limit")

@@ -10,7 +10,7 @@ import pytest
 from pipeline import EnvironmentProblem, build, check, load_config
 from pipeline.build import parse_all
 from pipeline.export import pdf
-from pipeline.pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES, MAX_NESTING
+from pipeline.pdflimits import MAX_ANSWER_CHARS, MAX_CODE_LINES, MAX_NESTING, MAX_QUESTION_CHARS
 
 
 def _notes(tmp_path: Path, body: str) -> Path:
@@ -63,6 +63,19 @@ def test_a_very_long_answer_prints_a_note(tmp_path: Path) -> None:
     assert warning.startswith("2: answer of 100,002 characters: the PDF prints a note instead")
     (card,) = parse_all(load_config(content, formats=("pdf",)), typst=True).cards
     assert card.answer_typst.startswith("#missing[") and "很长。很长" not in card.answer_typst
+
+
+def test_a_very_long_question_prints_a_note(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    asked = "很长的题干" * (MAX_QUESTION_CHARS // 5 + 1)
+    (content / "n.md").write_text(f"## 节\n\n1. {asked}？\n\n   答。\n", encoding="utf-8")
+    (warning,) = _pdf_limit(content)
+    assert warning.startswith("3: question of 100,006 characters: the PDF prints a note instead")
+    (card,) = parse_all(load_config(content, formats=("pdf",)), typst=True).cards
+    assert card.question_typst.startswith("#missing[")
+    assert "很长的题干很长" not in card.question_typst
+    assert card.answer_typst and asked in card.question_html  # the card keeps it all
 
 
 def test_a_sheet_too_big_to_typeset_is_refused_before_typst_runs(

@@ -364,6 +364,15 @@ def test_notes_in_decomposed_unicode_are_in_step_after_one_sync(tmp_path: Path) 
 
 
 @pytest.mark.usefixtures("workers_at_any_size")
+def test_a_question_over_two_lines_is_one_line_of_the_plan(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "n.md").write_text("## 节\n\n1. 第一行\n   第二行？\n\n   答案。\n", "utf-8")
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    lines = sync(load_config(content), collection, dry_run=True).plan.lines()
+    assert "  add: 第一行 第二行？ → Cardsmith::n::节" in lines
+
+
 def test_a_dry_run_writes_nothing_in_the_cache_either(tmp_path: Path) -> None:
     # Compiled in workers, as large notes are.
     content = tmp_path / "content"

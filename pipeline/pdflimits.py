@@ -65,17 +65,18 @@ def code_lines_message(lines: int) -> str:
 
 def question_message(chars: int) -> str:
     """The warning for a question longer than the PDF prints."""
-    return (
-        f"question of {chars:,} characters: the PDF prints a note instead "
-        f"(at most {MAX_QUESTION_CHARS:,}; the card shows it all)"
-    )
+    return _note_instead("question", chars, MAX_QUESTION_CHARS)
 
 
 def answer_message(chars: int) -> str:
     """The warning for an answer longer than the PDF prints."""
+    return _note_instead("answer", chars, MAX_ANSWER_CHARS)
+
+
+def _note_instead(what: str, chars: int, most: int) -> str:
     return (
-        f"answer of {chars:,} characters: the PDF prints a note instead "
-        f"(at most {MAX_ANSWER_CHARS:,}; the card shows it all)"
+        f"{what} of {chars:,} characters: the PDF prints a note instead "
+        f"(at most {most:,}; the card shows it all)"
     )
 
 

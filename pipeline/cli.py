@@ -36,6 +36,7 @@ from .errors import (
     Diagnostic,
     EnvironmentProblem,
     ExportCheckError,
+    one_line,
 )
 from .interrupts import raise_if_stopping, stop_note, stopped_by_signals
 from .report import questions
@@ -545,7 +546,7 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
         write_lock(config.lock_path, lock)
         for entry in before.orphans:
             if entry.id in forget:  # said, as the orphans left are listed below
-                _echo(f"forgot {entry.id}  {entry.question[:40]} ({entry.path})")
+                _echo(f"forgot {entry.id}  {one_line(entry.question)[:40]} ({entry.path})")
     result = run_check(config)
     for line in orphan_listing(result.identity, config.aliases):
         _echo(line)

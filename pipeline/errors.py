@@ -28,6 +28,12 @@ def quoted(path: str | os.PathLike[str]) -> str:
     return f"'{text}'" if text == os.fspath(path) else text
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks as spaces: a question written over two lines, quoted in
+    a message or in a line of a summary, keeps it one line."""
+    return " ".join(text.split("\n"))
+
+
 MAX_MESSAGE = 400
 """Characters of a diagnostic's message at most; a longer one is cut with an ellipsis."""
 
@@ -52,7 +58,7 @@ class Diagnostic:
     def __post_init__(self) -> None:
         # A diagnostic is one line, whatever text it quotes (a question written on two lines),
         # and stays readable however long the quoted text is.
-        message = " ".join(self.message.split("\n"))
+        message = one_line(self.message)
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 1] + "…"
         if message != self.message:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import one_line
 from .lastpackage import Packed
 from .records import Card, Identity, LockEntry, Match, Successor
 
@@ -173,7 +174,7 @@ def renamed_line(match: Match, card: Card) -> str:
     line for it."""
     said = _HOW_SAID.get(match.how)
     how = said(match.similarity) if said else match.how
-    old, new = told_apart(match.old_question, card.question)
+    old, new = told_apart(one_line(match.old_question), one_line(card.question))
     return f"  renamed ({how}): {old} -> {new}"
 
 
@@ -241,9 +242,10 @@ def orphan_lines(
     ``alias``: the id an ``[aliases]`` line gave the orphan's very question
     (:func:`aliased_orphans`).
     """
+    asked = one_line(entry.question)[:40]  # a question over two lines: one line still
     if alias and entry.id not in unanswered:
         return [
-            f"  orphaned: {entry.question[:40]} ({entry.path}); the id this question had "
+            f"  orphaned: {asked} ({entry.path}); the id this question had "
             f"before [aliases] gave it {alias}. Only a package imported or a sync made in "
             f'between put it in Anki: if one did, search "ID:{entry.id}" there to delete '
             "that second note (a sync tags and suspends it, and --delete-orphans deletes "
@@ -251,7 +253,7 @@ def orphan_lines(
         ]
     if entry.id in unanswered:
         return [
-            f"  no longer answered: {entry.question[:40]} ({entry.path}); Anki keeps the old "
+            f"  no longer answered: {asked} ({entry.path}); Anki keeps the old "
             "answer (cardsmith sync suspends the card)"
         ]
     if successor is not None:
@@ -259,14 +261,14 @@ def orphan_lines(
         alike = f"question {successor.similarity:.0%} alike"
         why = f"the same place in its section, {alike}" if successor.same_place else alike
         return [
-            f"  orphaned: {entry.question[:40]} ({entry.path}); probably now "
-            f"{successor.card.question[:40]} ({where}: {why}). To keep its history, add "
+            f"  orphaned: {asked} ({entry.path}); probably now "
+            f"{one_line(successor.card.question)[:40]} ({where}: {why}). To keep its history, add "
             f"to cardsmith.toml under [aliases]:",
             f"    {alias_line(successor)}",
         ]
     # A build cannot know whether a sync has suspended it already: both ways are named.
     return [
-        f"  orphaned: {entry.question[:40]} ({entry.path}); Anki keeps its note (cardsmith "
+        f"  orphaned: {asked} ({entry.path}); Anki keeps its note (cardsmith "
         f'sync tags and suspends it; after an import, suspend it), or search "ID:{entry.id}" '
         "to delete it with its reviews"
     ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from unicodedata import normalize
 
-from .errors import CardsmithError, Diagnostic
+from .errors import CardsmithError, Diagnostic, one_line
 from .export.anki import Medium, note_fields
 from .notetype import FIELDS, MODEL_NAME, NoteTypeLook, current_look
 from .records import BuildData, Lock, by_columns, from_columns
@@ -117,7 +117,7 @@ _TAG = re.compile(r"<[^>]*>")
 def _shown(question: str) -> str:
     """A question as a line of the plan names it: its first 40 characters, on one line (a
     question over two lines broke the plan's line in two: the thirty-fourth trial)."""
-    return " ".join(question.split("\n"))[:40]
+    return one_line(question)[:40]
 
 
 def question_text(fields: tuple[str, ...], guid: str) -> str:

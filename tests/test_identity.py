@@ -130,6 +130,23 @@ def test_an_orphan_with_a_likely_successor_says_why_and_gives_the_alias_line(
     assert line.strip() == f'"{card.question}" = "csAAAAAAAAAA"'
 
 
+def test_a_question_over_two_lines_is_one_line_of_the_summary() -> None:
+    # A list question whose second line follows it without a blank line (the
+    # thirty-third trial): its orphan line, and its renamed line, broke in two.
+    card = replace(parse_fixture(NOTES).cards[0], id="csBBBBBBBBBB", question="新的\n问题？")
+    gone = LockEntry("csAAAAAAAAAA", card.source.path, card.deck.path, "旧的\n问题？", "", "", 1)
+    lines = [
+        *orphan_lines(gone, frozenset(), Successor(gone, card, 0.5, True)),
+        *orphan_lines(gone, frozenset(), None),
+        *orphan_lines(gone, frozenset({gone.id}), None),
+        renamed_line(Match(card.id, "renamed", 1, gone.question, 0.5, "same place"), card),
+    ]
+    assert not any("\n" in line for line in lines)
+    assert lines[0].startswith("  orphaned: 旧的 问题？ (")
+    assert "probably now 新的 问题？ (" in lines[0]
+    assert lines[-1] == "  renamed (same place in its section): 旧的 问题？ -> 新的 问题？"
+
+
 def test_unchanged_note_keeps_its_time_and_a_changed_one_gets_a_later_time() -> None:
     cards = parse_fixture(NOTES).cards
     old = assign(cards, (), now=1000)

@@ -278,6 +278,24 @@ def test_pdf_has_bookmarks_for_files_and_sections(seed_pdf: Path) -> None:
     assert b"/Type/Outlines/First" in data and b"/Title(Transformer)" in data
 
 
+def test_a_file_without_sections_prints_its_title_once(tmp_path: Path) -> None:
+    # The questions before a file's first section filed under a heading of the file's own
+    # name, printed again right below it (the thirty-fourth trial).
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "机器学习.md").write_text(
+        "1. 什么是过拟合？\n\n   记住了训练数据。\n\n"
+        "## 正则化\n\n1. 什么是 L2？\n\n   权重衰减。\n",
+        "utf-8",
+    )
+    cards = check(load_config(content)).collection.cards
+    source = pdf.document(cards, load_config(content))
+    headings = [line for line in source.splitlines() if line.startswith(("= ", "== "))]
+    assert headings == ["= 机器学习", "== 正则化"]
+    text = _poppler("pdftotext", _build_pdf(content, tmp_path / "out"), "-raw")
+    assert "什么是过拟合？" in text and "什么是 L2？" in text
+
+
 def test_parallel_and_serial_conversion_agree(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()

@@ -122,8 +122,12 @@ def document(
     for title, in_file in groupby(answered, key=lambda c: c.deck.file_title):
         out.append(f"= {escape(title)}\n")
         for section, in_section in groupby(in_file, key=_section_title):
-            out.append(f"== {escape(section)}\n")
-            out.extend(_qa(card) for card in in_section)
+            cards_here = list(in_section)
+            # Cards under no section file under the title itself: a heading of the same
+            # name again below the file's printed it twice (the thirty-fourth trial).
+            if cards_here[0].deck.sections:
+                out.append(f"== {escape(section)}\n")
+            out.extend(_qa(card) for card in cards_here)
     todo = [c for c in cards if not c.answered]
     if todo and config.pdf_todo:
         out.append(f"#pagebreak(weak: true)\n= {TODO_TITLE}\n")

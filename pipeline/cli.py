@@ -546,7 +546,7 @@ def orphans(content: Path | None, forget: tuple[str, ...]) -> None:
         write_lock(config.lock_path, lock)
         for entry in before.orphans:
             if entry.id in forget:  # said, as the orphans left are listed below
-                _echo(f"forgot {entry.id}  {one_line(entry.question)[:40]} ({entry.path})")
+                _echo(f"forgot {entry.id}  {one_line(entry.question, 40)} ({entry.path})")
     result = run_check(config)
     for line in orphan_listing(result.identity, config.aliases):
         _echo(line)

@@ -28,10 +28,11 @@ def quoted(path: str | os.PathLike[str]) -> str:
     return f"'{text}'" if text == os.fspath(path) else text
 
 
-def one_line(text: str) -> str:
-    """``text`` with its line breaks as spaces: a question written over two lines, quoted in
-    a message or in a line of a summary, keeps it one line."""
-    return " ".join(text.split("\n"))
+def one_line(text: str, width: int | None = None) -> str:
+    """``text`` with its line breaks as spaces (its first ``width`` characters): a question
+    written over two lines, quoted in a message or in a line of a summary (the plan's, an
+    orphan's: the thirty-fourth trial), keeps it one line."""
+    return " ".join(text.split("\n"))[:width]
 
 
 MAX_MESSAGE = 400

@@ -242,7 +242,7 @@ def orphan_lines(
     ``alias``: the id an ``[aliases]`` line gave the orphan's very question
     (:func:`aliased_orphans`).
     """
-    asked = one_line(entry.question)[:40]  # a question over two lines: one line still
+    asked = one_line(entry.question, 40)
     if alias and entry.id not in unanswered:
         return [
             f"  orphaned: {asked} ({entry.path}); the id this question had "
@@ -262,7 +262,7 @@ def orphan_lines(
         why = f"the same place in its section, {alike}" if successor.same_place else alike
         return [
             f"  orphaned: {asked} ({entry.path}); probably now "
-            f"{one_line(successor.card.question)[:40]} ({where}: {why}). To keep its history, add "
+            f"{one_line(successor.card.question, 40)} ({where}: {why}). To keep its history, add "
             f"to cardsmith.toml under [aliases]:",
             f"    {alias_line(successor)}",
         ]

@@ -114,12 +114,6 @@ def stored_fields_hash(stored: bytes) -> str:
 _TAG = re.compile(r"<[^>]*>")
 
 
-def _shown(question: str) -> str:
-    """A question as a line of the plan names it: its first 40 characters, on one line (a
-    question over two lines broke the plan's line in two: the thirty-fourth trial)."""
-    return one_line(question)[:40]
-
-
 def question_text(fields: tuple[str, ...], guid: str) -> str:
     """A note's question as text (its first field holds HTML; the guid when it has none)."""
     return html.unescape(_TAG.sub("", fields[0])) if fields else guid
@@ -377,7 +371,7 @@ class Plan:
             f"{len(self.conflict)} conflict(s), {len(self.delete)} to delete"
         ]
         out += [
-            f"  add: {_shown(w.question)} → {w.deck}"
+            f"  add: {one_line(w.question, 40)} → {w.deck}"
             + (
                 " (deleted in Anki since the last sync: its question is still here)"
                 if w.guid in self.readded
@@ -385,27 +379,28 @@ class Plan:
             )
             for w in self.add
         ]
-        out += [f"  update: {_shown(w.question)}" for w, _ in self.update]
+        out += [f"  update: {one_line(w.question, 40)}" for w, _ in self.update]
         out += [
-            f"  move: {_shown(w.question)}: {', '.join(sorted(set(e.decks)))} → {w.deck}"
+            f"  move: {one_line(w.question, 40)}: {', '.join(sorted(set(e.decks)))} → {w.deck}"
             for w, e in self.move
         ]
         out += [
-            f"  orphan: {_shown(e.question)} (tagged {ORPHAN_TAG}, suspended)" for e in self.orphan
+            f"  orphan: {one_line(e.question, 40)} (tagged {ORPHAN_TAG}, suspended)"
+            for e in self.orphan
         ]
         unsuspended = set(self.unsuspend)
         out += [
-            f"  back: {_shown(w.question)} (unsuspended)"
+            f"  back: {one_line(w.question, 40)} (unsuspended)"
             if unsuspended.intersection(e.cards) or not any(e.suspended)
-            else f"  back: {_shown(w.question)} (left suspended: you suspended it)"
+            else f"  back: {one_line(w.question, 40)} (left suspended: you suspended it)"
             for w, e in self.revive
         ]
         out += [
-            f"  conflict: {_shown(w.question)} was edited in Anki since the last sync; "
+            f"  conflict: {one_line(w.question, 40)} was edited in Anki since the last sync; "
             "left as it is (--force overwrites it)"
             for w, _ in self.conflict
         ]
-        out += [f"  overwritten (--force): {_shown(w.question)}" for w, _ in self.forced]
+        out += [f"  overwritten (--force): {one_line(w.question, 40)}" for w, _ in self.forced]
         if self.delete:
             reviews = sum(e.reviews for e in self.delete)
             # Anki keeps a deleted card's review log (its statistics count it), but no card
@@ -414,9 +409,11 @@ class Plan:
                 f"  delete: {len(self.delete)} orphan note(s) and their {reviews} review(s) "
                 "(Anki's statistics keep the review log; no card keeps the schedule)"
             )
-            out += [f"  delete: {_shown(e.question)} ({e.reviews} review(s))" for e in self.delete]
+            out += [
+                f"  delete: {one_line(e.question, 40)} ({e.reviews} review(s))" for e in self.delete
+            ]
         out += [
-            f"  not deleted: {_shown(e.question)} was edited in Anki since the last sync "
+            f"  not deleted: {one_line(e.question, 40)} was edited in Anki since the last sync "
             "(--force deletes it)"
             for e in self.spared
         ]

@@ -416,13 +416,6 @@ def init(folder: Path) -> None:
 
 # --- sync (issue 13): self-contained, so it merges beside the other commands ------------------
 
-#: What a stop while a sync's report is printed adds to its one line, by dry run.
-_REPORT_CUT = {
-    False: "the sync was carried out in full (Anki and the lock file are in step); "
-    "only its report was cut short",
-    True: "a dry run writes nothing",
-}
-
 
 @cli.command()
 @content_option
@@ -506,7 +499,10 @@ def sync(
         raise
     # A stop while the report is printed cuts only the report (the thirtieth trial: the
     # one line said nothing of a sync carried out in full).
-    with stop_note(_REPORT_CUT[dry_run]):
+    from .sync import CARRIED_OUT  # imported by either way of syncing
+
+    cut = "a dry run writes nothing" if dry_run else f"{CARRIED_OUT}; only its report was cut short"
+    with stop_note(cut):
         _print_diagnostics(_located(result.diagnostics, config.content))
         for line in result.lines():
             _echo(line, err=True)

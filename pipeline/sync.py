@@ -65,7 +65,7 @@ from .syncplan import (
     plan_against,
 )
 
-__all__ = ["ORPHAN_TAG", "SyncError", "SyncResult", "notes_for", "sync"]
+__all__ = ["CARRIED_OUT", "ORPHAN_TAG", "SyncError", "SyncResult", "notes_for", "sync"]
 
 #: What a sync stopped while Anki may be being written says besides "stopped by SIGINT".
 _STOPPED_WRITING = (
@@ -74,7 +74,7 @@ _STOPPED_WRITING = (
 )
 #: What a sync stopped once its lock is written says (its memo may not be: the next sync
 #: then reads every note file).
-_CARRIED_OUT = "the sync was carried out in full (Anki and the lock file are in step)"
+CARRIED_OUT = "the sync was carried out in full (Anki and the lock file are in step)"
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -302,12 +302,12 @@ def sync(
         progress("anki", 1, 1)
         if lock is not None:
             record_ids(config, identity, lock)
-            writing.enter_context(stop_note(_CARRIED_OUT))  # the lock written: in step
+            writing.enter_context(stop_note(CARRIED_OUT))  # the lock written: in step
             forget_last_package(notes.config)  # Anki holds the notes as the lock says
             if left is not None:
                 write_memo(notes.config, left)
     if lock is not None:
-        stop_note_from_now(_CARRIED_OUT)
+        stop_note_from_now(CARRIED_OUT)
     return SyncResult(
         plan, not dry_run, identity.successors, notes.diagnostics, renamed_in(identity)
     )

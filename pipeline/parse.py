@@ -38,7 +38,7 @@ import itertools
 import pickle
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -105,6 +105,7 @@ from .splice import (
     ITEM_LINE,
     Mark,
     Placed,
+    Region,
     atx_level,
     digest,
     found_again,
@@ -370,7 +371,10 @@ class _FileParser:
         self.marks: list[Mark] = []
         self.taken_open = 0  # open_level at the end of a unit taken whole
         self.earlier: Shape | None = None  # in a splice: the shape of the compile spliced from
-        self.digests: dict[tuple[int, int], bytes] = {}  # of the units taken, where they are now
+        # In a splice: the runs of units taken, by their first line now, with the lines they
+        # moved and the places their cards moved (:meth:`take`, :meth:`units`).
+        self.runs: dict[int, tuple[tuple[Unit, ...], int, int]] = {}
+        self.misjudged_cards: list[int] = []  # in a splice: :meth:`misjudged`
         # In a splice: where the lines read so far end inside a numbered list of questions,
         # and the lists of parsed stretches that go on in the stretch after them.
         self.list_at: ListAt = (0, "")
@@ -572,10 +576,15 @@ class _FileParser:
         if replace(self.shape(), chapters=frozenset()) != replace(shape, chapters=frozenset()):
             return None
         early, self.diagnostics = self.diagnostics, []
+        self.misjudged_cards = self.misjudged(regions, previous.cards)
         self.mark(0, 0)
-        for k, region in enumerate(regions):
+        k = 0
+        while k < len(regions):
+            region = regions[k]
             if isinstance(region, Placed):
-                if self.take(region, previous):
+                taken = self.take(regions, k, previous)
+                if taken:
+                    k += taken
                     continue
                 again = self.parse_lines(region.start, region.end)
                 if again is None:
@@ -590,6 +599,7 @@ class _FileParser:
             self.tokens += parsed[k]
             self.list_at = (0, "")  # unless its last list goes on in the next stretch
             self.walk(first, len(self.tokens))
+            k += 1
         self.close()
         if not self.cards and not self.skipped:
             return None  # "no question in this file" reads every heading of it
@@ -673,55 +683,94 @@ class _FileParser:
         )
         return loose and not is_toc(tokens, 0, end + 1)  # read alone, as in the whole list
 
-    def take(self, placed: Placed, previous: ParsedFile) -> bool:
-        """Take a unit of ``previous`` as it was (its lines moved with it), when the compile
-        stands where it stood then: nothing open at its start, the same sections, its last
-        answer ending at the heading after it, its chapters the same, its images and links
-        judged the same. False: it is read again."""
-        lines, unit, moved = self.lines, placed.unit, placed.moved
+    def take(self, regions: Sequence[Region], k: int, previous: ParsedFile) -> int:
+        """Take units of ``previous`` as they were (their lines moved with them), from the
+        one found again at ``regions[k]`` on, as many as may be: how many (0: that one is
+        read again). The compile must stand where it stood then at the first: nothing open,
+        the same sections and list. Those after it must have followed it there and follow
+        it now, moved alike. Each must end where it did (its last answer ending at the
+        heading after it), keep its chapters and have its images and links judged the
+        same. They are taken at once: a file's unchanged units are a few runs, not one a
+        question, for this and every later stage."""
+        lines, head = self.lines, regions[k]
+        assert isinstance(head, Placed) and self.earlier is not None
         open_q = self.open_q
-        if open_q and atx_level(lines[placed.start]) > len(self.tokens[open_q[0]].markup):
-            return False  # it starts with a sub-heading of the question before it
-        if self.list_at != unit.list_at:
-            return False  # it starts inside a list, and the lines before do not go on to it
-        self.boundary(placed.start, len(self.tokens), unit.list_at)
-        if tuple(self.sections) != unit.sections:
-            return False
-        after = atx_level(lines[placed.end]) if placed.end < len(lines) else 0
-        if unit.open_level and after > unit.open_level:
-            return False  # its last answer goes on under the heading after it
-        assert self.earlier is not None
-        chapters, earlier = self.chapters, self.earlier.chapters
-        if (chapters or earlier) and [h.line + moved in chapters for h in unit.headings] != [
-            h.line in earlier for h in unit.headings
-        ]:
-            return False
-        first, last = unit.cards
+        if open_q and atx_level(lines[head.start]) > len(self.tokens[open_q[0]].markup):
+            return 0  # it starts with a sub-heading of the question before it
+        if self.list_at != head.unit.list_at:
+            return 0  # it starts inside a list, and the lines before do not go on to it
+        self.boundary(head.start, len(self.tokens), head.unit.list_at)
+        if tuple(self.sections) != head.unit.sections:
+            return 0
+        moved, chapters, earlier = head.moved, self.chapters, self.earlier.chapters
+        misjudged = self.misjudged_cards
+        at = bisect_left(misjudged, head.unit.cards[0])
+        judged = misjudged[at] if at < len(misjudged) else len(previous.cards)
+        units: list[Unit] = []
+        end = head.start
+        for region in itertools.islice(regions, k, None):
+            if not isinstance(region, Placed) or region.start != end:
+                break
+            unit = region.unit
+            if units and not (
+                unit.start == units[-1].end  # the unit after it there
+                and unit.sections == units[-1].after
+                and unit.list_at == units[-1].list_after
+            ):
+                break
+            if unit.cards[1] > judged:
+                break  # an image or link of its cards is judged otherwise now
+            end = region.end
+            if unit.open_level and end < len(lines) and atx_level(lines[end]) > unit.open_level:
+                break  # its last answer goes on under the heading after it
+            if (chapters or earlier) and [h.line + moved in chapters for h in unit.headings] != [
+                h.line in earlier for h in unit.headings
+            ]:
+                break
+            units.append(unit)
+        if not units:
+            return 0
+        first, last = units[0].cards[0], units[-1].cards[1]
+        at = len(self.cards)
         cards = previous.cards[first:last]
-        judged_alike = self.resolver.judged_alike
-        if not all(judged_alike(card.targets) for card in cards if card.targets):
-            return False
-        decks = self.decks
-        if cards:
-            self.took(Taken(len(self.cards), first, last, moved))
-        for card in cards:
+        if first < last:
+            self.took(Taken(at, first, last, moved))
+        if moved:
+            cards = tuple(moved_card(card, moved) for card in cards)
+        decks, out = self.decks, self.cards
+        for card in cards:  # one Deck a section in this compile, as a whole compile has
             deck = decks.setdefault(card.deck.sections, card.deck)
-            self.cards.append(_with_deck(moved_card(card, moved), deck))
+            out.append(card if card.deck is deck else _with_deck(card, deck))
+        said = [d for unit in units for d in unit.said]
+        stray = [line for unit in units for line in unit.stray]
         if moved:
             for key, made in previous.compiled[first:last]:
                 self.compiled.append((key, moved_all(made, moved)))
-            self.diagnostics += moved_all(unit.said, moved)
-            self.stray += [line + moved for line in unit.stray]
+            self.diagnostics += moved_all(tuple(said), moved)
+            self.stray += [line + moved for line in stray]
         else:
             self.compiled += previous.compiled[first:last]
-            self.diagnostics += unit.said
-            self.stray += unit.stray
-        self.skipped += unit.skipped
-        self.sections = list(unit.after)
-        self.taken_open = unit.open_level  # its last question's answer ran to its end
-        self.list_at = unit.list_after
-        self.digests[(placed.start, placed.end)] = unit.digest  # its lines: hashed already
-        return True
+            self.diagnostics += said
+            self.stray += stray
+        self.skipped += sum(unit.skipped for unit in units)
+        self.sections = list(units[-1].after)
+        self.taken_open = units[-1].open_level  # its last question's answer ran to its end
+        self.list_at = units[-1].list_after
+        self.runs[head.start] = (tuple(units), moved, at - first)  # for :meth:`units`
+        return len(units)
+
+    def misjudged(self, regions: Sequence[Region], cards: Sequence[Card]) -> list[int]:
+        """The indexes of the ``cards`` of the units found again (``regions``) whose images
+        or links the path rules judge otherwise now (a file gone, one added): :meth:`take`
+        takes none of them."""
+        judged_alike = self.resolver.judged_alike
+        return [
+            i
+            for region in regions
+            if isinstance(region, Placed)
+            for i in range(*region.unit.cards)
+            if cards[i].targets and not judged_alike(cards[i].targets)
+        ]
 
     def took(self, run: Taken) -> None:
         """Note ``run`` among the cards taken: one run with the run before it when they
@@ -881,7 +930,8 @@ class _FileParser:
         )
 
     def units(self) -> tuple[Unit, ...]:
-        """The units between the marks: each with what the compile read and said in it."""
+        """The units between the marks: each with what the compile read and said in it;
+        those taken in a run (:meth:`take`) as they were, moved."""
         starts = [m.line for m in self.marks[:-1]]
         headings: list[list[Heading]] = [[] for _ in starts]
         bold: list[list[int]] = [[] for _ in starts]
@@ -892,28 +942,34 @@ class _FileParser:
             bold[bisect_right(starts, line) - 1].append(line)
         for found in self.scans:
             scans[max(0, bisect_right(starts, found[1].line - 1) - 1)].append(found)
-        lines = self.lines
-        return tuple(
-            Unit(
-                a.line,
-                b.line,
-                self.digests.get((a.line, b.line)) or digest(lines, a.line, b.line),
-                lines[a.line] if a.line < len(lines) else "",
-                a.sections,
-                b.sections,
-                b.open_level,
-                tuple(headings[k]),
-                tuple(bold[k]),
-                (a.cards, b.cards),
-                tuple(scans[k]),
-                tuple(self.diagnostics[a.said : b.said]),
-                tuple(self.stray[a.stray : b.stray]),
-                b.skipped - a.skipped,
-                a.list_at,
-                b.list_at,
+        lines, runs = self.lines, self.runs
+        made: list[Unit] = []
+        for k, (a, b) in enumerate(itertools.pairwise(self.marks)):
+            run = runs.get(a.line)
+            if run is not None:
+                made += _moved_units(*run)
+                continue
+            made.append(
+                Unit(
+                    a.line,
+                    b.line,
+                    digest(lines, a.line, b.line),
+                    lines[a.line] if a.line < len(lines) else "",
+                    a.sections,
+                    b.sections,
+                    b.open_level,
+                    tuple(headings[k]),
+                    tuple(bold[k]),
+                    (a.cards, b.cards),
+                    tuple(scans[k]),
+                    tuple(self.diagnostics[a.said : b.said]),
+                    tuple(self.stray[a.stray : b.stray]),
+                    b.skipped - a.skipped,
+                    a.list_at,
+                    b.list_at,
+                )
             )
-            for k, (a, b) in enumerate(itertools.pairwise(self.marks))
-        )
+        return tuple(made)
 
     def push_section(self, level: int, title: str) -> None:
         while self.sections and self.sections[-1][0] >= level:
@@ -1809,6 +1865,27 @@ def _token_parts(tokens: list[Token], out: list[str], base: int = 0) -> None:
             out.append(_CHILDREN)
             _token_parts(t.children, out, base)
             out.append(_END)
+
+
+def _moved_units(units: tuple[Unit, ...], lines: int, cards: int) -> tuple[Unit, ...]:
+    """``units`` as a compile that took them makes them: ``lines`` lines further down,
+    their cards ``cards`` places further on (as they were when neither moved)."""
+    if not lines and not cards:
+        return units
+    if not lines:
+        return tuple(u._replace(cards=(u.cards[0] + cards, u.cards[1] + cards)) for u in units)
+    return tuple(
+        u._replace(
+            start=u.start + lines,
+            end=u.end + lines,
+            headings=tuple(replace(h, line=h.line + lines) for h in u.headings),
+            bold=tuple(line + lines for line in u.bold),
+            cards=(u.cards[0] + cards, u.cards[1] + cards),
+            said=moved_all(u.said, lines),
+            stray=tuple(line + lines for line in u.stray),
+        )
+        for u in units
+    )
 
 
 def _with_deck(card: Card, deck: Deck) -> Card:

@@ -62,11 +62,15 @@ class Placed:
         return self.start - self.unit.start
 
 
+#: What :func:`found_again` cuts a file into: a unit found again, or a range of lines
+#: ``[start, end)`` to parse.
+Region = Placed | tuple[int, int]
+
 #: Lines tried for a unit whose first line the file holds more than once.
 _TRIES = 4
 
 
-def found_again(units: Sequence[Unit], lines: list[str]) -> list[Placed | tuple[int, int]]:
+def found_again(units: Sequence[Unit], lines: list[str]) -> list[Region]:
     """The file's lines in order: the earlier compile's units found again (their lines
     unchanged, followed by a top-level heading or, for the last one, by the end of the
     file; moved when lines were added or removed above them), and the line ranges
@@ -93,7 +97,7 @@ def found_again(units: Sequence[Unit], lines: list[str]) -> list[Placed | tuple[
             yield at
             at += 1
 
-    regions: list[Placed | tuple[int, int]] = []
+    regions: list[Region] = []
     at = moved = 0
     for k, unit in enumerate(units):
         last, size = k == len(units) - 1, unit.end - unit.start

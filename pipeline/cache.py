@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import pickle
@@ -87,8 +88,13 @@ OTHER_SETTINGS = frozenset(
         "cache",
     }
 )
-#: Libraries whose behaviour shapes a compiled card (cardsmith's own code is hashed whole).
-_LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3", "yaml")
+#: Libraries whose behaviour shapes a compiled card (cardsmith's own code is hashed whole),
+#: imported by every compile: their versions are read from them.
+_LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "pygments", "nh3")
+#: Such libraries that a compile imports only when a note needs them (PyYAML: front matter):
+#: their ``__init__.py`` is hashed, which states their version, so that no build imports
+#: them for it (PyYAML: 8 ms of every sync and build).
+_LAZY_LIBRARIES = ("yaml",)
 
 
 _HEADER_SIZE = len(_FORMAT) + 32 + 32
@@ -165,6 +171,15 @@ def _version(module: str) -> str:
     return str(getattr(importlib.import_module(module), "__version__", ""))
 
 
+def _source_digest(module: str) -> str:
+    """sha256 of the ``__init__.py`` of the package ``module``, found without importing it
+    ("" when it is not installed: a note that needs it says so)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return ""
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """A hash of every source file of this package and the versions that shape its output.
@@ -177,6 +192,7 @@ def code_fingerprint() -> str:
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     versions = [_version(d) for d in _LIBRARIES]
+    versions += [_source_digest(d) for d in _LAZY_LIBRARIES]
     extra = [sys.version, os.environ.get("CARDSMITH_FASTLEX", "")]
     digest.update(json.dumps([*versions, *extra]).encode())
     return digest.hexdigest()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -173,6 +175,38 @@ def test_another_cardsmith_version_or_code_makes_every_file_a_miss(
     monkeypatch.setattr(sys.modules["pipeline.cache"], "code_fingerprint", lambda: "other")
     _build(content, tmp_path / "build", formats=("json",))
     assert compiled == ["a.md", "a.md"]
+
+
+def test_the_code_fingerprint_follows_pyyaml_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyYAML reads front matter only: importing it for its version cost every build 8 ms.
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipeline.cache import code_fingerprint; "
+            "code_fingerprint(); print('yaml' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "False"
+    before = cache_module.code_fingerprint()
+    upgraded = tmp_path / "__init__.py"
+    upgraded.write_text("__version__ = '99.0'\n")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: SimpleNamespace(origin=str(upgraded)) if name == "yaml" else real(name),
+    )
+    cache_module.code_fingerprint.cache_clear()
+    try:
+        assert cache_module.code_fingerprint() != before
+    finally:
+        cache_module.code_fingerprint.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,16 @@ from .build import (
 from .cache import ParseCache, cache_folder, code_fingerprint, read_kept, write_kept
 from .config import Config
 from .errors import Diagnostic
-from .identity import DeckName, Held, HeldRefused, KeptMatches, identify, settled_in
+from .identity import (
+    DeckName,
+    Held,
+    HeldRefused,
+    KeptMatches,
+    LockRows,
+    identify,
+    rows_of,
+    settled_in,
+)
 from .notetype import current_look
 from .paths import Resolver
 from .records import Card, Identity, Lock, ParsedFile, Source, SplicedFile, Target
@@ -143,6 +152,9 @@ class QuickNotes:
     spliced: Mapping[str, Respliced] = field(default_factory=dict)
     """The files compiled again whose unchanged cards are carried over without them, by
     path."""
+    rows: LockRows = field(default_factory=dict)
+    """The rows of the lock file the memo holds (:func:`~pipeline.identity.rows_of`), for
+    the next lock's text."""
 
 
 @dataclass(frozen=True)
@@ -402,7 +414,8 @@ def quick_notes(
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
     diagnostics = sorted_problems(found, config)
-    return QuickNotes(identity, diagnostics, carried, tuple(files), spliced)
+    rows = rows_of(memo.parsed, lock)
+    return QuickNotes(identity, diagnostics, carried, tuple(files), spliced, rows)
 
 
 def _matched(

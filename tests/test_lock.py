@@ -463,6 +463,45 @@ def test_rows_kept_from_the_last_lock_text_give_the_same_text_and_are_not_made_a
     assert sorted(rows) == sorted([id(a), id(changed)])  # rows of dropped entries let go
 
 
+def test_the_rows_read_from_a_lock_text_give_the_next_text_unmade(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A sync takes the rows of the lock its memo holds from the lock file itself
+    # (identity.rows_of): the next lock, with an entry changed and one added, is the text
+    # made anew, and only their rows are made.
+    base = LockEntry(**GOOD_ENTRY)  # type: ignore[arg-type]
+    odd = ['引号"与\\反斜杠', "tab\tnew\nline", "</script>", "甲"]
+    a, b, c, d = (
+        replace(base, id=f"cs{n}AAAAAAAAA", slot=n, question=q) for n, q in enumerate(odd)
+    )
+    stamp = NoteTypeStamp("x" * 64, 5)
+    made: list[str] = []
+    real = identity_module._row
+
+    def counted(entry: LockEntry) -> str:
+        made.append(entry.id)
+        return real(entry)
+
+    for orphans in ((d,), ()):
+        lock = Lock((a, b, c), orphans, stamp)
+        text = lock_text(lock).encode("utf-8")
+        rows = identity_module.rows_of(lock, text)
+        assert [row for _, row in rows.values()] == [identity_module._row(e) for e in (a, b, c)]
+        added, changed = replace(a, id="cs9AAAAAAAAA"), replace(b, question="乙？")
+        after = Lock((a, changed, c, added), orphans, stamp)
+        whole = lock_text(after)
+        del made[:]
+        monkeypatch.setattr(identity_module, "_row", counted)
+        assert lock_text(after, rows) == whole
+        assert sorted(made) == sorted([changed.id, added.id, *(e.id for e in orphans)])
+        monkeypatch.setattr(identity_module, "_row", real)
+    # A text that is not that lock's gives no row (the next lock is made whole).
+    lock = Lock((a, b), (), stamp)
+    assert identity_module.rows_of(lock, lock_text(Lock((a, c), (), stamp)).encode()) == {}
+    assert identity_module.rows_of(lock, lock_text(Lock((a,), (), stamp)).encode()) == {}
+    assert identity_module.rows_of(lock, json.dumps({"notes": []}).encode()) == {}
+
+
 def test_a_lock_pickles_a_field_at_a_time_and_comes_back_equal(tmp_path: Path) -> None:
     # A sync keeps the lock it wrote in its memo, pickled (records.by_columns).
     shutil.copytree(SEEDS, tmp_path / "content")

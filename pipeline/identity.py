@@ -994,11 +994,8 @@ def settled_in(lock: Lock, cards: Sequence[_M]) -> dict[str, tuple[_M, ...]]:
     the matching itself settles only those whose cards kept their entries; ``tests/
     test_identity.py`` carries such files over after every edit of a random session.
     """
-    in_notes = {e.id: e for e in lock.notes}
+    in_notes, held = lock.by_id, lock.asked
     orphaned = {e.id for e in lock.orphans}
-    held: dict[tuple[str, str], int] = defaultdict(int)
-    for entry in (*lock.notes, *(e for e in lock.orphans if e.id not in in_notes)):
-        held[(entry.path, entry.question.strip())] += 1
     settled = {}
     for path, start, end in file_runs(cards):
         run = cards[start:end]
@@ -1016,21 +1013,46 @@ def _own_entries(
     run: Sequence[Matched], in_notes: Mapping[str, LockEntry], orphaned: Set[str]
 ) -> bool:
     """Whether each card of one file's ``run`` has the note entry :func:`_entry` makes of
-    it where it is (and no orphan its id)."""
-    previous: dict[str, str] = {}
-    for card, slot in zip(run, _places(run), strict=True):
-        own = in_notes.get(card.id)
-        deck = card.deck.path
-        after = previous.get(deck, "")
-        previous[deck] = card.id
-        if (
-            own is None
-            or own.digest != card.note_digest
-            or not _same_entry(own, card, own.mod, after, slot)
-            or card.id in orphaned
-        ):
-            return False
-    return True
+    it where it is (and no orphan its id): :func:`_same_entry` and the note digest, a
+    column at a time (a sync's 10,000 cards of spliced files took 25 ms a card at a time)."""
+    ids = list(map(_ID, run))
+    if not orphaned.isdisjoint(ids) or not in_notes.keys() >= set(ids):
+        return False
+    owns = list(map(in_notes.__getitem__, ids))
+    decks = list(map(_DECK_PATH, run))
+    # _places and the card before each in its deck: the file is one, its decks few.
+    slots, afters = [], []
+    seen: dict[str, tuple[int, str]] = {}
+    for oid, deck in zip(ids, decks, strict=True):
+        slot, after = seen.get(deck, (0, ""))
+        slots.append(slot)
+        afters.append(after)
+        seen[deck] = (slot + 1, oid)
+    return (
+        list(map(_DIGEST, owns)) == list(map(_NOTE_DIGEST, run))
+        and list(map(_SLOT, owns)) == slots
+        and list(map(_AFTER, owns)) == afters
+        and list(map(_ENTRY_PATH, owns)) == list(map(_PATH, run))
+        and list(map(_ENTRY_DECK, owns)) == decks
+        and list(map(_QUESTION, owns)) == list(map(_QUESTION, run))
+        and list(map(_ANSWER, owns)) == list(map(_ANSWER_DIGEST, run))
+        and not any(map(_SUCCESSOR, owns))
+    )
+
+
+_ID = operator.attrgetter("id")
+_QUESTION = operator.attrgetter("question")
+_PATH = operator.attrgetter("source.path")
+_DECK_PATH = operator.attrgetter("deck.path")
+_NOTE_DIGEST = operator.attrgetter("note_digest")
+_ANSWER_DIGEST = operator.attrgetter("answer_digest")
+_DIGEST = operator.attrgetter("digest")
+_SLOT = operator.attrgetter("slot")
+_AFTER = operator.attrgetter("after")
+_ANSWER = operator.attrgetter("answer")
+_ENTRY_PATH = operator.attrgetter("path")
+_ENTRY_DECK = operator.attrgetter("deck")
+_SUCCESSOR = operator.attrgetter("successor")
 
 
 def forget_orphans(lock: Lock, ids: Sequence[str]) -> tuple[Lock, list[str]]:

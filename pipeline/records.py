@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -284,6 +285,20 @@ class Lock:
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled a field at a time (a sync's memo holds the lock it wrote): by_columns.
         return _lock_again, (by_columns(self.notes), by_columns(self.orphans), self.note_type)
+
+    @cached_property
+    def by_id(self) -> dict[str, LockEntry]:
+        """The notes by id (the last of an id written twice)."""
+        return {e.id: e for e in self.notes}
+
+    @cached_property
+    def asked(self) -> Counter[tuple[str, str]]:
+        """How many entries hold each (file, question stripped): the notes, and the orphans
+        whose id no note has. Counted once a lock: a sync asks it of the lock it read and
+        of the lock it wrote, a file of questions at a time."""
+        notes = self.by_id
+        held = (*self.notes, *(e for e in self.orphans if e.id not in notes))
+        return Counter((e.path, e.question.strip()) for e in held)
 
 
 def _lock_again(

@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sys
-from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 
@@ -458,16 +457,15 @@ def unchanged_notes(memo: SyncMemo, cards: Iterable[Card]) -> dict[str, Carried]
 def file_memo(
     key: str,
     run: Sequence[Card | Held],
-    want: Mapping[str, Carried],
+    wanted: Sequence[Carried],
     targets: tuple[Target, ...],
     title: str | None,
     diagnostics: tuple[Diagnostic, ...],
 ) -> FileMemo:
-    """The memo of a settled file compiled under ``key``: its cards identified, or held
-    (with their rows in ``want``), as ``run``; its notes as the plan wanted them (``want``:
-    by guid); every image and link of its cards, the title it files under, its own
-    problems."""
-    wanted = [want.get(card.id) or _no_note(card) for card in run]
+    """The memo of a settled file compiled under ``key``: its cards identified, or held,
+    as ``run``; their notes as the plan wanted them (``wanted``, in the same order:
+    :func:`wanted_rows`); every image and link of its cards, the title it files under,
+    its own problems."""
     same: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for equal ones: pickled once
     return FileMemo(
         key=key,
@@ -490,6 +488,12 @@ def file_memo(
             ]
         ),
     )
+
+
+def wanted_rows(cards: Iterable[Card], notes: Mapping[str, Carried]) -> list[Carried]:
+    """The rows of identified ``cards`` as the plan wanted their notes (``notes``: by guid),
+    a card that makes no note included."""
+    return [notes.get(card.id) or _no_note(card) for card in cards]
 
 
 def _no_note(card: Card | Held) -> Carried:
@@ -556,7 +560,8 @@ def memo_after(
         own = tuple(d for _, check in CHECKS for d in check(parsed.cards, root))
         targets = tuple(t for card in parsed.cards for t in card.targets)
         found = (*parsed.diagnostics, *own)
-        made[parsed.path] = file_memo(key, ids, notes, targets, first_title(parsed), found)
+        wanted = wanted_rows(ids, notes)
+        made[parsed.path] = file_memo(key, ids, wanted, targets, first_title(parsed), found)
     made.update(_spliced_memos(written, cards, cache, spliced or {}, notes, held_back))
     return SyncMemo(
         context_of(config), lock_digest(lock), successors, written, dict(sorted(made.items()))
@@ -582,7 +587,7 @@ def _spliced_memos(
     for path, again in spliced.items():
         made = iter(fresh[path])  # identified, in the order compiled
         runs += [card if isinstance(card, Held) else next(made) for card in again.order()]
-    settled = settled_in(written, runs)  # once: it counts the lock's questions first
+    settled = settled_in(written, runs)
     for path, again in spliced.items():
         key = cache.key_of(path)
         run = settled.get(path)
@@ -590,9 +595,11 @@ def _spliced_memos(
             continue
         if any(map(held_back, fresh[path])):
             continue
-        rows = ChainMap(dict(zip((h.id for h in again.held), again.rows, strict=True)), notes)
+        # The held cards' rows are the memo's, in their order; the others', the plan's.
+        rows, others = iter(again.rows), iter(wanted_rows(fresh[path], notes))
+        wanted = [next(rows) if isinstance(card, Held) else next(others) for card in run]
         part = again.part
-        yield path, file_memo(key, run, rows, part.targets, part.title, part.problems)
+        yield path, file_memo(key, run, wanted, part.targets, part.title, part.problems)
 
 
 def _may_be_absent(

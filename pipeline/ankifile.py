@@ -201,9 +201,12 @@ def _existing(
     flds: str | bytes,
     tags: str,
     cards: list[tuple[int, str, bool, int, bool]],
+    same: dict[tuple[Any, ...], tuple[Any, ...]],
 ) -> Existing:
     """One note as its row and its cards' rows read (``flds``: fields joined by 0x1f, as
-    text or as the column's UTF-8 bytes)."""
+    text or as the column's UTF-8 bytes). Equal tuples (tags, decks, flags) are one object
+    (``same``): most notes share them, and the state is pickled to the sync's process
+    (their tags alone were 0.46 MB and 4 ms to read back at 10,000 notes)."""
     if isinstance(flds, bytes):  # hashed as stored, and only the question decoded
         digest = stored_fields_hash(flds)
         first = flds.split(b"\x1f", 1)[0].decode("utf-8")
@@ -211,17 +214,18 @@ def _existing(
         digest, first = fields_hash((flds,)), flds.split("\x1f", 1)[0]
     # The cards' columns at once: five generators a note were 0.015 s of reading 10,000.
     ids, decks, suspended, reviews, filtered = zip(*cards, strict=True) if cards else _NO_CARDS
+    labels = tuple(tags.split())
     return Existing(
         nid=nid,
         guid=guid,
         fields_hash=digest,
         question=question_text((first,), guid),
-        tags=tuple(tags.split()),
+        tags=same.setdefault(labels, labels),
         cards=ids,
-        decks=decks,
-        suspended=suspended,
+        decks=same.setdefault(decks, decks),
+        suspended=same.setdefault(suspended, suspended),
         reviews=sum(reviews),
-        filtered=filtered,
+        filtered=same.setdefault(filtered, filtered),
     )
 
 
@@ -252,8 +256,9 @@ def _notes_read(
         for cid, nid, did, odid, queue, reviews in rows(_CARDS_SQL, MODEL_ID):
             home = by_id.get(odid or did, "")
             cards[nid].append((cid, home, queue == _QUEUE_SUSPENDED, reviews, bool(odid)))
+        same: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for nid, guid, flds, tags in rows(notes_sql, MODEL_ID):
-            notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []))
+            notes[guid] = _existing(nid, guid, flds, tags, cards.get(nid, []), same)
     return deck_cards, notes
 
 

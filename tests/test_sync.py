@@ -1428,7 +1428,7 @@ def test_a_sync_stopped_by_its_notes_ends_even_when_the_collection_outgrows_the_
 ) -> None:
     # The collection's process sends what it read while it opens the collection; a state
     # bigger than the pipe holds is still being sent when the notes stop the sync.
-    content = numbered_notes(tmp_path / "content", files=3, questions=1000)
+    content = numbered_notes(tmp_path / "content", files=4, questions=1000)
     collection = new_collection(tmp_path / "anki" / "collection.anki2")
     sync(load_config(content), collection)
     state = ankifile.read_directly(collection)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import itertools
-import pickle
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -73,6 +72,8 @@ from .records import (
     Taken,
     Target,
     Unit,
+    units_bytes,
+    units_of,
 )
 from .render import markdown, render_blocks, render_inline
 from .shapes import (
@@ -545,7 +546,7 @@ class _FileParser:
         """
         if self.typst is not None or not self.keyed or "\0" in self.text:
             return None
-        shape, units = pickle.loads(previous.units)
+        shape, units = units_of(previous.units)
         if shape.settings != self.settings():
             return None
         self.earlier = shape
@@ -920,7 +921,7 @@ class _FileParser:
         scans = (d for _, d in sorted(self.scans, key=lambda found: found[0]))
         units = b""
         if unitary and (self.cards or self.skipped):
-            units = pickle.dumps((self.shape(), self.units()), pickle.HIGHEST_PROTOCOL)
+            units = units_bytes(self.shape(), self.units())
         return ParsedFile(
             self.path,
             tuple(self.cards),

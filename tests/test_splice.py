@@ -7,7 +7,6 @@ each compile below starts from the one before it, never from a fresh one.
 
 from __future__ import annotations
 
-import pickle
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from pipeline import load_config
 from pipeline import parse as parse_module
 from pipeline.parse import compile_file, parse_file
-from pipeline.records import ParsedFile, Taken, Unit
+from pipeline.records import ParsedFile, Taken, Unit, units_bytes, units_of
 from pipeline.splice import moved_card
 from tests.conftest import FIXTURES, SEEDS
 from tests.test_reuse import FILES
@@ -114,7 +113,7 @@ def _spliced(file: Path, text: str, edited: str) -> tuple[ParsedFile, ParsedFile
 
 
 def _units(parsed: ParsedFile) -> object:
-    return pickle.loads(parsed.units) if parsed.units else None
+    return units_of(parsed.units) if parsed.units else None
 
 
 SPLICED = [*FILES, FIXTURES / "splice" / "notes.md", FIXTURES / "splice" / "list_notes.md"]
@@ -258,7 +257,7 @@ def test_a_unit_starts_at_an_item_after_a_blank_line_numbered_as_its_list_counts
     # Not in the list numbered 1., 1., 1. (its items' numbers are not theirs), nor in the
     # tight one (no blank line: read alone, a stretch of it could be loose or tight).
     parsed = _compile(LIST_NOTES, LIST_NOTES.read_text(encoding="utf-8"), None)
-    units: tuple[Unit, ...] = pickle.loads(parsed.units)[1]
+    units: tuple[Unit, ...] = units_of(parsed.units)[1]
     assert [u.first for u in units if u.list_at[0]] == [
         "2. 闭包有什么用？",
         "3. 装饰器的本质？",
@@ -386,3 +385,12 @@ def test_a_compile_for_the_pdf_or_without_the_cache_makes_no_units() -> None:
     assert parse_file(file.parent, file.name, config, False).units
     assert not parse_file(file.parent, file.name, config, True).units
     assert not parse_file(file.parent, file.name, config, False, keyed=False).units
+
+
+def test_the_units_are_kept_a_field_at_a_time_and_read_back_the_same() -> None:
+    # records.units_bytes: a file's units pickled as columns, made again as named tuples.
+    file = SEEDS / "python.md"
+    shape, units = units_of(parse_file(file.parent, file.name, load_config(file.parent)).units)
+    assert len(units) > 10 and all(type(u) is Unit for u in units)
+    assert units_of(units_bytes(shape, units)) == (shape, units)
+    assert units_of(units_bytes(shape, ())) == (shape, ())

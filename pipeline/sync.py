@@ -28,8 +28,8 @@ from .config import Config
 from .errors import ContentError, Diagnostic, EnvironmentProblem
 from .identity import (
     KeptMatches,
-    LockRows,
     forget_orphans,
+    lock_bytes,
     lock_state,
     lock_text,
     refuse_changed_lock,
@@ -133,8 +133,9 @@ class SyncNotes:
     spliced: Mapping[str, Respliced] = field(default_factory=dict)
     """The files compiled again whose unchanged cards were carried over without them, by
     path (their other cards are in :attr:`data`)."""
-    rows: LockRows = field(default_factory=dict)
-    """The rows of the lock the memo holds, by entry, for the next lock's text."""
+    earlier: tuple[Lock, bytes] | None = None
+    """The lock the memo holds and the lock file's bytes, that text (the next lock takes
+    the rows of its unchanged entries: :func:`~pipeline.identity.lock_bytes`)."""
 
     @property
     def carried_notes(self) -> list[Carried]:
@@ -168,11 +169,12 @@ def gather(
         quick = quick_notes(config, memo, cache, progress, kept)
         reused: dict[str, Carried] = {}
         spliced: Mapping[str, Respliced] = {}
-        rows: LockRows = {}
+        earlier = None
         if quick is not None:
             assert memo is not None
             identity, diagnostics = quick.identity, quick.diagnostics
-            files, carried, spliced, rows = quick.files, quick.carried, quick.spliced, quick.rows
+            files, carried, spliced = quick.files, quick.carried, quick.spliced
+            earlier = quick.earlier
             reused = unchanged_notes(memo, identity.cards)
         else:
             result = check(config, progress, cache, kept=kept)
@@ -186,7 +188,7 @@ def gather(
         refuse_mass_orphan(identity, config.lock_path, config.allow_mass_orphan, "sync")
     data = BuildData(identity.cards, config, identity.note_type.mod)
     return SyncNotes(
-        data, identity, diagnostics, config, kept, cache, files, carried, reused, spliced, rows
+        data, identity, diagnostics, config, kept, cache, files, carried, reused, spliced, earlier
     )
 
 
@@ -277,7 +279,7 @@ def sync(
                 # The lock's text and the memo are made while Anki writes, and written once it
                 # is done.
                 kept_lock = lock_kept(notes.identity, plan)
-                lock = None if dry_run else lock_text(kept_lock, notes.rows).encode("utf-8")
+                lock = None if dry_run else lock_bytes(kept_lock, notes.earlier)
                 left = None
                 if lock is not None and not _same_memo(memo, notes, lock):
                     made = memo_after(

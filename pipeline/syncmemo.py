@@ -57,9 +57,7 @@ from .identity import (
     Held,
     HeldRefused,
     KeptMatches,
-    LockRows,
     identify,
-    rows_of,
     settled_in,
 )
 from .notetype import current_look
@@ -151,9 +149,9 @@ class QuickNotes:
     spliced: Mapping[str, Respliced] = field(default_factory=dict)
     """The files compiled again whose unchanged cards are carried over without them, by
     path."""
-    rows: LockRows = field(default_factory=dict)
-    """The rows of the lock file the memo holds (:func:`~pipeline.identity.rows_of`), for
-    the next lock's text."""
+    earlier: tuple[Lock, bytes] | None = None
+    """The lock the memo holds and the lock file's bytes, its text, for the next lock's
+    (:func:`~pipeline.identity.lock_bytes`)."""
 
 
 @dataclass(frozen=True)
@@ -413,8 +411,8 @@ def quick_notes(
         if not config.allow_mass_orphan:
             found = (*found, *mass_orphan_warning(identity, config.lock_path))
     diagnostics = sorted_problems(found, config)
-    rows = rows_of(memo.parsed, lock)
-    return QuickNotes(identity, diagnostics, carried, tuple(files), spliced, rows)
+    earlier = (memo.parsed, lock)
+    return QuickNotes(identity, diagnostics, carried, tuple(files), spliced, earlier)
 
 
 def _matched(

@@ -463,12 +463,12 @@ def test_rows_kept_from_the_last_lock_text_give_the_same_text_and_are_not_made_a
     assert sorted(rows) == sorted([id(a), id(changed)])  # rows of dropped entries let go
 
 
-def test_the_rows_read_from_a_lock_text_give_the_next_text_unmade(
+def test_the_next_lock_takes_the_rows_of_unchanged_entries_from_the_last_lock_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A sync takes the rows of the lock its memo holds from the lock file itself
-    # (identity.rows_of): the next lock, with an entry changed and one added, is the text
-    # made anew, and only their rows are made.
+    # A sync makes the next lock from the lock its memo holds and the lock file's bytes
+    # (identity.lock_bytes): with an entry changed and one added, it is the text made
+    # anew, and only their rows (and the orphans') are made.
     base = LockEntry(**GOOD_ENTRY)  # type: ignore[arg-type]
     odd = ['引号"与\\反斜杠', "tab\tnew\nline", "</script>", "甲"]
     a, b, c, d = (
@@ -485,21 +485,33 @@ def test_the_rows_read_from_a_lock_text_give_the_next_text_unmade(
     for orphans in ((d,), ()):
         lock = Lock((a, b, c), orphans, stamp)
         text = lock_text(lock).encode("utf-8")
-        rows = identity_module.rows_of(lock, text)
-        assert [row for _, row in rows.values()] == [identity_module._row(e) for e in (a, b, c)]
         added, changed = replace(a, id="cs9AAAAAAAAA"), replace(b, question="乙？")
-        after = Lock((a, changed, c, added), orphans, stamp)
-        whole = lock_text(after)
+        for after in (
+            Lock((a, changed, c, added), orphans, stamp),
+            Lock((a, b, c), orphans, stamp),
+            Lock((), orphans, stamp),
+        ):
+            whole = lock_text(after).encode("utf-8")
+            del made[:]
+            monkeypatch.setattr(identity_module, "_row", counted)
+            assert identity_module.lock_bytes(after, (lock, text)) == whole
+            monkeypatch.setattr(identity_module, "_row", real)
+            kept = {id(e) for e in lock.notes}
+            assert sorted(made) == sorted(
+                [e.id for e in (*after.notes, *orphans) if id(e) not in kept]
+            )
+    # A text that is not that lock's gives no row: the lock is made whole.
+    lock, after = Lock((a, b), (), stamp), Lock((a, b, c), (), stamp)
+    for other in (
+        lock_text(Lock((a, c), (), stamp)).encode(),
+        lock_text(Lock((a,), (), stamp)).encode(),
+        json.dumps({"notes": []}).encode(),
+    ):
         del made[:]
         monkeypatch.setattr(identity_module, "_row", counted)
-        assert lock_text(after, rows) == whole
-        assert sorted(made) == sorted([changed.id, added.id, *(e.id for e in orphans)])
+        assert identity_module.lock_bytes(after, (lock, other)) == lock_text(after).encode()
         monkeypatch.setattr(identity_module, "_row", real)
-    # A text that is not that lock's gives no row (the next lock is made whole).
-    lock = Lock((a, b), (), stamp)
-    assert identity_module.rows_of(lock, lock_text(Lock((a, c), (), stamp)).encode()) == {}
-    assert identity_module.rows_of(lock, lock_text(Lock((a,), (), stamp)).encode()) == {}
-    assert identity_module.rows_of(lock, json.dumps({"notes": []}).encode()) == {}
+        assert sorted(made) == sorted([a.id, b.id, c.id] * 2)  # made whole, and again above
 
 
 def test_a_lock_pickles_a_field_at_a_time_and_comes_back_equal(tmp_path: Path) -> None:

@@ -112,6 +112,7 @@ from .splice import (
     found_again,
     moved_all,
     moved_card,
+    moved_units,
 )
 from .typstmd import TypstRenderer, escape
 
@@ -705,8 +706,10 @@ class _FileParser:
             return 0
         moved, chapters, earlier = head.moved, self.chapters, self.earlier.chapters
         misjudged = self.misjudged_cards
-        at = bisect_left(misjudged, head.unit.cards[0])
-        judged = misjudged[at] if at < len(misjudged) else len(previous.cards)
+        next_misjudged = bisect_left(misjudged, head.unit.cards[0])
+        judged = (
+            misjudged[next_misjudged] if next_misjudged < len(misjudged) else len(previous.cards)
+        )
         units: list[Unit] = []
         end = head.start
         for region in itertools.islice(regions, k, None):
@@ -948,7 +951,7 @@ class _FileParser:
         for k, (a, b) in enumerate(itertools.pairwise(self.marks)):
             run = runs.get(a.line)
             if run is not None:
-                made += _moved_units(*run)
+                made += moved_units(*run)
                 continue
             made.append(
                 Unit(
@@ -1866,27 +1869,6 @@ def _token_parts(tokens: list[Token], out: list[str], base: int = 0) -> None:
             out.append(_CHILDREN)
             _token_parts(t.children, out, base)
             out.append(_END)
-
-
-def _moved_units(units: tuple[Unit, ...], lines: int, cards: int) -> tuple[Unit, ...]:
-    """``units`` as a compile that took them makes them: ``lines`` lines further down,
-    their cards ``cards`` places further on (as they were when neither moved)."""
-    if not lines and not cards:
-        return units
-    if not lines:
-        return tuple(u._replace(cards=(u.cards[0] + cards, u.cards[1] + cards)) for u in units)
-    return tuple(
-        u._replace(
-            start=u.start + lines,
-            end=u.end + lines,
-            headings=tuple(replace(h, line=h.line + lines) for h in u.headings),
-            bold=tuple(line + lines for line in u.bold),
-            cards=(u.cards[0] + cards, u.cards[1] + cards),
-            said=moved_all(u.said, lines),
-            stray=tuple(line + lines for line in u.stray),
-        )
-        for u in units
-    )
 
 
 def _with_deck(card: Card, deck: Deck) -> Card:

@@ -189,3 +189,24 @@ def moved_card(card: Card, lines: int) -> Card:
 def moved_all(found: tuple[Diagnostic, ...], lines: int) -> tuple[Diagnostic, ...]:
     """Diagnostics ``lines`` lines further down."""
     return tuple(replace(d, line=d.line + lines) for d in found) if lines else found
+
+
+def moved_units(units: tuple[Unit, ...], lines: int, cards: int) -> tuple[Unit, ...]:
+    """``units`` as a compile that took them makes them: ``lines`` lines further down,
+    their cards ``cards`` places further on (as they were when neither moved)."""
+    if not lines and not cards:
+        return units
+    if not lines:
+        return tuple(u._replace(cards=(u.cards[0] + cards, u.cards[1] + cards)) for u in units)
+    return tuple(
+        u._replace(
+            start=u.start + lines,
+            end=u.end + lines,
+            headings=tuple(replace(h, line=h.line + lines) for h in u.headings),
+            bold=tuple(line + lines for line in u.bold),
+            cards=(u.cards[0] + cards, u.cards[1] + cards),
+            said=moved_all(u.said, lines),
+            stray=tuple(line + lines for line in u.stray),
+        )
+        for u in units
+    )

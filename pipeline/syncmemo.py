@@ -52,14 +52,7 @@ from .build import (
 from .cache import ParseCache, cache_folder, code_fingerprint, read_kept, write_kept
 from .config import Config
 from .errors import Diagnostic
-from .identity import (
-    DeckName,
-    Held,
-    HeldRefused,
-    KeptMatches,
-    identify,
-    settled_in,
-)
+from .identity import DeckName, Held, HeldRefused, KeptMatches, identify, settled_in
 from .notetype import current_look
 from .paths import Resolver
 from .records import Card, Identity, Lock, ParsedFile, Source, SplicedFile, Target

@@ -547,8 +547,11 @@ class CollectionSide:
         # From a thread: the plan (the record of every note it leaves) outgrows the pipe
         # while Anki's library may still be opening the collection, and this process has
         # the lock and the memo to make meanwhile.
-        self._sending = _sent_aside(self._conn, None if plan is None else (plan, look))
+        # Sent before the thread starts: a stop signal landing while it starts (Python runs
+        # the handler as the thread pickles a large plan) must find the order sent, so that
+        # closing sends no second word beside it (the thirty-sixth trial).
         self._sent = True
+        self._sending = _sent_aside(self._conn, None if plan is None else (plan, look))
 
     def outcome(self) -> State | None:
         """Wait until the plan sent is carried out (raises what opening the collection or
@@ -557,8 +560,8 @@ class CollectionSide:
         again, and :meth:`carry_out` that plan."""
         if not self._sent:
             return None
+        self._plan_sent()  # a stop while waiting leaves the order sent: closing waits again
         self._sent = False
-        self._plan_sent()
         found = self._receive()
         if isinstance(found, Changed):
             return found.state  # it waits for the new plan
@@ -600,12 +603,19 @@ class CollectionSide:
 
 
 def _sent_aside(conn: Connection, message: object) -> threading.Thread:
-    """A thread that sends ``message`` (join it before sending anything else). A sync
-    that stops before it takes the message closes the pipe: the message is dropped."""
+    """A thread that sends ``message`` (join it before sending anything else). A sync that
+    stops before it takes the message closes the pipe: the message is dropped, even when
+    the pipe is closed under the send (a stop signal landing as the thread started, before
+    the sync held it: the thirty-sixth trial saw the thread's traceback)."""
 
     def send() -> None:
-        with contextlib.suppress(OSError):
+        try:
             conn.send(message)
+        except OSError:  # the other end is gone
+            pass
+        except (TypeError, ValueError):  # the handle taken away under the write: closed
+            if not conn.closed:
+                raise
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()

@@ -925,6 +925,62 @@ def test_a_sync_stopped_says_what_it_did(
     assert (content / "cardsmith.lock.json").exists()
 
 
+#: Ctrl-C landing as the thread that sends the plan starts, before the sync holds it, and
+#: the plan still being pickled when the stopped sync closes the pipe.
+STOPPED_SENDING = """
+import os, signal, sys, time
+from multiprocessing import reduction
+import pipeline.cli
+from pipeline import ankifile
+
+aside, dumps, parent = ankifile._sent_aside, reduction.ForkingPickler.dumps, os.getpid()
+
+def slow(cls, obj, protocol=None):
+    time.sleep(0.5)
+    return dumps(obj, protocol)
+
+def stopped_as_it_starts(conn, message):
+    if os.getpid() != parent:  # the collection's process sends what it read
+        return aside(conn, message)
+    reduction.ForkingPickler.dumps = classmethod(slow)
+    aside(conn, message)
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(10)
+
+ankifile._sent_aside = stopped_as_it_starts
+sys.argv = ["cardsmith", "sync", "--content", sys.argv[1], "--collection", sys.argv[2]]
+pipeline.cli.main()
+"""
+
+
+def test_a_sync_stopped_as_it_sends_its_plan_prints_no_traceback(tmp_path: Path) -> None:
+    # The thirty-sixth trial: 16 of 140 syncs stopped by Ctrl-C printed the traceback of
+    # the thread sending the plan, the pipe closed under it. Nothing reached Anki here: the
+    # next sync adds every note, once.
+    content = numbered_notes(tmp_path / "content", files=2, questions=3)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPED_SENDING, str(content), str(collection)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
+    assert proc.stderr.endswith(
+        "cardsmith: stopped by SIGINT; Anki may have been updated and the lock not: sync "
+        "again (the same notes are found, and nothing is added twice)\n"
+    )
+    assert not (content / "cardsmith.lock.json").exists()
+    assert snapshot(collection)["notes"] == []
+    again = CliRunner().invoke(
+        cli, ["sync", "--content", str(content), "--collection", str(collection)]
+    )
+    assert again.exit_code == 0 and "6 to add" in again.output, again.output
+    assert len(snapshot(collection)["notes"]) == 6
+
+
 def test_other_decks_and_tags_are_never_touched(synced: tuple[Path, Path]) -> None:
     content, collection = synced
     col = open_col(collection)

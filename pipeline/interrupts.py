@@ -199,12 +199,17 @@ def _watch(read_end: int) -> None:
 
 
 def _give_up(signum: int) -> None:
-    """Print the one line and end the process now, without cleaning up."""
+    """Print the one line and end the process now, without cleaning up: with the note of
+    the section the first stop signal arrived in, or of the one running now if it was never
+    handled (a sync that waited past :data:`GRACE` for Anki to finish writing said "stopped
+    by SIGINT" alone, its collection written: the thirty-sixth trial)."""
     name = signal.Signals(signum).name
+    note = _State.said or _State.note
+    said = f"; {note}" if note else ""
     try:
         if not _State.reported:
             _State.reported = True
-            os.write(2, f"cardsmith: stopped by {name}\n".encode())
+            os.write(2, f"cardsmith: stopped by {name}{said}\n".encode())
     finally:
         os._exit(128 + signum)
 

@@ -258,3 +258,28 @@ def test_a_build_stopped_at_any_moment_loses_nothing(tmp_path: Path, signum: int
         assert result.exit_code == 0, f"{where}: {result.output[-300:]}"
         assert leftovers(out) == [] and leftovers(content) == [], where
     assert stopped >= MOMENTS // 2, "most moments should fall inside the build"
+
+
+#: Ctrl-C in a section with a note, whose cleanup then outlasts the grace period.
+SLOW_CLEANUP = textwrap.dedent(
+    """
+    import os, signal, time
+    from pipeline.interrupts import stop_note, stopped_by_signals
+
+    with stopped_by_signals(), stop_note("Anki may have been written"):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+        finally:
+            time.sleep(10)  # longer than interrupts.GRACE: the watcher ends the process
+    """
+)
+
+
+def test_a_stop_whose_cleanup_outlasts_the_grace_period_keeps_its_note(tmp_path: Path) -> None:
+    # The thirty-sixth trial: a sync stopped while Anki wrote 15,000 notes waited for it
+    # past the grace period, and the one line lost its "Anki may have been updated".
+    proc = start("-c", SLOW_CLEANUP, cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    said = "cardsmith: stopped by SIGINT; Anki may have been written\n"
+    assert (proc.returncode, err) == (130, said)

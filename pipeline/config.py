@@ -139,6 +139,13 @@ def _describe(value: Any) -> str:
     return kind if isinstance(value, (list, dict)) else f"{value!r} ({kind})"
 
 
+#: What TOML's terse messages mean in a settings file (Python's ``tomllib`` words them).
+_TOML_HINTS = (
+    ("Cannot overwrite a value", ": a key is set twice (or a table's name is a key's too)"),
+    ("Cannot declare", ": a table is declared twice"),
+)
+
+
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
@@ -164,7 +171,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}  # no file; or no content folder, which discovery reports
     except OSError as exc:
         raise ConfigError(str(FileProblem("read", path, exc))) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
+        hint = next((h for start, h in _TOML_HINTS if str(exc).startswith(start)), "")
+        raise ConfigError(f"{path}: {exc}{hint}") from exc
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     hints = get_type_hints(Config)
     values: dict[str, Any] = {}

@@ -51,6 +51,11 @@ WRONG = {
     "pdf = 1": "unknown key 'pdf'",
     "colour = 'red'": "unknown key 'colour'",
     "root_deck = ": "cardsmith.toml: Invalid value",
+    # tomllib's own words, with what they mean (the thirty-sixth trial).
+    'root_deck = "a"\nroot_deck = "b"': "Cannot overwrite a value (at line 2, column 16): a key "
+    "is set twice",
+    "[pdf]\ncolumns = 1\n[pdf]": "Cannot declare ('pdf',) twice (at line 3, column 5): a table is "
+    "declared twice",
 }
 
 

@@ -342,7 +342,9 @@ def check(content: Path | None, strict: bool, fmt: str) -> None:
     default=None,
     help="Build even if most questions of the lock file would be orphaned (all notes gone).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress, no summary.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress, no summary (problems are still printed)."
+)
 @no_cache_option
 @translated
 def build(content: Path | None, quiet: bool, strict: bool, **options: Any) -> None:

@@ -517,9 +517,13 @@ _FIELDS_HASH = operator.attrgetter("fields_hash")
 
 
 def _tags_for(existing: Iterable[str], ours: Iterable[str]) -> tuple[str, ...]:
-    """The person's tags as they are, cardsmith's replaced by ``ours``."""
-    theirs = [t for t in existing if not t.lower().startswith(MANAGED_TAG_PREFIXES)]
-    return tuple(sorted({*theirs, *ours}, key=str.lower))
+    """The person's tags as they are, cardsmith's replaced by ``ours``: one of each spelling
+    apart from case, as Anki keeps them, ours first (a set kept either ``python`` or
+    ``Python`` as its hashes fell, a different one from one run to the next: the
+    thirty-fifth trial), sorted."""
+    one = {t.lower(): t for t in existing if not t.lower().startswith(MANAGED_TAG_PREFIXES)}
+    one.update((t.lower(), t) for t in ours)
+    return tuple(sorted(one.values(), key=str.lower))
 
 
 def _same_tags(a: Iterable[str], b: Iterable[str]) -> bool:

@@ -2186,3 +2186,24 @@ def _state(
         synced_decks=frozenset(),
         suspended_by_sync=by_sync,
     )
+
+
+def test_a_notes_tags_that_differ_in_case_are_written_alike_in_every_run() -> None:
+    # The thirty-fifth trial: front matter tagging ``[python, Python]``, a re-tagged note kept
+    # one or the other as a set's hashes fell, run to run (PYTHONHASHSEED).
+    program = (
+        "from pipeline.syncplan import _tags_for\n"
+        "print(_tags_for(('Mine', 'python', 'file::a', 'mine'), "
+        "('file::a', 'python', 'Python', 'section::s', 'code::Python')))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(8)
+    }
+    assert seen == {"('code::Python', 'file::a', 'mine', 'Python', 'section::s')\n"}

@@ -875,6 +875,24 @@ with stopped_by_signals():
 _IN_STEP = "the sync was carried out in full (Anki and the lock file are in step)"
 
 
+def _stopped_sync(
+    tmp_path: Path, script: str
+) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """Six questions synced into a new collection by ``script`` (one of the ``STOPPED_*``
+    programs above, given the notes and the collection), in a process of its own: the
+    notes, the collection and the finished process."""
+    content = numbered_notes(tmp_path / "content", files=2, questions=3)
+    collection = new_collection(tmp_path / "anki" / "collection.anki2")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(content), str(collection)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return content, collection, proc
+
+
 @pytest.mark.parametrize(
     ("script", "said", "locked"),
     [
@@ -906,15 +924,7 @@ def test_a_sync_stopped_says_what_it_did(
     # twenty-fourth trial), or of a sync carried out in full (the thirtieth, the
     # thirty-fourth: just after its report, or while its memo was written, where it said
     # the lock may not be).
-    content = numbered_notes(tmp_path / "content", files=2, questions=3)
-    collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(content), str(collection)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    content, collection, proc = _stopped_sync(tmp_path, script)
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.endswith(f"cardsmith: stopped by SIGINT; {said}\n")
     assert (content / "cardsmith.lock.json").exists() == locked
@@ -957,15 +967,7 @@ def test_a_sync_stopped_as_it_sends_its_plan_prints_no_traceback(tmp_path: Path)
     # The thirty-sixth trial: 16 of 140 syncs stopped by Ctrl-C printed the traceback of
     # the thread sending the plan, the pipe closed under it. Nothing reached Anki here: the
     # next sync adds every note, once.
-    content = numbered_notes(tmp_path / "content", files=2, questions=3)
-    collection = new_collection(tmp_path / "anki" / "collection.anki2")
-    proc = subprocess.run(
-        [sys.executable, "-c", STOPPED_SENDING, str(content), str(collection)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    content, collection, proc = _stopped_sync(tmp_path, STOPPED_SENDING)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
     assert proc.stderr.endswith(
